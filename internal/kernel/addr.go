@@ -1,0 +1,99 @@
+package kernel
+
+import (
+	"fmt"
+	"net"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// AddrInfo is one address of a link.
+type AddrInfo struct {
+	CIDR      string // "192.168.10.11/24"
+	Broadcast string // "" when there is none (IPv6, /31, /32)
+	Scope     string // "global", "link", "host"
+}
+
+// ParseCIDR parses an interface address with its prefix length and keeps the
+// host part ("192.168.10.11/24"), unlike net.ParseCIDR's network.
+func ParseCIDR(cidr string) (*net.IPNet, error) {
+	ip, ipnet, err := net.ParseCIDR(cidr)
+	if err != nil {
+		return nil, fmt.Errorf("address %q does not parse: want an address with a prefix length, like 192.168.10.11/24 or fd00::1/64", cidr)
+	}
+	if ip4 := ip.To4(); ip4 != nil {
+		ip = ip4
+	}
+	return &net.IPNet{IP: ip, Mask: ipnet.Mask}, nil
+}
+
+// broadcast is what `ip addr add ... brd +` sets: the prefix's last address,
+// for IPv4 prefixes that have one.
+func broadcast(n *net.IPNet) net.IP {
+	ones, bits := n.Mask.Size()
+	if bits != 32 || ones >= 31 {
+		return nil
+	}
+	b := make(net.IP, 4)
+	for i := range b {
+		b[i] = n.IP[i] | ^n.Mask[i]
+	}
+	return b
+}
+
+// Addrs lists the link's addresses. IPv6 link-local addresses, which the
+// kernel adds on its own to every link that goes up, are left out unless all
+// is set.
+func (n *NS) Addrs(name string, all bool) ([]AddrInfo, error) {
+	l, err := n.link(name)
+	if err != nil {
+		return nil, err
+	}
+	var as []netlink.Addr
+	err = retryDump(func() (err error) { as, err = n.nl.AddrList(l, netlink.FAMILY_ALL); return err })
+	if err != nil {
+		return nil, fmt.Errorf("list addresses of %s in %s: %w", name, n, err)
+	}
+	var infos []AddrInfo
+	for _, a := range as {
+		if !all && a.IP.To4() == nil && a.IP.IsLinkLocalUnicast() {
+			continue
+		}
+		info := AddrInfo{CIDR: a.IPNet.String(), Scope: scopeName(a.Scope)}
+		if a.Broadcast != nil {
+			info.Broadcast = a.Broadcast.String()
+		}
+		infos = append(infos, info)
+	}
+	return infos, nil
+}
+
+// AddAddr adds an address to the link; IPv4 gets the broadcast address of
+// its prefix, as `ip addr add ... brd +` and ifconfig give it.
+func (n *NS) AddAddr(name string, ipnet *net.IPNet) error {
+	a := &netlink.Addr{IPNet: ipnet, Broadcast: broadcast(ipnet)}
+	return n.onLink(name, "add address "+ipnet.String()+" to", func(l netlink.Link) error { return n.nl.AddrAdd(l, a) })
+}
+
+// DelAddr removes an address from the link.
+func (n *NS) DelAddr(name string, ipnet *net.IPNet) error {
+	a := &netlink.Addr{IPNet: ipnet}
+	return n.onLink(name, "delete address "+ipnet.String()+" from", func(l netlink.Link) error { return n.nl.AddrDel(l, a) })
+}
+
+func scopeName(s int) string {
+	switch s {
+	case unix.RT_SCOPE_UNIVERSE:
+		return "global"
+	case unix.RT_SCOPE_SITE:
+		return "site"
+	case unix.RT_SCOPE_LINK:
+		return "link"
+	case unix.RT_SCOPE_HOST:
+		return "host"
+	case unix.RT_SCOPE_NOWHERE:
+		return "nowhere"
+	}
+	return fmt.Sprint(s)
+}

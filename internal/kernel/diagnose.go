@@ -1,0 +1,56 @@
+package kernel
+
+import (
+	"fmt"
+	"net"
+)
+
+// WhyUnreachable explains, in the terms a user of `ip` looks for, why dst
+// may not answer from n: no route, the output link down or without carrier
+// (and then why: the veth peer or its bridge down), no address. known are the
+// namespaces in which to look for veth peers.
+func (n *NS) WhyUnreachable(dst net.IP, known []*NS) string {
+	dev, via, err := n.RouteTo(dst)
+	if err != nil {
+		return fmt.Sprintf("%s has no route to %s", n, dst)
+	}
+	l, err := n.Link(dev)
+	if err != nil {
+		return err.Error()
+	}
+	switch {
+	case !l.Up:
+		return fmt.Sprintf("%s in %s is down", dev, n)
+	case !l.Carrier:
+		return fmt.Sprintf("%s in %s has no carrier%s", dev, n, n.peerCause(l, known))
+	}
+	if cause := n.peerCause(l, known); cause != "" {
+		return fmt.Sprintf("%s in %s is up with carrier%s", dev, n, cause)
+	}
+	if addrs, err := n.Addrs(dev, false); err == nil && len(addrs) == 0 {
+		return fmt.Sprintf("%s in %s has no address", dev, n)
+	}
+	hop := "it"
+	if via != nil {
+		hop = "the gateway " + via.String()
+	}
+	return fmt.Sprintf("%s in %s is up with carrier, but no reply came from %s: check that %s is up, has the address and answers ICMP", dev, n, dst, hop)
+}
+
+// peerCause names what keeps a veth without carrier: its peer down, or the
+// peer's bridge down.
+func (n *NS) peerCause(l LinkInfo, known []*NS) string {
+	pns, p, err := n.Peer(l, known)
+	if err != nil {
+		return ""
+	}
+	if !p.Up {
+		return fmt.Sprintf(": its peer %s in %s is down", p.Name, pns)
+	}
+	if p.MasterIndex != 0 {
+		if m, err := pns.LinkByIndex(p.MasterIndex); err == nil && !m.Up {
+			return fmt.Sprintf(": its peer %s in %s is a port of %s, which is down", p.Name, pns, m.Name)
+		}
+	}
+	return ""
+}

@@ -1,0 +1,61 @@
+package kernel
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// ErrNotFound reports that a link, address, route or namespace the caller
+// named does not exist. Callers match it with errors.Is.
+var ErrNotFound = errors.New("not found")
+
+// ErrExists reports that an object of that name already exists.
+var ErrExists = errors.New("already exists")
+
+// maxLinkName is IFNAMSIZ-1: the kernel keeps 16 bytes including the NUL.
+const maxLinkName = 15
+
+// ValidLinkName checks a name the way the kernel's dev_valid_name does, so
+// the user learns what is wrong before the kernel answers with a bare EINVAL.
+func ValidLinkName(name string) error {
+	switch {
+	case name == "":
+		return errors.New("interface name is empty")
+	case len(name) > maxLinkName:
+		return fmt.Errorf("interface name %q is %d bytes; Linux allows at most %d", name, len(name), maxLinkName)
+	case name == "." || name == "..":
+		return fmt.Errorf("interface name %q is not allowed", name)
+	case strings.ContainsAny(name, "/: \t\n\r\v\f"):
+		return fmt.Errorf("interface name %q contains '/', ':' or white space, which Linux does not allow", name)
+	}
+	return nil
+}
+
+// classify maps errors from netlink to the package's sentinel errors while
+// keeping the original in the chain.
+func classify(err error) error {
+	if err == nil {
+		return nil
+	}
+	var lnf netlink.LinkNotFoundError
+	switch {
+	case errors.As(err, &lnf), errors.Is(err, unix.ENODEV), errors.Is(err, unix.ESRCH), errors.Is(err, unix.ENOENT):
+		return notFoundError{err}
+	case errors.Is(err, unix.EEXIST):
+		return existsError{err}
+	}
+	return err
+}
+
+type notFoundError struct{ err error }
+
+func (e notFoundError) Error() string        { return e.err.Error() }
+func (e notFoundError) Unwrap() []error      { return []error{e.err, ErrNotFound} }
+func (e existsError) Error() string          { return e.err.Error() }
+func (e existsError) Unwrap() []error        { return []error{e.err, ErrExists} }
+
+type existsError struct{ err error }

@@ -1,0 +1,230 @@
+package kernel
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// LinkInfo is what the kernel reports of one link at the moment it was read.
+type LinkInfo struct {
+	Name        string
+	Index       int
+	Kind        string // "bridge", "veth", "loopback", ...
+	Up          bool   // administratively up (IFF_UP)
+	Oper        string // operational state: "up", "down", "lowerlayerdown", "unknown", ...
+	Carrier     bool   // IFF_LOWER_UP
+	MAC         string
+	MTU         int
+	MasterIndex int // 0 when the link has no master
+	PeerIndex   int // veth: the peer's index, in the namespace PeerNetnsID names
+	PeerNetnsID int // veth: -1 when the peer is in the same namespace
+}
+
+func linkInfo(l netlink.Link) LinkInfo {
+	a := l.Attrs()
+	kind := l.Type()
+	if a.EncapType == "loopback" {
+		kind = "loopback"
+	}
+	info := LinkInfo{
+		Name:        a.Name,
+		Index:       a.Index,
+		Kind:        kind,
+		Up:          a.RawFlags&unix.IFF_UP != 0,
+		Oper:        a.OperState.String(),
+		Carrier:     a.RawFlags&unix.IFF_LOWER_UP != 0,
+		MAC:         a.HardwareAddr.String(),
+		MTU:         a.MTU,
+		MasterIndex: a.MasterIndex,
+		PeerNetnsID: -1,
+	}
+	if kind == "veth" {
+		info.PeerIndex = a.ParentIndex
+		info.PeerNetnsID = a.NetNsID
+	}
+	return info
+}
+
+// Link reads the link called name.
+func (n *NS) Link(name string) (LinkInfo, error) {
+	l, err := n.link(name)
+	if err != nil {
+		return LinkInfo{}, err
+	}
+	return linkInfo(l), nil
+}
+
+// LinkByIndex reads the link with that index.
+func (n *NS) LinkByIndex(index int) (LinkInfo, error) {
+	l, err := n.nl.LinkByIndex(index)
+	if err != nil {
+		return LinkInfo{}, fmt.Errorf("link #%d in %s: %w", index, n, classify(err))
+	}
+	return linkInfo(l), nil
+}
+
+// Links lists the links in the namespace, in index order.
+func (n *NS) Links() ([]LinkInfo, error) {
+	var ls []netlink.Link
+	err := retryDump(func() (err error) { ls, err = n.nl.LinkList(); return err })
+	if err != nil {
+		return nil, fmt.Errorf("list links in %s: %w", n, err)
+	}
+	infos := make([]LinkInfo, len(ls))
+	for i, l := range ls {
+		infos[i] = linkInfo(l)
+	}
+	return infos, nil
+}
+
+func (n *NS) link(name string) (netlink.Link, error) {
+	l, err := n.nl.LinkByName(name)
+	if err != nil {
+		return nil, fmt.Errorf("link %s in %s: %w", name, n, classify(err))
+	}
+	return l, nil
+}
+
+// AddBridge creates a bridge; mtu 0 leaves the kernel's default.
+func (n *NS) AddBridge(name string, mtu int) error {
+	if err := ValidLinkName(name); err != nil {
+		return err
+	}
+	br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: name, MTU: mtu}}
+	if err := n.nl.LinkAdd(br); err != nil {
+		return fmt.Errorf("create bridge %s in %s: %w", name, n, classify(err))
+	}
+	return nil
+}
+
+// AddVeth creates a veth pair with name in n and peer in peerNS, in one
+// request, so neither end has to be moved afterwards.
+func (n *NS) AddVeth(name, peer string, peerNS *NS) error {
+	if err := ValidLinkName(name); err != nil {
+		return err
+	}
+	if err := ValidLinkName(peer); err != nil {
+		return err
+	}
+	v := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: name}, PeerName: peer}
+	if peerNS != nil && !peerNS.Same(n) {
+		v.PeerNamespace = netlink.NsFd(peerNS.Fd())
+	}
+	if err := n.nl.LinkAdd(v); err != nil {
+		return fmt.Errorf("create veth %s (peer %s) in %s: %w", name, peer, n, classify(err))
+	}
+	return nil
+}
+
+// SetUp sets the link administratively up.
+func (n *NS) SetUp(name string) error {
+	return n.onLink(name, "set up", n.nl.LinkSetUp)
+}
+
+// SetDown sets the link administratively down.
+func (n *NS) SetDown(name string) error {
+	return n.onLink(name, "set down", n.nl.LinkSetDown)
+}
+
+// SetMTU changes the link's MTU.
+func (n *NS) SetMTU(name string, mtu int) error {
+	return n.onLink(name, fmt.Sprintf("set mtu %d on", mtu), func(l netlink.Link) error { return n.nl.LinkSetMTU(l, mtu) })
+}
+
+// Rename renames a link; the kernel refuses while it is up.
+func (n *NS) Rename(name, newName string) error {
+	if err := ValidLinkName(newName); err != nil {
+		return err
+	}
+	return n.onLink(name, "rename to "+newName+":", func(l netlink.Link) error { return n.nl.LinkSetName(l, newName) })
+}
+
+// SetMaster enslaves the link to master (a bridge) in the same namespace.
+func (n *NS) SetMaster(name, master string) error {
+	m, err := n.link(master)
+	if err != nil {
+		return err
+	}
+	return n.onLink(name, "set master "+master+" on", func(l netlink.Link) error { return n.nl.LinkSetMaster(l, m) })
+}
+
+// SetNoMaster releases the link from its master.
+func (n *NS) SetNoMaster(name string) error {
+	return n.onLink(name, "set nomaster on", n.nl.LinkSetNoMaster)
+}
+
+// MoveTo moves the link into namespace to; it keeps its name there.
+func (n *NS) MoveTo(name string, to *NS) error {
+	return n.onLink(name, "move to "+to.String()+":", func(l netlink.Link) error { return n.nl.LinkSetNsFd(l, to.Fd()) })
+}
+
+// DeleteLink deletes the link (for a veth, both ends).
+func (n *NS) DeleteLink(name string) error {
+	return n.onLink(name, "delete", n.nl.LinkDel)
+}
+
+func (n *NS) onLink(name, what string, op func(netlink.Link) error) error {
+	l, err := n.link(name)
+	if err != nil {
+		return err
+	}
+	if err := op(l); err != nil {
+		return fmt.Errorf("%s %s in %s: %w", what, name, n, classify(err))
+	}
+	return nil
+}
+
+// NetnsIDOf returns the id under which n knows namespace o (as in
+// `ip netns list-id`), or -1 when n has assigned it none.
+func (n *NS) NetnsIDOf(o *NS) (int, error) {
+	id, err := n.nl.GetNetNsIdByFd(o.Fd())
+	if err != nil {
+		return -1, fmt.Errorf("netns id of %s in %s: %w", o, n, err)
+	}
+	return id, nil
+}
+
+// String names the namespace as a user would: its name, or its path.
+func (n *NS) String() string {
+	switch {
+	case n.Name != "":
+		return n.Name
+	case n.Label != "":
+		return n.Label
+	}
+	return n.Path
+}
+
+// retryDump repeats a netlink dump the kernel interrupted because the table
+// changed under it, so callers never see a partial list.
+func retryDump(dump func() error) error {
+	var err error
+	for range 10 {
+		if err = dump(); !errors.Is(err, netlink.ErrDumpInterrupted) {
+			return err
+		}
+	}
+	return err
+}
+
+// Peer finds the other end of a veth. It looks in n and in the namespaces
+// the caller knows of, matching the peer's netns id as n sees it.
+func (n *NS) Peer(l LinkInfo, known []*NS) (*NS, LinkInfo, error) {
+	if l.Kind != "veth" || l.PeerIndex == 0 {
+		return nil, LinkInfo{}, fmt.Errorf("%s in %s is not a veth: %w", l.Name, n, ErrNotFound)
+	}
+	if l.PeerNetnsID < 0 {
+		p, err := n.LinkByIndex(l.PeerIndex)
+		return n, p, err
+	}
+	for _, k := range known {
+		if id, err := n.NetnsIDOf(k); err == nil && id == l.PeerNetnsID {
+			p, err := k.LinkByIndex(l.PeerIndex)
+			return k, p, err
+		}
+	}
+	return nil, LinkInfo{}, fmt.Errorf("the peer of %s in %s is in a namespace nsplay has not opened: %w", l.Name, n, ErrNotFound)
+}

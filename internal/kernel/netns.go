@@ -1,0 +1,222 @@
+// Package kernel talks to the Linux kernel for nsplay: network namespaces,
+// links, addresses and routes through netlink handles bound to a namespace,
+// ICMP echo from inside a namespace, and commands run the way
+// `ip netns exec` runs them. It knows nothing of Starlark or of labs.
+package kernel
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netlink/nl"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+)
+
+// RunDir is where named namespaces are bind-mounted, as `ip netns` does.
+const RunDir = "/run/netns"
+
+// NS is an open network namespace with one netlink handle bound to it, so
+// that link, address and route calls never switch the calling thread.
+type NS struct {
+	Name string // the name under RunDir, or "" for the start namespace or one attached by path
+	Path string // a path that names the namespace, e.g. /run/netns/ns1 or /proc/42/ns/net
+	// Label is how messages name the namespace when it has no Name ("host").
+	Label string
+	fd    netns.NsHandle
+	nl    *netlink.Handle
+	raw   *nl.SocketHandle // for requests the netlink package does not model; opened on first use
+}
+
+// Current opens the namespace of the calling thread. nsplay calls it once at
+// start, before anything switches threads, to get the "host" namespace.
+func Current() (*NS, error) {
+	path := fmt.Sprintf("/proc/%d/task/%d/ns/net", os.Getpid(), unix.Gettid())
+	ns, err := open(path, "")
+	if ns != nil {
+		ns.Label = "host"
+	}
+	return ns, err
+}
+
+// Open opens an existing namespace by path (/proc/PID/ns/net, a bind mount).
+func Open(path string) (*NS, error) { return open(path, "") }
+
+// OpenNamed opens the namespace `ip netns add NAME` would have made.
+func OpenNamed(name string) (*NS, error) {
+	if err := ValidNetnsName(name); err != nil {
+		return nil, err
+	}
+	return open(filepath.Join(RunDir, name), name)
+}
+
+// NamedExists tells whether RunDir holds a namespace of that name.
+func NamedExists(name string) bool {
+	_, err := os.Lstat(filepath.Join(RunDir, name))
+	return err == nil
+}
+
+func open(path, name string) (*NS, error) {
+	fd, err := netns.GetFromPath(path)
+	if err != nil {
+		return nil, fmt.Errorf("open network namespace %s: %w", path, classify(err))
+	}
+	h, err := netlink.NewHandleAt(fd, unix.NETLINK_ROUTE)
+	if err != nil {
+		fd.Close()
+		return nil, fmt.Errorf("open netlink socket in %s: %w", path, err)
+	}
+	return &NS{Name: name, Path: path, fd: fd, nl: h}, nil
+}
+
+// ValidNetnsName rejects names `ip netns add` would reject.
+func ValidNetnsName(name string) error {
+	switch {
+	case name == "":
+		return errors.New("namespace name is empty")
+	case name == "." || name == ".." || strings.ContainsRune(name, '/'):
+		return fmt.Errorf("namespace name %q is not allowed: it must not contain '/' or be '.' or '..'", name)
+	case len(name) > 255:
+		return fmt.Errorf("namespace name %q is %d bytes; at most 255 fit a file name", name, len(name))
+	}
+	return nil
+}
+
+// CreateNamed makes a new network namespace and bind-mounts it as
+// RunDir/name, like `ip netns add`. The calling goroutine's thread is
+// switched into the new namespace only for the mount and then restored.
+func CreateNamed(name string) (*NS, error) {
+	if err := ValidNetnsName(name); err != nil {
+		return nil, err
+	}
+	if err := ensureRunDir(); err != nil {
+		return nil, err
+	}
+	path := filepath.Join(RunDir, name)
+	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE|os.O_EXCL, 0o444)
+	if err != nil {
+		return nil, fmt.Errorf("create namespace %s: %w", name, classify(err))
+	}
+	f.Close()
+	err = inNewNetns(func() error {
+		return unix.Mount("/proc/thread-self/ns/net", path, "none", unix.MS_BIND, "")
+	})
+	if err != nil {
+		os.Remove(path)
+		return nil, fmt.Errorf("create namespace %s: %w", name, err)
+	}
+	ns, err := open(path, name)
+	if err != nil {
+		unix.Unmount(path, unix.MNT_DETACH)
+		os.Remove(path)
+		return nil, err
+	}
+	return ns, nil
+}
+
+// ensureRunDir makes RunDir a shared mount point, as iproute2 does, so that
+// namespaces mounted there are seen in mount namespaces made later.
+func ensureRunDir() error {
+	if err := os.MkdirAll(RunDir, 0o755); err != nil {
+		return fmt.Errorf("create %s: %w", RunDir, err)
+	}
+	err := unix.Mount("", RunDir, "none", unix.MS_SHARED|unix.MS_REC, "")
+	if errors.Is(err, unix.EINVAL) {
+		if err = unix.Mount(RunDir, RunDir, "none", unix.MS_BIND|unix.MS_REC, ""); err == nil {
+			err = unix.Mount("", RunDir, "none", unix.MS_SHARED|unix.MS_REC, "")
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("make %s a shared mount: %w", RunDir, err)
+	}
+	return nil
+}
+
+// inNewNetns runs fn on a locked thread that has just unshared into a new
+// network namespace, then moves the thread back. If it cannot move back the
+// thread stays locked, so the Go runtime discards it when the goroutine ends.
+func inNewNetns(fn func() error) error {
+	return onThread(func() error {
+		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+			return fmt.Errorf("unshare network namespace: %w", err)
+		}
+		return fn()
+	})
+}
+
+// In runs fn on a locked thread that is inside n, then moves the thread back.
+// Only what fn does directly happens in n: goroutines it starts do not.
+func (n *NS) In(fn func() error) error {
+	return onThread(func() error {
+		if err := netns.Set(n.fd); err != nil {
+			return fmt.Errorf("enter namespace %s: %w", n.Path, err)
+		}
+		return fn()
+	})
+}
+
+func onThread(fn func() error) error {
+	runtime.LockOSThread()
+	orig, err := netns.Get()
+	if err != nil {
+		runtime.UnlockOSThread()
+		return fmt.Errorf("remember current namespace: %w", err)
+	}
+	defer orig.Close()
+	fnErr := fn()
+	if err := netns.Set(orig); err != nil {
+		// Leave the thread locked: the runtime will end it with the goroutine.
+		return fmt.Errorf("return to original namespace: %w", err)
+	}
+	runtime.UnlockOSThread()
+	return fnErr
+}
+
+// Fd is the namespace's file descriptor, valid until Close.
+func (n *NS) Fd() int { return int(n.fd) }
+
+// Same tells whether n and o are the same namespace (same inode).
+func (n *NS) Same(o *NS) bool {
+	if n == o {
+		return true
+	}
+	return n != nil && o != nil && n.fd.Equal(o.fd)
+}
+
+// Close releases the handle and the namespace file descriptor. The namespace
+// itself lives on while it is mounted or has processes.
+func (n *NS) Close() {
+	if n.raw != nil {
+		n.raw.Close()
+	}
+	n.nl.Close()
+	n.fd.Close()
+}
+
+// Delete closes n and removes its mount under RunDir, like `ip netns del`.
+// The kernel frees the namespace, and the links in it, once nothing else
+// holds it.
+func (n *NS) Delete() error {
+	if n.Name == "" {
+		return fmt.Errorf("namespace %s has no name under %s: nsplay deletes only namespaces it created", n.Path, RunDir)
+	}
+	n.Close()
+	return DeleteNamed(n.Name)
+}
+
+// DeleteNamed removes RunDir/name. A name that is not there is ErrNotFound.
+func DeleteNamed(name string) error {
+	path := filepath.Join(RunDir, name)
+	if err := unix.Unmount(path, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) {
+		return fmt.Errorf("unmount %s: %w", path, classify(err))
+	}
+	if err := os.Remove(path); err != nil {
+		return fmt.Errorf("remove %s: %w", path, classify(err))
+	}
+	return nil
+}
