@@ -1,0 +1,111 @@
+package lab
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/nsplay/nsplay/internal/kernel"
+)
+
+// Object is one kernel object or file a lab created. The journal records it
+// before it is created, so a lab can be taken down after nsplay was killed.
+type Object struct {
+	ID   int    `json:"id"`
+	Kind string `json:"kind"` // "netns", "link", "route", "addr", "file", "dir"
+	// NS is where the object is: "host", "netns:NAME", or "path:/proc/..".
+	NS string `json:"ns,omitempty"`
+	// Name is the namespace or link name, or the file's path.
+	Name string `json:"name,omitempty"`
+	// Born is the link's namespace and name when it was created: a re-run
+	// that creates it again finds it by that, wherever it went since.
+	Born  string            `json:"born,omitempty"`
+	Link  string            `json:"link,omitempty"` // addr: the link it is on
+	CIDR  string            `json:"cidr,omitempty"` // addr
+	Route *kernel.RouteSpec `json:"route,omitempty"`
+}
+
+// record is one journal line.
+type record struct {
+	Op       string  `json:"op"` // "start", "add", "set" (moved or renamed), "gone"
+	Obj      *Object `json:"obj,omitempty"`
+	Playbook string  `json:"playbook,omitempty"` // start
+	PID      int     `json:"pid,omitempty"`      // start
+}
+
+// journal is an append-only file of records; replaying it gives the objects
+// the lab owns now, in creation order.
+type journal struct {
+	f *os.File
+}
+
+func openJournal(path string) (*journal, []*Object, string, error) {
+	objs, playbook, err := replay(path)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, nil, "", fmt.Errorf("open journal: %w", err)
+	}
+	return &journal{f: f}, objs, playbook, nil
+}
+
+// replay reads a journal. A torn last line (nsplay killed mid-write) is
+// ignored: its object was not created yet.
+func replay(path string) ([]*Object, string, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, "", nil
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("read journal: %w", err)
+	}
+	defer f.Close()
+	var objs []*Object
+	byID := map[int]*Object{}
+	playbook := ""
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var r record
+		if json.Unmarshal(sc.Bytes(), &r) != nil {
+			continue
+		}
+		switch r.Op {
+		case "start":
+			playbook = r.Playbook
+		case "add":
+			o := *r.Obj
+			byID[o.ID] = &o
+			objs = append(objs, &o)
+		case "set":
+			if o := byID[r.Obj.ID]; o != nil {
+				o.NS, o.Name = r.Obj.NS, r.Obj.Name
+			}
+		case "gone":
+			delete(byID, r.Obj.ID)
+		}
+	}
+	live := objs[:0]
+	for _, o := range objs {
+		if byID[o.ID] == o {
+			live = append(live, o)
+		}
+	}
+	return live, playbook, sc.Err()
+}
+
+func (j *journal) write(r record) error {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	if _, err := j.f.Write(append(b, '\n')); err != nil {
+		return fmt.Errorf("write journal: %w", err)
+	}
+	return nil
+}
+
+func (j *journal) close() error { return j.f.Close() }

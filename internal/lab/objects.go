@@ -1,0 +1,266 @@
+package lab
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/nsplay/nsplay/internal/kernel"
+)
+
+// Netns returns the lab's namespace of that name, creating it unless the
+// lab already owns it. adopted tells that it was there already.
+func (l *Lab) Netns(name string) (ns *kernel.NS, adopted bool, err error) {
+	key := "netns:" + name
+	if ns, ok := l.spaces[key]; ok && l.OwnsNS(ns) {
+		return ns, true, nil
+	}
+	if err := kernel.ValidNetnsName(name); err != nil {
+		return nil, false, err
+	}
+	if o := l.find("netns", "", name); o != nil {
+		if kernel.NamedExists(name) {
+			ns, err := l.NS(key)
+			return ns, true, err
+		}
+		if err := l.gone(o); err != nil {
+			return nil, false, err
+		}
+	}
+	if kernel.NamedExists(name) {
+		return nil, false, clash("namespace "+name, kernel.RunDir, l.Name, "delete it (ip netns del "+name+") or choose another name")
+	}
+	err = l.create(&Object{Kind: "netns", Name: name}, func() (err error) {
+		ns, err = kernel.CreateNamed(name)
+		return err
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	l.spaces[key] = ns
+	return ns, false, nil
+}
+
+// Attach opens a namespace the lab does not own (netns(pid=) or
+// netns(path=)); the lab never deletes it.
+func (l *Lab) Attach(path string) (*kernel.NS, error) {
+	ns, err := kernel.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	for _, open := range l.spaces {
+		if open.Same(ns) {
+			ns.Close()
+			return open, nil
+		}
+	}
+	l.spaces["path:"+path] = ns
+	return ns, nil
+}
+
+// OwnsLink tells whether the lab may treat the link as its own: it created
+// it, or it is inside a namespace the lab created.
+func (l *Lab) OwnsLink(ns *kernel.NS, name string) bool {
+	return l.OwnsNS(ns) || l.find("link", l.Key(ns), name) != nil
+}
+
+// MayChange returns an error unless the lab owns the link or --allow-host
+// was given.
+func (l *Lab) MayChange(ns *kernel.NS, link string) error {
+	if l.AllowHost || l.OwnsLink(ns, link) {
+		return nil
+	}
+	return notOwned("link "+link, ns.String(), l.Name)
+}
+
+// MayChangeNS returns an error unless the lab created the namespace or
+// --allow-host was given: routes and files of a namespace belong to it.
+func (l *Lab) MayChangeNS(ns *kernel.NS) error {
+	if l.AllowHost || l.OwnsNS(ns) || ns == l.Host {
+		return nil
+	}
+	return notOwned("namespace", ns.String(), l.Name)
+}
+
+// LinkSpec is a link to create.
+type LinkSpec struct {
+	NS   *kernel.NS
+	Name string
+	Kind string // what it is, for messages: "bridge", "veth"
+	// Peer and PeerNS are the other end of a veth.
+	Peer   string
+	PeerNS *kernel.NS
+}
+
+// CreateLink creates the link with make, journalled first. When the lab
+// already owns a link born as spec.Name in spec.NS, nothing is created: it
+// returns where that link is now (a kept lab's veth may have been moved and
+// renamed since) and adopted. A link of that name the lab does not own is
+// an error.
+func (l *Lab) CreateLink(spec LinkSpec, make func() error) (ns *kernel.NS, name string, adopted bool, err error) {
+	born := l.Key(spec.NS) + "/" + spec.Name
+	for _, o := range l.objs {
+		if o.Kind != "link" || o.Born != born {
+			continue
+		}
+		now, err := l.NS(o.NS)
+		if err == nil {
+			if _, err = now.Link(o.Name); err == nil {
+				return now, o.Name, true, nil
+			}
+		}
+		if !errors.Is(err, kernel.ErrNotFound) {
+			return nil, "", false, err
+		}
+		if err := l.gone(o); err != nil {
+			return nil, "", false, err
+		}
+	}
+	ends := []*Object{{Kind: "link", NS: l.Key(spec.NS), Name: spec.Name, Born: born}}
+	if spec.Peer != "" {
+		ends = append(ends, &Object{Kind: "link", NS: l.Key(spec.PeerNS), Name: spec.Peer, Born: l.Key(spec.PeerNS) + "/" + spec.Peer})
+	}
+	for i, o := range ends {
+		ns := spec.NS
+		if i == 1 {
+			ns = spec.PeerNS
+		}
+		if _, err := ns.Link(o.Name); err == nil {
+			if l.OwnsNS(ns) {
+				return ns, o.Name, true, nil
+			}
+			return nil, "", false, clash("link "+o.Name, ns.String(), l.Name, "delete it or choose another name")
+		}
+	}
+	for _, o := range ends {
+		if err := l.add(o); err != nil {
+			return nil, "", false, err
+		}
+	}
+	if err := make(); err != nil {
+		for _, o := range ends {
+			err = errors.Join(err, l.gone(o))
+		}
+		return nil, "", false, err
+	}
+	return spec.NS, spec.Name, false, nil
+}
+
+// LinkMoved records that a link went to another namespace or name; a link
+// the lab does not track (one inside a lab namespace) starts being tracked,
+// so teardown finds it if it left the lab's namespaces.
+func (l *Lab) LinkMoved(from *kernel.NS, name string, to *kernel.NS, newName string) error {
+	o := l.find("link", l.Key(from), name)
+	if o == nil {
+		return l.add(&Object{Kind: "link", NS: l.Key(to), Name: newName, Born: l.Key(from) + "/" + name})
+	}
+	o.NS, o.Name = l.Key(to), newName
+	return l.journal.write(record{Op: "set", Obj: o})
+}
+
+// LinkDeleted records that a link (and, for a veth, its peer) is gone.
+func (l *Lab) LinkDeleted(ns *kernel.NS, name string, peerNS *kernel.NS, peer string) error {
+	var err error
+	if o := l.find("link", l.Key(ns), name); o != nil {
+		err = l.gone(o)
+	}
+	if peerNS != nil {
+		if o := l.find("link", l.Key(peerNS), peer); o != nil {
+			err = errors.Join(err, l.gone(o))
+		}
+	}
+	return err
+}
+
+// NetnsDeleted records that the lab deleted one of its namespaces.
+func (l *Lab) NetnsDeleted(ns *kernel.NS) error {
+	delete(l.spaces, "netns:"+ns.Name)
+	if o := l.find("netns", "", ns.Name); o != nil {
+		return l.gone(o)
+	}
+	return nil
+}
+
+// AddRoute adds a route. Outside the lab's namespaces it is journalled so
+// teardown removes it. An identical route the lab owns is adopted.
+func (l *Lab) AddRoute(ns *kernel.NS, spec kernel.RouteSpec) (adopted bool, err error) {
+	if l.OwnsNS(ns) {
+		err := ns.AddRoute(spec)
+		if errors.Is(err, kernel.ErrExists) {
+			return true, nil
+		}
+		return false, err
+	}
+	key := l.Key(ns)
+	for _, o := range l.objs {
+		if o.Kind == "route" && o.NS == key && *o.Route == spec {
+			return true, nil
+		}
+	}
+	err = l.create(&Object{Kind: "route", NS: key, Route: &spec}, func() error { return ns.AddRoute(spec) })
+	if errors.Is(err, kernel.ErrExists) {
+		return false, clash("route "+spec.Dst, ns.String(), l.Name, "choose another destination or metric")
+	}
+	return false, err
+}
+
+// AddAddr adds an address to a link the lab may change. On a link the lab
+// does not own (--allow-host), the address is journalled so teardown removes
+// it; on its own links, an address that is already there is adopted.
+func (l *Lab) AddAddr(ns *kernel.NS, link string, cidr string) (adopted bool, err error) {
+	if err := l.MayChange(ns, link); err != nil {
+		return false, err
+	}
+	ipnet, err := kernel.ParseCIDR(cidr)
+	if err != nil {
+		return false, err
+	}
+	if l.OwnsLink(ns, link) {
+		err := ns.AddAddr(link, ipnet)
+		if errors.Is(err, kernel.ErrExists) {
+			return true, nil
+		}
+		return false, err
+	}
+	err = l.create(&Object{Kind: "addr", NS: l.Key(ns), Link: link, CIDR: ipnet.String()}, func() error { return ns.AddAddr(link, ipnet) })
+	if errors.Is(err, kernel.ErrExists) {
+		return false, clash("address "+cidr+" on "+link, ns.String(), l.Name, "choose another address")
+	}
+	return false, err
+}
+
+// WriteFile writes a file the lab owns, creating and journalling the
+// folders that are missing. A file the lab did not create is not replaced.
+func (l *Lab) WriteFile(path string, data []byte) error {
+	if l.find("file", "", path) == nil {
+		if _, err := os.Lstat(path); err == nil {
+			return clash("file "+path, "the file system", l.Name, "remove it or write elsewhere")
+		}
+		if err := l.makeDirs(filepath.Dir(path)); err != nil {
+			return err
+		}
+		if err := l.add(&Object{Kind: "file", Name: path}); err != nil {
+			return err
+		}
+	}
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+func (l *Lab) makeDirs(dir string) error {
+	if _, err := os.Stat(dir); err == nil {
+		return nil
+	}
+	if err := l.makeDirs(filepath.Dir(dir)); err != nil {
+		return err
+	}
+	return l.create(&Object{Kind: "dir", Name: dir}, func() error {
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			return fmt.Errorf("create %s: %w", dir, err)
+		}
+		return nil
+	})
+}

@@ -1,0 +1,181 @@
+package lab
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+
+	"github.com/nsplay/nsplay/internal/kernel"
+	"golang.org/x/sys/unix"
+)
+
+// Teardown removes everything the lab owns, newest first, and then the lab's
+// folder. Links inside the lab's namespaces are not deleted one by one:
+// deleting a namespace takes its links along in one batch, so namespaces go
+// last. Objects already gone are skipped. report is told of each removal in
+// words an `ip` user knows. Teardown goes on past errors and returns them
+// all.
+func (l *Lab) Teardown(report func(string)) error {
+	var errs []error
+	objs := slices.Clone(l.objs)
+	slices.Reverse(objs)
+	var spaces []*Object
+	for _, o := range objs {
+		if o.Kind == "netns" {
+			spaces = append(spaces, o)
+			continue
+		}
+		if inLabNS(o, objs) {
+			continue
+		}
+		what, err := l.remove(o)
+		switch {
+		case err == nil:
+			report(what)
+		case !errors.Is(err, kernel.ErrNotFound) && !errors.Is(err, os.ErrNotExist):
+			errs = append(errs, fmt.Errorf("remove %s: %w", what, err))
+			continue
+		}
+		errs = append(errs, l.gone(o))
+	}
+	for key, ns := range l.spaces {
+		if key != HostKey {
+			ns.Close()
+			delete(l.spaces, key)
+		}
+	}
+	for _, o := range spaces {
+		err := kernel.DeleteNamed(o.Name)
+		switch {
+		case err == nil:
+			report("ip netns del " + o.Name)
+		case !errors.Is(err, kernel.ErrNotFound):
+			errs = append(errs, err)
+			continue
+		}
+		errs = append(errs, l.gone(o))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("tear down lab %s: %w (what is left stays in its journal: run `nsplay down %s` again)", l.Name, err, l.Name)
+	}
+	l.journal.close()
+	l.lock.Close()
+	for _, f := range []string{"journal", "lock"} {
+		os.Remove(filepath.Join(l.dir, f))
+	}
+	return os.Remove(l.dir)
+}
+
+// inLabNS tells whether o sits inside a namespace the lab owns.
+func inLabNS(o *Object, objs []*Object) bool {
+	for _, ns := range objs {
+		if ns.Kind == "netns" && o.NS == "netns:"+ns.Name {
+			return true
+		}
+	}
+	return false
+}
+
+// remove deletes one object and says what it did.
+func (l *Lab) remove(o *Object) (string, error) {
+	switch o.Kind {
+	case "file":
+		return "rm " + o.Name, os.Remove(o.Name)
+	case "dir":
+		err := os.Remove(o.Name)
+		if errors.Is(err, unix.ENOTEMPTY) {
+			err = fmt.Errorf("%w: it holds files the lab did not write; they are left in place", err)
+		}
+		return "rmdir " + o.Name, err
+	}
+	ns, err := l.NS(o.NS)
+	where := o.NS
+	if err == nil {
+		where = ns.String()
+	}
+	switch o.Kind {
+	case "link":
+		what := fmt.Sprintf("ip link del %s (in %s)", o.Name, where)
+		if err != nil {
+			return what, err
+		}
+		return what, ns.DeleteLink(o.Name)
+	case "route":
+		what := fmt.Sprintf("ip route del %s (in %s)", o.Route.Dst, where)
+		if err != nil {
+			return what, err
+		}
+		return what, ns.DelRoute(*o.Route)
+	case "addr":
+		what := fmt.Sprintf("ip addr del %s dev %s (in %s)", o.CIDR, o.Link, where)
+		if err != nil {
+			return what, err
+		}
+		ipnet, perr := kernel.ParseCIDR(o.CIDR)
+		if perr != nil {
+			return what, perr
+		}
+		return what, ns.DelAddr(o.Link, ipnet)
+	}
+	return o.Kind, fmt.Errorf("unknown object kind %q in the journal", o.Kind)
+}
+
+// Down tears down a lab that is not running: one kept with --keep, or left
+// behind when nsplay was killed.
+func Down(name string, host *kernel.NS, report func(string)) error {
+	if _, err := os.Stat(filepath.Join(Dir, name)); errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("no lab %s is up (see `nsplay ls`): %w", name, kernel.ErrNotFound)
+	}
+	l, err := Open(name, host, "")
+	if err != nil {
+		return err
+	}
+	return l.Teardown(report)
+}
+
+// Info describes a lab that is up.
+type Info struct {
+	Name     string
+	Playbook string
+	Objects  int
+	Running  bool // an nsplay process holds it; otherwise it was kept or left behind
+}
+
+// List returns the labs that are up, by name.
+func List() ([]Info, error) {
+	entries, err := os.ReadDir(Dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var infos []Info
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		dir := filepath.Join(Dir, e.Name())
+		objs, playbook, err := replay(filepath.Join(dir, "journal"))
+		if err != nil {
+			return nil, err
+		}
+		infos = append(infos, Info{Name: e.Name(), Playbook: playbook, Objects: len(objs), Running: locked(filepath.Join(dir, "lock"))})
+	}
+	return infos, nil
+}
+
+// locked tells whether another process holds the lock file.
+func locked(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_SH|unix.LOCK_NB); err != nil {
+		return errors.Is(err, unix.EWOULDBLOCK)
+	}
+	return false
+}
