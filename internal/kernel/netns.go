@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 
 	"github.com/vishvananda/netlink"
@@ -219,4 +220,29 @@ func DeleteNamed(name string) error {
 		return fmt.Errorf("remove %s: %w", path, classify(err))
 	}
 	return nil
+}
+
+// PIDs lists the processes whose network namespace is n, like
+// `ip netns pids`.
+func (n *NS) PIDs() ([]int, error) {
+	var self unix.Stat_t
+	if err := unix.Fstat(n.Fd(), &self); err != nil {
+		return nil, fmt.Errorf("stat namespace %s: %w", n, err)
+	}
+	dirs, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil, err
+	}
+	var pids []int
+	for _, d := range dirs {
+		pid, err := strconv.Atoi(d.Name())
+		if err != nil {
+			continue
+		}
+		var st unix.Stat_t
+		if unix.Stat(filepath.Join("/proc", d.Name(), "ns/net"), &st) == nil && st.Dev == self.Dev && st.Ino == self.Ino {
+			pids = append(pids, pid)
+		}
+	}
+	return pids, nil
 }

@@ -173,9 +173,13 @@ func (l *Lab) LinkDeleted(ns *kernel.NS, name string, peerNS *kernel.NS, peer st
 	return err
 }
 
-// NetnsDeleted records that the lab deleted one of its namespaces.
+// NetnsDeleted records that a namespace was deleted (and its handle closed).
 func (l *Lab) NetnsDeleted(ns *kernel.NS) error {
-	delete(l.spaces, "netns:"+ns.Name)
+	for key, open := range l.spaces {
+		if open == ns {
+			delete(l.spaces, key)
+		}
+	}
 	if o := l.find("netns", "", ns.Name); o != nil {
 		return l.gone(o)
 	}
@@ -263,4 +267,26 @@ func (l *Lab) makeDirs(dir string) error {
 		}
 		return nil
 	})
+}
+
+// DeleteRoute deletes a route the lab added, or any route of a namespace
+// the lab owns; other routes only with --allow-host.
+func (l *Lab) DeleteRoute(ns *kernel.NS, spec kernel.RouteSpec) error {
+	key := l.Key(ns)
+	var mine *Object
+	for _, o := range l.objs {
+		if o.Kind == "route" && o.NS == key && *o.Route == spec {
+			mine = o
+		}
+	}
+	if mine == nil && !l.OwnsNS(ns) && !l.AllowHost {
+		return notOwned("route "+spec.Dst, ns.String(), l.Name)
+	}
+	if err := ns.DelRoute(spec); err != nil {
+		return err
+	}
+	if mine != nil {
+		return l.gone(mine)
+	}
+	return nil
 }

@@ -1,0 +1,134 @@
+// Package builtins defines the names a playbook uses:
+//
+//	host                                   the namespace nsplay started in (a netns handle)
+//	netns(name) / netns(pid=N) / netns(path=P)           -> netns       (netns.go)
+//	bridge(name, ns=host, stp=False, mtu=0)              -> link        (link.go)
+//	veth(name, peer, ns=host, peer_ns=None)              -> link        (link.go)
+//	route(ns, dst, via=None, dev=None, metric=0, table="main") -> route (route.go)
+//	resolv_conf(ns, nameservers, search=[])                             (exec.go)
+//	exec_in(target, cmd, check=True, timeout="30s", env={}, stdin="") -> struct(rc, stdout, stderr) (exec.go)
+//	ping(ns, dst, count=1, timeout="1s")        -> struct(sent, received, rtt_ms) (ping.go)
+//	expect.eq/.ne/.true/.false/.contains/.reachable/.unreachable      (expect.go)
+//	var(name, default)                                                  (var.go)
+//
+// Every builtin starts with one unpack call; arguments after the ones shown
+// positional are keyword-only. Handles read the live kernel on every
+// attribute access. Builtins reach the run's lab, context and reporter
+// through the thread (SetEnv), never through globals.
+package builtins
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/nsplay/nsplay/internal/kernel"
+	"github.com/nsplay/nsplay/internal/lab"
+	"go.starlark.net/starlark"
+	"go.starlark.net/syntax"
+)
+
+// Reporter receives what a playbook does, as it happens.
+type Reporter interface {
+	// Step tells of one change made to the lab, or one command run.
+	Step(pos syntax.Position, msg string)
+	// Check tells of one expect.* result; msg says what was compared and,
+	// on failure, what was found instead.
+	Check(pos syntax.Position, ok bool, msg string)
+}
+
+// Env is what builtins need from a run.
+type Env struct {
+	Lab    *lab.Lab
+	Ctx    context.Context // cancelled on SIGINT/SIGTERM: long builtins stop
+	Report Reporter
+	Vars   map[string]string // -D name=value
+	// UsedVars collects the names var() asked for, so the caller can point
+	// out a -D the playbook never reads.
+	UsedVars map[string]bool
+}
+
+const envKey = "nsplay.env"
+
+// SetEnv attaches env to the thread before the playbook runs.
+func SetEnv(thread *starlark.Thread, env *Env) { thread.SetLocal(envKey, env) }
+
+func envOf(thread *starlark.Thread) (*Env, error) {
+	env, ok := thread.Local(envKey).(*Env)
+	if !ok {
+		return nil, errors.New("nsplay builtins used outside a playbook run (no Env on the thread)")
+	}
+	return env, nil
+}
+
+// Predeclared returns the names every playbook and loaded file sees.
+func Predeclared(env *Env) starlark.StringDict {
+	return starlark.StringDict{
+		"host":        &Netns{lab: env.Lab, ns: env.Lab.Host},
+		"netns":       starlark.NewBuiltin("netns", netnsFn),
+		"bridge":      starlark.NewBuiltin("bridge", bridgeFn),
+		"veth":        starlark.NewBuiltin("veth", vethFn),
+		"route":       starlark.NewBuiltin("route", routeFn),
+		"resolv_conf": starlark.NewBuiltin("resolv_conf", resolvConfFn),
+		"exec_in":     starlark.NewBuiltin("exec_in", execInFn),
+		"ping":        starlark.NewBuiltin("ping", pingFn),
+		"expect":      expectModule,
+		"var":         starlark.NewBuiltin("var", varFn),
+	}
+}
+
+// unpack is starlark.UnpackArgs that also refuses more than npos positional
+// arguments, which keeps the arguments after them keyword-only.
+func unpack(fn string, args starlark.Tuple, kwargs []starlark.Tuple, npos int, pairs ...any) error {
+	if len(args) > npos {
+		var names []string
+		for i := 0; i < len(pairs) && len(names) < npos; i += 2 {
+			names = append(names, strings.TrimSuffix(pairs[i].(string), "?"))
+		}
+		return fmt.Errorf("%s: got %d positional arguments, want at most %d (%s); pass the others by keyword, like name=value",
+			fn, len(args), npos, strings.Join(names, ", "))
+	}
+	return starlark.UnpackArgs(fn, args, kwargs, pairs...)
+}
+
+// caller is the playbook position of the call being made.
+func caller(thread *starlark.Thread) syntax.Position {
+	return thread.CallFrame(1).Pos
+}
+
+// step reports a change at the caller's position.
+func step(thread *starlark.Thread, format string, args ...any) {
+	if env, err := envOf(thread); err == nil {
+		env.Report.Step(caller(thread), fmt.Sprintf(format, args...))
+	}
+}
+
+// ipCmd writes a change the way an `ip` user would type it.
+func ipCmd(ns *kernel.NS, l *lab.Lab, args string) string {
+	switch {
+	case ns == l.Host:
+		return "ip " + args
+	case ns.Name != "":
+		return "ip -n " + ns.Name + " " + args
+	}
+	return "nsenter --net=" + ns.Path + " ip " + args
+}
+
+// duration parses a Starlark duration argument like "1s" or "500ms".
+func duration(fn, arg, s string) (time.Duration, error) {
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("%s: %s=%q is not a duration; write it like \"500ms\", \"2s\" or \"1m\"", fn, arg, s)
+	}
+	return d, nil
+}
+
+// wrap prefixes a builtin's error with its name, keeping the chain.
+func wrap(b *starlark.Builtin, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("%s: %w", b.Name(), err)
+}

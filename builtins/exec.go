@@ -1,0 +1,187 @@
+package builtins
+
+//	exec_in(target, cmd, check=True, timeout="30s", env={}, stdin="") -> struct(rc, stdout, stderr)
+//	    runs cmd like `ip netns exec`: cmd is a list (argv) or a string (run by /bin/sh -c);
+//	    /etc/netns/<name>/* is seen as /etc/*; env adds to nsplay's environment; with check=True
+//	    a non-zero exit stops the playbook with the command's stderr
+//	resolv_conf(ns, nameservers, search=[])
+//	    writes /etc/netns/<name>/resolv.conf, which commands run in ns see as /etc/resolv.conf
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/nsplay/nsplay/internal/kernel"
+	"go.starlark.net/starlark"
+	"go.starlark.net/starlarkstruct"
+)
+
+func execInFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var target nsArg
+	var cmd starlark.Value
+	check := true
+	timeout := "30s"
+	var envDict *starlark.Dict
+	var stdin string
+	if err := unpack(b.Name(), args, kwargs, 2, "target", &target, "cmd", &cmd, "check?", &check, "timeout?", &timeout,
+		"env?", &envDict, "stdin?", &stdin); err != nil {
+		return nil, err
+	}
+	env, err := envOf(thread)
+	if err != nil {
+		return nil, err
+	}
+	ns, err := target.resolve(env)
+	if err != nil {
+		return nil, wrap(b, err)
+	}
+	argv, shown, err := commandArgv(cmd)
+	if err != nil {
+		return nil, wrap(b, err)
+	}
+	limit, err := duration(b.Name(), "timeout", timeout)
+	if err != nil {
+		return nil, err
+	}
+	environ := os.Environ()
+	if envDict != nil {
+		for _, kv := range envDict.Items() {
+			k, ok1 := starlark.AsString(kv[0])
+			v, ok2 := starlark.AsString(kv[1])
+			if !ok1 || !ok2 {
+				return nil, fmt.Errorf("%s: env= wants string keys and values, got %s: %s", b.Name(), kv[0].Type(), kv[1].Type())
+			}
+			environ = append(environ, k+"="+v)
+		}
+	}
+	spec := kernel.ExecSpec{NS: ns.ns, Argv: argv, Env: environ, Stdin: stdin, Timeout: limit}
+	where := "in host:"
+	if ns.ns != env.Lab.Host {
+		spec.EtcName = ns.ns.Name
+		where = "ip netns exec " + ns.ns.String()
+	}
+	res, err := kernel.Exec(env.Ctx, spec)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %s: %w", b.Name(), shown, err)
+	}
+	step(thread, "%s %s (exit %d)", where, shown, res.RC)
+	if check && res.RC != 0 {
+		msg := strings.TrimSpace(res.Stderr)
+		if len(msg) > 2000 {
+			msg = "…" + msg[len(msg)-2000:]
+		}
+		if msg == "" {
+			msg = "(nothing on stderr)"
+		}
+		return nil, fmt.Errorf("%s: %s in %s exited with status %d (pass check=False to go on): %s", b.Name(), shown, ns, res.RC, msg)
+	}
+	return starlarkstruct.FromStringDict(starlarkstruct.Default, starlark.StringDict{
+		"rc":     starlark.MakeInt(res.RC),
+		"stdout": starlark.String(res.Stdout),
+		"stderr": starlark.String(res.Stderr),
+	}), nil
+}
+
+// commandArgv turns a command argument into argv, and says how to show it.
+func commandArgv(cmd starlark.Value) ([]string, string, error) {
+	switch c := cmd.(type) {
+	case starlark.String:
+		if strings.TrimSpace(string(c)) == "" {
+			return nil, "", fmt.Errorf("cmd is an empty string")
+		}
+		return []string{"/bin/sh", "-c", string(c)}, string(c), nil
+	case *starlark.List, starlark.Tuple:
+		var argv []string
+		iter := starlark.Iterate(c)
+		defer iter.Done()
+		var v starlark.Value
+		for iter.Next(&v) {
+			s, ok := starlark.AsString(v)
+			if !ok {
+				return nil, "", fmt.Errorf("cmd list holds a %s; every argument must be a string", v.Type())
+			}
+			argv = append(argv, s)
+		}
+		if len(argv) == 0 {
+			return nil, "", fmt.Errorf("cmd is an empty list")
+		}
+		return argv, shellJoin(argv), nil
+	}
+	return nil, "", fmt.Errorf("cmd wants a list of strings (argv) or a string (run by /bin/sh -c), got %s", cmd.Type())
+}
+
+// shellJoin shows argv as a shell would need it typed.
+func shellJoin(argv []string) string {
+	out := make([]string, len(argv))
+	for i, a := range argv {
+		if a == "" || strings.ContainsAny(a, " \t\n'\"\\$`*?[]{}()<>|&;#~!") {
+			a = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		}
+		out[i] = a
+	}
+	return strings.Join(out, " ")
+}
+
+func resolvConfFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var nsA nsArg
+	var servers, search *starlark.List
+	if err := unpack(b.Name(), args, kwargs, 2, "ns", &nsA, "nameservers", &servers, "search?", &search); err != nil {
+		return nil, err
+	}
+	env, err := envOf(thread)
+	if err != nil {
+		return nil, err
+	}
+	ns, err := nsA.resolve(env)
+	if err != nil {
+		return nil, wrap(b, err)
+	}
+	if ns.ns.Name == "" {
+		return nil, fmt.Errorf("resolv_conf: %s has no name, and only named namespaces have /etc/netns/<name>/", ns)
+	}
+	if err := env.Lab.MayChangeNS(ns.ns); err != nil {
+		return nil, wrap(b, err)
+	}
+	var text strings.Builder
+	if search != nil && search.Len() > 0 {
+		domains, err := stringList("search", search)
+		if err != nil {
+			return nil, wrap(b, err)
+		}
+		fmt.Fprintf(&text, "search %s\n", strings.Join(domains, " "))
+	}
+	addrs, err := stringList("nameservers", servers)
+	if err != nil {
+		return nil, wrap(b, err)
+	}
+	if len(addrs) == 0 {
+		return nil, fmt.Errorf("resolv_conf: nameservers is empty; give at least one address")
+	}
+	for _, a := range addrs {
+		if net.ParseIP(a) == nil {
+			return nil, fmt.Errorf("resolv_conf: nameserver %q is not an IP address", a)
+		}
+		fmt.Fprintf(&text, "nameserver %s\n", a)
+	}
+	path := filepath.Join(kernel.EtcNetnsDir, ns.ns.Name, "resolv.conf")
+	if err := env.Lab.WriteFile(path, []byte(text.String())); err != nil {
+		return nil, wrap(b, err)
+	}
+	step(thread, "write %s: %s", path, strings.ReplaceAll(strings.TrimSpace(text.String()), "\n", "; "))
+	return starlark.None, nil
+}
+
+func stringList(name string, l *starlark.List) ([]string, error) {
+	out := make([]string, l.Len())
+	for i := range l.Len() {
+		s, ok := starlark.AsString(l.Index(i))
+		if !ok {
+			return nil, fmt.Errorf("%s[%d] is a %s, want a string", name, i, l.Index(i).Type())
+		}
+		out[i] = s
+	}
+	return out, nil
+}

@@ -1,0 +1,165 @@
+package builtins
+
+// expect records checks. A check that fails is reported with its playbook
+// position, what was found and what was wanted, and the playbook goes on
+// (like t.Errorf); the run then exits 1.
+//
+//	expect.eq(got, want, msg="")          got == want
+//	expect.ne(got, want, msg="")          got != want
+//	expect.true(cond, msg="")             cond is true
+//	expect.false(cond, msg="")            cond is false
+//	expect.contains(container, item, msg="")  item in container (substring for strings)
+//	expect.reachable(ns, dst, timeout="2s", msg="")    an ICMP echo from ns to dst is answered
+//	expect.unreachable(ns, dst, timeout="1s", msg="")  it is not
+//
+// A failed reachable check says why, as far as the kernel tells: no route,
+// the output link down or without carrier (and whether its veth peer or the
+// peer's bridge is down), no address.
+
+import (
+	"fmt"
+	"time"
+
+	"go.starlark.net/starlark"
+	"go.starlark.net/starlarkstruct"
+	"go.starlark.net/syntax"
+)
+
+var expectModule = &starlarkstruct.Module{
+	Name: "expect",
+	Members: starlark.StringDict{
+		"eq":          starlark.NewBuiltin("expect.eq", expectCompare(syntax.EQL)),
+		"ne":          starlark.NewBuiltin("expect.ne", expectCompare(syntax.NEQ)),
+		"true":        starlark.NewBuiltin("expect.true", expectTruth(true)),
+		"false":       starlark.NewBuiltin("expect.false", expectTruth(false)),
+		"contains":    starlark.NewBuiltin("expect.contains", expectContains),
+		"reachable":   starlark.NewBuiltin("expect.reachable", expectReach(true, "2s")),
+		"unreachable": starlark.NewBuiltin("expect.unreachable", expectReach(false, "1s")),
+	},
+}
+
+// record reports one check at the caller's position.
+func record(thread *starlark.Thread, ok bool, msg, what string) (starlark.Value, error) {
+	env, err := envOf(thread)
+	if err != nil {
+		return nil, err
+	}
+	if msg != "" {
+		what = msg + ": " + what
+	}
+	env.Report.Check(caller(thread), ok, what)
+	return starlark.None, nil
+}
+
+func expectCompare(op syntax.Token) builtinFn {
+	return func(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+		var got, want starlark.Value
+		var msg string
+		if err := unpack(b.Name(), args, kwargs, 2, "got", &got, "want", &want, "msg?", &msg); err != nil {
+			return nil, err
+		}
+		ok, err := starlark.Compare(op, got, want)
+		if err != nil {
+			return nil, wrap(b, err)
+		}
+		what := fmt.Sprintf("%s(%s, %s)", b.Name(), got, want)
+		if !ok && op == syntax.EQL {
+			what = fmt.Sprintf("%s: got %s, want %s", b.Name(), got, want)
+		} else if !ok {
+			what = fmt.Sprintf("%s: got %s, want anything else", b.Name(), got)
+		}
+		return record(thread, ok, msg, what)
+	}
+}
+
+func expectTruth(want bool) builtinFn {
+	return func(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+		var cond starlark.Value
+		var msg string
+		if err := unpack(b.Name(), args, kwargs, 1, "cond", &cond, "msg?", &msg); err != nil {
+			return nil, err
+		}
+		ok := bool(cond.Truth()) == want
+		what := fmt.Sprintf("%s(%s)", b.Name(), cond)
+		if !ok {
+			what = fmt.Sprintf("%s: got %s, want a %v value", b.Name(), cond, map[bool]string{true: "true", false: "false"}[want])
+		}
+		return record(thread, ok, msg, what)
+	}
+}
+
+func expectContains(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var container, item starlark.Value
+	var msg string
+	if err := unpack(b.Name(), args, kwargs, 2, "container", &container, "item", &item, "msg?", &msg); err != nil {
+		return nil, err
+	}
+	in, err := starlark.Binary(syntax.IN, item, container)
+	if err != nil {
+		return nil, wrap(b, err)
+	}
+	ok := bool(in.Truth())
+	what := fmt.Sprintf("%s: %s in %s", b.Name(), item, container)
+	if !ok {
+		what = fmt.Sprintf("%s: %s is not in %s", b.Name(), item, container)
+	}
+	return record(thread, ok, msg, what)
+}
+
+// expectReach checks reachability by sending echo requests from inside ns
+// until one is answered or the timeout passes.
+func expectReach(want bool, defaultTimeout string) builtinFn {
+	return func(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+		var nsA nsArg
+		var dst, msg string
+		timeout := defaultTimeout
+		if err := unpack(b.Name(), args, kwargs, 2, "ns", &nsA, "dst", &dst, "timeout?", &timeout, "msg?", &msg); err != nil {
+			return nil, err
+		}
+		env, err := envOf(thread)
+		if err != nil {
+			return nil, err
+		}
+		ns, err := nsA.resolve(env)
+		if err != nil {
+			return nil, wrap(b, err)
+		}
+		ip, err := parseIP(dst)
+		if err != nil {
+			return nil, wrap(b, err)
+		}
+		limit, err := duration(b.Name(), "timeout", timeout)
+		if err != nil {
+			return nil, err
+		}
+		deadline := time.Now().Add(limit)
+		var rtt []time.Duration
+		for len(rtt) == 0 && env.Ctx.Err() == nil {
+			left := time.Until(deadline)
+			if left <= 0 {
+				break
+			}
+			res, err := ns.ns.Ping(env.Ctx, ip, 1, min(left, 500*time.Millisecond))
+			if err != nil {
+				return nil, wrap(b, err)
+			}
+			rtt = res.RTTs
+		}
+		if err := env.Ctx.Err(); err != nil {
+			return nil, fmt.Errorf("%s: %w", b.Name(), err)
+		}
+		answered := len(rtt) > 0
+		var what string
+		switch {
+		case answered && want:
+			what = fmt.Sprintf("%s answers from %s (%.3f ms)", ip, ns.ns, msOf(rtt))
+		case answered:
+			what = fmt.Sprintf("%s answers from %s (%.3f ms), want no reply", ip, ns.ns, msOf(rtt))
+		case want:
+			what = fmt.Sprintf("%s does not answer from %s within %s: %s", ip, ns.ns, limit, ns.ns.WhyUnreachable(ip, env.Lab.Namespaces()))
+		default:
+			what = fmt.Sprintf("%s does not answer from %s within %s", ip, ns.ns, limit)
+		}
+		return record(thread, answered == want, msg, b.Name()+": "+what)
+	}
+}

@@ -1,0 +1,80 @@
+package builtins
+
+//	ping(ns, dst, count=1, timeout="1s") -> struct(sent, received, rtt_ms)
+//	    sends ICMP echo requests from inside ns (no ping binary); timeout is per
+//	    request; rtt_ms is the mean round trip of the replies, None without any
+
+import (
+	"fmt"
+	"net"
+	"time"
+
+	"go.starlark.net/starlark"
+	"go.starlark.net/starlarkstruct"
+)
+
+func pingFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var nsA nsArg
+	var dst string
+	count := 1
+	timeout := "1s"
+	if err := unpack(b.Name(), args, kwargs, 2, "ns", &nsA, "dst", &dst, "count?", &count, "timeout?", &timeout); err != nil {
+		return nil, err
+	}
+	env, err := envOf(thread)
+	if err != nil {
+		return nil, err
+	}
+	ns, err := nsA.resolve(env)
+	if err != nil {
+		return nil, wrap(b, err)
+	}
+	ip, err := parseIP(dst)
+	if err != nil {
+		return nil, wrap(b, err)
+	}
+	wait, err := duration(b.Name(), "timeout", timeout)
+	if err != nil {
+		return nil, err
+	}
+	if count < 1 {
+		return nil, fmt.Errorf("ping: count=%d; send at least 1", count)
+	}
+	res, err := ns.ns.Ping(env.Ctx, ip, count, wait)
+	if err != nil {
+		return nil, wrap(b, err)
+	}
+	if err := env.Ctx.Err(); err != nil {
+		return nil, fmt.Errorf("ping: %w", err)
+	}
+	var rtt starlark.Value = starlark.None
+	if len(res.RTTs) > 0 {
+		rtt = starlark.Float(msOf(res.RTTs))
+	}
+	step(thread, "ping -c %d %s in %s: %d of %d answered", count, ip, ns, res.Received, res.Sent)
+	return starlarkstruct.FromStringDict(starlarkstruct.Default, starlark.StringDict{
+		"sent":     starlark.MakeInt(res.Sent),
+		"received": starlark.MakeInt(res.Received),
+		"rtt_ms":   rtt,
+	}), nil
+}
+
+func parseIP(s string) (net.IP, error) {
+	ip := net.ParseIP(s)
+	if ip == nil {
+		return nil, fmt.Errorf("%q is not an IP address", s)
+	}
+	if ip4 := ip.To4(); ip4 != nil {
+		return ip4, nil
+	}
+	return ip, nil
+}
+
+// msOf is the mean of the round trips, in milliseconds.
+func msOf(rtts []time.Duration) float64 {
+	var sum time.Duration
+	for _, d := range rtts {
+		sum += d
+	}
+	return float64(sum) / float64(len(rtts)) / float64(time.Millisecond)
+}

@@ -1,0 +1,102 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"text/tabwriter"
+
+	"github.com/nsplay/nsplay/internal/kernel"
+	"github.com/nsplay/nsplay/internal/lab"
+)
+
+func downFlags() *flagSet {
+	return newFlagSet("down", "LAB...", `Tears down labs that are up but not running: kept with 'nsplay run --keep', or
+left behind when nsplay was killed. It removes what the lab's journal lists
+(links, routes, addresses, files, namespaces), newest first, and nothing else.`)
+}
+
+func downCmd(args []string, stdout, stderr io.Writer) error {
+	fs := downFlags()
+	fs.help = stdout
+	names, err := fs.parse(args)
+	if err != nil {
+		return err
+	}
+	if len(names) == 0 {
+		return usageError{"down takes the names of the labs to remove (see 'nsplay ls')"}
+	}
+	if os.Geteuid() != 0 {
+		return errors.New("down needs root to delete namespaces and links: run it with sudo")
+	}
+	host, err := kernel.Current()
+	if err != nil {
+		return err
+	}
+	defer host.Close()
+	var errs []error
+	for _, name := range names {
+		err := lab.Down(name, host, func(msg string) { fmt.Fprintf(stdout, "down: %s\n", msg) })
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		fmt.Fprintf(stdout, "lab %s is down\n", name)
+	}
+	return errors.Join(errs...)
+}
+
+func lsFlags() *flagSet {
+	return newFlagSet("ls", "[--json]", `Lists the labs that are up: running now, kept with --keep, or left behind by a
+crash (remove those with 'nsplay down LAB').`)
+}
+
+func lsCmd(args []string, stdout io.Writer) error {
+	fs := lsFlags()
+	fs.help = stdout
+	asJSON := fs.Bool("json", false, "print JSON, one object per lab")
+	rest, err := fs.parse(args)
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return usageError{"ls takes no arguments"}
+	}
+	labs, err := lab.List()
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		for _, l := range labs {
+			if err := enc.Encode(struct {
+				Name     string `json:"name"`
+				State    string `json:"state"`
+				Objects  int    `json:"objects"`
+				Playbook string `json:"playbook"`
+			}{l.Name, state(l), l.Objects, l.Playbook}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if len(labs) == 0 {
+		fmt.Fprintln(stdout, "no labs are up")
+		return nil
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "LAB\tSTATE\tOBJECTS\tPLAYBOOK")
+	for _, l := range labs {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", l.Name, state(l), l.Objects, l.Playbook)
+	}
+	return tw.Flush()
+}
+
+func state(l lab.Info) string {
+	if l.Running {
+		return "running"
+	}
+	return "kept"
+}

@@ -1,0 +1,121 @@
+// Command nsplay runs playbooks: Starlark files that build network labs out
+// of real Linux namespaces, check them against the live kernel, and tear
+// them down.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime/debug"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "0.1.0-dev"
+
+// Exit statuses.
+const (
+	exitOK     = 0
+	exitFailed = 1 // a check failed
+	exitError  = 2 // an error in the playbook, the kernel or the command line
+	exitSignal = 128
+)
+
+// usageError is a mistake on the command line: it prints the usage hint.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+const usage = `nsplay runs playbooks: Starlark files that build network labs out of real
+Linux namespaces (bridges, veth pairs, addresses, routes, resolv.conf), check
+them against the live kernel, and tear them down.
+
+Usage:
+  nsplay run [flags] PLAYBOOK   build the lab, run its checks, tear it down
+  nsplay down LAB...            tear down a lab kept with --keep or left by a crash
+  nsplay ls [--json]            list the labs that are up
+  nsplay version                print the version
+  nsplay help [COMMAND]         explain a command and its flags
+
+Exit status: 0 all checks passed, 1 a check failed, 2 an error in the
+playbook, the kernel or the command line, 128+N after signal N.
+
+Run 'nsplay help run' for the flags of run. The playbook language is
+described in the README.
+`
+
+func main() {
+	os.Exit(nsplay(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// nsplay runs one command line and returns the exit status.
+func nsplay(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitError
+	}
+	var err error
+	status := exitOK
+	switch cmd, rest := args[0], args[1:]; cmd {
+	case "run":
+		status, err = runCmd(rest, stdout, stderr)
+	case "down":
+		err = downCmd(rest, stdout, stderr)
+	case "ls":
+		err = lsCmd(rest, stdout)
+	case "version", "--version":
+		fmt.Fprintf(stdout, "nsplay %s\n", versionString())
+	case "help", "-h", "-help", "--help":
+		err = helpCmd(rest, stdout)
+	default:
+		err = usageError{fmt.Sprintf("unknown command %q", cmd)}
+	}
+	var ue usageError
+	switch {
+	case errors.As(err, &ue):
+		fmt.Fprintf(stderr, "nsplay: %s\nRun 'nsplay help' for usage.\n", ue.msg)
+		return exitError
+	case errors.Is(err, errHelpShown):
+		return exitOK
+	case err != nil:
+		fmt.Fprintf(stderr, "nsplay: %s\n", err)
+		if status == exitOK {
+			status = exitError
+		}
+	}
+	return status
+}
+
+func helpCmd(args []string, stdout io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	for name, fs := range map[string]func() *flagSet{"run": runFlags, "down": downFlags, "ls": lsFlags} {
+		if name == args[0] {
+			f := fs()
+			f.SetOutput(stdout)
+			f.Usage()
+			return nil
+		}
+	}
+	if args[0] == "version" {
+		fmt.Fprintln(stdout, "Usage: nsplay version\n\nPrints nsplay's version and the Go version it was built with.")
+		return nil
+	}
+	return usageError{fmt.Sprintf("no help for %q: commands are run, down, ls, version", args[0])}
+}
+
+func versionString() string {
+	v := version
+	if info, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range info.Settings {
+			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+				v += " (" + s.Value[:12] + ")"
+			}
+		}
+		v += " " + info.GoVersion
+	}
+	return v
+}

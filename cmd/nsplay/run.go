@@ -1,0 +1,183 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/nsplay/nsplay/internal/kernel"
+	"github.com/nsplay/nsplay/internal/lab"
+	"github.com/nsplay/nsplay/interp"
+)
+
+type runOptions struct {
+	vars      defines
+	name      string
+	keep      bool
+	allowHost bool
+	json      bool
+}
+
+func runFlagSet(o *runOptions) *flagSet {
+	fs := newFlagSet("run", "[flags] PLAYBOOK", `Builds the lab PLAYBOOK describes in real namespaces, runs its checks against
+the live kernel, prints one line per step and per check, and ends with the
+line "N passed, M failed". The lab is then torn down, also on an error and on
+SIGINT/SIGTERM, unless --keep is given.
+
+Must run as root. Everything the playbook creates is journalled under
+/run/nsplay/LAB before it is created, so 'nsplay down LAB' can remove it even
+after nsplay was killed.`)
+	o.vars = defines{}
+	fs.Var(o.vars, "D", "set a playbook variable: -D `name=value` is what var(\"name\", default) returns (repeatable)")
+	fs.StringVar(&o.name, "name", "", "name of the lab (default: the playbook's file name without .star)")
+	fs.BoolVar(&o.keep, "keep", false, "leave the lab up after the run (also after an error in the playbook); remove it later with 'nsplay down LAB'")
+	fs.BoolVar(&o.allowHost, "allow-host", false, "let the playbook change and delete objects it did not create (host links, routes, namespaces)")
+	fs.BoolVar(&o.json, "json", false, "write events as JSON lines to stdout instead of text")
+	return fs
+}
+
+func runFlags() *flagSet { return runFlagSet(&runOptions{}) }
+
+func runCmd(args []string, stdout, stderr io.Writer) (int, error) {
+	var o runOptions
+	fs := runFlagSet(&o)
+	fs.help = stdout
+	rest, err := fs.parse(args)
+	if err != nil {
+		return exitError, err
+	}
+	if len(rest) != 1 {
+		return exitError, usageError{"run takes one playbook, e.g. nsplay run playbooks/lxcbr0.star"}
+	}
+	file := rest[0]
+	if _, err := os.Stat(file); err != nil {
+		return exitError, fmt.Errorf("playbook %s: %w", file, err)
+	}
+	if os.Geteuid() != 0 {
+		return exitError, errors.New("run needs root to create namespaces and links (CAP_SYS_ADMIN, CAP_NET_ADMIN): run it with sudo")
+	}
+	name := o.name
+	if name == "" {
+		name = strings.TrimSuffix(filepath.Base(file), ".star")
+	}
+	abs, _ := filepath.Abs(file)
+
+	host, err := kernel.Current()
+	if err != nil {
+		return exitError, err
+	}
+	defer host.Close()
+	l, err := lab.Open(name, host, abs)
+	if err != nil {
+		return exitError, err
+	}
+	l.AllowHost = o.allowHost
+
+	ctx, stop := signalContext()
+	defer stop()
+	out := newRenderer(stdout, o.json)
+	res, runErr := interp.Run(ctx, l, file, interp.Options{Vars: o.vars, Emit: out.event})
+
+	var pe *interp.Error
+	if errors.As(runErr, &pe) {
+		out.event(interp.Event{Kind: "error", Pos: pe.Pos, Msg: pe.Msg})
+		if pe.Backtrace != "" && !o.json {
+			fmt.Fprintln(stderr, pe.Backtrace)
+		}
+	}
+	interrupted := ctx.Err() != nil
+	var downErr error
+	if o.keep && !interrupted {
+		l.Close()
+		out.event(interp.Event{Kind: "teardown", Msg: fmt.Sprintf("lab %s kept: enter a namespace with 'ip netns exec NAME bash'; remove the lab with 'nsplay down %s'", name, name)})
+	} else {
+		downErr = l.Teardown(func(msg string) { out.event(interp.Event{Kind: "teardown", Msg: msg}) })
+	}
+	out.event(interp.Event{Kind: "summary", Passed: res.Passed, Failed: res.Failed})
+
+	switch {
+	case interrupted:
+		var sig signalError
+		errors.As(context.Cause(ctx), &sig)
+		return exitSignal + int(sig.sig), errors.Join(fmt.Errorf("%w: the lab was torn down", sig), downErr)
+	case runErr != nil:
+		if pe != nil {
+			return exitError, errors.Join(pe, downErr)
+		}
+		return exitError, errors.Join(runErr, downErr)
+	case downErr != nil:
+		return exitError, downErr
+	case res.Failed > 0:
+		return exitFailed, nil
+	}
+	return exitOK, nil
+}
+
+// signalError is the cause of a run's cancellation by a signal.
+type signalError struct{ sig syscall.Signal }
+
+func (e signalError) Error() string { return "interrupted by " + e.sig.String() }
+
+// signalContext is cancelled by the first SIGINT or SIGTERM. Later ones are
+// swallowed until stop, so that they cannot cut the teardown short.
+func signalContext() (context.Context, func()) {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	go func() {
+		for s := range sigs {
+			cancel(signalError{s.(syscall.Signal)})
+		}
+	}()
+	return ctx, func() {
+		signal.Stop(sigs)
+		close(sigs)
+		cancel(nil)
+	}
+}
+
+// renderer prints events as text lines or JSON lines.
+type renderer struct {
+	w    io.Writer
+	json *json.Encoder
+}
+
+func newRenderer(w io.Writer, asJSON bool) *renderer {
+	r := &renderer{w: w}
+	if asJSON {
+		r.json = json.NewEncoder(w)
+	}
+	return r
+}
+
+func (r *renderer) event(e interp.Event) {
+	if r.json != nil {
+		r.json.Encode(e)
+		return
+	}
+	switch e.Kind {
+	case "summary":
+		fmt.Fprintf(r.w, "%d passed, %d failed\n", e.Passed, e.Failed)
+	case "check":
+		verdict := "PASS"
+		if !*e.Pass {
+			verdict = "FAIL"
+		}
+		fmt.Fprintf(r.w, "%s %s: %s\n", verdict, e.Pos, e.Msg)
+	case "teardown":
+		fmt.Fprintf(r.w, "down: %s\n", e.Msg)
+	case "error":
+		// printed by main on stderr
+	case "warning":
+		fmt.Fprintf(r.w, "warning: %s\n", e.Msg)
+	default:
+		fmt.Fprintf(r.w, "%s: %s\n", e.Pos, e.Msg)
+	}
+}

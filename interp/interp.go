@@ -1,0 +1,213 @@
+// Package interp runs a playbook: one Starlark thread with nsplay's
+// predeclared names, load() confined to the playbook's folder, checks
+// counted, events reported as they happen, and cancellation wired to the
+// caller's context. Building and tearing down the lab is the caller's.
+package interp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/nsplay/nsplay/builtins"
+	"github.com/nsplay/nsplay/internal/lab"
+	"go.starlark.net/starlark"
+	"go.starlark.net/syntax"
+)
+
+// Event is one thing a run reports.
+type Event struct {
+	Kind string `json:"kind"` // "step", "check", "log", "warning", "error", "teardown", "summary"
+	Pos  string `json:"pos,omitempty"`
+	Msg  string `json:"msg,omitempty"`
+	Pass *bool  `json:"pass,omitempty"` // check
+	// Passed and Failed count the checks (summary).
+	Passed int `json:"passed,omitempty"`
+	Failed int `json:"failed,omitempty"`
+}
+
+// Options configure a run.
+type Options struct {
+	Vars map[string]string // -D name=value
+	Emit func(Event)       // receives every event as it happens
+}
+
+// Result counts the checks of a run.
+type Result struct {
+	Passed, Failed int
+}
+
+// Error is a playbook that stopped: a Starlark error, a kernel error, fail().
+type Error struct {
+	Pos       string // file:line:col of the playbook statement that failed
+	Msg       string
+	Backtrace string // the Starlark call stack, when the error came from inside a function
+	err       error
+}
+
+func (e *Error) Error() string {
+	if e.Pos == "" {
+		return e.Msg
+	}
+	return e.Pos + ": " + e.Msg
+}
+
+func (e *Error) Unwrap() error { return e.err }
+
+// fileOptions allows what a lab script needs beyond plain Starlark: loops
+// and if statements at top level, while loops, sets, and reassigned globals.
+var fileOptions = &syntax.FileOptions{Set: true, While: true, TopLevelControl: true, GlobalReassign: true, Recursion: true}
+
+// Run executes the playbook against the lab.
+func Run(ctx context.Context, l *lab.Lab, file string, opts Options) (Result, error) {
+	emit := opts.Emit
+	if emit == nil {
+		emit = func(Event) {}
+	}
+	rep := &reporter{emit: emit}
+	vars := opts.Vars
+	if vars == nil {
+		vars = map[string]string{}
+	}
+	env := &builtins.Env{Lab: l, Ctx: ctx, Report: rep, Vars: vars, UsedVars: map[string]bool{}}
+	predeclared := builtins.Predeclared(env)
+	root, err := filepath.Abs(filepath.Dir(file))
+	if err != nil {
+		return Result{}, err
+	}
+	if real, err := filepath.EvalSymlinks(root); err == nil {
+		root = real
+	}
+	ld := &loader{root: root, env: env, predeclared: predeclared, modules: map[string]*module{}}
+	thread := ld.thread(file)
+	stop := context.AfterFunc(ctx, func() { thread.Cancel(context.Cause(ctx).Error()) })
+	defer stop()
+
+	_, err = starlark.ExecFileOptions(fileOptions, thread, file, nil, predeclared)
+	res := Result{Passed: rep.passed, Failed: rep.failed}
+	if err != nil {
+		if ctx.Err() != nil {
+			err = fmt.Errorf("%w: %w", ctx.Err(), err)
+		}
+		return res, asError(err)
+	}
+	var unused []string
+	for name := range vars {
+		if !env.UsedVars[name] {
+			unused = append(unused, name)
+		}
+	}
+	slices.Sort(unused)
+	for _, name := range unused {
+		emit(Event{Kind: "warning", Msg: fmt.Sprintf("-D %s was given, but the playbook never calls var(%q)", name, name)})
+	}
+	return res, nil
+}
+
+// asError gives a playbook error the position of the playbook statement
+// that failed, and keeps the backtrace when it came from inside a function.
+func asError(err error) error {
+	var eval *starlark.EvalError
+	var syn syntax.Error
+	switch {
+	case errors.As(err, &eval):
+		e := &Error{Msg: eval.Msg, err: err}
+		stack := eval.CallStack
+		for i := len(stack) - 1; i >= 0; i-- {
+			if stack[i].Pos.IsValid() && stack[i].Pos.Filename() != "<builtin>" {
+				e.Pos = stack[i].Pos.String()
+				if i > 0 {
+					e.Backtrace = eval.Backtrace()
+				}
+				break
+			}
+		}
+		return e
+	case errors.As(err, &syn):
+		return &Error{Pos: syn.Pos.String(), Msg: syn.Msg, err: err}
+	}
+	return &Error{Msg: err.Error(), err: err}
+}
+
+// reporter turns builtin reports into events and counts checks.
+type reporter struct {
+	emit           func(Event)
+	passed, failed int
+}
+
+func (r *reporter) Step(pos syntax.Position, msg string) {
+	r.emit(Event{Kind: "step", Pos: shortPos(pos), Msg: msg})
+}
+
+func (r *reporter) Check(pos syntax.Position, ok bool, msg string) {
+	if ok {
+		r.passed++
+	} else {
+		r.failed++
+	}
+	r.emit(Event{Kind: "check", Pos: shortPos(pos), Msg: msg, Pass: &ok})
+}
+
+// shortPos is file:line, what a user needs to find a statement.
+func shortPos(pos syntax.Position) string {
+	if !pos.IsValid() {
+		return ""
+	}
+	return fmt.Sprintf("%s:%d", pos.Filename(), pos.Line)
+}
+
+// loader runs load() statements: paths are relative to the loading file
+// and may not leave the playbook's folder; each file runs once.
+type loader struct {
+	root        string
+	env         *builtins.Env
+	predeclared starlark.StringDict
+	modules     map[string]*module
+}
+
+type module struct {
+	globals starlark.StringDict
+	err     error
+	loading bool
+}
+
+func (ld *loader) thread(name string) *starlark.Thread {
+	t := &starlark.Thread{Name: name, Load: ld.load}
+	t.Print = func(t *starlark.Thread, msg string) {
+		ld.env.Report.(*reporter).emit(Event{Kind: "log", Pos: shortPos(t.CallFrame(1).Pos), Msg: msg})
+	}
+	builtins.SetEnv(t, ld.env)
+	return t
+}
+
+func (ld *loader) load(thread *starlark.Thread, name string) (starlark.StringDict, error) {
+	from := thread.CallFrame(0).Pos.Filename()
+	path := filepath.Join(filepath.Dir(from), name)
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, err
+	}
+	if real, err := filepath.EvalSymlinks(abs); err == nil {
+		abs = real
+	}
+	if rel, err := filepath.Rel(ld.root, abs); err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
+		return nil, fmt.Errorf("load(%q): %s is outside the playbook's folder %s; shared recipes must live inside it", name, abs, ld.root)
+	}
+	if m, ok := ld.modules[abs]; ok {
+		if m.loading {
+			return nil, fmt.Errorf("load(%q): cycle: %s loads itself, directly or through other files", name, path)
+		}
+		return m.globals, m.err
+	}
+	m := &module{loading: true}
+	ld.modules[abs] = m
+	t := ld.thread(path)
+	stop := context.AfterFunc(ld.env.Ctx, func() { t.Cancel(context.Cause(ld.env.Ctx).Error()) })
+	defer stop()
+	m.globals, m.err = starlark.ExecFileOptions(fileOptions, t, path, nil, ld.predeclared)
+	m.loading = false
+	return m.globals, m.err
+}
