@@ -47,10 +47,12 @@ var _ starlark.HasAttrs = (*Link)(nil)
 func (l *Link) String() string {
 	return fmt.Sprintf("link(%q, ns=%s)", l.name, &Netns{lab: l.lab, ns: l.ns})
 }
-func (l *Link) Type() string          { return "nsplay.link" }
-func (l *Link) Freeze()               {}
-func (l *Link) Truth() starlark.Bool  { return true }
-func (l *Link) Hash() (uint32, error) { return 0, errors.New("unhashable: nsplay.link (its name can change)") }
+func (l *Link) Type() string         { return "nsplay.link" }
+func (l *Link) Freeze()              {}
+func (l *Link) Truth() starlark.Bool { return true }
+func (l *Link) Hash() (uint32, error) {
+	return 0, errors.New("unhashable: nsplay.link (its name can change)")
+}
 func (l *Link) CompareSameType(op syntax.Token, y starlark.Value, depth int) (bool, error) {
 	o := y.(*Link)
 	return sameCompare(op, l.ns.Same(o.ns) && l.name == o.name, l, y)

@@ -51,7 +51,7 @@ func pingFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, k
 	if len(res.RTTs) > 0 {
 		rtt = starlark.Float(msOf(res.RTTs))
 	}
-	step(thread, "ping -c %d %s in %s: %d of %d answered", count, ip, ns, res.Received, res.Sent)
+	step(thread, "ping -c %d %s in %s: %d of %d answered", count, ip, ns.ns, res.Received, res.Sent)
 	return starlarkstruct.FromStringDict(starlarkstruct.Default, starlark.StringDict{
 		"sent":     starlark.MakeInt(res.Sent),
 		"received": starlark.MakeInt(res.Received),

@@ -53,9 +53,9 @@ func classify(err error) error {
 
 type notFoundError struct{ err error }
 
-func (e notFoundError) Error() string        { return e.err.Error() }
-func (e notFoundError) Unwrap() []error      { return []error{e.err, ErrNotFound} }
-func (e existsError) Error() string          { return e.err.Error() }
-func (e existsError) Unwrap() []error        { return []error{e.err, ErrExists} }
+func (e notFoundError) Error() string   { return e.err.Error() }
+func (e notFoundError) Unwrap() []error { return []error{e.err, ErrNotFound} }
+func (e existsError) Error() string     { return e.err.Error() }
+func (e existsError) Unwrap() []error   { return []error{e.err, ErrExists} }
 
 type existsError struct{ err error }

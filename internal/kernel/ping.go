@@ -87,4 +87,3 @@ func waitReply(conn *icmp.PacketConn, buf []byte, proto int, dst net.IP, id, seq
 		}
 	}
 }
-
