@@ -65,7 +65,7 @@ func execInFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple,
 	}
 	res, err := kernel.Exec(env.Ctx, spec)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %s: %w", b.Name(), shown, err)
+		return nil, fmt.Errorf("%s: %q: %w", b.Name(), shown, err)
 	}
 	step(thread, "%s %s (exit %d)", where, shown, res.RC)
 	if check && res.RC != 0 {
@@ -76,7 +76,7 @@ func execInFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple,
 		if msg == "" {
 			msg = "(nothing on stderr)"
 		}
-		return nil, fmt.Errorf("%s: %s in %s exited with status %d (pass check=False to go on): %s", b.Name(), shown, ns.ns, res.RC, msg)
+		return nil, fmt.Errorf("%s: %q in %s exited with status %d (pass check=False to go on): %s", b.Name(), shown, ns.ns, res.RC, msg)
 	}
 	return starlarkstruct.FromStringDict(starlarkstruct.Default, starlark.StringDict{
 		"rc":     starlark.MakeInt(res.RC),

@@ -257,7 +257,7 @@ func vethFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, k
 	} else {
 		cmd := fmt.Sprintf("link add %s type veth peer name %s", name, peer)
 		if !peerNS.ns.Same(ns.ns) {
-			cmd += " netns " + peerNS.String()
+			cmd += " netns " + peerNS.ns.String()
 		}
 		step(thread, "%s", ipCmd(ns.ns, env.Lab, cmd))
 	}

@@ -242,20 +242,15 @@ func netnsDelete(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 		return nil, err
 	}
 	n := receiverNS(b)
-	owned := n.lab.OwnsNS(n.ns)
 	switch {
 	case n.ns.Name == "" || n.ns == n.lab.Host:
 		return nil, fmt.Errorf("delete: %s has no name under %s; nsplay deletes only named namespaces", n, kernel.RunDir)
-	case !owned && !n.lab.AllowHost:
+	case !n.lab.OwnsNS(n.ns) && !n.lab.AllowHost:
 		return nil, wrap(b, n.lab.MayChangeNS(n.ns))
 	}
-	if err := n.ns.Delete(); err != nil {
+	err := n.ns.Delete(n.lab.Namespaces())
+	if err := errors.Join(err, n.lab.NetnsDeleted(n.ns)); err != nil {
 		return nil, wrap(b, err)
-	}
-	if owned {
-		if err := n.lab.NetnsDeleted(n.ns); err != nil {
-			return nil, wrap(b, err)
-		}
 	}
 	step(thread, "ip netns del %s", n.ns.Name)
 	return starlark.None, nil

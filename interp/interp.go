@@ -81,7 +81,7 @@ func Run(ctx context.Context, l *lab.Lab, file string, opts Options) (Result, er
 	if real, err := filepath.EvalSymlinks(root); err == nil {
 		root = real
 	}
-	ld := &loader{root: root, env: env, predeclared: predeclared, modules: map[string]*module{}}
+	ld := &loader{root: root, shownRoot: filepath.Dir(file), env: env, predeclared: predeclared, modules: map[string]*module{}}
 	thread := ld.thread(file)
 	stop := context.AfterFunc(ctx, func() { thread.Cancel(context.Cause(ctx).Error()) })
 	defer stop()
@@ -162,7 +162,8 @@ func shortPos(pos syntax.Position) string {
 // loader runs load() statements: paths are relative to the loading file
 // and may not leave the playbook's folder; each file runs once.
 type loader struct {
-	root        string
+	root        string // the playbook's folder, absolute, symlinks resolved
+	shownRoot   string // the same as the user named it
 	env         *builtins.Env
 	predeclared starlark.StringDict
 	modules     map[string]*module
@@ -194,11 +195,11 @@ func (ld *loader) load(thread *starlark.Thread, name string) (starlark.StringDic
 		abs = real
 	}
 	if rel, err := filepath.Rel(ld.root, abs); err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
-		return nil, fmt.Errorf("load(%q): %s is outside the playbook's folder %s; shared recipes must live inside it", name, abs, ld.root)
+		return nil, fmt.Errorf("it is outside the playbook's folder %s; shared recipes must live inside it", ld.shownRoot)
 	}
 	if m, ok := ld.modules[abs]; ok {
 		if m.loading {
-			return nil, fmt.Errorf("load(%q): cycle: %s loads itself, directly or through other files", name, path)
+			return nil, fmt.Errorf("%s loads itself, directly or through other files", path)
 		}
 		return m.globals, m.err
 	}

@@ -3,6 +3,7 @@ package kernel
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -34,7 +35,7 @@ func linkInfo(l netlink.Link) LinkInfo {
 		Index:       a.Index,
 		Kind:        kind,
 		Up:          a.RawFlags&unix.IFF_UP != 0,
-		Oper:        a.OperState.String(),
+		Oper:        strings.ReplaceAll(a.OperState.String(), "-", ""), // as ip prints it: LOWERLAYERDOWN
 		Carrier:     a.RawFlags&unix.IFF_LOWER_UP != 0,
 		MAC:         a.HardwareAddr.String(),
 		MTU:         a.MTU,

@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netlink/nl"
@@ -201,13 +202,58 @@ func (n *NS) Close() {
 
 // Delete closes n and removes its mount under RunDir, like `ip netns del`.
 // The kernel frees the namespace, and the links in it, once nothing else
-// holds it.
-func (n *NS) Delete() error {
+// holds it, and does so in the background: Delete waits (up to 5s) until
+// the veths whose peers sit in the known namespaces are gone too, so that
+// what the caller reads next is the state after the deletion.
+func (n *NS) Delete(known []*NS) error {
 	if n.Name == "" {
 		return fmt.Errorf("namespace %s has no name under %s: nsplay deletes only namespaces it created", n.Path, RunDir)
 	}
+	peers := n.outsidePeers(known)
 	n.Close()
-	return DeleteNamed(n.Name)
+	if err := DeleteNamed(n.Name); err != nil {
+		return err
+	}
+	for _, p := range peers {
+		if err := p.ns.waitGone(p.link, 5*time.Second); err != nil {
+			return fmt.Errorf("namespace %s deleted, but %w", n.Name, err)
+		}
+	}
+	return nil
+}
+
+type linkRef struct {
+	ns   *NS
+	link LinkInfo
+}
+
+// outsidePeers lists the veth ends in other namespaces whose peers are in n.
+func (n *NS) outsidePeers(known []*NS) []linkRef {
+	links, err := n.Links()
+	if err != nil {
+		return nil
+	}
+	var refs []linkRef
+	for _, l := range links {
+		if l.Kind != "veth" || l.PeerNetnsID < 0 {
+			continue
+		}
+		if pns, p, err := n.Peer(l, known); err == nil && !pns.Same(n) {
+			refs = append(refs, linkRef{pns, p})
+		}
+	}
+	return refs
+}
+
+// waitGone polls until the link has left the namespace.
+func (n *NS) waitGone(l LinkInfo, limit time.Duration) error {
+	for start := time.Now(); time.Since(start) < limit; time.Sleep(5 * time.Millisecond) {
+		now, err := n.LinkByIndex(l.Index)
+		if errors.Is(err, ErrNotFound) || (err == nil && now.Name != l.Name) {
+			return nil
+		}
+	}
+	return fmt.Errorf("its peer %s in %s is still there after %s", l.Name, n, limit)
 }
 
 // DeleteNamed removes RunDir/name. A name that is not there is ErrNotFound.

@@ -29,6 +29,11 @@ var ErrNotOwned = errors.New("not created by this lab")
 // ErrBusy reports a lab that another nsplay process is running.
 var ErrBusy = errors.New("lab is in use")
 
+type busyError string
+
+func (e busyError) Error() string { return string(e) }
+func (e busyError) Unwrap() error { return ErrBusy }
+
 // Lab is one playbook's set of kernel objects.
 type Lab struct {
 	Name      string
@@ -62,7 +67,7 @@ func Open(name string, host *kernel.NS, playbook string) (*Lab, error) {
 	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
 		lock.Close()
 		if errors.Is(err, unix.EWOULDBLOCK) {
-			return nil, fmt.Errorf("lab %s: another nsplay is running it; wait for it or stop it first: %w", name, ErrBusy)
+			return nil, busyError(fmt.Sprintf("lab %s is in use: another nsplay is running it; wait for it or stop it first", name))
 		}
 		return nil, fmt.Errorf("lock lab %s: %w", name, err)
 	}
@@ -203,9 +208,16 @@ func (l *Lab) create(o *Object, make func() error) error {
 }
 
 func notOwned(what, where, lab string) error {
-	return fmt.Errorf("%s in %s was not created by lab %s; nsplay changes only what the lab created (--allow-host lifts this): %w", what, where, lab, ErrNotOwned)
+	return ownershipError(fmt.Sprintf("%s in %s was not created by lab %s; nsplay changes only what the lab created (--allow-host lifts this)", what, where, lab))
 }
 
 func clash(what, where, lab, hint string) error {
-	return fmt.Errorf("%s already exists in %s and lab %s did not create it; %s: %w", what, where, lab, hint, ErrNotOwned)
+	return ownershipError(fmt.Sprintf("%s already exists in %s and lab %s did not create it; %s", what, where, lab, hint))
 }
+
+// ownershipError says in full what the lab may not touch, and matches
+// ErrNotOwned.
+type ownershipError string
+
+func (e ownershipError) Error() string { return string(e) }
+func (e ownershipError) Unwrap() error { return ErrNotOwned }

@@ -1,0 +1,154 @@
+package interp_test
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/nsplay/nsplay/internal/kernel"
+	"github.com/nsplay/nsplay/internal/lab"
+	"github.com/nsplay/nsplay/internal/testenv"
+	"github.com/nsplay/nsplay/interp"
+)
+
+var update = flag.Bool("update", false, "rewrite the .expect files from the actual reports")
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+// TestPlaybooks runs every testdata/*.star playbook in a lab of its own and
+// compares its report with the .expect file beside it. Header lines
+// "# -D name=value" and "# --allow-host" set run options. After each
+// playbook the lab must be gone without a trace.
+func TestPlaybooks(t *testing.T) {
+	testenv.RequireRoot(t)
+	files, err := filepath.Glob("testdata/*.star")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no playbooks in testdata: %v", err)
+	}
+	for _, file := range files {
+		t.Run(strings.TrimSuffix(filepath.Base(file), ".star"), func(t *testing.T) {
+			got := runPlaybook(t, file)
+			golden := strings.TrimSuffix(file, ".star") + ".expect"
+			if *update {
+				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run go test -run TestPlaybooks ./interp -update to create it)", err)
+			}
+			if diff := cmp.Diff(string(want), got); diff != "" {
+				t.Errorf("report of %s differs from %s (-want +got):\n%s", file, golden, diff)
+			}
+		})
+	}
+}
+
+// runPlaybook runs one playbook, tears its lab down, checks that nothing is
+// left, and returns the normalized report.
+func runPlaybook(t *testing.T, file string) string {
+	t.Helper()
+	vars, allowHost := header(t, file)
+	host, err := kernel.Current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(host.Close)
+	name := strings.TrimSuffix(filepath.Base(file), ".star")
+	l, err := lab.Open(name, host, file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.AllowHost = allowHost
+	var report strings.Builder
+	emit := func(e interp.Event) {
+		switch e.Kind {
+		case "check":
+			verdict := "PASS"
+			if !*e.Pass {
+				verdict = "FAIL"
+			}
+			fmt.Fprintf(&report, "%s %s: %s\n", verdict, e.Pos, e.Msg)
+		default:
+			fmt.Fprintf(&report, "%s %s\n", e.Kind, strings.TrimPrefix(e.Pos+": "+e.Msg, ": "))
+		}
+	}
+	res, runErr := interp.Run(context.Background(), l, file, interp.Options{Vars: vars, Emit: emit})
+	var pe *interp.Error
+	switch {
+	case errors.As(runErr, &pe):
+		fmt.Fprintf(&report, "error %s\n", pe)
+	case runErr != nil:
+		t.Fatalf("run: %v (want an *interp.Error)", runErr)
+	}
+	fmt.Fprintf(&report, "%d passed, %d failed\n", res.Passed, res.Failed)
+	if err := l.Teardown(func(string) {}); err != nil {
+		t.Errorf("teardown: %v", err)
+	}
+	assertNothingLeft(t, name)
+	return normalize(report.String())
+}
+
+// header reads the run options from the playbook's leading comments.
+func header(t *testing.T, file string) (map[string]string, bool) {
+	f, err := os.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	vars := map[string]string{}
+	allowHost := false
+	sc := bufio.NewScanner(f)
+	for sc.Scan() && strings.HasPrefix(sc.Text(), "#") {
+		line := strings.TrimSpace(strings.TrimPrefix(sc.Text(), "#"))
+		if def, ok := strings.CutPrefix(line, "-D "); ok {
+			k, v, _ := strings.Cut(def, "=")
+			vars[k] = v
+		}
+		if line == "--allow-host" {
+			allowHost = true
+		}
+	}
+	return vars, allowHost
+}
+
+// normalize replaces what changes from run to run: round-trip times, MAC
+// addresses.
+func normalize(s string) string {
+	for re, repl := range map[*regexp.Regexp]string{
+		regexp.MustCompile(`\d+\.\d+ ms`):                  "N ms",
+		regexp.MustCompile(`([0-9a-f]{2}:){5}[0-9a-f]{2}`): "MAC",
+	} {
+		s = re.ReplaceAllString(s, repl)
+	}
+	return s
+}
+
+// assertNothingLeft checks with ip that the lab left no namespace, no link
+// but lo, no /etc/netns and no journal.
+func assertNothingLeft(t *testing.T, name string) {
+	t.Helper()
+	if ns := testenv.Netns(t); len(ns) > 0 {
+		t.Errorf("namespaces left behind: %v", ns)
+	}
+	for link := range testenv.Links(t, "") {
+		if link != "lo" {
+			t.Errorf("link left behind: %s", link)
+		}
+	}
+	for _, path := range []string{kernel.EtcNetnsDir, filepath.Join(lab.Dir, name)} {
+		if _, err := os.Stat(path); err == nil {
+			t.Errorf("%s left behind", path)
+		}
+	}
+}
