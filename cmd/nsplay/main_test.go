@@ -1,0 +1,433 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nsplay/nsplay/internal/kernel"
+	"github.com/nsplay/nsplay/internal/lab"
+	"github.com/nsplay/nsplay/internal/testenv"
+)
+
+// asNsplay makes the test binary behave as nsplay itself, for tests that
+// need nsplay in a process of its own (signals, kill -9).
+const asNsplay = "NSPLAY_TEST_AS_NSPLAY"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(asNsplay) == "1" {
+		os.Exit(nsplay(os.Args[1:], os.Stdout, os.Stderr))
+	}
+	testenv.Main(m)
+}
+
+const tutorial = "../../playbooks/lxcbr0.star"
+
+// run runs nsplay in this process and returns its output and exit status.
+func run(t *testing.T, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code = nsplay(args, &out, &errOut)
+	return out.String(), errOut.String(), code
+}
+
+// wantExit fails the test unless the run ended with the status.
+func wantExit(t *testing.T, code, want int, stdout, stderr string) {
+	t.Helper()
+	if code != want {
+		t.Fatalf("exit status %d, want %d\nstdout:\n%s\nstderr:\n%s", code, want, stdout, stderr)
+	}
+}
+
+// assertNothingLeft checks with ip that no lab left anything behind.
+func assertNothingLeft(t *testing.T) {
+	t.Helper()
+	if ns := testenv.Netns(t); len(ns) > 0 {
+		t.Errorf("namespaces left behind: %v", ns)
+	}
+	for link := range testenv.Links(t, "") {
+		if link != "lo" {
+			t.Errorf("link left behind: %s", link)
+		}
+	}
+	if _, err := os.Stat(kernel.EtcNetnsDir); err == nil {
+		t.Errorf("%s left behind", kernel.EtcNetnsDir)
+	}
+	if entries, _ := os.ReadDir(lab.Dir); len(entries) > 0 {
+		t.Errorf("journals left behind in %s: %v", lab.Dir, entries)
+	}
+}
+
+// cleanLabs removes whatever a failed test left, so the next test starts clean.
+func cleanLabs(t *testing.T) {
+	t.Cleanup(func() {
+		entries, _ := os.ReadDir(lab.Dir)
+		for _, e := range entries {
+			run(t, "down", e.Name())
+		}
+	})
+}
+
+func TestTutorial(t *testing.T) {
+	testenv.RequireRoot(t)
+	cleanLabs(t)
+	stdout, stderr, code := run(t, "run", tutorial)
+	wantExit(t, code, exitOK, stdout, stderr)
+	for _, line := range []string{
+		"lxcbr0.star:12: ip link add lxcbr0 type bridge stp_state 0\n",
+		"lxcbr0.star:12: ip addr add 192.168.10.1/24 brd 192.168.10.255 dev lxcbr0\n",
+		"lxcbr0.star:15: ip netns add ns1\n",
+		"lxcbr0.star:22: ip link set veth-ns1 netns ns1\n",
+		"lxcbr0.star:22: ip -n ns1 link set veth-ns1 name eth0\n",
+		"lxcbr0.star:26: ip link set lxcbr0.1 master lxcbr0\n",
+		"lxcbr0.star:29: ip -n ns1 route add default via 192.168.10.1\n",
+		"PASS ../../playbooks/lxcbr0.star:47: expect.reachable: 192.168.10.1 answers from ns1",
+		"down: ip netns del ns1\n",
+	} {
+		if !strings.Contains(stdout, line) {
+			t.Errorf("output lacks %q:\n%s", line, stdout)
+		}
+	}
+	if !strings.HasSuffix(stdout, "\n15 passed, 0 failed\n") {
+		t.Errorf("output does not end with the summary line:\n%s", stdout)
+	}
+	assertNothingLeft(t)
+}
+
+// TestTutorialKept checks the lab the tutorial builds with ip, re-runs it
+// (adopting what it owns), and removes it with down.
+func TestTutorialKept(t *testing.T) {
+	testenv.RequireRoot(t)
+	cleanLabs(t)
+	stdout, stderr, code := run(t, "run", "--keep", tutorial)
+	wantExit(t, code, exitOK, stdout, stderr)
+
+	host := testenv.Links(t, "")
+	br := host["lxcbr0"]
+	if br.LinkInfo.Kind != "bridge" || br.LinkInfo.Data.STPState == nil || *br.LinkInfo.Data.STPState != 0 || !has(br.Flags, "UP") {
+		t.Errorf("lxcbr0 = %+v, want an up bridge with STP off", br)
+	}
+	if port := host["lxcbr0.1"]; port.Master != "lxcbr0" || !has(port.Flags, "UP") {
+		t.Errorf("lxcbr0.1 = %+v, want an up port of lxcbr0", port)
+	}
+	inNS := testenv.Links(t, "ns1")
+	if eth0 := inNS["eth0"]; eth0.LinkInfo.Kind != "veth" || !has(eth0.Flags, "UP") || !has(eth0.Flags, "LOWER_UP") {
+		t.Errorf("eth0 in ns1 = %+v, want an up veth with carrier", eth0)
+	}
+	if lo := inNS["lo"]; !has(lo.Flags, "UP") {
+		t.Errorf("lo in ns1 is not up: %+v", lo)
+	}
+	assertAddr(t, "", "lxcbr0", "192.168.10.1", 24, "192.168.10.255")
+	assertAddr(t, "ns1", "eth0", "192.168.10.11", 24, "192.168.10.255")
+	var routes []struct{ Dst, Gateway, Dev string }
+	testenv.IPJSON(t, &routes, "-n", "ns1", "route", "show", "default")
+	if len(routes) != 1 || routes[0].Gateway != "192.168.10.1" || routes[0].Dev != "eth0" {
+		t.Errorf("default route in ns1 = %+v, want via 192.168.10.1 dev eth0", routes)
+	}
+	if out := testenv.IP(t, "netns", "exec", "ns1", "cat", "/etc/resolv.conf"); out != "nameserver 8.8.8.8\n" {
+		t.Errorf("ip netns exec ns1 cat /etc/resolv.conf = %q", out)
+	}
+
+	stdout, _, _ = run(t, "ls")
+	if !regexpMatch(`lxcbr0\s+kept\s+\d+\s+\S*lxcbr0.star`, stdout) {
+		t.Errorf("ls does not list lxcbr0 as kept:\n%s", stdout)
+	}
+
+	stdout, stderr, code = run(t, "run", "--keep", tutorial)
+	wantExit(t, code, exitOK, stdout, stderr)
+	for _, line := range []string{"bridge lxcbr0 is the lab's already: adopted", "veth veth-ns1 is the lab's already (now eth0 in ns1): adopted"} {
+		if !strings.Contains(stdout, line) {
+			t.Errorf("re-run output lacks %q:\n%s", line, stdout)
+		}
+	}
+
+	stdout, stderr, code = run(t, "down", "lxcbr0")
+	wantExit(t, code, exitOK, stdout, stderr)
+	assertNothingLeft(t)
+
+	_, stderr, code = run(t, "down", "lxcbr0")
+	if code != exitError || !strings.Contains(stderr, "no lab lxcbr0 is up") {
+		t.Errorf("down of a lab that is gone: status %d, stderr %q", code, stderr)
+	}
+}
+
+func assertAddr(t *testing.T, netns, dev, local string, prefix int, brd string) {
+	t.Helper()
+	var links []struct {
+		AddrInfo []struct {
+			Family    string `json:"family"`
+			Local     string `json:"local"`
+			Prefixlen int    `json:"prefixlen"`
+			Broadcast string `json:"broadcast"`
+		} `json:"addr_info"`
+	}
+	args := []string{"addr", "show", "dev", dev}
+	if netns != "" {
+		args = append([]string{"-n", netns}, args...)
+	}
+	testenv.IPJSON(t, &links, args...)
+	for _, l := range links {
+		for _, a := range l.AddrInfo {
+			if a.Family == "inet" {
+				if a.Local != local || a.Prefixlen != prefix || a.Broadcast != brd {
+					t.Errorf("%s: inet %s/%d brd %s, want %s/%d brd %s", dev, a.Local, a.Prefixlen, a.Broadcast, local, prefix, brd)
+				}
+				return
+			}
+		}
+	}
+	t.Errorf("%s in %q has no IPv4 address", dev, netns)
+}
+
+func TestExitStatus(t *testing.T) {
+	testenv.RequireRoot(t)
+	cleanLabs(t)
+	stdout, stderr, code := run(t, "run", "testdata/failing.star")
+	wantExit(t, code, exitFailed, stdout, stderr)
+	if !strings.Contains(stdout, "FAIL testdata/failing.star:2: lo is up: expect.eq: got False, want True\n") ||
+		!strings.HasSuffix(stdout, "1 passed, 1 failed\n") {
+		t.Errorf("failing check not reported:\n%s", stdout)
+	}
+	assertNothingLeft(t)
+
+	stdout, stderr, code = run(t, "run", "testdata/error.star")
+	wantExit(t, code, exitError, stdout, stderr)
+	want := `nsplay: testdata/error.star:3:5: veth: interface name "a-veth-name-too-long" is 20 bytes; Linux allows at most 15` + "\n"
+	if stderr != want {
+		t.Errorf("stderr = %q, want %q", stderr, want)
+	}
+	if !strings.Contains(stdout, "down: ip link del er-br0 (in host)\n") || !strings.HasSuffix(stdout, "0 passed, 0 failed\n") {
+		t.Errorf("lab not torn down after the error:\n%s", stdout)
+	}
+	assertNothingLeft(t)
+}
+
+func TestNameClash(t *testing.T) {
+	testenv.RequireRoot(t)
+	cleanLabs(t)
+	testenv.IP(t, "netns", "add", "ns1")
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", "ns1").Run() })
+	stdout, stderr, code := run(t, "run", tutorial)
+	wantExit(t, code, exitError, stdout, stderr)
+	if !strings.Contains(stderr, "lxcbr0.star:15:12: netns: namespace ns1 already exists in /run/netns and lab lxcbr0 did not create it") {
+		t.Errorf("stderr does not explain the clash: %s", stderr)
+	}
+	if ns := testenv.Netns(t); len(ns) != 1 || ns[0] != "ns1" {
+		t.Errorf("namespaces after the run: %v, want the user's ns1 untouched", ns)
+	}
+	if _, ok := testenv.Links(t, "")["lxcbr0"]; ok {
+		t.Error("lxcbr0 was not torn down")
+	}
+	testenv.IP(t, "netns", "del", "ns1")
+
+	testenv.IP(t, "link", "add", "lxcbr0", "type", "bridge")
+	t.Cleanup(func() { exec.Command("ip", "link", "del", "lxcbr0").Run() })
+	stdout, stderr, code = run(t, "run", tutorial)
+	wantExit(t, code, exitError, stdout, stderr)
+	if !strings.Contains(stderr, "link lxcbr0 already exists in host and lab lxcbr0 did not create it") {
+		t.Errorf("stderr does not explain the clash: %s", stderr)
+	}
+	if _, ok := testenv.Links(t, "")["lxcbr0"]; !ok {
+		t.Error("the user's lxcbr0 was deleted")
+	}
+}
+
+func TestAllowHost(t *testing.T) {
+	testenv.RequireRoot(t)
+	cleanLabs(t)
+	testenv.IP(t, "link", "add", "hv0", "up", "type", "veth", "peer", "name", "hv1")
+	t.Cleanup(func() { exec.Command("ip", "link", "del", "hv0").Run() })
+	stdout, stderr, code := run(t, "run", "testdata/hostlink.star")
+	wantExit(t, code, exitError, stdout, stderr)
+	if !strings.Contains(stderr, "hostlink.star:2:26: set_down: link hv0 in host was not created by lab hostlink; nsplay changes only what the lab created (--allow-host lifts this)") {
+		t.Errorf("stderr does not explain the refusal: %s", stderr)
+	}
+	if hv0, ok := testenv.Links(t, "")["hv0"]; !ok || !has(hv0.Flags, "UP") {
+		t.Errorf("hv0 was changed without --allow-host: %+v", hv0)
+	}
+	stdout, stderr, code = run(t, "run", "--allow-host", "testdata/hostlink.star")
+	wantExit(t, code, exitOK, stdout, stderr)
+	if _, ok := testenv.Links(t, "")["hv0"]; ok {
+		t.Error("hv0 is still there after the playbook deleted it with --allow-host")
+	}
+}
+
+// startNsplay runs nsplay in a process of its own and waits until the
+// playbook prints "ready".
+func startNsplay(t *testing.T, args ...string) (*exec.Cmd, *bytes.Buffer) {
+	t.Helper()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(self, args...)
+	cmd.Env = append(os.Environ(), asNsplay+"=1")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	pipe, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	ready := make(chan bool)
+	var out bytes.Buffer
+	go func() {
+		sc := bufio.NewScanner(pipe)
+		signalled := false
+		for sc.Scan() {
+			out.WriteString(sc.Text() + "\n")
+			if strings.HasSuffix(sc.Text(), ": ready") && !signalled {
+				signalled = true
+				ready <- true
+			}
+		}
+		close(ready)
+	}()
+	select {
+	case ok := <-ready:
+		if !ok {
+			t.Fatalf("nsplay ended before it was ready\nstdout:\n%s\nstderr:\n%s", out.String(), stderr.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("nsplay did not get ready within 30s")
+	}
+	return cmd, &out
+}
+
+func TestKill9ThenDown(t *testing.T) {
+	testenv.RequireRoot(t)
+	cleanLabs(t)
+	cmd, _ := startNsplay(t, "run", "testdata/slow.star")
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+
+	if ns := testenv.Netns(t); len(ns) != 1 || ns[0] != "slow1" {
+		t.Fatalf("namespaces after kill -9: %v, want slow1 (the lab is left behind)", ns)
+	}
+	stdout, _, _ := run(t, "ls")
+	if !regexpMatch(`slow\s+kept\s+\d+`, stdout) {
+		t.Errorf("ls does not show the killed lab as left behind:\n%s", stdout)
+	}
+	stdout, stderr, code := run(t, "down", "slow")
+	wantExit(t, code, exitOK, stdout, stderr)
+	assertNothingLeft(t)
+}
+
+func TestSignalsTearDown(t *testing.T) {
+	testenv.RequireRoot(t)
+	cleanLabs(t)
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+		cmd, out := startNsplay(t, "run", "--keep", "testdata/slow.star")
+		start := time.Now()
+		cmd.Process.Signal(sig)
+		err := cmd.Wait()
+		if code := cmd.ProcessState.ExitCode(); code != exitSignal+int(sig) {
+			t.Errorf("%v: exit status %d (%v), want %d", sig, code, err, exitSignal+int(sig))
+		}
+		if d := time.Since(start); d > 20*time.Second {
+			t.Errorf("%v: nsplay took %s to stop; the running command should have been killed", sig, d)
+		}
+		if !strings.Contains(out.String(), "down: ip netns del slow1") {
+			t.Errorf("%v: no teardown in the output:\n%s", sig, out)
+		}
+		assertNothingLeft(t)
+	}
+}
+
+func TestJSON(t *testing.T) {
+	testenv.RequireRoot(t)
+	cleanLabs(t)
+	stdout, stderr, code := run(t, "run", "--json", tutorial)
+	wantExit(t, code, exitOK, stdout, stderr)
+	lines := strings.Split(strings.TrimSpace(stdout), "\n")
+	kinds := map[string]int{}
+	var last map[string]any
+	for _, line := range lines {
+		last = nil
+		if err := json.Unmarshal([]byte(line), &last); err != nil {
+			t.Fatalf("not a JSON line: %q: %v", line, err)
+		}
+		kinds[last["kind"].(string)]++
+	}
+	if last["kind"] != "summary" || last["passed"] != float64(15) {
+		t.Errorf("last event = %v, want the summary with 15 passed", last)
+	}
+	if kinds["step"] == 0 || kinds["check"] != 15 || kinds["teardown"] == 0 {
+		t.Errorf("event counts %v", kinds)
+	}
+}
+
+func TestStarWithVars(t *testing.T) {
+	testenv.RequireRoot(t)
+	cleanLabs(t)
+	stdout, stderr, code := run(t, "run", "-D", "hosts=4", "../../playbooks/star.star", "-D", "nosuch=1")
+	wantExit(t, code, exitOK, stdout, stderr)
+	if !strings.Contains(stdout, "netns add h4\n") || strings.Contains(stdout, "netns add h5") {
+		t.Errorf("-D hosts=4 did not build 4 hosts:\n%s", stdout)
+	}
+	if !strings.Contains(stdout, `warning: -D nosuch was given, but the playbook never calls var("nosuch")`) {
+		t.Errorf("no warning for an unused -D:\n%s", stdout)
+	}
+	assertNothingLeft(t)
+
+	stdout, stderr, code = run(t, "run", "-D", "hosts=x", "../../playbooks/star.star")
+	wantExit(t, code, exitError, stdout, stderr)
+	if !strings.Contains(stderr, "var: -D hosts=x: want an integer, like the default 3") {
+		t.Errorf("stderr = %q", stderr)
+	}
+}
+
+func TestCommandLine(t *testing.T) {
+	for _, tc := range []struct {
+		args     []string
+		code     int
+		out, err string
+	}{
+		{[]string{}, exitError, "", "Usage:"},
+		{[]string{"help"}, exitOK, "nsplay run [flags] PLAYBOOK", ""},
+		{[]string{"help", "run"}, exitOK, "-allow-host", ""},
+		{[]string{"run", "-h"}, exitOK, "-D name=value", ""},
+		{[]string{"version"}, exitOK, "nsplay " + version, ""},
+		{[]string{"frobnicate"}, exitError, "", `unknown command "frobnicate"`},
+		{[]string{"run"}, exitError, "", "run takes one playbook"},
+		{[]string{"run", "--nosuch", tutorial}, exitError, "", "flag provided but not defined: -nosuch"},
+		{[]string{"run", "-D", "novalue", tutorial}, exitError, "", `want name=value, got "novalue"`},
+		{[]string{"run", "nosuch.star"}, exitError, "", "playbook nosuch.star: stat nosuch.star: no such file or directory"},
+		{[]string{"down"}, exitError, "", "down takes the names of the labs"},
+	} {
+		stdout, stderr, code := run(t, tc.args...)
+		if code != tc.code || !strings.Contains(stdout, tc.out) || !strings.Contains(stderr, tc.err) {
+			t.Errorf("nsplay %v: status %d, stdout %q, stderr %q; want status %d, stdout with %q, stderr with %q",
+				tc.args, code, stdout, stderr, tc.code, tc.out, tc.err)
+		}
+	}
+	stdout, _, _ := run(t, "help", "run")
+	for _, flag := range []string{"-D", "-name", "-keep", "-allow-host", "-json"} {
+		if !strings.Contains(stdout, "  "+flag) {
+			t.Errorf("help run does not explain %s:\n%s", flag, stdout)
+		}
+	}
+}
+
+func has(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func regexpMatch(pattern, s string) bool {
+	return regexp.MustCompile(pattern).MatchString(s)
+}
