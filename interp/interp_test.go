@@ -123,11 +123,12 @@ func header(t *testing.T, file string) (map[string]string, bool) {
 }
 
 // normalize replaces what changes from run to run: round-trip times, MAC
-// addresses.
+// addresses, process ids.
 func normalize(s string) string {
 	for re, repl := range map[*regexp.Regexp]string{
 		regexp.MustCompile(`\d+\.\d+ ms`):                  "N ms",
 		regexp.MustCompile(`([0-9a-f]{2}:){5}[0-9a-f]{2}`): "MAC",
+		regexp.MustCompile(`/proc/\d+/`):                   "/proc/PID/",
 	} {
 		s = re.ReplaceAllString(s, repl)
 	}
