@@ -42,6 +42,10 @@ func linkInfo(l netlink.Link) LinkInfo {
 		MasterIndex: a.MasterIndex,
 		PeerNetnsID: -1,
 	}
+	if kind == "loopback" && info.MAC == "" {
+		// The netlink package drops an all-zero address; ip shows lo's.
+		info.MAC = "00:00:00:00:00:00"
+	}
 	if kind == "veth" {
 		info.PeerIndex = a.ParentIndex
 		info.PeerNetnsID = a.NetNsID
