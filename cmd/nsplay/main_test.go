@@ -314,6 +314,16 @@ func TestKill9ThenDown(t *testing.T) {
 	if ns := testenv.Netns(t); len(ns) != 1 || ns[0] != "slow1" {
 		t.Fatalf("namespaces after kill -9: %v, want slow1 (the lab is left behind)", ns)
 	}
+	// The command the playbook ran dies with nsplay.
+	for start := time.Now(); ; time.Sleep(10 * time.Millisecond) {
+		pids := strings.TrimSpace(testenv.IP(t, "netns", "pids", "slow1"))
+		if pids == "" {
+			break
+		}
+		if time.Since(start) > 5*time.Second {
+			t.Fatalf("processes still in slow1 after nsplay was killed: %s", pids)
+		}
+	}
 	stdout, _, _ := run(t, "ls")
 	if !regexpMatch(`slow\s+kept\s+\d+`, stdout) {
 		t.Errorf("ls does not show the killed lab as left behind:\n%s", stdout)
