@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"syscall"
@@ -440,4 +441,43 @@ func has(list []string, s string) bool {
 
 func regexpMatch(pattern, s string) bool {
 	return regexp.MustCompile(pattern).MatchString(s)
+}
+
+// TestNotRoot runs nsplay as nobody: run and down say they need root.
+func TestNotRoot(t *testing.T) {
+	testenv.RequireRoot(t)
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, err := os.MkdirTemp("", "nsplay-notroot")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	bin := filepath.Join(dir, "nsplay")
+	data, err := os.ReadFile(self)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	playbook, err := filepath.Abs(tutorial)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"run", playbook}, {"down", "lxcbr0"}} {
+		cmd := exec.Command(bin, args...)
+		cmd.Env = append(os.Environ(), asNsplay+"=1")
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		out, _ := cmd.CombinedOutput()
+		if code := cmd.ProcessState.ExitCode(); code != exitError || !strings.Contains(string(out), "needs root") {
+			t.Errorf("nsplay %v as nobody: status %d, output %q; want status 2 and a word about root", args, code, out)
+		}
+	}
+	assertNothingLeft(t)
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/nsplay/nsplay/internal/kernel"
 	"github.com/nsplay/nsplay/internal/lab"
 	"github.com/nsplay/nsplay/interp"
+	"golang.org/x/sys/unix"
 )
 
 type runOptions struct {
@@ -106,7 +107,11 @@ func runCmd(args []string, stdout, stderr io.Writer) (int, error) {
 	case interrupted:
 		var sig signalError
 		errors.As(context.Cause(ctx), &sig)
-		return exitSignal + int(sig.sig), errors.Join(fmt.Errorf("%w: the lab was torn down", sig), downErr)
+		where := ""
+		if pe != nil && pe.Pos != "" {
+			where = pe.Pos + ": "
+		}
+		return exitSignal + int(sig.sig), errors.Join(fmt.Errorf("%s%w; the lab was torn down", where, sig), downErr)
 	case runErr != nil:
 		if pe != nil {
 			return exitError, errors.Join(pe, downErr)
@@ -123,7 +128,7 @@ func runCmd(args []string, stdout, stderr io.Writer) (int, error) {
 // signalError is the cause of a run's cancellation by a signal.
 type signalError struct{ sig syscall.Signal }
 
-func (e signalError) Error() string { return "interrupted by " + e.sig.String() }
+func (e signalError) Error() string { return "interrupted by " + unix.SignalName(e.sig) }
 
 // signalContext is cancelled by the first SIGINT or SIGTERM. Later ones are
 // swallowed until stop, so that they cannot cut the teardown short.
