@@ -16,6 +16,11 @@ check:
 	@test -z "$$(gofmt -l .)" || { gofmt -l .; exit 1; }
 	$(GO) vet ./...
 
+# Build and tear down labs with nsplay and with one ip process per step, in
+# the same run, and print how many times faster nsplay is.
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime 10x ./interp
+
 install:
 	$(GO) install ./cmd/nsplay
 

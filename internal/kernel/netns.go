@@ -215,7 +215,7 @@ func (n *NS) Delete(known []*NS) error {
 		return err
 	}
 	for _, p := range peers {
-		if err := p.ns.waitGone(p.link, 5*time.Second); err != nil {
+		if err := p.ns.WaitGone(p.link, 5*time.Second); err != nil {
 			return fmt.Errorf("namespace %s deleted, but %w", n.Name, err)
 		}
 	}
@@ -245,8 +245,9 @@ func (n *NS) outsidePeers(known []*NS) []linkRef {
 	return refs
 }
 
-// waitGone polls until the link has left the namespace.
-func (n *NS) waitGone(l LinkInfo, limit time.Duration) error {
+// WaitGone polls until the link has left the namespace: the kernel removes
+// the links of a deleted namespace in the background.
+func (n *NS) WaitGone(l LinkInfo, limit time.Duration) error {
 	for start := time.Now(); time.Since(start) < limit; time.Sleep(5 * time.Millisecond) {
 		now, err := n.LinkByIndex(l.Index)
 		if errors.Is(err, ErrNotFound) || (err == nil && now.Name != l.Name) {

@@ -6,56 +6,64 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"time"
 
 	"github.com/nsplay/nsplay/internal/kernel"
 	"golang.org/x/sys/unix"
 )
 
 // Teardown removes everything the lab owns, newest first, and then the lab's
-// folder. Links inside the lab's namespaces are not deleted one by one:
-// deleting a namespace takes its links along in one batch, so namespaces go
-// last. Objects already gone are skipped. report is told of each removal in
-// words an `ip` user knows. Teardown goes on past errors and returns them
-// all.
+// folder. Links inside the lab's namespaces are not deleted one by one, nor
+// are veths whose peer is inside one: deleting a namespace takes those along
+// in one batch, where deleting each link costs the kernel an RCU grace
+// period (tens of milliseconds). So namespaces go before the links that go
+// with them, and Teardown waits until the kernel has removed those.
+// Objects already gone are skipped. report is told of each removal in words
+// an `ip` user knows. Teardown goes on past errors and returns them all.
 func (l *Lab) Teardown(report func(string)) error {
 	var errs []error
-	objs := slices.Clone(l.objs)
-	slices.Reverse(objs)
-	var spaces []*Object
-	for _, o := range objs {
-		if o.Kind == "netns" {
-			spaces = append(spaces, o)
-			continue
-		}
-		if inLabNS(o, objs) {
-			continue
-		}
-		what, err := l.remove(o)
+	done := func(o *Object, what string, err error) {
 		switch {
 		case err == nil:
 			report(what)
 		case !errors.Is(err, kernel.ErrNotFound) && !errors.Is(err, os.ErrNotExist):
 			errs = append(errs, fmt.Errorf("remove %s: %w", what, err))
-			continue
+			return
 		}
 		errs = append(errs, l.gone(o))
 	}
+	objs := slices.Clone(l.objs)
+	slices.Reverse(objs)
+	var spaces []*Object
+	var takenAlong []takenLink
+	for _, o := range objs {
+		switch {
+		case o.Kind == "netns":
+			spaces = append(spaces, o)
+		case inLabNS(o, objs):
+		case o.Kind == "link" && l.takenAlong(o, objs, &takenAlong):
+		default:
+			what, err := l.remove(o)
+			done(o, what, err)
+		}
+	}
 	for key, ns := range l.spaces {
-		if key != HostKey {
+		if key != HostKey && !slices.ContainsFunc(takenAlong, func(t takenLink) bool { return t.ns == ns }) {
 			ns.Close()
 			delete(l.spaces, key)
 		}
 	}
 	for _, o := range spaces {
-		err := kernel.DeleteNamed(o.Name)
-		switch {
-		case err == nil:
-			report("ip netns del " + o.Name)
-		case !errors.Is(err, kernel.ErrNotFound):
-			errs = append(errs, err)
+		done(o, "ip netns del "+o.Name, kernel.DeleteNamed(o.Name))
+	}
+	for _, t := range takenAlong {
+		err := t.ns.WaitGone(t.link, 5*time.Second)
+		if err == nil {
+			errs = append(errs, l.gone(t.obj))
 			continue
 		}
-		errs = append(errs, l.gone(o))
+		what, err := l.remove(t.obj)
+		done(t.obj, what, err)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("tear down lab %s: %w (what is left stays in its journal: run `nsplay down %s` again)", l.Name, err, l.Name)
@@ -66,6 +74,40 @@ func (l *Lab) Teardown(report func(string)) error {
 		os.Remove(filepath.Join(l.dir, f))
 	}
 	return os.Remove(l.dir)
+}
+
+// takenLink is a link that deleting a lab namespace removes as well.
+type takenLink struct {
+	obj  *Object
+	ns   *kernel.NS
+	link kernel.LinkInfo
+}
+
+// takenAlong tells whether o is a veth whose peer sits in one of the lab's
+// namespaces, and if so adds it to list.
+func (l *Lab) takenAlong(o *Object, objs []*Object, list *[]takenLink) bool {
+	ns, err := l.NS(o.NS)
+	if err != nil {
+		return false
+	}
+	info, err := ns.Link(o.Name)
+	if err != nil || info.Kind != "veth" {
+		return false
+	}
+	var labSpaces []*kernel.NS
+	for _, x := range objs {
+		if x.Kind == "netns" {
+			if s, err := l.NS("netns:" + x.Name); err == nil {
+				labSpaces = append(labSpaces, s)
+			}
+		}
+	}
+	peerNS, _, err := ns.Peer(info, labSpaces)
+	if err != nil || !slices.Contains(labSpaces, peerNS) {
+		return false
+	}
+	*list = append(*list, takenLink{obj: o, ns: ns, link: info})
+	return true
 }
 
 // inLabNS tells whether o sits inside a namespace the lab owns.

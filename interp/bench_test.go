@@ -1,0 +1,100 @@
+package interp_test
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nsplay/nsplay/internal/kernel"
+	"github.com/nsplay/nsplay/internal/lab"
+	"github.com/nsplay/nsplay/interp"
+)
+
+// BenchmarkTutorial builds and tears down the tutorial's lab with nsplay
+// and, in the same run, with one ip process per step (the tutorial's own
+// way), and reports how many times faster nsplay is.
+func BenchmarkTutorial(b *testing.B) { benchAgainstIP(b, "tutorial", "ns1") }
+
+// BenchmarkStar20 does the same for 20 namespaces on a switch namespace.
+func BenchmarkStar20(b *testing.B) { benchAgainstIP(b, "star", "") }
+
+// benchAgainstIP times testdata/bench/NAME.star against the ip steps in
+// NAME.ip and NAME.ip.down; resolvNS also gets a resolv.conf in the ip run,
+// as the playbook writes one.
+func benchAgainstIP(b *testing.B, name, resolvNS string) {
+	requireRootBench(b)
+	ipSteps := readSteps(b, "testdata/bench/"+name+".ip")
+	ipDown := readSteps(b, "testdata/bench/"+name+".ip.down")
+	var nsplayTime, ipTime time.Duration
+	for b.Loop() {
+		start := time.Now()
+		buildAndTearDown(b, "testdata/bench/"+name+".star")
+		nsplayTime += time.Since(start)
+
+		start = time.Now()
+		for _, step := range ipSteps {
+			runIP(b, step)
+		}
+		if resolvNS != "" {
+			dir := filepath.Join(kernel.EtcNetnsDir, resolvNS)
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				b.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, "resolv.conf"), []byte("nameserver 8.8.8.8\n"), 0o644); err != nil {
+				b.Fatal(err)
+			}
+			os.RemoveAll(kernel.EtcNetnsDir)
+		}
+		for _, step := range ipDown {
+			runIP(b, step)
+		}
+		ipTime += time.Since(start)
+	}
+	perOp := func(d time.Duration) float64 { return float64(d.Microseconds()) / float64(b.N) / 1000 }
+	b.ReportMetric(perOp(ipTime), "ms-iproute2/op")
+	b.ReportMetric(perOp(nsplayTime), "ms-nsplay/op")
+	b.ReportMetric(float64(ipTime)/float64(nsplayTime), "x-faster-than-iproute2")
+}
+
+func requireRootBench(b *testing.B) {
+	if os.Geteuid() != 0 {
+		b.Skip("needs root")
+	}
+}
+
+func buildAndTearDown(b *testing.B, file string) {
+	host, err := kernel.Current()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer host.Close()
+	l, err := lab.Open("bench", host, file)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := interp.Run(context.Background(), l, file, interp.Options{}); err != nil {
+		l.Teardown(func(string) {})
+		b.Fatal(err)
+	}
+	if err := l.Teardown(func(string) {}); err != nil {
+		b.Fatal(err)
+	}
+}
+
+func readSteps(b *testing.B, file string) []string {
+	data, err := os.ReadFile(filepath.Clean(file))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return strings.Split(strings.TrimSpace(string(data)), "\n")
+}
+
+func runIP(b *testing.B, step string) {
+	if out, err := exec.Command("ip", strings.Fields(step)...).CombinedOutput(); err != nil {
+		b.Fatalf("ip %s: %v\n%s", step, err, out)
+	}
+}
