@@ -113,4 +113,3 @@ for l in ns.links():
 		t.Errorf("link attributes differ from ip -j -d link (-ip +nsplay):\n%s", diff)
 	}
 }
-

@@ -387,7 +387,7 @@ func linkMove(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple,
 	}
 	l := b.Receiver().(*Link)
 	if l.ns.Same(target.ns) {
-		step(thread, "%s is in %s already", l.name, target)
+		step(thread, "%s is in %s already", l.name, target.ns)
 		return l, nil
 	}
 	if err := l.lab.MayChange(l.ns, l.name); err != nil {

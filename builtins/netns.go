@@ -128,7 +128,8 @@ func netnsFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, 
 }
 
 // nsArg is a namespace argument: a netns handle, or the name of a namespace
-// (the lab's own, or one under /run/netns, attached without owning it).
+// (the lab's own, or one under /run/netns, attached without owning it), or
+// None for the default.
 type nsArg struct {
 	handle *Netns
 	name   string
@@ -140,6 +141,7 @@ func (a *nsArg) Unpack(v starlark.Value) error {
 		a.handle = v
 	case starlark.String:
 		a.name = string(v)
+	case starlark.NoneType:
 	default:
 		return fmt.Errorf("want a netns handle or a namespace name, got %s", v.Type())
 	}
@@ -242,11 +244,11 @@ func netnsDelete(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 		return nil, err
 	}
 	n := receiverNS(b)
-	switch {
-	case n.ns.Name == "" || n.ns == n.lab.Host:
+	if n.ns.Name == "" || n.ns == n.lab.Host {
 		return nil, fmt.Errorf("delete: %s has no name under %s; nsplay deletes only named namespaces", n, kernel.RunDir)
-	case !n.lab.OwnsNS(n.ns) && !n.lab.AllowHost:
-		return nil, wrap(b, n.lab.MayChangeNS(n.ns))
+	}
+	if err := n.lab.MayDeleteNS(n.ns); err != nil {
+		return nil, wrap(b, err)
 	}
 	err := n.ns.Delete(n.lab.Namespaces())
 	if err := errors.Join(err, n.lab.NetnsDeleted(n.ns)); err != nil {

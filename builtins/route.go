@@ -5,12 +5,14 @@ package builtins
 //	route(ns, dst, via=None, dev=None, metric=0, table="main")   ip route add
 //	    dst is "default" or a prefix ("10.0.0.0/8"); dev is a link handle or name
 //
-//	.dst .via .dev .metric .table   as given (via and dev None when not set)
-//	.proto .scope                   read from the kernel ("boot", "link", ...)
+//	.dst .via .dev .metric .table .proto .scope
+//	          read from the kernel on every access (via and dev None when the
+//	          route has none; an error once the route is gone)
 //	.delete()                       ip route del
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/nsplay/nsplay/internal/kernel"
@@ -47,30 +49,31 @@ func (r *Route) AttrNames() []string {
 }
 
 func (r *Route) Attr(name string) (starlark.Value, error) {
+	if name == "delete" {
+		return starlark.NewBuiltin("delete", routeDelete).BindReceiver(r), nil
+	}
+	if !slices.Contains(r.AttrNames(), name) {
+		return nil, nil
+	}
+	info, err := r.live()
+	if err != nil {
+		return nil, err
+	}
 	switch name {
 	case "dst":
-		return starlark.String(r.spec.Dst), nil
+		return starlark.String(info.Dst), nil
 	case "via":
-		return noneIfEmpty(r.spec.Via), nil
+		return noneIfEmpty(info.Via), nil
 	case "dev":
-		return noneIfEmpty(r.spec.Dev), nil
+		return noneIfEmpty(info.Dev), nil
 	case "metric":
-		return starlark.MakeInt(r.spec.Metric), nil
+		return starlark.MakeInt(info.Metric), nil
 	case "table":
-		return starlark.String(r.spec.Table), nil
-	case "delete":
-		return starlark.NewBuiltin("delete", routeDelete).BindReceiver(r), nil
-	case "proto", "scope":
-		info, err := r.live()
-		if err != nil {
-			return nil, err
-		}
-		if name == "proto" {
-			return starlark.String(info.Proto), nil
-		}
-		return starlark.String(info.Scope), nil
+		return starlark.String(info.Table), nil
+	case "proto":
+		return starlark.String(info.Proto), nil
 	}
-	return nil, nil
+	return starlark.String(info.Scope), nil
 }
 
 // live finds the route in the kernel.
@@ -136,7 +139,9 @@ func routeFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, 
 	if err != nil {
 		return nil, wrap(b, err)
 	}
-	spec.Dst = dst
+	if spec.Dst, err = kernel.CanonicalDst(dst); err != nil {
+		return nil, wrap(b, err)
+	}
 	switch v := via.(type) {
 	case starlark.String:
 		spec.Via = string(v)
@@ -159,15 +164,12 @@ func routeFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, 
 	if spec.Metric < 0 {
 		return nil, fmt.Errorf("route: metric=%d is negative", spec.Metric)
 	}
-	if err := env.Lab.MayChangeNS(ns.ns); err != nil {
-		return nil, wrap(b, err)
-	}
 	adopted, err := env.Lab.AddRoute(ns.ns, spec)
 	if err != nil {
 		return nil, wrap(b, err)
 	}
 	if adopted {
-		step(thread, "route %s in %s is there already", routeArgs(spec), ns)
+		step(thread, "route %s in %s is there already", routeArgs(spec), ns.ns)
 	} else {
 		step(thread, "%s", ipCmd(ns.ns, env.Lab, "route add "+routeArgs(spec)))
 	}

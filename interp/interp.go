@@ -20,13 +20,13 @@ import (
 
 // Event is one thing a run reports.
 type Event struct {
-	Kind string `json:"kind"` // "step", "check", "log", "warning", "error", "teardown", "summary"
+	Kind string `json:"kind"` // "step", "check", "log", "warning", "error", "teardown", "kept", "summary"
 	Pos  string `json:"pos,omitempty"`
 	Msg  string `json:"msg,omitempty"`
 	Pass *bool  `json:"pass,omitempty"` // check
-	// Passed and Failed count the checks (summary).
-	Passed int `json:"passed,omitempty"`
-	Failed int `json:"failed,omitempty"`
+	// Passed and Failed count the checks (summary only).
+	Passed *int `json:"passed,omitempty"`
+	Failed *int `json:"failed,omitempty"`
 }
 
 // Options configure a run.
@@ -58,7 +58,8 @@ func (e *Error) Error() string {
 func (e *Error) Unwrap() error { return e.err }
 
 // fileOptions allows what a lab script needs beyond plain Starlark: loops
-// and if statements at top level, while loops, sets, and reassigned globals.
+// and if statements at top level, while loops, sets, reassigned globals and
+// recursion.
 var fileOptions = &syntax.FileOptions{Set: true, While: true, TopLevelControl: true, GlobalReassign: true, Recursion: true}
 
 // Run executes the playbook against the lab.

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -25,8 +26,10 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 
 // TestPlaybooks runs every testdata/*.star playbook in a lab of its own and
 // compares its report with the .expect file beside it. Header lines
-// "# -D name=value" and "# --allow-host" set run options. After each
-// playbook the lab must be gone without a trace.
+// "# -D name=value" and "# --allow-host" set run options; "# setup: ARGS"
+// runs `ip ARGS` before the playbook and "# cleanup: ARGS" after it, to
+// prepare objects the lab does not own. After each playbook the lab must be
+// gone without a trace.
 func TestPlaybooks(t *testing.T) {
 	testenv.RequireRoot(t)
 	files, err := filepath.Glob("testdata/*.star")
@@ -58,7 +61,10 @@ func TestPlaybooks(t *testing.T) {
 // left, and returns the normalized report.
 func runPlaybook(t *testing.T, file string) string {
 	t.Helper()
-	vars, allowHost := header(t, file)
+	h := header(t, file)
+	for _, args := range h.setup {
+		testenv.IP(t, args...)
+	}
 	host, err := kernel.Current()
 	if err != nil {
 		t.Fatal(err)
@@ -69,7 +75,7 @@ func runPlaybook(t *testing.T, file string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l.AllowHost = allowHost
+	l.AllowHost = h.allowHost
 	var report strings.Builder
 	emit := func(e interp.Event) {
 		switch e.Kind {
@@ -83,7 +89,7 @@ func runPlaybook(t *testing.T, file string) string {
 			fmt.Fprintf(&report, "%s %s\n", e.Kind, strings.TrimPrefix(e.Pos+": "+e.Msg, ": "))
 		}
 	}
-	res, runErr := interp.Run(context.Background(), l, file, interp.Options{Vars: vars, Emit: emit})
+	res, runErr := interp.Run(context.Background(), l, file, interp.Options{Vars: h.vars, Emit: emit})
 	var pe *interp.Error
 	switch {
 	case errors.As(runErr, &pe):
@@ -95,31 +101,45 @@ func runPlaybook(t *testing.T, file string) string {
 	if err := l.Teardown(func(string) {}); err != nil {
 		t.Errorf("teardown: %v", err)
 	}
+	for _, args := range h.cleanup {
+		exec.Command("ip", args...).Run()
+	}
 	assertNothingLeft(t, name)
 	return normalize(report.String())
 }
 
-// header reads the run options from the playbook's leading comments.
-func header(t *testing.T, file string) (map[string]string, bool) {
+// testHeader is what a playbook's leading comments ask of the test.
+type testHeader struct {
+	vars           map[string]string
+	allowHost      bool
+	setup, cleanup [][]string
+}
+
+func header(t *testing.T, file string) testHeader {
 	f, err := os.Open(file)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	vars := map[string]string{}
-	allowHost := false
+	h := testHeader{vars: map[string]string{}}
 	sc := bufio.NewScanner(f)
 	for sc.Scan() && strings.HasPrefix(sc.Text(), "#") {
 		line := strings.TrimSpace(strings.TrimPrefix(sc.Text(), "#"))
 		if def, ok := strings.CutPrefix(line, "-D "); ok {
 			k, v, _ := strings.Cut(def, "=")
-			vars[k] = v
+			h.vars[k] = v
 		}
 		if line == "--allow-host" {
-			allowHost = true
+			h.allowHost = true
+		}
+		if args, ok := strings.CutPrefix(line, "setup: "); ok {
+			h.setup = append(h.setup, strings.Fields(args))
+		}
+		if args, ok := strings.CutPrefix(line, "cleanup: "); ok {
+			h.cleanup = append(h.cleanup, strings.Fields(args))
 		}
 	}
-	return vars, allowHost
+	return h
 }
 
 // normalize replaces what changes from run to run: round-trip times, MAC

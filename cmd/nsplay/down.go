@@ -48,15 +48,20 @@ func downCmd(args []string, stdout, stderr io.Writer) error {
 	return errors.Join(errs...)
 }
 
-func lsFlags() *flagSet {
-	return newFlagSet("ls", "[--json]", `Lists the labs that are up: running now, kept with --keep, or left behind by a
-crash (remove those with 'nsplay down LAB').`)
+func lsFlagSet(asJSON *bool) *flagSet {
+	fs := newFlagSet("ls", "[--json]", `Lists the labs that are up and their state: running (an nsplay is running
+it), kept (with --keep), or orphaned (nsplay was killed). Remove kept and
+orphaned labs with 'nsplay down LAB'.`)
+	fs.BoolVar(asJSON, "json", false, "print JSON, one object per lab")
+	return fs
 }
 
+func lsFlags() *flagSet { return lsFlagSet(new(bool)) }
+
 func lsCmd(args []string, stdout io.Writer) error {
-	fs := lsFlags()
+	asJSON := new(bool)
+	fs := lsFlagSet(asJSON)
 	fs.help = stdout
-	asJSON := fs.Bool("json", false, "print JSON, one object per lab")
 	rest, err := fs.parse(args)
 	if err != nil {
 		return err
@@ -76,7 +81,7 @@ func lsCmd(args []string, stdout io.Writer) error {
 				State    string `json:"state"`
 				Objects  int    `json:"objects"`
 				Playbook string `json:"playbook"`
-			}{l.Name, state(l), l.Objects, l.Playbook}); err != nil {
+			}{l.Name, l.State, l.Objects, l.Playbook}); err != nil {
 				return err
 			}
 		}
@@ -89,14 +94,7 @@ func lsCmd(args []string, stdout io.Writer) error {
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "LAB\tSTATE\tOBJECTS\tPLAYBOOK")
 	for _, l := range labs {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", l.Name, state(l), l.Objects, l.Playbook)
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", l.Name, l.State, l.Objects, l.Playbook)
 	}
 	return tw.Flush()
-}
-
-func state(l lab.Info) string {
-	if l.Running {
-		return "running"
-	}
-	return "kept"
 }

@@ -326,7 +326,7 @@ func TestKill9ThenDown(t *testing.T) {
 		}
 	}
 	stdout, _, _ := run(t, "ls")
-	if !regexpMatch(`slow\s+kept\s+\d+`, stdout) {
+	if !regexpMatch(`slow\s+orphaned\s+\d+`, stdout) {
 		t.Errorf("ls does not show the killed lab as left behind:\n%s", stdout)
 	}
 	stdout, stderr, code := run(t, "down", "slow")

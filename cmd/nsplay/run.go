@@ -96,12 +96,12 @@ func runCmd(args []string, stdout, stderr io.Writer) (int, error) {
 	interrupted := ctx.Err() != nil
 	var downErr error
 	if o.keep && !interrupted {
-		l.Close()
-		out.event(interp.Event{Kind: "teardown", Msg: fmt.Sprintf("lab %s kept: enter a namespace with 'ip netns exec NAME bash'; remove the lab with 'nsplay down %s'", name, name)})
+		downErr = l.Keep()
+		out.event(interp.Event{Kind: "kept", Msg: fmt.Sprintf("lab %s is up: enter a namespace with 'ip netns exec NAME bash'; remove the lab with 'nsplay down %s'", name, name)})
 	} else {
 		downErr = l.Teardown(func(msg string) { out.event(interp.Event{Kind: "teardown", Msg: msg}) })
 	}
-	out.event(interp.Event{Kind: "summary", Passed: res.Passed, Failed: res.Failed})
+	out.event(interp.Event{Kind: "summary", Passed: &res.Passed, Failed: &res.Failed})
 
 	switch {
 	case interrupted:
@@ -169,7 +169,7 @@ func (r *renderer) event(e interp.Event) {
 	}
 	switch e.Kind {
 	case "summary":
-		fmt.Fprintf(r.w, "%d passed, %d failed\n", e.Passed, e.Failed)
+		fmt.Fprintf(r.w, "%d passed, %d failed\n", *e.Passed, *e.Failed)
 	case "check":
 		verdict := "PASS"
 		if !*e.Pass {
@@ -178,6 +178,8 @@ func (r *renderer) event(e interp.Event) {
 		fmt.Fprintf(r.w, "%s %s: %s\n", verdict, e.Pos, e.Msg)
 	case "teardown":
 		fmt.Fprintf(r.w, "down: %s\n", e.Msg)
+	case "kept":
+		fmt.Fprintln(r.w, e.Msg)
 	case "error":
 		// printed by main on stderr
 	case "warning":

@@ -90,9 +90,9 @@ func Exec(ctx context.Context, spec ExecSpec) (ExecResult, error) {
 	case len(setupErr) > 0:
 		return ExecResult{}, errors.New(string(setupErr))
 	case ctx.Err() != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) && spec.Timeout > 0:
-		return ExecResult{}, fmt.Errorf("%s %w after %s and was killed", spec.Argv[0], ErrTimeout, spec.Timeout)
+		return ExecResult{}, fmt.Errorf("%w after %s and was killed", ErrTimeout, spec.Timeout)
 	case ctx.Err() != nil:
-		return ExecResult{}, fmt.Errorf("%s was killed: %w", spec.Argv[0], ctx.Err())
+		return ExecResult{}, fmt.Errorf("killed: %w", ctx.Err())
 	}
 	var exitErr *exec.ExitError
 	if err != nil && !errors.As(err, &exitErr) {

@@ -47,7 +47,14 @@ func Current() (*NS, error) {
 }
 
 // Open opens an existing namespace by path (/proc/PID/ns/net, a bind mount).
-func Open(path string) (*NS, error) { return open(path, "") }
+// A path under RunDir gives the namespace its name there.
+func Open(path string) (*NS, error) {
+	name := ""
+	if dir, file := filepath.Split(filepath.Clean(path)); filepath.Clean(dir) == RunDir {
+		name = file
+	}
+	return open(path, name)
+}
 
 // OpenNamed opens the namespace `ip netns add NAME` would have made.
 func OpenNamed(name string) (*NS, error) {
@@ -67,6 +74,11 @@ func open(path, name string) (*NS, error) {
 	fd, err := netns.GetFromPath(path)
 	if err != nil {
 		return nil, fmt.Errorf("open network namespace %s: %w", path, classify(err))
+	}
+	var fs unix.Statfs_t
+	if err := unix.Fstatfs(int(fd), &fs); err != nil || fs.Type != unix.NSFS_MAGIC {
+		fd.Close()
+		return nil, fmt.Errorf("%s is not a namespace (not on nsfs): a namespace path is /proc/PID/ns/net or a bind mount of one, like %s/NAME", path, RunDir)
 	}
 	h, err := netlink.NewHandleAt(fd, unix.NETLINK_ROUTE)
 	if err != nil {

@@ -76,19 +76,11 @@ func (n *NS) route(s RouteSpec) (*netlink.Route, error) {
 	} else {
 		r.Scope = netlink.SCOPE_LINK
 	}
-	if s.Dst != "default" {
-		_, dst, err := net.ParseCIDR(s.Dst)
-		if err != nil {
-			ip := net.ParseIP(s.Dst)
-			if ip == nil {
-				return nil, fmt.Errorf("route destination %q is neither \"default\" nor a prefix like 10.0.0.0/8", s.Dst)
-			}
-			bits := 8 * len(ip)
-			if ip.To4() != nil {
-				ip, bits = ip.To4(), 32
-			}
-			dst = &net.IPNet{IP: ip, Mask: net.CIDRMask(bits, bits)}
-		}
+	dst, err := parseDst(s.Dst)
+	if err != nil {
+		return nil, err
+	}
+	if dst != nil {
 		r.Dst = dst
 		if dst.IP.To4() == nil {
 			r.Family = netlink.FAMILY_V6
@@ -108,6 +100,36 @@ func (n *NS) route(s RouteSpec) (*netlink.Route, error) {
 		return nil, errors.New("a route needs via= (a gateway), dev= (an output link) or both")
 	}
 	return r, nil
+}
+
+// parseDst parses a route destination: nil for "default", a prefix, or a
+// bare address as a host route.
+func parseDst(s string) (*net.IPNet, error) {
+	if s == "default" {
+		return nil, nil
+	}
+	_, dst, err := net.ParseCIDR(s)
+	if err == nil {
+		return dst, nil
+	}
+	ip := net.ParseIP(s)
+	if ip == nil {
+		return nil, fmt.Errorf("route destination %q is neither \"default\" nor a prefix like 10.0.0.0/8", s)
+	}
+	if ip4 := ip.To4(); ip4 != nil {
+		return &net.IPNet{IP: ip4, Mask: net.CIDRMask(32, 32)}, nil
+	}
+	return &net.IPNet{IP: ip, Mask: net.CIDRMask(128, 128)}, nil
+}
+
+// CanonicalDst writes a destination the way the kernel reports it:
+// "10.1.2.3/8" becomes "10.0.0.0/8", "10.0.0.1" becomes "10.0.0.1/32".
+func CanonicalDst(s string) (string, error) {
+	dst, err := parseDst(s)
+	if err != nil || dst == nil {
+		return s, err
+	}
+	return dst.String(), nil
 }
 
 // AddRoute adds the route; an identical one is ErrExists.

@@ -29,7 +29,7 @@ type Object struct {
 
 // record is one journal line.
 type record struct {
-	Op       string  `json:"op"` // "start", "add", "set" (moved or renamed), "gone"
+	Op       string  `json:"op"` // "start", "add", "set" (moved or renamed), "gone", "keep"
 	Obj      *Object `json:"obj,omitempty"`
 	Playbook string  `json:"playbook,omitempty"` // start
 	PID      int     `json:"pid,omitempty"`      // start
@@ -41,32 +41,39 @@ type journal struct {
 	f *os.File
 }
 
-func openJournal(path string) (*journal, []*Object, string, error) {
-	objs, playbook, err := replay(path)
+func openJournal(path string) (*journal, history, error) {
+	h, err := replay(path)
 	if err != nil {
-		return nil, nil, "", err
+		return nil, h, err
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 	if err != nil {
-		return nil, nil, "", fmt.Errorf("open journal: %w", err)
+		return nil, h, fmt.Errorf("open journal: %w", err)
 	}
-	return &journal{f: f}, objs, playbook, nil
+	return &journal{f: f}, h, nil
+}
+
+// history is what a journal says of its lab.
+type history struct {
+	objs     []*Object // live, in creation order
+	playbook string    // of the last run
+	kept     bool      // the last run ended with --keep
 }
 
 // replay reads a journal. A torn last line (nsplay killed mid-write) is
 // ignored: its object was not created yet.
-func replay(path string) ([]*Object, string, error) {
+func replay(path string) (history, error) {
+	var h history
 	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, "", nil
+		return h, nil
 	}
 	if err != nil {
-		return nil, "", fmt.Errorf("read journal: %w", err)
+		return h, fmt.Errorf("read journal: %w", err)
 	}
 	defer f.Close()
 	var objs []*Object
 	byID := map[int]*Object{}
-	playbook := ""
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		var r record
@@ -75,7 +82,9 @@ func replay(path string) ([]*Object, string, error) {
 		}
 		switch r.Op {
 		case "start":
-			playbook = r.Playbook
+			h.playbook, h.kept = r.Playbook, false
+		case "keep":
+			h.kept = true
 		case "add":
 			o := *r.Obj
 			byID[o.ID] = &o
@@ -88,13 +97,12 @@ func replay(path string) ([]*Object, string, error) {
 			delete(byID, r.Obj.ID)
 		}
 	}
-	live := objs[:0]
 	for _, o := range objs {
 		if byID[o.ID] == o {
-			live = append(live, o)
+			h.objs = append(h.objs, o)
 		}
 	}
-	return live, playbook, sc.Err()
+	return h, sc.Err()
 }
 
 func (j *journal) write(r record) error {

@@ -71,18 +71,18 @@ func Open(name string, host *kernel.NS, playbook string) (*Lab, error) {
 		}
 		return nil, fmt.Errorf("lock lab %s: %w", name, err)
 	}
-	j, objs, oldPlaybook, err := openJournal(filepath.Join(dir, "journal"))
+	j, past, err := openJournal(filepath.Join(dir, "journal"))
 	if err != nil {
 		lock.Close()
 		return nil, err
 	}
-	l := &Lab{Name: name, Host: host, dir: dir, lock: lock, journal: j, objs: objs,
+	l := &Lab{Name: name, Host: host, dir: dir, lock: lock, journal: j, objs: past.objs,
 		spaces: map[string]*kernel.NS{HostKey: host}}
-	for _, o := range objs {
+	for _, o := range past.objs {
 		l.nextID = max(l.nextID, o.ID+1)
 	}
 	if playbook == "" {
-		playbook = oldPlaybook
+		playbook = past.playbook
 	}
 	if err := j.write(record{Op: "start", Playbook: playbook, PID: os.Getpid()}); err != nil {
 		l.Close()
@@ -91,8 +91,16 @@ func Open(name string, host *kernel.NS, playbook string) (*Lab, error) {
 	return l, nil
 }
 
-// Close releases the lab without tearing it down (--keep): the journal
-// stays, and `nsplay down` or a re-run picks it up.
+// Keep releases the lab without tearing it down (--keep): the journal stays,
+// and `nsplay down` or a re-run picks it up.
+func (l *Lab) Keep() error {
+	err := l.journal.write(record{Op: "keep"})
+	l.Close()
+	return err
+}
+
+// Close releases the lab without tearing it down and without marking it
+// kept: used when the lab is given up on, and by Keep.
 func (l *Lab) Close() {
 	for key, ns := range l.spaces {
 		if key != HostKey {

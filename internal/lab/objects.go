@@ -74,13 +74,13 @@ func (l *Lab) MayChange(ns *kernel.NS, link string) error {
 	return notOwned("link "+link, ns.String(), l.Name)
 }
 
-// MayChangeNS returns an error unless the lab created the namespace or
-// --allow-host was given: routes and files of a namespace belong to it.
-func (l *Lab) MayChangeNS(ns *kernel.NS) error {
-	if l.AllowHost || l.OwnsNS(ns) || ns == l.Host {
+// MayDeleteNS returns an error unless the lab created the namespace or
+// --allow-host was given.
+func (l *Lab) MayDeleteNS(ns *kernel.NS) error {
+	if l.AllowHost || l.OwnsNS(ns) {
 		return nil
 	}
-	return notOwned("namespace", ns.String(), l.Name)
+	return notOwned("namespace "+ns.String(), kernel.RunDir, l.Name)
 }
 
 // LinkSpec is a link to create.

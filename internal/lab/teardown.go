@@ -182,7 +182,7 @@ type Info struct {
 	Name     string
 	Playbook string
 	Objects  int
-	Running  bool // an nsplay process holds it; otherwise it was kept or left behind
+	State    string // "running", "kept" (--keep), or "orphaned" (nsplay was killed)
 }
 
 // List returns the labs that are up, by name.
@@ -200,11 +200,18 @@ func List() ([]Info, error) {
 			continue
 		}
 		dir := filepath.Join(Dir, e.Name())
-		objs, playbook, err := replay(filepath.Join(dir, "journal"))
+		h, err := replay(filepath.Join(dir, "journal"))
 		if err != nil {
 			return nil, err
 		}
-		infos = append(infos, Info{Name: e.Name(), Playbook: playbook, Objects: len(objs), Running: locked(filepath.Join(dir, "lock"))})
+		state := "orphaned"
+		switch {
+		case locked(filepath.Join(dir, "lock")):
+			state = "running"
+		case h.kept:
+			state = "kept"
+		}
+		infos = append(infos, Info{Name: e.Name(), Playbook: h.playbook, Objects: len(h.objs), State: state})
 	}
 	return infos, nil
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strings"
 	"testing"
 
 	"github.com/nsplay/nsplay/internal/sandbox"
@@ -55,9 +56,12 @@ func RequireRoot(t testing.TB) {
 // IP runs `ip args...` and returns its output; the test fails if it fails.
 func IP(t testing.TB, args ...string) string {
 	t.Helper()
-	out, err := exec.Command("ip", args...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("ip %v: %v\n%s", args, err, out)
+	var stderr strings.Builder
+	cmd := exec.Command("ip", args...)
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil || stderr.Len() > 0 {
+		t.Fatalf("ip %v: %v\n%s%s", args, err, out, stderr.String())
 	}
 	return string(out)
 }
