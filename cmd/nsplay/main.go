@@ -41,8 +41,7 @@ Usage:
 Exit status: 0 all checks passed, 1 a check failed, 2 an error in the
 playbook, the kernel or the command line, 128+N after signal N.
 
-Run 'nsplay help run' for the flags of run. The playbook language is
-described in the README.
+The playbook language is described in the README.
 `
 
 func main() {
@@ -52,7 +51,7 @@ func main() {
 // nsplay runs one command line and returns the exit status.
 func nsplay(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
+		printUsage(stderr)
 		return exitError
 	}
 	var err error
@@ -89,7 +88,7 @@ func nsplay(args []string, stdout, stderr io.Writer) int {
 
 func helpCmd(args []string, stdout io.Writer) error {
 	if len(args) == 0 {
-		fmt.Fprint(stdout, usage)
+		printUsage(stdout)
 		return nil
 	}
 	for name, fs := range map[string]func() *flagSet{"run": runFlags, "down": downFlags, "ls": lsFlags} {
@@ -105,6 +104,20 @@ func helpCmd(args []string, stdout io.Writer) error {
 		return nil
 	}
 	return usageError{fmt.Sprintf("no help for %q: commands are run, down, ls, version", args[0])}
+}
+
+// printUsage prints the overview and the flags of every command.
+func printUsage(w io.Writer) {
+	fmt.Fprint(w, usage)
+	for _, c := range []struct {
+		name  string
+		flags func() *flagSet
+	}{{"run", runFlags}, {"ls", lsFlags}} {
+		fs := c.flags()
+		fs.SetOutput(w)
+		fmt.Fprintf(w, "\nFlags of %s:\n", c.name)
+		fs.PrintDefaults()
+	}
 }
 
 func versionString() string {

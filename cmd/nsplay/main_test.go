@@ -406,6 +406,7 @@ func TestCommandLine(t *testing.T) {
 	}{
 		{[]string{}, exitError, "", "Usage:"},
 		{[]string{"help"}, exitOK, "nsplay run [flags] PLAYBOOK", ""},
+		{[]string{"--help"}, exitOK, "-allow-host", ""},
 		{[]string{"help", "run"}, exitOK, "-allow-host", ""},
 		{[]string{"run", "-h"}, exitOK, "-D name=value", ""},
 		{[]string{"version"}, exitOK, "nsplay " + version, ""},

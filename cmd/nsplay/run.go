@@ -37,7 +37,7 @@ Must run as root. Everything the playbook creates is journalled under
 after nsplay was killed.`)
 	o.vars = defines{}
 	fs.Var(o.vars, "D", "set a playbook variable: -D `name=value` is what var(\"name\", default) returns (repeatable)")
-	fs.StringVar(&o.name, "name", "", "name of the lab (default: the playbook's file name without .star)")
+	fs.StringVar(&o.name, "name", "", "call the lab `LAB` (default: the playbook's file name without .star)")
 	fs.BoolVar(&o.keep, "keep", false, "leave the lab up after the run (also after an error in the playbook); remove it later with 'nsplay down LAB'")
 	fs.BoolVar(&o.allowHost, "allow-host", false, "let the playbook change and delete objects it did not create (host links, routes, namespaces)")
 	fs.BoolVar(&o.json, "json", false, "write events as JSON lines to stdout instead of text")
