@@ -12,6 +12,9 @@ import (
 func (n *NS) WhyUnreachable(dst net.IP, known []*NS) string {
 	dev, via, err := n.RouteTo(dst)
 	if err != nil {
+		if down := n.downLinkFor(dst); down != "" {
+			return fmt.Sprintf("%s in %s is down", down, n)
+		}
 		return fmt.Sprintf("%s has no route to %s", n, dst)
 	}
 	l, err := n.Link(dev)
@@ -35,6 +38,31 @@ func (n *NS) WhyUnreachable(dst net.IP, known []*NS) string {
 		hop = "the gateway " + via.String()
 	}
 	return fmt.Sprintf("%s in %s is up with carrier, but no reply came from %s: check that %s is up, has the address and answers ICMP", dev, n, dst, hop)
+}
+
+// downLinkFor finds a link that is down and has an address whose prefix
+// holds dst: the kernel drops the routes of a link that goes down, but keeps
+// its IPv4 addresses, so this is the link a route would have used.
+func (n *NS) downLinkFor(dst net.IP) string {
+	links, err := n.Links()
+	if err != nil {
+		return ""
+	}
+	for _, l := range links {
+		if l.Up {
+			continue
+		}
+		addrs, err := n.Addrs(l.Name, false)
+		if err != nil {
+			continue
+		}
+		for _, a := range addrs {
+			if _, prefix, err := net.ParseCIDR(a.CIDR); err == nil && prefix.Contains(dst) {
+				return l.Name
+			}
+		}
+	}
+	return ""
 }
 
 // peerCause names what keeps a veth without carrier: its peer down, or the

@@ -43,7 +43,8 @@ func classify(err error) error {
 	}
 	var lnf netlink.LinkNotFoundError
 	switch {
-	case errors.As(err, &lnf), errors.Is(err, unix.ENODEV), errors.Is(err, unix.ESRCH), errors.Is(err, unix.ENOENT):
+	case errors.As(err, &lnf), errors.Is(err, unix.ENODEV), errors.Is(err, unix.ESRCH), errors.Is(err, unix.ENOENT),
+		errors.Is(err, unix.EADDRNOTAVAIL): // EADDRNOTAVAIL: deleting an address that is not there
 		return notFoundError{err}
 	case errors.Is(err, unix.EEXIST):
 		return existsError{err}

@@ -26,7 +26,7 @@ type ExecSpec struct {
 	NS      *NS
 	EtcName string   // bind-mount /etc/netns/<EtcName>/* over /etc/*; "" for none
 	Argv    []string // argv[0] is looked up in PATH
-	Env     []string // the command's whole environment
+	Env     []string // the command's whole environment; nil for nsplay's own
 	Stdin   string
 	Timeout time.Duration // 0 for none
 }
@@ -71,7 +71,11 @@ func Exec(ctx context.Context, spec ExecSpec) (ExecResult, error) {
 	var stdout, stderr bytes.Buffer
 	cmd := exec.CommandContext(ctx, "/proc/self/exe")
 	cmd.Args = append([]string{"nsplay-exec", spec.EtcName}, spec.Argv...)
-	cmd.Env = append(append([]string{}, spec.Env...), helperEnv+"=1")
+	env := spec.Env
+	if env == nil {
+		env = os.Environ()
+	}
+	cmd.Env = append(append([]string{}, env...), helperEnv+"=1")
 	cmd.Stdin = strings.NewReader(spec.Stdin)
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	cmd.ExtraFiles = []*os.File{errW, nsFile}

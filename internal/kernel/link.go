@@ -139,7 +139,7 @@ func (n *NS) SetMTU(name string, mtu int) error {
 	return n.onLink(name, fmt.Sprintf("set mtu %d on", mtu), func(l netlink.Link) error { return n.nl.LinkSetMTU(l, mtu) })
 }
 
-// Rename renames a link; the kernel refuses while it is up.
+// Rename renames a link; kernels before 6.x refuse while it is up.
 func (n *NS) Rename(name, newName string) error {
 	if err := ValidLinkName(newName); err != nil {
 		return err

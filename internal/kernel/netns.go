@@ -174,7 +174,7 @@ func (n *NS) In(fn func() error) error {
 	})
 }
 
-func onThread(fn func() error) error {
+func onThread(fn func() error) (err error) {
 	runtime.LockOSThread()
 	orig, err := netns.Get()
 	if err != nil {
@@ -182,13 +182,16 @@ func onThread(fn func() error) error {
 		return fmt.Errorf("remember current namespace: %w", err)
 	}
 	defer orig.Close()
-	fnErr := fn()
-	if err := netns.Set(orig); err != nil {
-		// Leave the thread locked: the runtime will end it with the goroutine.
-		return fmt.Errorf("return to original namespace: %w", err)
-	}
-	runtime.UnlockOSThread()
-	return fnErr
+	// Deferred, so that the thread goes back even if fn panics.
+	defer func() {
+		if setErr := netns.Set(orig); setErr != nil {
+			// Leave the thread locked: the runtime ends it with the goroutine.
+			err = errors.Join(err, fmt.Errorf("return to original namespace: %w", setErr))
+			return
+		}
+		runtime.UnlockOSThread()
+	}()
+	return fn()
 }
 
 // Fd is the namespace's file descriptor, valid until Close.

@@ -46,11 +46,34 @@ func openJournal(path string) (*journal, history, error) {
 	if err != nil {
 		return nil, h, err
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, h, fmt.Errorf("open journal: %w", err)
 	}
-	return &journal{f: f}, h, nil
+	j := &journal{f: f}
+	if err := j.endTornLine(); err != nil {
+		f.Close()
+		return nil, h, err
+	}
+	return j, h, nil
+}
+
+// endTornLine ends a last line that a killed nsplay left unfinished, so the
+// next record starts on a line of its own.
+func (j *journal) endTornLine() error {
+	st, err := j.f.Stat()
+	if err != nil || st.Size() == 0 {
+		return err
+	}
+	last := make([]byte, 1)
+	if _, err := j.f.ReadAt(last, st.Size()-1); err != nil {
+		return fmt.Errorf("read journal: %w", err)
+	}
+	if last[0] == '\n' {
+		return nil
+	}
+	_, err = j.f.Write([]byte("\n"))
+	return err
 }
 
 // history is what a journal says of its lab.

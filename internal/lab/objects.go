@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/nsplay/nsplay/internal/kernel"
 )
@@ -100,7 +101,7 @@ type LinkSpec struct {
 // an error.
 func (l *Lab) CreateLink(spec LinkSpec, make func() error) (ns *kernel.NS, name string, adopted bool, err error) {
 	born := l.Key(spec.NS) + "/" + spec.Name
-	for _, o := range l.objs {
+	for _, o := range slices.Clone(l.objs) {
 		if o.Kind != "link" || o.Born != born {
 			continue
 		}
@@ -121,16 +122,18 @@ func (l *Lab) CreateLink(spec LinkSpec, make func() error) (ns *kernel.NS, name 
 	if spec.Peer != "" {
 		ends = append(ends, &Object{Kind: "link", NS: l.Key(spec.PeerNS), Name: spec.Peer, Born: l.Key(spec.PeerNS) + "/" + spec.Peer})
 	}
-	for i, o := range ends {
-		ns := spec.NS
-		if i == 1 {
-			ns = spec.PeerNS
+	if _, err := spec.NS.Link(spec.Name); err == nil {
+		if l.OwnsNS(spec.NS) {
+			return spec.NS, spec.Name, true, nil
 		}
-		if _, err := ns.Link(o.Name); err == nil {
-			if l.OwnsNS(ns) {
-				return ns, o.Name, true, nil
+		return nil, "", false, clash("link "+spec.Name, spec.NS.String(), l.Name, "delete it or choose another name")
+	}
+	if spec.Peer != "" {
+		if _, err := spec.PeerNS.Link(spec.Peer); err == nil {
+			if !l.OwnsLink(spec.PeerNS, spec.Peer) {
+				return nil, "", false, clash("link "+spec.Peer, spec.PeerNS.String(), l.Name, "delete it or choose another peer name")
 			}
-			return nil, "", false, clash("link "+o.Name, ns.String(), l.Name, "delete it or choose another name")
+			return nil, "", false, fmt.Errorf("the lab has a link %s in %s already: choose another peer name", spec.Peer, spec.PeerNS)
 		}
 	}
 	for _, o := range ends {
@@ -219,6 +222,12 @@ func (l *Lab) AddAddr(ns *kernel.NS, link string, cidr string) (adopted bool, er
 	ipnet, err := kernel.ParseCIDR(cidr)
 	if err != nil {
 		return false, err
+	}
+	key := l.Key(ns)
+	for _, o := range l.objs {
+		if o.Kind == "addr" && o.NS == key && o.Link == link && o.CIDR == ipnet.String() {
+			return true, nil
+		}
 	}
 	if l.OwnsLink(ns, link) {
 		err := ns.AddAddr(link, ipnet)

@@ -174,7 +174,11 @@ func Down(name string, host *kernel.NS, report func(string)) error {
 	if err != nil {
 		return err
 	}
-	return l.Teardown(report)
+	if err := l.Teardown(report); err != nil {
+		l.Close()
+		return err
+	}
+	return nil
 }
 
 // Info describes a lab that is up.

@@ -1,0 +1,356 @@
+package kernel_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nsplay/nsplay/internal/kernel"
+	"github.com/nsplay/nsplay/internal/testenv"
+	"golang.org/x/sys/unix"
+)
+
+func TestNamedNamespaceLifecycle(t *testing.T) {
+	testenv.RequireRoot(t)
+	name := uniq("life")
+	if kernel.NamedExists(name) {
+		t.Fatalf("NamedExists(%q) before creation", name)
+	}
+	ns, err := kernel.CreateNamed(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { removeNS(t, ns) })
+
+	if ns.Name != name || ns.Path != filepath.Join(kernel.RunDir, name) || ns.String() != name {
+		t.Errorf("CreateNamed: Name %q Path %q String %q, want %q, %s, %q", ns.Name, ns.Path, ns.String(), name, filepath.Join(kernel.RunDir, name), name)
+	}
+	if !kernel.NamedExists(name) {
+		t.Errorf("NamedExists(%q) = false after CreateNamed", name)
+	}
+	if !slices.Contains(testenv.Netns(t), name) {
+		t.Errorf("ip netns list %v does not show %s", testenv.Netns(t), name)
+	}
+	// A new namespace holds only its loopback, down.
+	links := testenv.Links(t, name)
+	if len(links) != 1 || links["lo"].Name != "lo" || hasFlag(links["lo"], "UP") {
+		t.Errorf("ip -n %s link = %+v, want only lo, down", name, links)
+	}
+
+	again, err := kernel.OpenNamed(name)
+	if err != nil {
+		t.Fatalf("OpenNamed: %v", err)
+	}
+	if !again.Same(ns) || !ns.Same(again) {
+		t.Errorf("OpenNamed(%q) is not the same namespace as CreateNamed's", name)
+	}
+	again.Close()
+
+	_, err = kernel.CreateNamed(name)
+	if !errors.Is(err, kernel.ErrExists) {
+		t.Errorf("CreateNamed(%q) twice: %v, want ErrExists", name, err)
+	}
+	// The failed duplicate must not have damaged the first one.
+	if again, err := kernel.OpenNamed(name); err != nil || !again.Same(ns) {
+		t.Errorf("after a duplicate CreateNamed, OpenNamed(%q): %v (same: %v)", name, err, err == nil && again.Same(ns))
+	} else {
+		again.Close()
+	}
+
+	if err := kernel.DeleteNamed(name); err != nil {
+		t.Fatalf("DeleteNamed: %v", err)
+	}
+	if kernel.NamedExists(name) {
+		t.Errorf("NamedExists(%q) after DeleteNamed", name)
+	}
+	if slices.Contains(testenv.Netns(t), name) {
+		t.Errorf("ip netns list still shows %s after DeleteNamed", name)
+	}
+	if _, err := kernel.OpenNamed(name); !errors.Is(err, kernel.ErrNotFound) {
+		t.Errorf("OpenNamed of a deleted namespace: %v, want ErrNotFound", err)
+	}
+	if err := kernel.DeleteNamed(name); !errors.Is(err, kernel.ErrNotFound) {
+		t.Errorf("DeleteNamed twice: %v, want ErrNotFound", err)
+	}
+}
+
+func TestNSDelete(t *testing.T) {
+	testenv.RequireRoot(t)
+	ns := newNS(t)
+	if err := ns.Delete(nil); err != nil {
+		t.Fatalf("Delete: %v", err)
+	}
+	if kernel.NamedExists(ns.Name) || slices.Contains(testenv.Netns(t), ns.Name) {
+		t.Errorf("namespace %s still there after Delete", ns.Name)
+	}
+
+	// A namespace without a name (the start namespace) is never deleted.
+	host := current(t)
+	err := host.Delete(nil)
+	wantErrContains(t, err, "has no name")
+	if _, err := host.Links(); err != nil {
+		t.Errorf("the start namespace no longer answers after a refused Delete: %v", err)
+	}
+}
+
+// Delete waits until the veth ends whose peers were in the deleted
+// namespace are gone from the known namespaces: the kernel removes them in
+// the background.
+func TestNSDeleteWaitsForOutsidePeers(t *testing.T) {
+	testenv.RequireRoot(t)
+	for i := range 5 {
+		p := newPair(t)
+		if err := p.A.Delete([]*kernel.NS{p.A, p.B}); err != nil {
+			t.Fatalf("Delete: %v", err)
+		}
+		if ipHasLink(t, p.B, p.vb) {
+			t.Fatalf("round %d: %s is still in %s right after Delete of its peer's namespace", i, p.vb, p.B)
+		}
+	}
+}
+
+func TestNetnsNameValidation(t *testing.T) {
+	testenv.RequireRoot(t)
+	before, _ := os.ReadDir(kernel.RunDir)
+	for _, name := range []string{"", ".", "..", "a/b", "/abs", strings.Repeat("n", 256)} {
+		if err := kernel.ValidNetnsName(name); err == nil {
+			t.Errorf("ValidNetnsName(%q) = nil, want an error", name)
+		}
+		if ns, err := kernel.CreateNamed(name); err == nil {
+			ns.Delete(nil)
+			t.Errorf("CreateNamed(%q) succeeded", name)
+		}
+		if ns, err := kernel.OpenNamed(name); err == nil {
+			ns.Close()
+			t.Errorf("OpenNamed(%q) succeeded", name)
+		}
+	}
+	for _, name := range []string{"ns1", "a.b-c_d", strings.Repeat("n", 255)} {
+		if err := kernel.ValidNetnsName(name); err != nil {
+			t.Errorf("ValidNetnsName(%q) = %v, want nil", name, err)
+		}
+	}
+	after, _ := os.ReadDir(kernel.RunDir)
+	if len(after) != len(before) {
+		t.Errorf("invalid names changed %s: %d entries before, %d after", kernel.RunDir, len(before), len(after))
+	}
+}
+
+func TestCurrentAndSame(t *testing.T) {
+	testenv.RequireRoot(t)
+	host := current(t)
+	if host.Name != "" || host.Label != "host" || host.String() != "host" {
+		t.Errorf("Current: Name %q Label %q String %q, want \"\", host, host", host.Name, host.Label, host.String())
+	}
+	if got, want := fdInode(t, host), nsInode(t, "/proc/self/ns/net"); got != want {
+		t.Errorf("Current is namespace %d, the process is in %d", got, want)
+	}
+
+	byPath, err := kernel.Open("/proc/self/ns/net")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer byPath.Close()
+	if !host.Same(byPath) {
+		t.Errorf("Current and Open(/proc/self/ns/net) are not Same")
+	}
+	if byPath.String() != "/proc/self/ns/net" {
+		t.Errorf("String of a namespace opened by path = %q, want the path", byPath.String())
+	}
+
+	other := newNS(t)
+	if host.Same(other) || other.Same(host) {
+		t.Errorf("Current is Same as a new namespace")
+	}
+	if host.Same(nil) {
+		t.Errorf("Same(nil) = true")
+	}
+	if !other.Same(other) {
+		t.Errorf("a namespace is not Same as itself")
+	}
+
+	if _, err := kernel.Open("/nonexistent/ns/net"); !errors.Is(err, kernel.ErrNotFound) {
+		t.Errorf("Open of a missing path: %v, want ErrNotFound", err)
+	}
+	if ns, err := kernel.Open("/etc/hostname"); err == nil {
+		ns.Close()
+		t.Errorf("Open of a file that is no namespace succeeded")
+	} else {
+		wantErrContains(t, err, "/etc/hostname", "is not a namespace")
+	}
+	// A path under RunDir names the namespace.
+	if named, err := kernel.Open(other.Path); err != nil || named.Name != other.Name || !named.Same(other) {
+		t.Errorf("Open(%s) = %v, %v; want the namespace named %s", other.Path, named, err, other.Name)
+	} else {
+		named.Close()
+	}
+}
+
+func TestPIDs(t *testing.T) {
+	testenv.RequireRoot(t)
+	host := current(t)
+	pids, err := host.PIDs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(pids, os.Getpid()) {
+		t.Errorf("Current().PIDs() = %v, does not hold the test's pid %d", pids, os.Getpid())
+	}
+
+	ns := newNS(t)
+	pids, err = ns.PIDs()
+	if err != nil || len(pids) != 0 {
+		t.Errorf("PIDs of a new namespace = %v, %v; want none", pids, err)
+	}
+
+	// A command run in the namespace shows up, as `ip netns pids` sees it.
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := kernel.Exec(ctx, kernel.ExecSpec{NS: ns, Argv: []string{"sleep", "30"}, Env: os.Environ()})
+		done <- err
+	}()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	if !eventually(5*time.Second, func() bool { pids, err = ns.PIDs(); return err == nil && len(pids) > 0 }) {
+		t.Fatalf("PIDs never showed the command running in %s: %v, %v", ns, pids, err)
+	}
+	var ipPIDs []int
+	for _, f := range strings.Fields(testenv.IP(t, "netns", "pids", ns.Name)) {
+		pid, _ := strconv.Atoi(f)
+		ipPIDs = append(ipPIDs, pid)
+	}
+	slices.Sort(pids)
+	slices.Sort(ipPIDs)
+	if !slices.Equal(pids, ipPIDs) {
+		t.Errorf("PIDs = %v, ip netns pids = %v", pids, ipPIDs)
+	}
+	if slices.Contains(pids, os.Getpid()) {
+		t.Errorf("the test process is listed in %s", ns)
+	}
+}
+
+func TestInRunsInsideTheNamespace(t *testing.T) {
+	testenv.RequireRoot(t)
+	ns := newNS(t)
+	want := fdInode(t, ns)
+	var inside uint64
+	sentinel := errors.New("from fn")
+	err := ns.In(func() error {
+		inside = nsInode(t, "/proc/thread-self/ns/net")
+		return sentinel
+	})
+	if !errors.Is(err, sentinel) {
+		t.Errorf("In returned %v, want fn's error", err)
+	}
+	if inside != want {
+		t.Errorf("fn ran in namespace %d, want %d", inside, want)
+	}
+	start := nsInode(t, "/proc/self/ns/net")
+	if got := nsInode(t, "/proc/thread-self/ns/net"); got != start {
+		t.Errorf("after In, the calling thread is in namespace %d, want %d", got, start)
+	}
+}
+
+// TestNoThreadLeftInLabNamespace checks that creating namespaces, running
+// code in them, pinging and running commands leave no OS thread of the
+// process in any namespace but the one it started in: Go schedules any
+// goroutine on any thread, so a thread left behind would make later netlink
+// and socket calls land in the wrong namespace.
+func TestNoThreadLeftInLabNamespace(t *testing.T) {
+	testenv.RequireRoot(t)
+	start := nsInode(t, "/proc/self/ns/net")
+	if stray := threadsNotIn(t, start); len(stray) > 0 {
+		t.Fatalf("threads outside the start namespace before the test: %v", stray)
+	}
+
+	// The observer works: a thread parked in a lab namespace is found.
+	p := newConnected(t)
+	parked, release, back := make(chan error), make(chan struct{}), make(chan error)
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		orig, err := os.Open("/proc/thread-self/ns/net")
+		if err != nil {
+			parked <- err
+			return
+		}
+		defer orig.Close()
+		parked <- unix.Setns(p.A.Fd(), unix.CLONE_NEWNET)
+		<-release
+		back <- unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET)
+	}()
+	must(t, <-parked)
+	stray := threadsNotIn(t, start)
+	close(release)
+	must(t, <-back)
+	if len(stray) != 1 {
+		t.Fatalf("with one thread parked in %s, threadsNotIn found %v", p.A, stray)
+	}
+
+	// Now the real work, from many goroutines at once so that many threads
+	// take part.
+	var wg sync.WaitGroup
+	errs := make(chan error, 100)
+	for i := range 8 {
+		wg.Go(func() {
+			ns, err := kernel.CreateNamed(uniq("thr"))
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer ns.Delete(nil)
+			want, err := inode(ns.Path)
+			if err != nil {
+				errs <- err
+				return
+			}
+			for range 20 {
+				err := ns.In(func() error {
+					if got, err := inode("/proc/thread-self/ns/net"); err != nil || got != want {
+						return errors.New("In ran fn outside the namespace: " + errString(err))
+					}
+					return nil
+				})
+				if err != nil {
+					errs <- err
+				}
+			}
+			res, err := p.A.Ping(context.Background(), net.ParseIP("10.0.0.2"), 2, time.Second)
+			if err != nil || res.Received != 2 {
+				errs <- errors.New("ping failed: " + errString(err))
+			}
+			if i%4 == 0 {
+				if _, err := kernel.Exec(context.Background(), kernel.ExecSpec{NS: ns, Argv: []string{"true"}, Env: os.Environ()}); err != nil {
+					errs <- err
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if stray := threadsNotIn(t, start); len(stray) > 0 {
+		t.Errorf("threads left outside the start namespace (tid:netns inode): %v", stray)
+	}
+}
+
+func errString(err error) string {
+	if err == nil {
+		return "no error"
+	}
+	return err.Error()
+}

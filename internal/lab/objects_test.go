@@ -1,0 +1,590 @@
+package lab_test
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/nsplay/nsplay/internal/kernel"
+	"github.com/nsplay/nsplay/internal/lab"
+	"github.com/nsplay/nsplay/internal/testenv"
+)
+
+func TestCreateLink(t *testing.T) {
+	testenv.RequireRoot(t)
+	host := hostNS(t)
+	l := openLab(t, newLabName(t, host), host)
+	br := uniq("br")
+	ns, name, adopted, err := l.CreateLink(lab.LinkSpec{NS: host, Name: br, Kind: "bridge"}, func() error { return host.AddBridge(br, 0) })
+	if err != nil || adopted || ns != host || name != br {
+		t.Fatalf("CreateLink(bridge %s) = %v, %q, adopted %v, %v", br, ns, name, adopted, err)
+	}
+	if !hasLink(t, "", br) {
+		t.Errorf("ip does not show %s", br)
+	}
+	a, b := uniq("va"), uniq("vb")
+	spec, mk := veth(host, a, host, b)
+	_, _, _, err = l.CreateLink(spec, mk)
+	must(t, err)
+	want := []string{"link host " + br, "link host " + a, "link host " + b}
+	if got := objects(l); strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("objects = %v, want %v", got, want)
+	}
+	for _, link := range []string{br, a, b} {
+		if !l.OwnsLink(host, link) || l.MayChange(host, link) != nil {
+			t.Errorf("the lab does not own %s, which it created", link)
+		}
+	}
+
+	// Creating it again adopts it, and nothing is made.
+	ns, name, adopted, err = l.CreateLink(lab.LinkSpec{NS: host, Name: br, Kind: "bridge"}, mustNotMake(t))
+	if err != nil || !adopted || ns != host || name != br {
+		t.Errorf("CreateLink(%s) again = %v, %q, adopted %v, %v; want adopted", br, ns, name, adopted, err)
+	}
+	if got := len(l.Objects()); got != 3 {
+		t.Errorf("%d objects after adoption, want 3", got)
+	}
+}
+
+// The brief's scenario: a veth is created, one end moved into a lab
+// namespace and renamed; after Close and reopen (a re-run of a kept lab),
+// CreateLink with the same spec finds it where it is now.
+func TestCreateLinkAdoptsAfterMoveAndRename(t *testing.T) {
+	testenv.RequireRoot(t)
+	host := hostNS(t)
+	name := newLabName(t, host)
+	l := openLab(t, name, host)
+	nsName, v, p := uniq("mv"), uniq("veth"), uniq("port")
+
+	ns1, _, err := l.Netns(nsName)
+	must(t, err)
+	spec, mk := veth(host, v, host, p)
+	_, _, adopted, err := l.CreateLink(spec, mk)
+	if err != nil || adopted {
+		t.Fatalf("CreateLink = adopted %v, %v", adopted, err)
+	}
+	must(t, host.MoveTo(v, ns1))
+	must(t, l.LinkMoved(host, v, ns1, v))
+	must(t, ns1.Rename(v, "eth0"))
+	must(t, l.LinkMoved(ns1, v, ns1, "eth0"))
+	if !hasLink(t, nsName, "eth0") || hasLink(t, "", v) {
+		t.Fatalf("the move and rename did not happen")
+	}
+	l.Close()
+
+	l = openLab(t, name, host)
+	ns1, adopted, err = l.Netns(nsName)
+	if err != nil || !adopted {
+		t.Fatalf("Netns after reopening: adopted %v, %v", adopted, err)
+	}
+	spec, _ = veth(host, v, host, p)
+	now, nowName, adopted, err := l.CreateLink(spec, mustNotMake(t))
+	if err != nil || !adopted || !now.Same(ns1) || nowName != "eth0" {
+		t.Errorf("CreateLink(%s) after move and rename = %v, %q, adopted %v, %v; want eth0 in %s, adopted", v, now, nowName, adopted, err, nsName)
+	}
+	// The peer, still in the host, is adopted as itself.
+	spec, _ = veth(host, p, host, v)
+	now, nowName, adopted, err = l.CreateLink(spec, mustNotMake(t))
+	if err != nil || !adopted || now != host || nowName != p {
+		t.Errorf("CreateLink(%s) = %v, %q, adopted %v, %v; want %s in host, adopted", p, now, nowName, adopted, err, p)
+	}
+
+	var reports []string
+	must(t, l.Teardown(func(s string) { reports = append(reports, s) }))
+	if hasLink(t, "", p) || kernel.NamedExists(nsName) {
+		t.Errorf("teardown left %s in the host or %s; reports: %q", p, nsName, reports)
+	}
+}
+
+func TestCreateLinkClash(t *testing.T) {
+	testenv.RequireRoot(t)
+	host := hostNS(t)
+	l := openLab(t, newLabName(t, host), host)
+	xa, xb := outsideVeth(t, host)
+
+	for _, spec := range []lab.LinkSpec{
+		{NS: host, Name: xa, Kind: "bridge"},
+		{NS: host, Name: xa, Kind: "veth", Peer: uniq("p"), PeerNS: host},
+		{NS: host, Name: uniq("n"), Kind: "veth", Peer: xb, PeerNS: host}, // the peer's name is taken
+	} {
+		_, _, _, err := l.CreateLink(spec, mustNotMake(t))
+		if !errors.Is(err, lab.ErrNotOwned) {
+			t.Errorf("CreateLink(%+v) over a link the lab did not create: %v, want ErrNotOwned", spec, err)
+			continue
+		}
+		if !strings.Contains(err.Error(), "already exists") {
+			t.Errorf("clash error %q does not say the link exists", err)
+		}
+	}
+	if len(l.Objects()) != 0 {
+		t.Errorf("clashes left objects: %v", objects(l))
+	}
+	if err := l.MayChange(host, xa); !errors.Is(err, lab.ErrNotOwned) {
+		t.Errorf("MayChange of a link the lab did not create: %v, want ErrNotOwned", err)
+	} else if !strings.Contains(err.Error(), "--allow-host") {
+		t.Errorf("MayChange error %q does not mention --allow-host", err)
+	}
+	must(t, l.Teardown(func(string) {}))
+	if !hasLink(t, "", xa) || !hasLink(t, "", xb) {
+		t.Errorf("the teardown deleted a link the lab did not create")
+	}
+}
+
+// Everything inside a namespace the lab created counts as the lab's: a link
+// of that name already there is adopted, and may be changed.
+func TestCreateLinkInLabNamespace(t *testing.T) {
+	testenv.RequireRoot(t)
+	host := hostNS(t)
+	l := openLab(t, newLabName(t, host), host)
+	ns1, _, err := l.Netns(uniq("in"))
+	must(t, err)
+	ns, name, adopted, err := l.CreateLink(lab.LinkSpec{NS: ns1, Name: "lo", Kind: "loopback"}, mustNotMake(t))
+	if err != nil || !adopted || ns != ns1 || name != "lo" {
+		t.Errorf("CreateLink(lo) in a lab namespace = %v, %q, adopted %v, %v", ns, name, adopted, err)
+	}
+	if err := l.MayChange(ns1, "lo"); err != nil {
+		t.Errorf("MayChange(lo) in a lab namespace: %v", err)
+	}
+	if err := l.MayDeleteNS(ns1); err != nil {
+		t.Errorf("MayDeleteNS of the lab's namespace: %v", err)
+	}
+}
+
+func TestCreateLinkMakeFails(t *testing.T) {
+	testenv.RequireRoot(t)
+	host := hostNS(t)
+	name := newLabName(t, host)
+	l := openLab(t, name, host)
+	boom := errors.New("boom")
+	_, _, _, err := l.CreateLink(lab.LinkSpec{NS: host, Name: uniq("f"), Kind: "veth", Peer: uniq("g"), PeerNS: host}, func() error { return boom })
+	if !errors.Is(err, boom) {
+		t.Errorf("CreateLink with a failing make: %v, want make's error", err)
+	}
+	if len(l.Objects()) != 0 {
+		t.Errorf("a failed CreateLink left objects: %v", objects(l))
+	}
+	l.Close()
+	l = openLab(t, name, host)
+	if len(l.Objects()) != 0 {
+		t.Errorf("a failed CreateLink left objects in the journal: %v", objects(l))
+	}
+}
+
+// CreateLink forgets a journalled link that was deleted outside the lab,
+// and creates it again.
+func TestCreateLinkAfterOutsideDeletion(t *testing.T) {
+	testenv.RequireRoot(t)
+	host := hostNS(t)
+	name := newLabName(t, host)
+	l := openLab(t, name, host)
+	a, b := uniq("da"), uniq("db")
+	spec, mk := veth(host, a, host, b)
+	_, _, _, err := l.CreateLink(spec, mk)
+	must(t, err)
+	l.Close()
+	must(t, host.DeleteLink(a)) // the user deletes it by hand
+
+	l = openLab(t, name, host)
+	func() {
+		defer func() {
+			if r := recover(); r != nil {
+				t.Errorf("CreateLink of a journalled link deleted outside panicked: %v", r)
+			}
+		}()
+		spec, mk = veth(host, a, host, b)
+		_, _, adopted, err := l.CreateLink(spec, mk)
+		if err != nil || adopted {
+			t.Errorf("CreateLink of a link deleted outside = adopted %v, %v; want it created anew", adopted, err)
+		}
+		if !hasLink(t, "", a) || !hasLink(t, "", b) {
+			t.Errorf("the veth was not created anew")
+		}
+	}()
+}
+
+// A peer name that is taken is an error, never taken for the link asked for.
+func TestCreateLinkPeerNameTakenInLabNamespace(t *testing.T) {
+	testenv.RequireRoot(t)
+	host := hostNS(t)
+	l := openLab(t, newLabName(t, host), host)
+	ns1, _, err := l.Netns(uniq("pn"))
+	must(t, err)
+	spec, mk := veth(ns1, "a", ns1, "b")
+	_, _, _, err = l.CreateLink(spec, mk)
+	must(t, err)
+
+	spec, mk = veth(ns1, "c", ns1, "b") // "b" is taken
+	ns, name, adopted, err := l.CreateLink(spec, mk)
+	if err == nil && (name != "c" || !hasLink(t, ns1.Name, "c")) {
+		t.Errorf("CreateLink(c, peer b) with b taken = %v, %q, adopted %v, nil: it returned another link than c and created nothing", ns, name, adopted)
+	}
+}
+
+func TestMayChange(t *testing.T) {
+	testenv.RequireRoot(t)
+	host := hostNS(t)
+	l := openLab(t, newLabName(t, host), host)
+	xa, _ := outsideVeth(t, host)
+	out := outsideNS(t)
+
+	if err := l.MayChange(host, xa); !errors.Is(err, lab.ErrNotOwned) {
+		t.Errorf("MayChange(host %s): %v, want ErrNotOwned", xa, err)
+	}
+	if err := l.MayChange(out, "lo"); !errors.Is(err, lab.ErrNotOwned) {
+		t.Errorf("MayChange(lo in a namespace made outside): %v, want ErrNotOwned", err)
+	}
+	if err := l.MayDeleteNS(out); !errors.Is(err, lab.ErrNotOwned) {
+		t.Errorf("MayDeleteNS(outside): %v, want ErrNotOwned", err)
+	}
+	if err := l.MayDeleteNS(host); !errors.Is(err, lab.ErrNotOwned) {
+		t.Errorf("MayDeleteNS(host): %v, want ErrNotOwned", err)
+	}
+
+	l.AllowHost = true
+	if err := l.MayChange(host, xa); err != nil {
+		t.Errorf("MayChange with AllowHost: %v", err)
+	}
+	if err := l.MayDeleteNS(out); err != nil {
+		t.Errorf("MayDeleteNS with AllowHost: %v", err)
+	}
+	// AllowHost does not make the link the lab's: teardown leaves it.
+	if l.OwnsLink(host, xa) {
+		t.Errorf("OwnsLink(%s) with AllowHost", xa)
+	}
+}
+
+// Addresses on links the lab does not own (--allow-host) are journalled and
+// removed by teardown, which leaves the link; on its own links they go
+// with the link.
+func TestAddAddr(t *testing.T) {
+	testenv.RequireRoot(t)
+	host := hostNS(t)
+	l := openLab(t, newLabName(t, host), host)
+	xa, _ := outsideVeth(t, host)
+
+	_, err := l.AddAddr(host, xa, "192.168.77.1/24")
+	if !errors.Is(err, lab.ErrNotOwned) {
+		t.Errorf("AddAddr on a host link without AllowHost: %v, want ErrNotOwned", err)
+	}
+	if ipHasAddr(t, "", xa, "192.168.77.1/24") {
+		t.Errorf("a refused AddAddr added the address")
+	}
+
+	l.AllowHost = true
+	adopted, err := l.AddAddr(host, xa, "192.168.77.1/24")
+	if err != nil || adopted {
+		t.Fatalf("AddAddr with AllowHost = adopted %v, %v", adopted, err)
+	}
+	if !ipHasAddr(t, "", xa, "192.168.77.1/24") {
+		t.Errorf("ip does not show the address")
+	}
+	if got := objects(l); len(got) != 1 || got[0] != "addr host "+xa+" 192.168.77.1/24" {
+		t.Errorf("objects = %v, want the journalled address", got)
+	}
+	if _, err := l.AddAddr(host, xa, "192.168.77.1"); err == nil {
+		t.Errorf("AddAddr without a prefix length succeeded")
+	}
+
+	// On the lab's own link the address is not journalled, and adding it
+	// again adopts it.
+	br := uniq("br")
+	_, _, _, err = l.CreateLink(lab.LinkSpec{NS: host, Name: br, Kind: "bridge"}, func() error { return host.AddBridge(br, 0) })
+	must(t, err)
+	adopted, err = l.AddAddr(host, br, "192.168.78.1/24")
+	if err != nil || adopted {
+		t.Errorf("AddAddr on the lab's bridge = adopted %v, %v", adopted, err)
+	}
+	adopted, err = l.AddAddr(host, br, "192.168.78.1/24")
+	if err != nil || !adopted {
+		t.Errorf("AddAddr twice on the lab's bridge = adopted %v, %v; want adopted", adopted, err)
+	}
+	if got := countKind(l, "addr"); got != 1 {
+		t.Errorf("%d addr objects, want only the one on the host link", got)
+	}
+
+	var reports []string
+	must(t, l.Teardown(func(s string) { reports = append(reports, s) }))
+	if ipHasAddr(t, "", xa, "192.168.77.1/24") {
+		t.Errorf("teardown left the address on %s", xa)
+	}
+	if !hasLink(t, "", xa) {
+		t.Errorf("teardown deleted %s, which the lab did not create", xa)
+	}
+	if !contains(reports, "ip addr del 192.168.77.1/24 dev "+xa) {
+		t.Errorf("reports %q do not tell of the address", reports)
+	}
+}
+
+// On a re-run of a kept --allow-host lab, the address the lab added to a
+// host link is adopted, not a clash.
+func TestAddAddrAdoptsItsOwnAddressOnAHostLink(t *testing.T) {
+	testenv.RequireRoot(t)
+	host := hostNS(t)
+	name := newLabName(t, host)
+	l := openLab(t, name, host)
+	l.AllowHost = true
+	xa, _ := outsideVeth(t, host)
+	_, err := l.AddAddr(host, xa, "192.168.79.1/24")
+	must(t, err)
+	l.Close()
+
+	l = openLab(t, name, host)
+	l.AllowHost = true
+	adopted, err := l.AddAddr(host, xa, "192.168.79.1/24")
+	if err != nil || !adopted {
+		t.Errorf("AddAddr of the address the lab added itself, on a re-run = adopted %v, %v; want adopted", adopted, err)
+	}
+}
+
+// Teardown skips a journalled address that is already gone.
+func TestTeardownSkipsAnAddressAlreadyGone(t *testing.T) {
+	testenv.RequireRoot(t)
+	host := hostNS(t)
+	name := newLabName(t, host)
+	l := openLab(t, name, host)
+	l.AllowHost = true
+	xa, _ := outsideVeth(t, host)
+	_, err := l.AddAddr(host, xa, "192.168.80.1/24")
+	must(t, err)
+	ipnet, err := kernel.ParseCIDR("192.168.80.1/24")
+	must(t, err)
+	must(t, host.DelAddr(xa, ipnet)) // someone removed it meanwhile
+
+	if err := l.Teardown(func(string) {}); err != nil {
+		t.Errorf("Teardown with an address already gone: %v", err)
+		l.Close()
+		// Leave nothing behind: drop the journal by hand.
+		os.RemoveAll(filepath.Join(lab.Dir, name))
+	}
+}
+
+func contains(list []string, prefix string) bool {
+	for _, s := range list {
+		if strings.HasPrefix(s, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// Routes outside the lab's namespaces are journalled and removed by
+// teardown; in its namespaces they go with the namespace.
+func TestAddRoute(t *testing.T) {
+	testenv.RequireRoot(t)
+	host := hostNS(t)
+	l := openLab(t, newLabName(t, host), host)
+	xa, _ := outsideVeth(t, host)
+	must(t, host.SetUp(xa))
+
+	spec := kernel.RouteSpec{Dst: "10.88.0.0/16", Dev: xa}
+	adopted, err := l.AddRoute(host, spec)
+	if err != nil || adopted {
+		t.Fatalf("AddRoute in the host = adopted %v, %v", adopted, err)
+	}
+	if !strings.Contains(ipRoutes(t, ""), "10.88.0.0/16 dev "+xa) {
+		t.Errorf("ip route does not show the route:\n%s", ipRoutes(t, ""))
+	}
+	if got := objects(l); len(got) != 1 || got[0] != "route host 10.88.0.0/16" {
+		t.Errorf("objects = %v, want the journalled route", got)
+	}
+	adopted, err = l.AddRoute(host, spec)
+	if err != nil || !adopted {
+		t.Errorf("AddRoute of the lab's own route again = adopted %v, %v; want adopted", adopted, err)
+	}
+
+	// A route that is there but not the lab's is a clash.
+	other := kernel.RouteSpec{Dst: "10.89.0.0/16", Dev: xa}
+	must(t, host.AddRoute(other))
+	t.Cleanup(func() { host.DelRoute(other) })
+	if _, err := l.AddRoute(host, other); !errors.Is(err, lab.ErrNotOwned) {
+		t.Errorf("AddRoute over a route the lab did not add: %v, want ErrNotOwned", err)
+	}
+	if err := l.DeleteRoute(host, other); !errors.Is(err, lab.ErrNotOwned) {
+		t.Errorf("DeleteRoute of a route the lab did not add: %v, want ErrNotOwned", err)
+	}
+	if got := countKind(l, "route"); got != 1 {
+		t.Errorf("%d route objects, want 1", got)
+	}
+
+	// In the lab's namespace: not journalled, adopted when there.
+	ns1, _, err := l.Netns(uniq("rt"))
+	must(t, err)
+	must(t, ns1.SetUp("lo"))
+	inside := kernel.RouteSpec{Dst: "10.90.0.0/16", Dev: "lo"}
+	adopted, err = l.AddRoute(ns1, inside)
+	if err != nil || adopted {
+		t.Errorf("AddRoute in the lab's namespace = adopted %v, %v", adopted, err)
+	}
+	adopted, err = l.AddRoute(ns1, inside)
+	if err != nil || !adopted {
+		t.Errorf("AddRoute in the lab's namespace again = adopted %v, %v; want adopted", adopted, err)
+	}
+	if got := countKind(l, "route"); got != 1 {
+		t.Errorf("%d route objects, want 1 (the lab namespace's route is not journalled)", got)
+	}
+	must(t, l.DeleteRoute(ns1, inside))
+	if strings.Contains(ipRoutes(t, ns1.Name), "10.90.0.0/16") {
+		t.Errorf("DeleteRoute in the lab's namespace left the route")
+	}
+
+	var reports []string
+	must(t, l.Teardown(func(s string) { reports = append(reports, s) }))
+	routes := ipRoutes(t, "")
+	if strings.Contains(routes, "10.88.0.0/16") {
+		t.Errorf("teardown left the lab's route:\n%s", routes)
+	}
+	if !strings.Contains(routes, "10.89.0.0/16") || !hasLink(t, "", xa) {
+		t.Errorf("teardown removed what the lab did not create:\n%s", routes)
+	}
+	if !contains(reports, "ip route del 10.88.0.0/16") {
+		t.Errorf("reports %q do not tell of the route", reports)
+	}
+}
+
+func TestDeleteRouteOfTheLab(t *testing.T) {
+	testenv.RequireRoot(t)
+	host := hostNS(t)
+	name := newLabName(t, host)
+	l := openLab(t, name, host)
+	xa, _ := outsideVeth(t, host)
+	must(t, host.SetUp(xa))
+	spec := kernel.RouteSpec{Dst: "10.91.0.0/16", Dev: xa}
+	_, err := l.AddRoute(host, spec)
+	must(t, err)
+	must(t, l.DeleteRoute(host, spec))
+	if strings.Contains(ipRoutes(t, ""), "10.91.0.0/16") || countKind(l, "route") != 0 {
+		t.Errorf("DeleteRoute left the route (objects %v)", objects(l))
+	}
+	l.Close()
+	if l = openLab(t, name, host); countKind(l, "route") != 0 {
+		t.Errorf("the journal still holds the deleted route: %v", objects(l))
+	}
+}
+
+func TestWriteFile(t *testing.T) {
+	testenv.RequireRoot(t)
+	host := hostNS(t)
+	l := openLab(t, newLabName(t, host), host)
+	base := filepath.Join("/run", uniq("wf"))
+	t.Cleanup(func() { os.RemoveAll(base) })
+	path := filepath.Join(base, "a", "b", "resolv.conf")
+
+	must(t, l.WriteFile(path, []byte("nameserver 8.8.8.8\n")))
+	if b, err := os.ReadFile(path); err != nil || string(b) != "nameserver 8.8.8.8\n" {
+		t.Errorf("the file holds %q, %v", b, err)
+	}
+	want := []string{
+		"dir  " + base,
+		"dir  " + filepath.Join(base, "a"),
+		"dir  " + filepath.Join(base, "a", "b"),
+		"file  " + path,
+	}
+	if got := objects(l); strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("objects = %v, want the folders, outermost first, and the file", got)
+	}
+	// The lab's own file is overwritten, nothing new is journalled.
+	must(t, l.WriteFile(path, []byte("nameserver 1.1.1.1\n")))
+	if b, _ := os.ReadFile(path); string(b) != "nameserver 1.1.1.1\n" {
+		t.Errorf("the file holds %q after a rewrite", b)
+	}
+	if len(l.Objects()) != 4 {
+		t.Errorf("a rewrite journalled more objects: %v", objects(l))
+	}
+	// A file the lab did not write is not replaced.
+	foreign := filepath.Join(base, "a", "foreign")
+	must(t, os.WriteFile(foreign, []byte("mine"), 0o644))
+	if err := l.WriteFile(foreign, []byte("lab's")); !errors.Is(err, lab.ErrNotOwned) {
+		t.Errorf("WriteFile over a file the lab did not write: %v, want ErrNotOwned", err)
+	}
+	if b, _ := os.ReadFile(foreign); string(b) != "mine" {
+		t.Errorf("the foreign file was changed to %q", b)
+	}
+	must(t, os.Remove(foreign))
+
+	var reports []string
+	must(t, l.Teardown(func(s string) { reports = append(reports, s) }))
+	if _, err := os.Stat(base); !os.IsNotExist(err) {
+		t.Errorf("teardown left %s: %v", base, err)
+	}
+	wantReports := []string{"rm " + path, "rmdir " + filepath.Join(base, "a", "b"), "rmdir " + filepath.Join(base, "a"), "rmdir " + base}
+	if strings.Join(reports, "|") != strings.Join(wantReports, "|") {
+		t.Errorf("reports = %q, want %q", reports, wantReports)
+	}
+}
+
+// A folder the lab made that now holds someone else's file is left in
+// place, with an error, and the lab stays in its journal until it can go.
+func TestTeardownLeavesForeignFiles(t *testing.T) {
+	testenv.RequireRoot(t)
+	host := hostNS(t)
+	name := newLabName(t, host)
+	l := openLab(t, name, host)
+	base := filepath.Join("/run", uniq("ff"))
+	t.Cleanup(func() { os.RemoveAll(base) })
+	must(t, l.WriteFile(filepath.Join(base, "lab.conf"), []byte("x")))
+	foreign := filepath.Join(base, "user.conf")
+	must(t, os.WriteFile(foreign, []byte("y"), 0o644))
+
+	err := l.Teardown(func(string) {})
+	if err == nil {
+		t.Fatalf("Teardown of a folder with a foreign file succeeded")
+	}
+	for _, part := range []string{base, "holds files the lab did not write", "nsplay down " + name} {
+		if !strings.Contains(err.Error(), part) {
+			t.Errorf("error %q does not contain %q", err, part)
+		}
+	}
+	if b, err := os.ReadFile(foreign); err != nil || string(b) != "y" {
+		t.Errorf("the foreign file is gone or changed: %q, %v", b, err)
+	}
+	if _, ok := labInfo(t, name); !ok {
+		t.Errorf("the lab left List although its folder is still there")
+	}
+	l.Close()
+
+	must(t, os.Remove(foreign))
+	must(t, lab.Down(name, host, func(string) {}))
+	if _, err := os.Stat(base); !os.IsNotExist(err) {
+		t.Errorf("Down left %s", base)
+	}
+}
+
+// When Teardown fails, Down releases the lab, so that a second Down after
+// fixing the cause succeeds.
+func TestDownTwiceAfterAFailure(t *testing.T) {
+	testenv.RequireRoot(t)
+	host := hostNS(t)
+	name := newLabName(t, host)
+	l := openLab(t, name, host)
+	base := filepath.Join("/run", uniq("dd"))
+	t.Cleanup(func() { os.RemoveAll(base) })
+	must(t, l.WriteFile(filepath.Join(base, "lab.conf"), []byte("x")))
+	l.Close()
+	foreign := filepath.Join(base, "user.conf")
+	must(t, os.WriteFile(foreign, []byte("y"), 0o644))
+
+	if err := lab.Down(name, host, func(string) {}); err == nil {
+		t.Fatalf("Down with a foreign file in the lab's folder succeeded")
+	}
+	must(t, os.Remove(foreign))
+	if err := lab.Down(name, host, func(string) {}); err != nil {
+		t.Errorf("Down again after fixing the cause: %v", err)
+		if errors.Is(err, lab.ErrBusy) {
+			// The leaked lock cannot be released from here; remove the
+			// lab's traces by hand so the test leaves nothing.
+			os.RemoveAll(base)
+			os.RemoveAll(filepath.Join(lab.Dir, name))
+		}
+	}
+}
+
+func TestDownUnknownLab(t *testing.T) {
+	testenv.RequireRoot(t)
+	host := hostNS(t)
+	err := lab.Down(uniq("nolab"), host, func(string) {})
+	if !errors.Is(err, kernel.ErrNotFound) {
+		t.Errorf("Down of a lab that is not up: %v, want ErrNotFound", err)
+	}
+}
