@@ -17,9 +17,10 @@ check:
 	$(GO) vet ./...
 
 # Build and tear down labs with nsplay and with one ip process per step, in
-# the same run, and print how many times faster nsplay is.
+# the same run, and print how many times faster nsplay is; and what a run
+# costs with --sandbox, against the same run without it.
 bench:
-	$(GO) test -run '^$$' -bench . -benchtime 10x ./interp
+	$(GO) test -run '^$$' -bench . -benchtime 10x ./interp ./cmd/nsplay
 
 install:
 	$(GO) install ./cmd/nsplay

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -431,6 +432,28 @@ func TestCommandLine(t *testing.T) {
 	}
 }
 
+// copySelf copies the test binary into dir, which it opens to all users, so
+// that an unprivileged user can run it.
+func copySelf(t *testing.T, dir string) string {
+	t.Helper()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(self)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, "nsplay")
+	if err := os.WriteFile(bin, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return bin
+}
+
 func has(list []string, s string) bool {
 	for _, x := range list {
 		if x == s {
@@ -447,26 +470,12 @@ func regexpMatch(pattern, s string) bool {
 // TestNotRoot runs nsplay as nobody: run and down say they need root.
 func TestNotRoot(t *testing.T) {
 	testenv.RequireRoot(t)
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
 	dir, err := os.MkdirTemp("", "nsplay-notroot")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	bin := filepath.Join(dir, "nsplay")
-	data, err := os.ReadFile(self)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(bin, data, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	bin := copySelf(t, dir)
 	playbook, err := filepath.Abs(tutorial)
 	if err != nil {
 		t.Fatal(err)
@@ -481,4 +490,127 @@ func TestNotRoot(t *testing.T) {
 		}
 	}
 	assertNothingLeft(t)
+}
+
+// nsplayProcess prepares the test binary to run as nsplay in a process of
+// its own.
+func nsplayProcess(t testing.TB, args ...string) *exec.Cmd {
+	t.Helper()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(self, args...)
+	cmd.Env = append(os.Environ(), asNsplay+"=1")
+	return cmd
+}
+
+// TestSandboxPlaybooks runs every playbook in playbooks/ sandboxed, all at
+// the same time, the tutorial three times over: the runs share names and
+// addresses and must not interfere, and none may leave anything behind.
+func TestSandboxPlaybooks(t *testing.T) {
+	testenv.RequireRoot(t)
+	files, err := filepath.Glob("../../playbooks/*.star")
+	if err != nil || len(files) < 2 {
+		t.Fatalf("playbooks: %v %v", files, err)
+	}
+	files = append(files, tutorial, tutorial)
+	t.Run("parallel", func(t *testing.T) {
+		for i, file := range files {
+			t.Run(fmt.Sprintf("%d-%s", i, filepath.Base(file)), func(t *testing.T) {
+				t.Parallel()
+				cmd := nsplayProcess(t, "run", "--sandbox", file)
+				out, _ := cmd.CombinedOutput()
+				if code := cmd.ProcessState.ExitCode(); code != exitOK || !regexpMatch(`\n\d+ passed, 0 failed\n$`, string(out)) {
+					t.Errorf("nsplay run --sandbox %s: status %d\n%s", file, code, out)
+				}
+			})
+		}
+	})
+	assertNothingLeft(t)
+}
+
+// TestSandboxHidesAndEnds checks that nothing of a sandboxed lab is seen
+// outside while it runs (but its processes: PID namespaces nest), and that
+// after kill -9 nothing of it is left: no link, namespace, file, journal or
+// process.
+func TestSandboxHidesAndEnds(t *testing.T) {
+	testenv.RequireRoot(t)
+	cmd, _ := startNsplay(t, "run", "--sandbox", "testdata/slow.star")
+	assertNothingLeft(t)
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+	for start := time.Now(); countProcesses(t, "sleep") > 0; time.Sleep(10 * time.Millisecond) {
+		if time.Since(start) > 5*time.Second {
+			t.Fatal("the sandbox's sleep outlived nsplay")
+		}
+	}
+	assertNothingLeft(t)
+}
+
+// countProcesses counts the processes whose command name is comm.
+func countProcesses(t *testing.T, comm string) int {
+	t.Helper()
+	paths, err := filepath.Glob("/proc/[0-9]*/comm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, p := range paths {
+		if data, err := os.ReadFile(p); err == nil && strings.TrimSpace(string(data)) == comm {
+			n++
+		}
+	}
+	return n
+}
+
+func TestSandboxInterrupt(t *testing.T) {
+	testenv.RequireRoot(t)
+	cmd, out := startNsplay(t, "run", "--sandbox", "testdata/slow.star")
+	cmd.Process.Signal(syscall.SIGINT)
+	cmd.Wait()
+	if code := cmd.ProcessState.ExitCode(); code != exitSignal+int(syscall.SIGINT) {
+		t.Errorf("exit status %d, want %d", code, exitSignal+int(syscall.SIGINT))
+	}
+	if !strings.Contains(out.String(), "down: ip netns del slow1") {
+		t.Errorf("the sandboxed run did not tear down:\n%s", out)
+	}
+	assertNothingLeft(t)
+}
+
+// TestSandboxRootless runs the tutorial sandboxed as the unprivileged user
+// nobody: it passes, and nothing of it is seen outside.
+func TestSandboxRootless(t *testing.T) {
+	testenv.RequireRoot(t)
+	dir, err := os.MkdirTemp("", "nsplay-rootless")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	for src, dst := range map[string]string{tutorial: "lxcbr0.star"} {
+		data, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, dst), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bin := copySelf(t, dir)
+	cmd := exec.Command(bin, "run", "--sandbox", "lxcbr0.star")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), asNsplay+"=1")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	out, _ := cmd.CombinedOutput()
+	if code := cmd.ProcessState.ExitCode(); code != exitOK || !strings.HasSuffix(string(out), "\n15 passed, 0 failed\n") {
+		t.Errorf("nsplay run --sandbox as nobody: status %d\n%s", code, out)
+	}
+	assertNothingLeft(t)
+}
+
+func TestSandboxKeepRefused(t *testing.T) {
+	_, stderr, code := run(t, "run", "--sandbox", "--keep", tutorial)
+	if code != exitError || !strings.Contains(stderr, "--keep and --sandbox do not go together") {
+		t.Errorf("status %d, stderr %q", code, stderr)
+	}
 }

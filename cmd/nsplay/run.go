@@ -14,6 +14,7 @@ import (
 
 	"github.com/nsplay/nsplay/internal/kernel"
 	"github.com/nsplay/nsplay/internal/lab"
+	"github.com/nsplay/nsplay/internal/sandbox"
 	"github.com/nsplay/nsplay/interp"
 	"golang.org/x/sys/unix"
 )
@@ -24,6 +25,7 @@ type runOptions struct {
 	keep      bool
 	allowHost bool
 	json      bool
+	sandbox   bool
 }
 
 func runFlagSet(o *runOptions) *flagSet {
@@ -32,15 +34,23 @@ the live kernel, prints one line per step and per check, and ends with the
 line "N passed, M failed". The lab is then torn down, also on an error and on
 SIGINT/SIGTERM, unless --keep is given.
 
-Must run as root. Everything the playbook creates is journalled under
-/run/nsplay/LAB before it is created, so 'nsplay down LAB' can remove it even
-after nsplay was killed.`)
+Needs root, unless --sandbox is given. Everything the playbook creates is
+journalled under /run/nsplay/LAB before it is created, so 'nsplay down LAB'
+can remove it even after nsplay was killed.
+
+With --sandbox the playbook runs in fresh namespaces of its own: "host" is a
+private network namespace, /run and /etc are private, and nothing of the lab
+is visible from the machine. When nsplay ends, however it ends, the sandbox
+and everything in it are gone. Any user may use it: an unprivileged user gets
+a user namespace in which they are root. Use it for tests, CI and recipes
+from others; run without it for a lab you want to reach from the host.`)
 	o.vars = defines{}
 	fs.Var(o.vars, "D", "set a playbook variable: -D `name=value` is what var(\"name\", default) returns (repeatable)")
 	fs.StringVar(&o.name, "name", "", "call the lab `LAB` (default: the playbook's file name without .star)")
 	fs.BoolVar(&o.keep, "keep", false, "leave the lab up after the run (also after an error in the playbook); remove it later with 'nsplay down LAB'")
 	fs.BoolVar(&o.allowHost, "allow-host", false, "let the playbook change and delete objects it did not create (host links, routes, namespaces)")
 	fs.BoolVar(&o.json, "json", false, "write events as JSON lines to stdout instead of text")
+	fs.BoolVar(&o.sandbox, "sandbox", false, "run in a private sandbox (network, mount and PID namespaces) that nothing outlives; works without root")
 	return fs
 }
 
@@ -61,8 +71,19 @@ func runCmd(args []string, stdout, stderr io.Writer) (int, error) {
 	if _, err := os.Stat(file); err != nil {
 		return exitError, fmt.Errorf("playbook %s: %w", file, err)
 	}
+	if o.sandbox && o.keep {
+		return exitError, usageError{"--keep and --sandbox do not go together: the sandbox ends with nsplay, and the lab with it; run without --sandbox to keep a lab"}
+	}
+	if sandbox.Inside() {
+		if err := sandbox.Setup(); err != nil {
+			return exitError, err
+		}
+	} else if o.sandbox {
+		return sandbox.Run(append([]string{"run"}, args...), "")
+	}
+
 	if os.Geteuid() != 0 {
-		return exitError, errors.New("run needs root to create namespaces and links (CAP_SYS_ADMIN, CAP_NET_ADMIN): run it with sudo")
+		return exitError, errors.New("run needs root to create namespaces and links (CAP_SYS_ADMIN, CAP_NET_ADMIN): run it with sudo, or add --sandbox to run the lab in a private sandbox, which needs no root")
 	}
 	name := o.name
 	if name == "" {

@@ -148,10 +148,10 @@ func execHelper(etcName string, argv []string) error {
 	if err := unix.Mount("", "/", "none", unix.MS_SLAVE|unix.MS_REC, ""); err != nil {
 		return fmt.Errorf("make / a slave mount: %w", err)
 	}
-	// /sys shows the links of the namespace that mounted it: mount a fresh one.
-	if err := unix.Unmount("/sys", unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) {
-		return fmt.Errorf("unmount /sys: %w", err)
-	}
+	// /sys shows the links of the namespace that mounted it: mount a fresh
+	// one. In a user namespace the old one may be locked; then the new one
+	// goes on top of it.
+	unix.Unmount("/sys", unix.MNT_DETACH)
 	if err := unix.Mount("sysfs", "/sys", "sysfs", 0, ""); err != nil {
 		return fmt.Errorf("mount /sys for the namespace: %w", err)
 	}

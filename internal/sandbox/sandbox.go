@@ -1,10 +1,17 @@
-// Package sandbox runs the current program again inside a fresh network
-// namespace and a private mount namespace, where /run is an empty tmpfs and
-// /etc an overlay whose changes stay in memory. Named namespaces
-// (/run/netns), /etc/netns files and lab journals (/run/nsplay) made inside
-// are invisible to the machine, and all of it disappears when the process
-// ends, however it ends. nsplay's own test binaries run in one, so the test
-// suite cannot change the machine it runs on.
+// Package sandbox runs the current program again inside fresh namespaces of
+// its own: a network namespace (the sandbox's "host"), a mount namespace
+// where /run is an empty tmpfs and /etc an overlay whose changes stay in
+// memory, and a PID namespace whose first process is the program itself.
+// Named namespaces (/run/netns), /etc/netns files and lab journals
+// (/run/nsplay) made inside are invisible to the machine, and when the
+// program ends, however it ends, the kernel ends every process in the
+// sandbox and frees everything it held.
+//
+// An unprivileged user gets a user namespace as well, mapping the user to
+// root inside: no capability and no setuid helper is needed, only a kernel
+// that allows unprivileged user namespaces.
+//
+// nsplay's `run --sandbox` and its test binaries use it.
 package sandbox
 
 import (
@@ -12,45 +19,121 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
+	"runtime"
+	"strings"
+	"sync"
 	"syscall"
 
+	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
 
 // markerEnv is set in the environment of the re-executed process.
 const markerEnv = "NSPLAY_SANDBOXED"
 
-// Inside tells whether this process runs in a sandbox made by Reexec.
-func Inside() bool { return os.Getenv(markerEnv) == "1" }
+// inside is read once and the marker removed, so that programs the sandboxed
+// process starts (an nsplay run by exec_in, say) do not take themselves for
+// it.
+var inside = os.Getenv(markerEnv) == "1"
 
-// Reexec runs this program again, with the same arguments, inside a new
-// network and mount namespace, waits for it and returns its exit status.
-// The child is killed if this process dies.
-func Reexec() (int, error) {
+func init() { os.Unsetenv(markerEnv) }
+
+// Inside tells whether this process is the one Run started in a sandbox.
+func Inside() bool { return inside }
+
+// Run runs this program again, with args, inside a new sandbox, with the
+// same standard streams, waits for it and returns its exit status. SIGINT
+// and SIGTERM are passed on to it; if this process dies, the kernel kills
+// the sandbox. The sandboxed process must call Setup first.
+func Run(args []string, dir string) (int, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return 0, err
 	}
-	cmd := exec.Command(self, os.Args[1:]...)
+	cmd := exec.Command(self, args...)
+	cmd.Dir = dir
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	cmd.Env = append(os.Environ(), markerEnv+"=1")
 	cmd.SysProcAttr = &syscall.SysProcAttr{
-		Cloneflags: syscall.CLONE_NEWNET | syscall.CLONE_NEWNS,
-		Pdeathsig:  syscall.SIGKILL,
+		Cloneflags: syscall.CLONE_NEWNET | syscall.CLONE_NEWNS | syscall.CLONE_NEWPID,
+		// The kernel sends this when the thread that started the child
+		// ends, so that thread stays locked until the child has ended.
+		Pdeathsig: syscall.SIGKILL,
 	}
-	err = cmd.Run()
-	var exit *exec.ExitError
-	if errors.As(err, &exit) {
-		return exit.ExitCode(), nil
+	if os.Geteuid() != 0 {
+		cmd.SysProcAttr.Cloneflags |= syscall.CLONE_NEWUSER
+		cmd.SysProcAttr.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Geteuid(), Size: 1}}
+		cmd.SysProcAttr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getegid(), Size: 1}}
+		cmd.SysProcAttr.GidMappingsEnableSetgroups = false
 	}
-	if err != nil {
-		return 0, fmt.Errorf("start sandbox: %w", err)
+
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	signals := make(chan os.Signal, 4)
+	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(signals)
+	if err := cmd.Start(); err != nil {
+		if cmd.SysProcAttr.Cloneflags&syscall.CLONE_NEWUSER != 0 {
+			return 0, userNamespaceError(err)
+		}
+		return 0, fmt.Errorf("start the sandbox: %w", err)
 	}
-	return 0, nil
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	for {
+		select {
+		case s := <-signals:
+			cmd.Process.Signal(s)
+		case err := <-done:
+			var exit *exec.ExitError
+			if errors.As(err, &exit) {
+				if ws, ok := exit.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+					return 128 + int(ws.Signal()), nil
+				}
+				return exit.ExitCode(), nil
+			}
+			return 0, err
+		}
+	}
 }
 
-// Setup makes the mounts private; the sandboxed process calls it first.
+// userNamespaceError explains why the kernel refused an unprivileged user
+// namespace, naming the setting that forbids it where one does.
+func userNamespaceError(err error) error {
+	settings := []struct{ file, want, fix string }{
+		{"/proc/sys/kernel/unprivileged_userns_clone", "1", "sysctl -w kernel.unprivileged_userns_clone=1"},
+		{"/proc/sys/kernel/apparmor_restrict_unprivileged_userns", "0", "sysctl -w kernel.apparmor_restrict_unprivileged_userns=0 (or an AppArmor profile that allows userns for nsplay)"},
+		{"/proc/sys/user/max_user_namespaces", "", "sysctl -w user.max_user_namespaces=15000"},
+	}
+	for _, s := range settings {
+		data, rerr := os.ReadFile(s.file)
+		if rerr != nil {
+			continue
+		}
+		v := strings.TrimSpace(string(data))
+		if (s.want != "" && v != s.want) || (s.want == "" && v == "0") {
+			return fmt.Errorf("the sandbox needs an unprivileged user namespace, and the kernel refused one (%w): %s is %s; allow it with `%s`, or run nsplay as root", err, strings.TrimPrefix(s.file, "/proc/sys/"), v, s.fix)
+		}
+	}
+	return fmt.Errorf("the sandbox needs an unprivileged user namespace, and the kernel refused one (%w): check kernel.unprivileged_userns_clone, kernel.apparmor_restrict_unprivileged_userns and user.max_user_namespaces, or run nsplay as root", err)
+}
+
+// Setup makes the sandbox's private mounts; the sandboxed process calls it
+// first. Later calls do nothing and return the first call's error.
 func Setup() error {
+	setupOnce.Do(func() { setupErr = setup() })
+	return setupErr
+}
+
+var (
+	setupOnce sync.Once
+	setupErr  error
+)
+
+// setup mounts over what the sandbox inherited rather than unmounting it:
+// in a user namespace, inherited mounts are locked.
+func setup() error {
 	steps := []struct {
 		what                      string
 		src, dst, fstype, options string
@@ -59,12 +142,11 @@ func Setup() error {
 		{"keep mounts from propagating to the machine", "", "/", "", "", unix.MS_SLAVE | unix.MS_REC},
 		{"mount a private /run", "sandbox", "/run", "tmpfs", "mode=755", 0},
 		{"mount /sys for the sandbox's network namespace", "sysfs", "/sys", "sysfs", "", 0},
+		{"mount /proc for the sandbox's processes", "proc", "/proc", "proc", "", 0},
 	}
 	for _, s := range steps {
-		if s.fstype == "sysfs" {
-			if err := unix.Unmount("/sys", unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) {
-				return fmt.Errorf("sandbox: unmount /sys: %w", err)
-			}
+		if s.fstype == "proc" && os.Getpid() != 1 {
+			continue // not in a PID namespace of its own
 		}
 		if err := unix.Mount(s.src, s.dst, s.fstype, s.flags, s.options); err != nil {
 			return fmt.Errorf("sandbox: %s: %w", s.what, err)
@@ -78,6 +160,14 @@ func Setup() error {
 	opts := "lowerdir=/etc,upperdir=/run/.sandbox/etc,workdir=/run/.sandbox/work"
 	if err := unix.Mount("overlay", "/etc", "overlay", 0, opts); err != nil {
 		return fmt.Errorf("sandbox: mount an overlay on /etc: %w", err)
+	}
+	// A machine's loopback is up; so is the sandbox's.
+	lo, err := netlink.LinkByName("lo")
+	if err == nil {
+		err = netlink.LinkSetUp(lo)
+	}
+	if err != nil {
+		return fmt.Errorf("sandbox: set lo up: %w", err)
 	}
 	return nil
 }

@@ -1,6 +1,6 @@
 // Package testenv is what nsplay's kernel tests share: every test binary
-// runs inside a sandbox (fresh network and mount namespaces, private /run
-// and /etc), so tests cannot change the machine, and `ip` observes what
+// runs inside a sandbox (fresh network, mount and PID namespaces, private
+// /run and /etc), so tests cannot change the machine, and `ip` observes what
 // nsplay built.
 package testenv
 
@@ -21,7 +21,7 @@ import (
 //	func TestMain(m *testing.M) { testenv.Main(m) }
 func Main(m *testing.M) {
 	if os.Geteuid() == 0 && !sandbox.Inside() {
-		code, err := sandbox.Reexec()
+		code, err := sandbox.Run(os.Args[1:], "")
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(2)
