@@ -10,6 +10,7 @@
 //	ping(ns, dst, count=1, timeout="1s")        -> struct(sent, received, rtt_ms) (ping.go)
 //	expect.eq/.ne/.true/.false/.contains/.reachable/.unreachable      (expect.go)
 //	var(name, default)                                                  (var.go)
+//	state(ns=None)                              -> dict, the normalized snapshot (state.go)
 //
 // Every builtin starts with one unpack call; arguments after the ones shown
 // positional are keyword-only. Handles read the live kernel on every
@@ -76,6 +77,7 @@ func Predeclared(env *Env) starlark.StringDict {
 		"ping":        starlark.NewBuiltin("ping", pingFn),
 		"expect":      expectModule,
 		"var":         starlark.NewBuiltin("var", varFn),
+		"state":       starlark.NewBuiltin("state", stateFn),
 	}
 }
 

@@ -79,7 +79,7 @@ func runCmd(args []string, stdout, stderr io.Writer) (int, error) {
 			return exitError, err
 		}
 	} else if o.sandbox {
-		return sandbox.Run(append([]string{"run"}, args...), "")
+		return sandbox.Run(append([]string{"run"}, args...))
 	}
 
 	if os.Geteuid() != 0 {

@@ -70,9 +70,14 @@ func (n *NS) Addrs(name string, all bool) ([]AddrInfo, error) {
 }
 
 // AddAddr adds an address to the link; IPv4 gets the broadcast address of
-// its prefix, as `ip addr add ... brd +` and ifconfig give it.
+// its prefix, as `ip addr add ... brd +` and ifconfig give it, and 127/8
+// addresses get host scope, as ip gives them (the kernel refuses them with
+// global scope).
 func (n *NS) AddAddr(name string, ipnet *net.IPNet) error {
 	a := &netlink.Addr{IPNet: ipnet, Broadcast: broadcast(ipnet)}
+	if ipnet.IP.To4() != nil && ipnet.IP.IsLoopback() {
+		a.Scope = unix.RT_SCOPE_HOST
+	}
 	return n.onLink(name, "add address "+ipnet.String()+" to", func(l netlink.Link) error { return n.nl.AddrAdd(l, a) })
 }
 

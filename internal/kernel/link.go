@@ -3,7 +3,9 @@ package kernel
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -232,4 +234,29 @@ func (n *NS) Peer(l LinkInfo, known []*NS) (*NS, LinkInfo, error) {
 		}
 	}
 	return nil, LinkInfo{}, fmt.Errorf("the peer of %s in %s is in a namespace nsplay has not opened: %w", l.Name, n, ErrNotFound)
+}
+
+// Settle waits (up to limit) until the operational state of every link
+// agrees with its carrier. The kernel updates operational states in the
+// background, and for a bridge up to a second late, so a snapshot taken
+// right after a change could otherwise differ from run to run.
+func (n *NS) Settle(limit time.Duration) error {
+	for start := time.Now(); ; time.Sleep(10 * time.Millisecond) {
+		links, err := n.Links()
+		if err != nil {
+			return err
+		}
+		if !slices.ContainsFunc(links, inTransition) || time.Since(start) > limit {
+			return nil
+		}
+	}
+}
+
+// inTransition tells whether the kernel has yet to update a link's
+// operational state after its carrier changed.
+func inTransition(l LinkInfo) bool {
+	if !l.Up || (l.Kind != "bridge" && l.Kind != "veth") {
+		return false
+	}
+	return l.Carrier != (l.Oper == "up")
 }

@@ -108,8 +108,25 @@ func (l *Lab) Close() {
 		}
 	}
 	l.spaces = map[string]*kernel.NS{HostKey: l.Host}
-	l.journal.close()
-	l.lock.Close()
+	if l.journal != nil { // nil for a lab opened by Inspect
+		l.journal.close()
+		l.lock.Close()
+	}
+}
+
+// Inspect opens a lab that is up, to read it: it takes no lock and writes
+// nothing, so it works while another nsplay runs the lab. Only reading
+// methods (Objects, NS, Namespaces, Snapshot) may be called; Close it after.
+func Inspect(name string, host *kernel.NS) (*Lab, error) {
+	dir := filepath.Join(Dir, name)
+	if _, err := os.Stat(dir); err != nil {
+		return nil, fmt.Errorf("no lab %s is up (see `nsplay ls`): %w", name, kernel.ErrNotFound)
+	}
+	past, err := replay(filepath.Join(dir, "journal"))
+	if err != nil {
+		return nil, err
+	}
+	return &Lab{Name: name, Host: host, dir: dir, objs: past.objs, spaces: map[string]*kernel.NS{HostKey: host}}, nil
 }
 
 // Objects returns the objects the lab owns now, in creation order.

@@ -43,17 +43,24 @@ func init() { os.Unsetenv(markerEnv) }
 func Inside() bool { return inside }
 
 // Run runs this program again, with args, inside a new sandbox, with the
-// same standard streams, waits for it and returns its exit status. SIGINT
-// and SIGTERM are passed on to it; if this process dies, the kernel kills
-// the sandbox. The sandboxed process must call Setup first.
-func Run(args []string, dir string) (int, error) {
-	self, err := os.Executable()
+// same standard streams, waits for it and returns its exit status.
+func Run(args []string) (int, error) {
+	cmd, err := Command(args...)
 	if err != nil {
 		return 0, err
 	}
-	cmd := exec.Command(self, args...)
-	cmd.Dir = dir
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	return Wait(cmd)
+}
+
+// Command prepares this program to run again, with args, inside a new
+// sandbox; start it with Wait. The sandboxed process must call Setup first.
+func Command(args ...string) (*exec.Cmd, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(self, args...)
 	cmd.Env = append(os.Environ(), markerEnv+"=1")
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		Cloneflags: syscall.CLONE_NEWNET | syscall.CLONE_NEWNS | syscall.CLONE_NEWPID,
@@ -67,7 +74,13 @@ func Run(args []string, dir string) (int, error) {
 		cmd.SysProcAttr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getegid(), Size: 1}}
 		cmd.SysProcAttr.GidMappingsEnableSetgroups = false
 	}
+	return cmd, nil
+}
 
+// Wait starts a command made by Command and waits for it, passing SIGINT and
+// SIGTERM on to it, and returns its exit status (128+N after signal N). If
+// this process dies, the kernel kills the sandbox.
+func Wait(cmd *exec.Cmd) (int, error) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	signals := make(chan os.Signal, 4)

@@ -21,7 +21,7 @@ import (
 //	func TestMain(m *testing.M) { testenv.Main(m) }
 func Main(m *testing.M) {
 	if os.Geteuid() == 0 && !sandbox.Inside() {
-		code, err := sandbox.Run(os.Args[1:], "")
+		code, err := sandbox.Run(os.Args[1:])
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(2)

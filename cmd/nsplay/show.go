@@ -1,0 +1,116 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/nsplay/nsplay/internal/kernel"
+	"github.com/nsplay/nsplay/internal/lab"
+)
+
+func showFlagSet(asJSON *bool) *flagSet {
+	fs := newFlagSet("show", "[--json] LAB", `Prints the live state of a lab that is up (kept with --keep, running, or
+orphaned): its links, addresses, routes and /etc/netns files, read from the
+kernel now, as tables like 'containerlab inspect'. --json prints the same
+fields as state() in a playbook.`)
+	fs.BoolVar(asJSON, "json", false, "print the state as JSON, with the fields of state()")
+	return fs
+}
+
+func showFlags() *flagSet { return showFlagSet(new(bool)) }
+
+func showCmd(args []string, stdout io.Writer) error {
+	asJSON := new(bool)
+	fs := showFlagSet(asJSON)
+	fs.help = stdout
+	rest, err := fs.parse(args)
+	if err != nil {
+		return err
+	}
+	if len(rest) != 1 {
+		return usageError{"show takes the name of one lab (see 'nsplay ls')"}
+	}
+	if os.Geteuid() != 0 {
+		return errors.New("show needs root to read the lab's namespaces: run it with sudo")
+	}
+	host, err := kernel.Current()
+	if err != nil {
+		return err
+	}
+	defer host.Close()
+	l, err := lab.Inspect(rest[0], host)
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	snap, err := l.Snapshot(nil)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(snap)
+	}
+	return showTables(stdout, snap)
+}
+
+// showTables prints links, routes and files, one table each.
+func showTables(w io.Writer, snap lab.Snapshot) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NETNS\tLINK\tKIND\tSTATE\tMTU\tMASTER\tPEER\tADDRESSES")
+	for _, ns := range snap.Namespaces {
+		for _, l := range ns.Links {
+			peer := "-"
+			if l.Peer != "" {
+				peer = l.Peer + "@" + l.PeerNS
+			}
+			var addrs []string
+			for _, a := range l.Addrs {
+				addrs = append(addrs, a.CIDR)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", ns.Name, l.Name, l.Kind, linkState(l), l.MTU,
+				dash(l.Master), peer, dash(strings.Join(addrs, " ")))
+		}
+	}
+	fmt.Fprintln(tw, "\nNETNS\tROUTE\tVIA\tDEV\tMETRIC\tTABLE\tPROTO\tSCOPE")
+	for _, ns := range snap.Namespaces {
+		for _, r := range ns.Routes {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", ns.Name, r.Dst, dash(r.Via), dash(r.Dev), r.Metric, r.Table, r.Proto, r.Scope)
+		}
+	}
+	files := false
+	for _, ns := range snap.Namespaces {
+		for _, f := range ns.Files {
+			if !files {
+				fmt.Fprintln(tw, "\nNETNS\tFILE\tCONTENT")
+				files = true
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", ns.Name, f.Path, strings.ReplaceAll(strings.TrimSpace(f.Content), "\n", "; "))
+		}
+	}
+	return tw.Flush()
+}
+
+// linkState is what `ip -br link` would say: UP, DOWN, or up without carrier.
+func linkState(l lab.LinkState) string {
+	switch {
+	case !l.Up:
+		return "down"
+	case !l.Carrier:
+		return "up, no carrier"
+	}
+	return "up"
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
