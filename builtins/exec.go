@@ -34,7 +34,7 @@ func execInFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple,
 	if err != nil {
 		return nil, err
 	}
-	ns, err := target.resolve(env)
+	ns, err := target.must(env)
 	if err != nil {
 		return nil, wrap(b, err)
 	}
@@ -135,7 +135,7 @@ func resolvConfFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tu
 	if err != nil {
 		return nil, err
 	}
-	ns, err := nsA.resolve(env)
+	ns, err := nsA.must(env)
 	if err != nil {
 		return nil, wrap(b, err)
 	}

@@ -120,7 +120,7 @@ func expectReach(want bool, defaultTimeout string) builtinFn {
 		if err != nil {
 			return nil, err
 		}
-		ns, err := nsA.resolve(env)
+		ns, err := nsA.must(env)
 		if err != nil {
 			return nil, wrap(b, err)
 		}

@@ -253,6 +253,9 @@ func vethFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, k
 		return nil, wrap(b, err)
 	}
 	if adopted {
+		if info, err := at.Link(now); err != nil || info.Kind != "veth" {
+			return nil, fmt.Errorf("veth: %s in %s is not a veth; choose another name", now, at)
+		}
 		step(thread, "veth %s is the lab's already (now %s in %s): adopted", name, now, at)
 	} else {
 		cmd := fmt.Sprintf("link add %s type veth peer name %s", name, peer)
@@ -381,7 +384,7 @@ func linkMove(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple,
 	if err != nil {
 		return nil, err
 	}
-	target, err := to.resolve(env)
+	target, err := to.must(env)
 	if err != nil {
 		return nil, wrap(b, err)
 	}

@@ -6,7 +6,7 @@ package builtins
 //	netns(pid=N)         attach to the namespace of process N; nsplay never deletes it
 //	netns(path=P)        attach to the namespace at P (/proc/N/ns/net, /run/netns/x, a bind mount)
 //
-//	.name     the name ("host" for the start namespace, None when attached by pid or path)
+//	.name     the name ("host" for the start namespace, the name under /run/netns, or None)
 //	.path     a path that opens it
 //	.owned    True when this lab created it
 //	.link(name)         the link of that name              -> link
@@ -149,6 +149,14 @@ func (a *nsArg) Unpack(v starlark.Value) error {
 }
 
 func (a *nsArg) set() bool { return a.handle != nil || a.name != "" }
+
+// must resolves a required argument, which may not be None.
+func (a *nsArg) must(env *Env) (*Netns, error) {
+	if !a.set() {
+		return nil, fmt.Errorf("want a netns handle or a namespace name, got None")
+	}
+	return a.resolve(env)
+}
 
 // resolve turns the argument into a handle; an unset argument is host.
 func (a *nsArg) resolve(env *Env) (*Netns, error) {

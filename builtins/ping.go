@@ -25,7 +25,7 @@ func pingFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, k
 	if err != nil {
 		return nil, err
 	}
-	ns, err := nsA.resolve(env)
+	ns, err := nsA.must(env)
 	if err != nil {
 		return nil, wrap(b, err)
 	}

@@ -84,7 +84,7 @@ func (r *Route) live() (kernel.RouteInfo, error) {
 	}
 	for _, info := range routes {
 		s := specOf(info)
-		if s.Dst == r.spec.Dst && s.Table == r.spec.Table && s.Metric == r.spec.Metric &&
+		if s.Dst == r.spec.Dst && s.Table == r.spec.Table && (r.spec.Metric == 0 || s.Metric == r.spec.Metric) &&
 			(r.spec.Via == "" || s.Via == r.spec.Via) && (r.spec.Dev == "" || s.Dev == r.spec.Dev) {
 			return info, nil
 		}
@@ -135,11 +135,14 @@ func routeFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, 
 	if err != nil {
 		return nil, err
 	}
-	ns, err := nsA.resolve(env)
+	ns, err := nsA.must(env)
 	if err != nil {
 		return nil, wrap(b, err)
 	}
 	if spec.Dst, err = kernel.CanonicalDst(dst); err != nil {
+		return nil, wrap(b, err)
+	}
+	if spec.Table, err = kernel.CanonicalTable(spec.Table); err != nil {
 		return nil, wrap(b, err)
 	}
 	switch v := via.(type) {

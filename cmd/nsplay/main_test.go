@@ -48,8 +48,19 @@ func wantExit(t *testing.T, code, want int, stdout, stderr string) {
 	}
 }
 
-// assertNothingLeft checks with ip that no lab left anything behind.
+// assertNothingLeft checks that no lab left anything behind: objects or
+// processes.
 func assertNothingLeft(t *testing.T) {
+	t.Helper()
+	if n := countProcesses(t, "sleep"); n > 0 {
+		t.Errorf("%d sleep processes left behind", n)
+	}
+	assertNoLabObjects(t)
+}
+
+// assertNoLabObjects checks with ip that no link, namespace, /etc/netns file
+// or journal of a lab is in sight.
+func assertNoLabObjects(t *testing.T) {
 	t.Helper()
 	if ns := testenv.Netns(t); len(ns) > 0 {
 		t.Errorf("namespaces left behind: %v", ns)
@@ -316,14 +327,11 @@ func TestKill9ThenDown(t *testing.T) {
 	if ns := testenv.Netns(t); len(ns) != 1 || ns[0] != "slow1" {
 		t.Fatalf("namespaces after kill -9: %v, want slow1 (the lab is left behind)", ns)
 	}
-	// The command the playbook ran dies with nsplay.
-	for start := time.Now(); ; time.Sleep(10 * time.Millisecond) {
-		pids := strings.TrimSpace(testenv.IP(t, "netns", "pids", "slow1"))
-		if pids == "" {
-			break
-		}
+	// The command the playbook was running dies with nsplay; the one it
+	// left in the background is still there.
+	for start := time.Now(); countProcesses(t, "sleep") != 1; time.Sleep(10 * time.Millisecond) {
 		if time.Since(start) > 5*time.Second {
-			t.Fatalf("processes still in slow1 after nsplay was killed: %s", pids)
+			t.Fatalf("%d sleep processes after nsplay was killed, want 1", countProcesses(t, "sleep"))
 		}
 	}
 	stdout, _, _ := run(t, "ls")
@@ -332,6 +340,9 @@ func TestKill9ThenDown(t *testing.T) {
 	}
 	stdout, stderr, code := run(t, "down", "slow")
 	wantExit(t, code, exitOK, stdout, stderr)
+	if !regexpMatch(`down: kill \d+ \(sleep\) in slow1\n`, stdout) {
+		t.Errorf("down did not stop the process left in slow1:\n%s", stdout)
+	}
 	assertNothingLeft(t)
 }
 
@@ -537,7 +548,7 @@ func TestSandboxPlaybooks(t *testing.T) {
 func TestSandboxHidesAndEnds(t *testing.T) {
 	testenv.RequireRoot(t)
 	cmd, _ := startNsplay(t, "run", "--sandbox", "testdata/slow.star")
-	assertNothingLeft(t)
+	assertNoLabObjects(t)
 	cmd.Process.Signal(syscall.SIGKILL)
 	cmd.Wait()
 	for start := time.Now(); countProcesses(t, "sleep") > 0; time.Sleep(10 * time.Millisecond) {
@@ -548,16 +559,20 @@ func TestSandboxHidesAndEnds(t *testing.T) {
 	assertNothingLeft(t)
 }
 
-// countProcesses counts the processes whose command name is comm.
+// countProcesses counts the live processes whose command name is comm.
+// Zombies do not count: the test binary is the first process of its
+// sandbox, and orphans that die wait there for a reaper that never comes.
 func countProcesses(t *testing.T, comm string) int {
 	t.Helper()
-	paths, err := filepath.Glob("/proc/[0-9]*/comm")
+	paths, err := filepath.Glob("/proc/[0-9]*/stat")
 	if err != nil {
 		t.Fatal(err)
 	}
 	n := 0
 	for _, p := range paths {
-		if data, err := os.ReadFile(p); err == nil && strings.TrimSpace(string(data)) == comm {
+		data, err := os.ReadFile(p)
+		// stat is "pid (comm) state ..."
+		if err == nil && strings.Contains(string(data), " ("+comm+") ") && !strings.Contains(string(data), ") Z ") {
 			n++
 		}
 	}

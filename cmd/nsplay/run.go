@@ -117,8 +117,17 @@ func runCmd(args []string, stdout, stderr io.Writer) (int, error) {
 	interrupted := ctx.Err() != nil
 	var downErr error
 	if o.keep && !interrupted {
+		enter := ""
+		for _, obj := range l.Objects() {
+			if obj.Kind == "netns" {
+				enter += fmt.Sprintf("'ip netns exec %s bash', ", obj.Name)
+			}
+		}
+		if enter != "" {
+			enter = "enter it with " + enter
+		}
 		downErr = l.Keep()
-		out.event(interp.Event{Kind: "kept", Msg: fmt.Sprintf("lab %s is up: enter a namespace with 'ip netns exec NAME bash'; remove the lab with 'nsplay down %s'", name, name)})
+		out.event(interp.Event{Kind: "kept", Msg: fmt.Sprintf("lab %s is up: %sremove it with 'nsplay down %s'", name, enter, name)})
 	} else {
 		downErr = l.Teardown(func(msg string) { out.event(interp.Event{Kind: "teardown", Msg: msg}) })
 	}
@@ -179,6 +188,7 @@ func newRenderer(w io.Writer, asJSON bool) *renderer {
 	r := &renderer{w: w}
 	if asJSON {
 		r.json = json.NewEncoder(w)
+		r.json.SetEscapeHTML(false) // commands like "echo x >&2" stay readable
 	}
 	return r
 }

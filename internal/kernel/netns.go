@@ -26,7 +26,7 @@ const RunDir = "/run/netns"
 // NS is an open network namespace with one netlink handle bound to it, so
 // that link, address and route calls never switch the calling thread.
 type NS struct {
-	Name string // the name under RunDir, or "" for the start namespace or one attached by path
+	Name string // the name under RunDir, or "" for a namespace known by another path
 	Path string // a path that names the namespace, e.g. /run/netns/ns1 or /proc/42/ns/net
 	// Label is how messages name the namespace when it has no Name ("host").
 	Label string
@@ -307,4 +307,39 @@ func (n *NS) PIDs() ([]int, error) {
 		}
 	}
 	return pids, nil
+}
+
+// StopProcesses ends the processes in n, by their pids: SIGTERM first, and
+// SIGKILL for those still there after grace. It returns what it stopped.
+func (n *NS) StopProcesses(grace time.Duration) ([]Process, error) {
+	pids, err := n.PIDs()
+	if err != nil || len(pids) == 0 {
+		return nil, err
+	}
+	procs := make([]Process, len(pids))
+	for i, pid := range pids {
+		comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+		procs[i] = Process{PID: pid, Command: strings.TrimSpace(string(comm))}
+		unix.Kill(pid, unix.SIGTERM)
+	}
+	for start := time.Now(); time.Since(start) < grace; time.Sleep(10 * time.Millisecond) {
+		if pids, err = n.PIDs(); err != nil || len(pids) == 0 {
+			return procs, err
+		}
+	}
+	for _, pid := range pids {
+		unix.Kill(pid, unix.SIGKILL)
+	}
+	for start := time.Now(); time.Since(start) < time.Second; time.Sleep(10 * time.Millisecond) {
+		if pids, err = n.PIDs(); err != nil || len(pids) == 0 {
+			return procs, err
+		}
+	}
+	return procs, fmt.Errorf("processes %v in %s survived SIGKILL", pids, n)
+}
+
+// Process is a process nsplay stopped.
+type Process struct {
+	PID     int
+	Command string
 }

@@ -47,6 +47,13 @@ func ParseTable(name string) (int, error) {
 	return id, nil
 }
 
+// CanonicalTable writes a table the way the kernel's routes report it:
+// "254" becomes "main".
+func CanonicalTable(name string) (string, error) {
+	id, err := ParseTable(name)
+	return tableName(id), err
+}
+
 func tableName(id int) string {
 	for name, t := range tableNames {
 		if t == id {

@@ -47,6 +47,21 @@ func (l *Lab) Teardown(report func(string)) error {
 			done(o, what, err)
 		}
 	}
+	// Processes left in the lab's namespaces (a command a killed nsplay
+	// started, a shell a user opened in a kept lab) would keep them alive.
+	for _, o := range spaces {
+		ns, err := l.NS("netns:" + o.Name)
+		if err != nil {
+			continue // gone already
+		}
+		stopped, err := ns.StopProcesses(2 * time.Second)
+		for _, p := range stopped {
+			report(fmt.Sprintf("kill %d (%s) in %s", p.PID, p.Command, o.Name))
+		}
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
 	for key, ns := range l.spaces {
 		if key != HostKey && !slices.ContainsFunc(takenAlong, func(t takenLink) bool { return t.ns == ns }) {
 			ns.Close()
