@@ -1,0 +1,408 @@
+package kernel
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// EtcNetnsDir holds per-namespace files that commands run in a namespace see
+// over /etc, as with `ip netns exec`.
+const EtcNetnsDir = "/etc/netns"
+
+// ExecSpec is one command to run in a lab.
+type ExecSpec struct {
+	NS      *NS    // the network namespace to run in, when JoinPID is 0
+	JoinPID int    // else: join all namespaces of this process, like `nsenter -t PID -a`
+	EtcName string // bind-mount /etc/netns/<EtcName>/* over /etc/*; "" for none
+	// New lists fresh namespaces to run in, like unshare(1): "mnt", "uts",
+	// "ipc", "pid", "net", "user". "pid" brings a fresh /proc (and so
+	// "mnt"); "user" maps root inside to nobody (65534) outside.
+	New      []string
+	Hostname string   // the hostname in a fresh UTS namespace (implies "uts")
+	Argv     []string // argv[0] is looked up in PATH
+	Env      []string // the command's whole environment; nil for nsplay's own
+	Stdin    string
+	Timeout  time.Duration // Exec only; 0 for none
+}
+
+// ExecResult is how a command ended and what it printed.
+type ExecResult struct {
+	RC             int // exit status, or 128+signal when a signal ended it
+	Stdout, Stderr string
+}
+
+// ErrTimeout reports that a command ran past its timeout and was killed.
+var ErrTimeout = errors.New("timed out")
+
+// NamespaceKinds are the kinds of namespace a command can get fresh ones of.
+var NamespaceKinds = map[string]uintptr{
+	"mnt":  unix.CLONE_NEWNS,
+	"uts":  unix.CLONE_NEWUTS,
+	"ipc":  unix.CLONE_NEWIPC,
+	"pid":  unix.CLONE_NEWPID,
+	"net":  unix.CLONE_NEWNET,
+	"user": unix.CLONE_NEWUSER,
+}
+
+// nobody is the uid and gid that root in a fresh user namespace is outside.
+const nobody = 65534
+
+// Exec runs a command and waits for it, the way `ip netns exec` does: in
+// the namespace, in a private mount namespace with /sys remounted for that
+// namespace and /etc/netns/<name>/* bind-mounted over /etc/*. The command
+// runs in its own process group; the whole group is killed on timeout or
+// when ctx is cancelled.
+func Exec(ctx context.Context, spec ExecSpec) (ExecResult, error) {
+	if spec.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, spec.Timeout)
+		defer cancel()
+	}
+	p, err := Start(spec)
+	if err != nil {
+		return ExecResult{}, err
+	}
+	select {
+	case <-p.done:
+	case <-ctx.Done():
+		p.Signal(unix.SIGKILL)
+		<-p.done
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) && spec.Timeout > 0 {
+			return ExecResult{}, fmt.Errorf("%w after %s and was killed", ErrTimeout, spec.Timeout)
+		}
+		return ExecResult{}, fmt.Errorf("killed: %w", ctx.Err())
+	}
+	return p.result()
+}
+
+// Proc is a command started by Start.
+type Proc struct {
+	cmd            *exec.Cmd
+	stdout, stderr bytes.Buffer
+	done           chan struct{} // closed when the command has ended
+	err            error         // from Wait, once done is closed
+}
+
+// Start starts a command in the background. Its output is kept until Wait.
+//
+// The command is forked from a thread that is, for that moment, in the
+// namespaces it is to run in, with the fresh namespaces it asks for (clone
+// flags), and runs nsplay's own binary as a small helper first (see init
+// below): the helper makes the mounts and the hostname, then execs the
+// command, so the command's pid is the helper's. nsplay's own threads never
+// stay in another namespace.
+func Start(spec ExecSpec) (*Proc, error) {
+	if len(spec.Argv) == 0 {
+		return nil, errors.New("command is empty")
+	}
+	flags, cfg, err := plan(spec)
+	if err != nil {
+		return nil, err
+	}
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	defer errR.Close()
+	conf, err := json.Marshal(cfg)
+	if err != nil {
+		return nil, err
+	}
+	p := &Proc{done: make(chan struct{})}
+	cmd := exec.Command("/proc/self/exe")
+	cmd.Args = append([]string{"nsplay-exec"}, spec.Argv...)
+	env := spec.Env
+	if env == nil {
+		env = os.Environ()
+	}
+	cmd.Env = append(append([]string{}, env...), helperEnv+"="+string(conf))
+	cmd.Stdin = strings.NewReader(spec.Stdin)
+	cmd.Stdout, cmd.Stderr = &p.stdout, &p.stderr
+	cmd.ExtraFiles = []*os.File{errW}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: flags, Setpgid: true}
+	// Output is collected until the command ends; a background process it
+	// left holding the pipes gets a second more, not forever.
+	cmd.WaitDelay = time.Second
+	if flags&unix.CLONE_NEWUSER != 0 {
+		cmd.SysProcAttr.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: nobody, Size: 1}}
+		cmd.SysProcAttr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: nobody, Size: 1}}
+		cmd.SysProcAttr.GidMappingsEnableSetgroups = false
+	}
+	if spec.JoinPID != 0 {
+		err = startJoined(spec.JoinPID, cmd)
+	} else {
+		// The kernel kills the command if the thread that forked it ends:
+		// nsplay's threads live as long as nsplay.
+		cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
+		err = spec.NS.In(cmd.Start)
+	}
+	errW.Close()
+	if err != nil {
+		return nil, fmt.Errorf("start %s: %w", spec.Argv[0], err)
+	}
+	p.cmd = cmd
+	setupErr, _ := io.ReadAll(errR)
+	go func() {
+		p.err = cmd.Wait()
+		close(p.done)
+	}()
+	if len(setupErr) > 0 {
+		<-p.done
+		return nil, errors.New(string(setupErr))
+	}
+	return p, nil
+}
+
+// helperConfig tells the helper what to set up before it execs the command.
+type helperConfig struct {
+	Mounts   bool   `json:"mounts,omitempty"` // in a fresh mount namespace: make it private, remount /sys
+	Proc     bool   `json:"proc,omitempty"`   // mount a /proc for a fresh PID namespace
+	Etc      string `json:"etc,omitempty"`    // bind /etc/netns/<Etc>/* over /etc/*
+	Hostname string `json:"hostname,omitempty"`
+}
+
+// plan works out the clone flags and what the helper must do.
+func plan(spec ExecSpec) (uintptr, helperConfig, error) {
+	var flags uintptr
+	for _, kind := range spec.New {
+		f, ok := NamespaceKinds[kind]
+		if !ok {
+			return 0, helperConfig{}, fmt.Errorf("unknown namespace kind %q: use mnt, uts, ipc, pid, net or user", kind)
+		}
+		flags |= f
+	}
+	if spec.Hostname != "" {
+		flags |= unix.CLONE_NEWUTS
+	}
+	if spec.JoinPID == 0 || flags&unix.CLONE_NEWPID != 0 {
+		// Like ip netns exec; and a fresh PID namespace needs its own /proc.
+		flags |= unix.CLONE_NEWNS
+	}
+	cfg := helperConfig{
+		Mounts:   flags&unix.CLONE_NEWNS != 0,
+		Proc:     flags&unix.CLONE_NEWPID != 0,
+		Hostname: spec.Hostname,
+	}
+	if cfg.Mounts && spec.JoinPID == 0 {
+		cfg.Etc = spec.EtcName
+	}
+	return flags, cfg, nil
+}
+
+// startJoined starts cmd from a thread that has joined the namespaces of
+// process pid. Such a thread cannot be trusted back into the runtime's pool
+// (its mount namespace and root changed), so it runs in a goroutine of its
+// own that ends with the thread still locked: the runtime then discards it.
+// The command therefore gets no parent-death signal.
+func startJoined(pid int, cmd *exec.Cmd) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		errc <- joinNamespaces(pid, cmd.Start)
+	}()
+	return <-errc
+}
+
+// joinOrder is the order in which a thread joins another process's
+// namespaces; the mount namespace last, since it changes the thread's root.
+var joinOrder = []string{"cgroup", "ipc", "uts", "net", "pid", "mnt"}
+
+func joinNamespaces(pid int, start func() error) error {
+	if !sameNS(pid, "user") {
+		return fmt.Errorf("process %d is in a user namespace of its own, and nsplay cannot join one (a Go program has too many threads for it): run the command with spawn(..., new=[\"user\"]) instead", pid)
+	}
+	if err := unix.Unshare(unix.CLONE_FS); err != nil {
+		return fmt.Errorf("unshare filesystem attributes: %w", err)
+	}
+	for _, kind := range joinOrder {
+		if sameNS(pid, kind) {
+			continue
+		}
+		fd, err := unix.Open(fmt.Sprintf("/proc/%d/ns/%s", pid, kind), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("open the %s namespace of process %d: %w", kind, pid, classify(err))
+		}
+		err = unix.Setns(fd, 0)
+		unix.Close(fd)
+		if err != nil {
+			return fmt.Errorf("join the %s namespace of process %d: %w", kind, pid, err)
+		}
+	}
+	return start()
+}
+
+// sameNS tells whether process pid and the calling thread share the
+// namespace of that kind.
+func sameNS(pid int, kind string) bool {
+	var a, b unix.Stat_t
+	if unix.Stat(fmt.Sprintf("/proc/%d/ns/%s", pid, kind), &a) != nil || unix.Stat("/proc/thread-self/ns/"+kind, &b) != nil {
+		return false
+	}
+	return a.Dev == b.Dev && a.Ino == b.Ino
+}
+
+// PID is the command's process id.
+func (p *Proc) PID() int { return p.cmd.Process.Pid }
+
+// Alive tells whether the command is still running.
+func (p *Proc) Alive() bool {
+	select {
+	case <-p.done:
+		return false
+	default:
+		return true
+	}
+}
+
+// Signal sends sig to the command's process group: the command and what it
+// started.
+func (p *Proc) Signal(sig unix.Signal) error {
+	if !p.Alive() {
+		return nil
+	}
+	err := unix.Kill(-p.cmd.Process.Pid, sig)
+	if errors.Is(err, unix.ESRCH) {
+		return nil
+	}
+	return err
+}
+
+// Wait waits up to timeout (0: no limit) for the command to end and
+// returns how it ended. A command still running then is ErrTimeout, and
+// goes on running.
+func (p *Proc) Wait(timeout time.Duration) (ExecResult, error) {
+	if timeout > 0 {
+		select {
+		case <-p.done:
+		case <-time.After(timeout):
+			return ExecResult{}, fmt.Errorf("still running: %w after %s", ErrTimeout, timeout)
+		}
+	}
+	<-p.done
+	return p.result()
+}
+
+// Stop ends the command: SIGTERM to its process group, then SIGKILL after
+// grace. It reports whether the command was still running.
+func (p *Proc) Stop(grace time.Duration) bool {
+	if !p.Alive() {
+		return false
+	}
+	p.Signal(unix.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(grace):
+		p.Signal(unix.SIGKILL)
+		<-p.done
+	}
+	return true
+}
+
+func (p *Proc) result() (ExecResult, error) {
+	var exitErr *exec.ExitError
+	if p.err != nil && !errors.As(p.err, &exitErr) {
+		return ExecResult{}, fmt.Errorf("run %s: %w", p.cmd.Args[1], p.err)
+	}
+	res := ExecResult{RC: p.cmd.ProcessState.ExitCode(), Stdout: p.stdout.String(), Stderr: p.stderr.String()}
+	if ws, ok := p.cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		res.RC = 128 + int(ws.Signal())
+	}
+	return res, nil
+}
+
+// helperEnv carries the helper's configuration to a process started by
+// Start.
+const helperEnv = "NSPLAY_EXEC_HELPER"
+
+// helperErrFd reports setup errors; a successful exec closes it.
+const helperErrFd = 3
+
+// init turns the process into the exec helper when Start started it. It
+// runs before main, on the main thread, so what it sets up applies to the
+// thread that calls execve. Any binary that imports this package, nsplay
+// and its test binaries alike, can therefore serve as the helper.
+func init() {
+	conf, ok := os.LookupEnv(helperEnv)
+	if !ok {
+		return
+	}
+	runtime.LockOSThread()
+	os.Unsetenv(helperEnv)
+	report := os.NewFile(helperErrFd, "errors")
+	var cfg helperConfig
+	err := json.Unmarshal([]byte(conf), &cfg)
+	if err == nil {
+		err = execHelper(cfg, os.Args[1:])
+	}
+	fmt.Fprint(report, err)
+	os.Exit(127)
+}
+
+func execHelper(cfg helperConfig, argv []string) error {
+	if cfg.Mounts {
+		if err := unix.Mount("", "/", "none", unix.MS_SLAVE|unix.MS_REC, ""); err != nil {
+			return fmt.Errorf("make / a slave mount: %w", err)
+		}
+		// /sys shows the links of the namespace that mounted it: mount a
+		// fresh one. In a user namespace the old one may be locked; then
+		// the new one goes on top of it. A fresh user namespace may not
+		// mount /sys for a network namespace it does not own: then /sys
+		// stays as it was.
+		unix.Unmount("/sys", unix.MNT_DETACH)
+		if err := unix.Mount("sysfs", "/sys", "sysfs", 0, ""); err != nil && !errors.Is(err, unix.EPERM) {
+			return fmt.Errorf("mount /sys for the namespace: %w", err)
+		}
+	}
+	if cfg.Proc {
+		if err := unix.Mount("proc", "/proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
+			return fmt.Errorf("mount /proc for the PID namespace: %w", err)
+		}
+	}
+	if cfg.Etc != "" {
+		if err := bindEtc(filepath.Join(EtcNetnsDir, cfg.Etc)); err != nil {
+			return err
+		}
+	}
+	if cfg.Hostname != "" {
+		if err := unix.Sethostname([]byte(cfg.Hostname)); err != nil {
+			return fmt.Errorf("set hostname %q: %w", cfg.Hostname, err)
+		}
+	}
+	path, err := exec.LookPath(argv[0])
+	if err != nil {
+		return fmt.Errorf("command %q not found: %w", argv[0], err)
+	}
+	unix.CloseOnExec(helperErrFd)
+	err = unix.Exec(path, argv, os.Environ())
+	return fmt.Errorf("exec %s: %w", path, err)
+}
+// bindEtc bind-mounts each entry of dir over the same name in /etc.
+func bindEtc(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read %s: %w", dir, err)
+	}
+	for _, e := range entries {
+		src, dst := filepath.Join(dir, e.Name()), filepath.Join("/etc", e.Name())
+		if err := unix.Mount(src, dst, "none", unix.MS_BIND, ""); err != nil {
+			return fmt.Errorf("bind %s over %s: %w (the file must exist in /etc to be replaced)", src, dst, err)
+		}
+	}
+	return nil
+}
