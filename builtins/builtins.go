@@ -9,6 +9,8 @@
 //	exec_in(target, cmd, check=True, timeout="30s", env={}, stdin="") -> struct(rc, stdout, stderr) (exec.go)
 //	ping(ns, dst, count=1, timeout="1s")        -> struct(sent, received, rtt_ms) (ping.go)
 //	expect.eq/.ne/.true/.false/.contains/.reachable/.unreachable      (expect.go)
+//	spawn(target, cmd, new=[], hostname=None, env={}, stdin="") -> process (process.go)
+//	netns_list() / netns_identify(pid)                                  (netns.go)
 //	var(name, default)                                                  (var.go)
 //	state(ns=None)                              -> dict, the normalized snapshot (state.go)
 //
@@ -67,17 +69,20 @@ func envOf(thread *starlark.Thread) (*Env, error) {
 // Predeclared returns the names every playbook and loaded file sees.
 func Predeclared(env *Env) starlark.StringDict {
 	return starlark.StringDict{
-		"host":        &Netns{lab: env.Lab, ns: env.Lab.Host},
-		"netns":       starlark.NewBuiltin("netns", netnsFn),
-		"bridge":      starlark.NewBuiltin("bridge", bridgeFn),
-		"veth":        starlark.NewBuiltin("veth", vethFn),
-		"route":       starlark.NewBuiltin("route", routeFn),
-		"resolv_conf": starlark.NewBuiltin("resolv_conf", resolvConfFn),
-		"exec_in":     starlark.NewBuiltin("exec_in", execInFn),
-		"ping":        starlark.NewBuiltin("ping", pingFn),
-		"expect":      expectModule,
-		"var":         starlark.NewBuiltin("var", varFn),
-		"state":       starlark.NewBuiltin("state", stateFn),
+		"host":           &Netns{lab: env.Lab, ns: env.Lab.Host},
+		"netns":          starlark.NewBuiltin("netns", netnsFn),
+		"bridge":         starlark.NewBuiltin("bridge", bridgeFn),
+		"veth":           starlark.NewBuiltin("veth", vethFn),
+		"route":          starlark.NewBuiltin("route", routeFn),
+		"resolv_conf":    starlark.NewBuiltin("resolv_conf", resolvConfFn),
+		"exec_in":        starlark.NewBuiltin("exec_in", execInFn),
+		"ping":           starlark.NewBuiltin("ping", pingFn),
+		"expect":         expectModule,
+		"var":            starlark.NewBuiltin("var", varFn),
+		"state":          starlark.NewBuiltin("state", stateFn),
+		"spawn":          starlark.NewBuiltin("spawn", spawnFn),
+		"netns_list":     starlark.NewBuiltin("netns_list", netnsListFn),
+		"netns_identify": starlark.NewBuiltin("netns_identify", netnsIdentifyFn),
 	}
 }
 

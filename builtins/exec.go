@@ -1,9 +1,12 @@
 package builtins
 
-//	exec_in(target, cmd, check=True, timeout="30s", env={}, stdin="") -> struct(rc, stdout, stderr)
+//	exec_in(target, cmd, check=True, timeout="30s", env={}, stdin="", new=[], hostname=None)
+//	        -> struct(rc, stdout, stderr)
 //	    runs cmd like `ip netns exec`: cmd is a list (argv) or a string (run by /bin/sh -c);
 //	    /etc/netns/<name>/* is seen as /etc/*; env adds to nsplay's environment; with check=True
-//	    a non-zero exit stops the playbook with the command's stderr
+//	    a non-zero exit stops the playbook with the command's stderr. target may also be a
+//	    process handle: then cmd joins all its namespaces (nsenter -t PID -a). new and
+//	    hostname give it fresh namespaces, as for spawn (process.go).
 //	resolv_conf(ns, nameservers, search=[])
 //	    writes /etc/netns/<name>/resolv.conf, which commands run in ns see as /etc/resolv.conf
 
@@ -16,52 +19,30 @@ import (
 
 	"github.com/nsplay/nsplay/internal/kernel"
 	"go.starlark.net/starlark"
-	"go.starlark.net/starlarkstruct"
 )
 
 func execInFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	var target nsArg
+	var target targetArg
 	var cmd starlark.Value
 	check := true
 	timeout := "30s"
 	var envDict *starlark.Dict
-	var stdin string
+	var fresh *starlark.List
+	var stdin, hostname string
 	if err := unpack(b.Name(), args, kwargs, 2, "target", &target, "cmd", &cmd, "check?", &check, "timeout?", &timeout,
-		"env?", &envDict, "stdin?", &stdin); err != nil {
+		"env?", &envDict, "stdin?", &stdin, "new?", &fresh, "hostname?", &hostname); err != nil {
 		return nil, err
 	}
 	env, err := envOf(thread)
 	if err != nil {
 		return nil, err
 	}
-	ns, err := target.must(env)
+	spec, shown, where, err := commandSpec(env, target, cmd, fresh, hostname, envDict, stdin)
 	if err != nil {
 		return nil, wrap(b, err)
 	}
-	argv, shown, err := commandArgv(cmd)
-	if err != nil {
-		return nil, wrap(b, err)
-	}
-	limit, err := duration(b.Name(), "timeout", timeout)
-	if err != nil {
+	if spec.Timeout, err = duration(b.Name(), "timeout", timeout); err != nil {
 		return nil, err
-	}
-	environ := os.Environ()
-	if envDict != nil {
-		for _, kv := range envDict.Items() {
-			k, ok1 := starlark.AsString(kv[0])
-			v, ok2 := starlark.AsString(kv[1])
-			if !ok1 || !ok2 {
-				return nil, fmt.Errorf("%s: env= wants string keys and values, got %s: %s", b.Name(), kv[0].Type(), kv[1].Type())
-			}
-			environ = append(environ, k+"="+v)
-		}
-	}
-	spec := kernel.ExecSpec{NS: ns.ns, Argv: argv, Env: environ, Stdin: stdin, Timeout: limit}
-	where := "in host:"
-	if ns.ns != env.Lab.Host {
-		spec.EtcName = ns.ns.Name
-		where = "ip netns exec " + ns.ns.String()
 	}
 	res, err := kernel.Exec(env.Ctx, spec)
 	if err != nil {
@@ -76,13 +57,30 @@ func execInFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple,
 		if msg == "" {
 			msg = "(nothing on stderr)"
 		}
-		return nil, fmt.Errorf("%s: %q in %s exited with status %d (pass check=False to go on): %s", b.Name(), shown, ns.ns, res.RC, msg)
+		in := fmt.Sprintf("process %d", spec.JoinPID)
+		if spec.JoinPID == 0 {
+			in = spec.NS.String()
+		}
+		return nil, fmt.Errorf("%s: %q in %s exited with status %d (pass check=False to go on): %s", b.Name(), shown, in, res.RC, msg)
 	}
-	return starlarkstruct.FromStringDict(starlarkstruct.Default, starlark.StringDict{
-		"rc":     starlark.MakeInt(res.RC),
-		"stdout": starlark.String(res.Stdout),
-		"stderr": starlark.String(res.Stderr),
-	}), nil
+	return resultStruct(res), nil
+}
+
+// environment is nsplay's environment with env= added.
+func environment(envDict *starlark.Dict) ([]string, error) {
+	environ := os.Environ()
+	if envDict == nil {
+		return environ, nil
+	}
+	for _, kv := range envDict.Items() {
+		k, ok1 := starlark.AsString(kv[0])
+		v, ok2 := starlark.AsString(kv[1])
+		if !ok1 || !ok2 {
+			return nil, fmt.Errorf("env= wants string keys and values, got %s: %s", kv[0].Type(), kv[1].Type())
+		}
+		environ = append(environ, k+"="+v)
+	}
+	return environ, nil
 }
 
 // commandArgv turns a command argument into argv, and says how to show it.

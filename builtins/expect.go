@@ -11,6 +11,14 @@ package builtins
 //	expect.contains(container, item, msg="")  item in container (substring for strings)
 //	expect.reachable(ns, dst, timeout="2s", msg="")    an ICMP echo from ns to dst is answered
 //	expect.unreachable(ns, dst, timeout="1s", msg="")  it is not
+//	expect.listening(ns, port, proto="tcp", timeout="2s", msg="")
+//	                                    a socket in ns listens on port ("tcp" or "udp") within timeout
+//	expect.connects(ns, addr, port, timeout="2s", msg="")
+//	                                    a TCP connection from ns to addr:port opens within timeout
+//
+// The last two try again until the timeout passes, so a server that is
+// still starting is waited for. A long container in a contains message is
+// cut short.
 //
 // A failed reachable check says why, as far as the kernel tells: no route,
 // the output link down or without carrier (and whether its veth peer or the
@@ -35,6 +43,8 @@ var expectModule = &starlarkstruct.Module{
 		"contains":    starlark.NewBuiltin("expect.contains", expectContains),
 		"reachable":   starlark.NewBuiltin("expect.reachable", expectReach(true, "2s")),
 		"unreachable": starlark.NewBuiltin("expect.unreachable", expectReach(false, "1s")),
+		"listening":   starlark.NewBuiltin("expect.listening", expectListening),
+		"connects":    starlark.NewBuiltin("expect.connects", expectConnects),
 	},
 }
 
@@ -99,11 +109,109 @@ func expectContains(thread *starlark.Thread, b *starlark.Builtin, args starlark.
 		return nil, wrap(b, err)
 	}
 	ok := bool(in.Truth())
-	what := fmt.Sprintf("%s: %s in %s", b.Name(), item, container)
+	what := fmt.Sprintf("%s: %s in %s", b.Name(), item, short(container))
 	if !ok {
-		what = fmt.Sprintf("%s: %s is not in %s", b.Name(), item, container)
+		what = fmt.Sprintf("%s: %s is not in %s", b.Name(), item, short(container))
 	}
 	return record(thread, ok, msg, what)
+}
+
+func expectListening(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var nsA nsArg
+	var port int
+	proto, msg, timeout := "tcp", "", "2s"
+	if err := unpack(b.Name(), args, kwargs, 2, "ns", &nsA, "port", &port, "proto?", &proto, "timeout?", &timeout, "msg?", &msg); err != nil {
+		return nil, err
+	}
+	limit, err := duration(b.Name(), "timeout", timeout)
+	if err != nil {
+		return nil, err
+	}
+	env, err := envOf(thread)
+	if err != nil {
+		return nil, err
+	}
+	ns, err := nsA.must(env)
+	if err != nil {
+		return nil, wrap(b, err)
+	}
+	var ok bool
+	err = retry(env, limit, func() (bool, error) {
+		ok, err = ns.ns.Listening(proto, port)
+		return ok, err
+	})
+	if err != nil {
+		return nil, wrap(b, err)
+	}
+	what := fmt.Sprintf("%s: %s port %d is listened on in %s", b.Name(), proto, port, ns.ns)
+	if !ok {
+		what = fmt.Sprintf("%s: nothing listens on %s port %d in %s within %s", b.Name(), proto, port, ns.ns, limit)
+	}
+	return record(thread, ok, msg, what)
+}
+
+func expectConnects(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var nsA nsArg
+	var addr, msg string
+	var port int
+	timeout := "2s"
+	if err := unpack(b.Name(), args, kwargs, 3, "ns", &nsA, "addr", &addr, "port", &port, "timeout?", &timeout, "msg?", &msg); err != nil {
+		return nil, err
+	}
+	env, err := envOf(thread)
+	if err != nil {
+		return nil, err
+	}
+	ns, err := nsA.must(env)
+	if err != nil {
+		return nil, wrap(b, err)
+	}
+	ip, err := parseIP(addr)
+	if err != nil {
+		return nil, wrap(b, err)
+	}
+	limit, err := duration(b.Name(), "timeout", timeout)
+	if err != nil {
+		return nil, err
+	}
+	what := fmt.Sprintf("%s: %s connects to %s port %d", b.Name(), ns.ns, ip, port)
+	var cerr error
+	deadline := time.Now().Add(limit)
+	if err := retry(env, limit, func() (bool, error) {
+		cerr = ns.ns.Connect(ip, port, max(time.Until(deadline), time.Millisecond))
+		return cerr == nil, nil
+	}); err != nil {
+		return nil, wrap(b, err)
+	}
+	if cerr != nil {
+		what = fmt.Sprintf("%s: %s does not connect to %s port %d: %v", b.Name(), ns.ns, ip, port, cerr)
+	}
+	return record(thread, cerr == nil, msg, what)
+}
+
+// retry calls try every 50ms until it succeeds, fails, or limit passes.
+func retry(env *Env, limit time.Duration, try func() (bool, error)) error {
+	deadline := time.Now().Add(limit)
+	for {
+		ok, err := try()
+		if ok || err != nil || !time.Now().Before(deadline) {
+			return err
+		}
+		select {
+		case <-env.Ctx.Done():
+			return env.Ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// short is a value as a message shows it: cut after 100 characters.
+func short(v starlark.Value) string {
+	s := v.String()
+	if r := []rune(s); len(r) > 100 {
+		return fmt.Sprintf("%s… (%d characters more)", string(r[:100]), len(r)-100)
+	}
+	return s
 }
 
 // expectReach checks reachability by sending echo requests from inside ns

@@ -14,7 +14,12 @@ package builtins
 //	.routes()           the main table's routes            -> [route]
 //	.pids()             processes in it (ip netns pids)    -> [int]
 //	.exec(cmd, ...)     exec_in(this, cmd, ...)
+//	.id                 its NETNSID as the host knows it (ip netns list-id), None if it has none
+//	.set_id(n)          ip netns set NAME n (only a namespace the lab created, unless --allow-host)
 //	.delete()           ip netns del (only a namespace the lab created, unless --allow-host)
+//
+//	netns_list()        the names under /run/netns, sorted (ip netns list)  -> [string]
+//	netns_identify(pid) the name of the named namespace process pid is in, or None (ip netns identify)
 
 import (
 	"errors"
@@ -65,6 +70,12 @@ func (n *Netns) Attr(name string) (starlark.Value, error) {
 		return starlark.String(n.ns.Path), nil
 	case "owned":
 		return starlark.Bool(n.lab.OwnsNS(n.ns)), nil
+	case "id":
+		id, err := n.lab.Host.NetnsIDOf(n.ns)
+		if err != nil || id < 0 {
+			return starlark.None, err
+		}
+		return starlark.MakeInt(id), nil
 	}
 	if m, ok := netnsMethods[name]; ok {
 		return starlark.NewBuiltin(name, m).BindReceiver(n), nil
@@ -73,7 +84,7 @@ func (n *Netns) Attr(name string) (starlark.Value, error) {
 }
 
 func (n *Netns) AttrNames() []string {
-	return []string{"delete", "exec", "link", "links", "name", "owned", "path", "pids", "routes"}
+	return []string{"delete", "exec", "id", "link", "links", "name", "owned", "path", "pids", "routes", "set_id"}
 }
 
 var netnsMethods = map[string]func(*starlark.Thread, *starlark.Builtin, starlark.Tuple, []starlark.Tuple) (starlark.Value, error){
@@ -83,6 +94,56 @@ var netnsMethods = map[string]func(*starlark.Thread, *starlark.Builtin, starlark
 	"pids":   netnsPIDs,
 	"exec":   netnsExec,
 	"delete": netnsDelete,
+	"set_id": netnsSetID,
+}
+
+func netnsSetID(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var id int
+	if err := unpack(b.Name(), args, kwargs, 1, "id", &id); err != nil {
+		return nil, err
+	}
+	n := receiverNS(b)
+	if n.ns == n.lab.Host {
+		return nil, errors.New("set_id: host is the namespace the ids are given in; give one to another namespace")
+	}
+	if err := n.lab.MayDeleteNS(n.ns); err != nil {
+		return nil, wrap(b, err)
+	}
+	if id < 0 {
+		return nil, fmt.Errorf("set_id: %d is negative; ids are 0 or more", id)
+	}
+	if err := n.lab.Host.SetNetnsID(n.ns, id); err != nil {
+		return nil, wrap(b, err)
+	}
+	step(thread, "ip netns set %s %d", n.ns, id)
+	return n, nil
+}
+
+func netnsListFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	if err := unpack(b.Name(), args, kwargs, 0); err != nil {
+		return nil, err
+	}
+	names, err := kernel.NamedList()
+	if err != nil {
+		return nil, wrap(b, err)
+	}
+	vals := make([]starlark.Value, len(names))
+	for i, name := range names {
+		vals[i] = starlark.String(name)
+	}
+	return starlark.NewList(vals), nil
+}
+
+func netnsIdentifyFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var pid int
+	if err := unpack(b.Name(), args, kwargs, 1, "pid", &pid); err != nil {
+		return nil, err
+	}
+	name, err := kernel.Identify(pid)
+	if err != nil {
+		return nil, wrap(b, err)
+	}
+	return noneIfEmpty(name), nil
 }
 
 func netnsFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {

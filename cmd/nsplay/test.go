@@ -176,7 +176,7 @@ func goldenCmd(args []string, stdout io.Writer) error {
 			if !*e.Pass {
 				verdict = "FAIL"
 			}
-			fmt.Fprintf(&checks, "check %s %s: %s\n", verdict, e.Pos, normalize(e.Msg))
+			fmt.Fprintf(&checks, "check %s %s: %s\n", verdict, e.Pos, e.Msg)
 		}
 	}
 	res, runErr := interp.Run(context.Background(), l, file, interp.Options{Emit: emit})
@@ -185,27 +185,31 @@ func goldenCmd(args []string, stdout io.Writer) error {
 	if err := errors.Join(snapErr, downErr); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "# nsplay test: the lab of %s at the end of the playbook, then its checks.\n", file)
-	fmt.Fprint(stdout, snap.Text())
-	fmt.Fprint(stdout, checks.String())
+	var golden strings.Builder
+	fmt.Fprintf(&golden, "# nsplay test: the lab of %s at the end of the playbook, then its checks.\n", file)
+	golden.WriteString(snap.Text())
+	golden.WriteString(checks.String())
 	var pe *interp.Error
 	if errors.As(runErr, &pe) {
-		fmt.Fprintf(stdout, "error %s\n", normalize(pe.Error()))
+		fmt.Fprintf(&golden, "error %s\n", pe)
 	} else if runErr != nil {
 		return runErr
 	}
-	fmt.Fprintf(stdout, "%d passed, %d failed\n", res.Passed, res.Failed)
-	return nil
+	fmt.Fprintf(&golden, "%d passed, %d failed\n", res.Passed, res.Failed)
+	_, err = io.WriteString(stdout, normalize(golden.String()))
+	return err
 }
 
-// normalize writes what changes from run to run in check messages the same
-// way every time.
+// normalize writes what changes from run to run the same way every time:
+// round-trip times, MAC addresses, process ids in /proc paths.
 func normalize(s string) string {
 	s = rttPattern.ReplaceAllString(s, "N ms")
-	return macPattern.ReplaceAllString(s, "MAC")
+	s = macPattern.ReplaceAllString(s, "MAC")
+	return procPattern.ReplaceAllString(s, "/proc/PID/")
 }
 
 var (
-	rttPattern = regexp.MustCompile(`\d+(\.\d+)? ms\b`)
-	macPattern = regexp.MustCompile(`\b([0-9a-f]{2}:){5}[0-9a-f]{2}\b`)
+	rttPattern  = regexp.MustCompile(`\d+(\.\d+)? ms\b`)
+	macPattern  = regexp.MustCompile(`\b([0-9a-f]{2}:){5}[0-9a-f]{2}\b`)
+	procPattern = regexp.MustCompile(`/proc/\d+/`)
 )

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -313,17 +314,23 @@ func (n *NS) PIDs() ([]int, error) {
 // SIGKILL for those still there after grace. It returns what it stopped.
 func (n *NS) StopProcesses(grace time.Duration) ([]Process, error) {
 	pids, err := n.PIDs()
-	if err != nil || len(pids) == 0 {
+	if err != nil {
 		return nil, err
 	}
+	// nsplay's own threads pass through lab namespaces; never stop nsplay.
+	pids = slices.DeleteFunc(pids, func(pid int) bool { return pid == os.Getpid() })
 	procs := make([]Process, len(pids))
 	for i, pid := range pids {
 		comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
 		procs[i] = Process{PID: pid, Command: strings.TrimSpace(string(comm))}
 		unix.Kill(pid, unix.SIGTERM)
 	}
+	others := func() ([]int, error) {
+		pids, err := n.PIDs()
+		return slices.DeleteFunc(pids, func(pid int) bool { return pid == os.Getpid() }), err
+	}
 	for start := time.Now(); time.Since(start) < grace; time.Sleep(10 * time.Millisecond) {
-		if pids, err = n.PIDs(); err != nil || len(pids) == 0 {
+		if pids, err = others(); err != nil || len(pids) == 0 {
 			return procs, err
 		}
 	}
@@ -331,7 +338,7 @@ func (n *NS) StopProcesses(grace time.Duration) ([]Process, error) {
 		unix.Kill(pid, unix.SIGKILL)
 	}
 	for start := time.Now(); time.Since(start) < time.Second; time.Sleep(10 * time.Millisecond) {
-		if pids, err = n.PIDs(); err != nil || len(pids) == 0 {
+		if pids, err = others(); err != nil || len(pids) == 0 {
 			return procs, err
 		}
 	}

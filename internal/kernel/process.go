@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -140,6 +141,9 @@ func Start(spec ExecSpec) (*Proc, error) {
 		cmd.SysProcAttr.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: nobody, Size: 1}}
 		cmd.SysProcAttr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: nobody, Size: 1}}
 		cmd.SysProcAttr.GidMappingsEnableSetgroups = false
+		// Become that root: without it the child stays the outside root,
+		// which the new namespace does not map, and has no capability in it.
+		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: true}
 	}
 	if spec.JoinPID != 0 {
 		err = startJoined(spec.JoinPID, cmd)
@@ -334,12 +338,18 @@ const helperErrFd = 3
 // runs before main, on the main thread, so what it sets up applies to the
 // thread that calls execve. Any binary that imports this package, nsplay
 // and its test binaries alike, can therefore serve as the helper.
+//
+// In any other process, init locks the main goroutine to the main thread.
+// A thread that joined another process's namespaces is discarded by ending
+// its goroutine while locked (startJoined), but the runtime cannot discard
+// the main thread: were such a goroutine to run there, the process's own
+// namespaces, as /proc/PID/ns shows them, would change for good.
 func init() {
+	runtime.LockOSThread()
 	conf, ok := os.LookupEnv(helperEnv)
 	if !ok {
 		return
 	}
-	runtime.LockOSThread()
 	os.Unsetenv(helperEnv)
 	report := os.NewFile(helperErrFd, "errors")
 	var cfg helperConfig
@@ -389,6 +399,7 @@ func execHelper(cfg helperConfig, argv []string) error {
 	err = unix.Exec(path, argv, os.Environ())
 	return fmt.Errorf("exec %s: %w", path, err)
 }
+
 // bindEtc bind-mounts each entry of dir over the same name in /etc.
 func bindEtc(dir string) error {
 	entries, err := os.ReadDir(dir)
@@ -405,4 +416,52 @@ func bindEtc(dir string) error {
 		}
 	}
 	return nil
+}
+
+// StartTime is when process pid started, in clock ticks since boot: with
+// the pid, it names one process, even after the pid is reused.
+func StartTime(pid int) (uint64, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, classify(err)
+	}
+	// "pid (comm) state ppid ...": comm may hold spaces and parentheses.
+	fields := strings.Fields(string(data[bytes.LastIndexByte(data, ')')+1:]))
+	if len(fields) < 20 {
+		return 0, fmt.Errorf("/proc/%d/stat is short", pid)
+	}
+	return strconv.ParseUint(fields[19], 10, 64)
+}
+
+// StopPID ends the process pid and its process group, if it is still the
+// process that started at start: SIGTERM, then SIGKILL after grace. It
+// reports whether there was something to stop. nsplay uses it for processes
+// a run that was killed left behind.
+func StopPID(pid int, start uint64, grace time.Duration) (bool, error) {
+	alive := func() bool {
+		now, err := StartTime(pid)
+		if err != nil || now != start {
+			return false
+		}
+		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		return err == nil && !bytes.Contains(data, []byte(") Z "))
+	}
+	if !alive() {
+		return false, nil
+	}
+	unix.Kill(-pid, unix.SIGTERM)
+	unix.Kill(pid, unix.SIGTERM)
+	for deadline := time.Now().Add(grace); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if !alive() {
+			return true, nil
+		}
+	}
+	unix.Kill(-pid, unix.SIGKILL)
+	unix.Kill(pid, unix.SIGKILL)
+	for deadline := time.Now().Add(time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if !alive() {
+			return true, nil
+		}
+	}
+	return true, fmt.Errorf("process %d survived SIGKILL", pid)
 }

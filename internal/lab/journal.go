@@ -14,7 +14,7 @@ import (
 // before it is created, so a lab can be taken down after nsplay was killed.
 type Object struct {
 	ID   int    `json:"id"`
-	Kind string `json:"kind"` // "netns", "link", "route", "addr", "file", "dir"
+	Kind string `json:"kind"` // "netns", "link", "route", "addr", "file", "dir", "proc"
 	// NS is where the object is: "host", "netns:NAME", or "path:/proc/..".
 	NS string `json:"ns,omitempty"`
 	// Name is the namespace or link name, or the file's path.
@@ -25,6 +25,8 @@ type Object struct {
 	Link  string            `json:"link,omitempty"` // addr: the link it is on
 	CIDR  string            `json:"cidr,omitempty"` // addr
 	Route *kernel.RouteSpec `json:"route,omitempty"`
+	PID   int               `json:"pid,omitempty"`   // proc
+	Start uint64            `json:"start,omitempty"` // proc: its start time, against pid reuse
 }
 
 // record is one journal line.

@@ -46,6 +46,7 @@ type Lab struct {
 	objs    []*Object             // live objects, in creation order
 	nextID  int                   // the next object's ID
 	spaces  map[string]*kernel.NS // open namespaces by key
+	procs   map[int]*kernel.Proc  // processes this run spawned, by pid
 }
 
 var labName = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$`)
@@ -77,7 +78,7 @@ func Open(name string, host *kernel.NS, playbook string) (*Lab, error) {
 		return nil, err
 	}
 	l := &Lab{Name: name, Host: host, dir: dir, lock: lock, journal: j, objs: past.objs,
-		spaces: map[string]*kernel.NS{HostKey: host}}
+		spaces: map[string]*kernel.NS{HostKey: host}, procs: map[int]*kernel.Proc{}}
 	for _, o := range past.objs {
 		l.nextID = max(l.nextID, o.ID+1)
 	}

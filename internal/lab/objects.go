@@ -189,6 +189,17 @@ func (l *Lab) NetnsDeleted(ns *kernel.NS) error {
 	return nil
 }
 
+// Spawned journals a process the lab started, so that teardown stops it,
+// also after nsplay was killed. command names it in reports.
+func (l *Lab) Spawned(p *kernel.Proc, command string) error {
+	start, err := kernel.StartTime(p.PID())
+	if err != nil {
+		return nil // it has ended already
+	}
+	l.procs[p.PID()] = p
+	return l.add(&Object{Kind: "proc", Name: command, PID: p.PID(), Start: start})
+}
+
 // AddRoute adds a route. Outside the lab's namespaces it is journalled so
 // teardown removes it. An identical route the lab owns is adopted.
 func (l *Lab) AddRoute(ns *kernel.NS, spec kernel.RouteSpec) (adopted bool, err error) {

@@ -34,10 +34,25 @@ func (l *Lab) Teardown(report func(string)) error {
 	}
 	objs := slices.Clone(l.objs)
 	slices.Reverse(objs)
+	// Processes first: they may hold what the rest would remove.
+	for _, o := range objs {
+		if o.Kind == "proc" {
+			stopped, err := l.stop(o)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			if stopped {
+				report(fmt.Sprintf("kill %d (%s)", o.PID, o.Name))
+			}
+			errs = append(errs, l.gone(o))
+		}
+	}
 	var spaces []*Object
 	var takenAlong []takenLink
 	for _, o := range objs {
 		switch {
+		case o.Kind == "proc":
 		case o.Kind == "netns":
 			spaces = append(spaces, o)
 		case inLabNS(o, objs):
@@ -89,6 +104,16 @@ func (l *Lab) Teardown(report func(string)) error {
 		os.Remove(filepath.Join(l.dir, f))
 	}
 	return os.Remove(l.dir)
+}
+
+// stop ends a process the lab spawned: through its handle when this run
+// started it, else by pid and start time (after a crash).
+func (l *Lab) stop(o *Object) (bool, error) {
+	if p, ok := l.procs[o.PID]; ok {
+		delete(l.procs, o.PID)
+		return p.Stop(2 * time.Second), nil
+	}
+	return kernel.StopPID(o.PID, o.Start, 2*time.Second)
 }
 
 // takenLink is a link that deleting a lab namespace removes as well.

@@ -1,0 +1,226 @@
+package builtins
+
+// A process handle names a background process a playbook started.
+//
+//	spawn(target, cmd, new=[], hostname=None, env={}, stdin="") -> process
+//	    starts cmd (a list, or a string run by /bin/sh -c) in the background,
+//	    like exec_in: target is a netns (or its name) or a process handle
+//	    (then it joins all that process's namespaces, like nsenter -t PID -a);
+//	    new lists fresh namespaces, like unshare(1): "mnt", "uts", "ipc",
+//	    "pid" (the command is PID 1 and gets its own /proc), "net" (a fresh,
+//	    empty network namespace), "user" (root inside is nobody outside);
+//	    hostname sets the hostname in a fresh UTS namespace ("uts" implied).
+//	    The lab stops it at teardown: SIGTERM to its process group, SIGKILL
+//	    after 2 seconds.
+//
+//	.pid           its process id
+//	.alive         True while it runs
+//	.ns(kind)      the path of its namespace of that kind: "/proc/PID/ns/KIND"
+//	               (kind: net, mnt, uts, ipc, pid, user, cgroup)
+//	.wait(timeout="30s") -> struct(rc, stdout, stderr); still running then is an error
+//	.kill(signal="TERM") signals its process group ("TERM", "KILL", "INT", "HUP", ...)
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/nsplay/nsplay/internal/kernel"
+	"github.com/nsplay/nsplay/internal/lab"
+	"go.starlark.net/starlark"
+	"go.starlark.net/starlarkstruct"
+	"go.starlark.net/syntax"
+	"golang.org/x/sys/unix"
+)
+
+// Process is a handle on a process the playbook spawned.
+type Process struct {
+	lab   *lab.Lab
+	proc  *kernel.Proc
+	shown string // the command, for messages
+}
+
+var _ starlark.HasAttrs = (*Process)(nil)
+
+func (p *Process) String() string        { return fmt.Sprintf("process(%d, %q)", p.proc.PID(), p.shown) }
+func (p *Process) Type() string          { return "nsplay.process" }
+func (p *Process) Freeze()               {}
+func (p *Process) Truth() starlark.Bool  { return true }
+func (p *Process) Hash() (uint32, error) { return starlark.MakeInt(p.proc.PID()).Hash() }
+func (p *Process) AttrNames() []string   { return []string{"alive", "kill", "ns", "pid", "wait"} }
+func (p *Process) CompareSameType(op syntax.Token, y starlark.Value, depth int) (bool, error) {
+	return sameCompare(op, p.proc == y.(*Process).proc, p, y)
+}
+
+func (p *Process) Attr(name string) (starlark.Value, error) {
+	switch name {
+	case "pid":
+		return starlark.MakeInt(p.proc.PID()), nil
+	case "alive":
+		return starlark.Bool(p.proc.Alive()), nil
+	case "ns":
+		return starlark.NewBuiltin("ns", processNS).BindReceiver(p), nil
+	case "wait":
+		return starlark.NewBuiltin("wait", processWait).BindReceiver(p), nil
+	case "kill":
+		return starlark.NewBuiltin("kill", processKill).BindReceiver(p), nil
+	}
+	return nil, nil
+}
+
+// unshareFlags name the fresh namespaces as unshare(1) would.
+var unshareFlags = map[string]string{"mnt": "--mount", "uts": "--uts", "ipc": "--ipc", "pid": "--pid --mount-proc",
+	"net": "--net", "user": "--user (root inside, nobody outside)"}
+
+// namespaceFiles are the kinds .ns(kind) knows, as /proc/PID/ns names them.
+var namespaceFiles = []string{"cgroup", "ipc", "mnt", "net", "pid", "user", "uts"}
+
+func processNS(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var kind string
+	if err := unpack(b.Name(), args, kwargs, 1, "kind", &kind); err != nil {
+		return nil, err
+	}
+	if !slices.Contains(namespaceFiles, kind) {
+		return nil, fmt.Errorf("ns: unknown namespace kind %q: use one of %s", kind, strings.Join(namespaceFiles, ", "))
+	}
+	return starlark.String(fmt.Sprintf("/proc/%d/ns/%s", b.Receiver().(*Process).proc.PID(), kind)), nil
+}
+
+func processWait(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	timeout := "30s"
+	if err := unpack(b.Name(), args, kwargs, 1, "timeout?", &timeout); err != nil {
+		return nil, err
+	}
+	limit, err := duration(b.Name(), "timeout", timeout)
+	if err != nil {
+		return nil, err
+	}
+	p := b.Receiver().(*Process)
+	res, err := p.proc.Wait(limit)
+	if err != nil {
+		return nil, fmt.Errorf("wait: %s: %w", p, err)
+	}
+	return resultStruct(res), nil
+}
+
+func processKill(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	name := "TERM"
+	if err := unpack(b.Name(), args, kwargs, 1, "signal?", &name); err != nil {
+		return nil, err
+	}
+	sig := unix.SignalNum("SIG" + strings.TrimPrefix(strings.ToUpper(name), "SIG"))
+	if sig == 0 {
+		return nil, fmt.Errorf("kill: unknown signal %q: use a name like \"TERM\", \"KILL\", \"INT\" or \"HUP\"", name)
+	}
+	p := b.Receiver().(*Process)
+	if err := p.proc.Signal(sig); err != nil {
+		return nil, fmt.Errorf("kill: %s: %w", p, err)
+	}
+	step(thread, "kill -%s -%d (%s)", unix.SignalName(sig)[3:], p.proc.PID(), p.shown)
+	return starlark.None, nil
+}
+
+func resultStruct(res kernel.ExecResult) starlark.Value {
+	return starlarkstruct.FromStringDict(starlarkstruct.Default, starlark.StringDict{
+		"rc":     starlark.MakeInt(res.RC),
+		"stdout": starlark.String(res.Stdout),
+		"stderr": starlark.String(res.Stderr),
+	})
+}
+
+func spawnFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var target targetArg
+	var cmd starlark.Value
+	var fresh *starlark.List
+	var hostname, stdin string
+	var envDict *starlark.Dict
+	if err := unpack(b.Name(), args, kwargs, 2, "target", &target, "cmd", &cmd, "new?", &fresh,
+		"hostname?", &hostname, "env?", &envDict, "stdin?", &stdin); err != nil {
+		return nil, err
+	}
+	env, err := envOf(thread)
+	if err != nil {
+		return nil, err
+	}
+	spec, shown, where, err := commandSpec(env, target, cmd, fresh, hostname, envDict, stdin)
+	if err != nil {
+		return nil, wrap(b, err)
+	}
+	proc, err := kernel.Start(spec)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %q: %w", b.Name(), shown, err)
+	}
+	if err := env.Lab.Spawned(proc, spec.Argv[0]); err != nil {
+		proc.Stop(0)
+		return nil, wrap(b, err)
+	}
+	step(thread, "%s %s & (pid %d)", where, shown, proc.PID())
+	return &Process{lab: env.Lab, proc: proc, shown: shown}, nil
+}
+
+// targetArg is where a command runs: a namespace, or a process whose
+// namespaces it joins.
+type targetArg struct {
+	nsArg
+	proc *Process
+}
+
+func (a *targetArg) Unpack(v starlark.Value) error {
+	if p, ok := v.(*Process); ok {
+		a.proc = p
+		return nil
+	}
+	if err := a.nsArg.Unpack(v); err != nil {
+		return fmt.Errorf("want a netns handle, a namespace name or a process handle, got %s", v.Type())
+	}
+	return nil
+}
+
+// commandSpec turns the arguments exec_in and spawn share into a spec, the
+// command as a user would type it, and where it runs in words of ip,
+// nsenter and unshare.
+func commandSpec(env *Env, target targetArg, cmd starlark.Value, fresh *starlark.List, hostname string,
+	envDict *starlark.Dict, stdin string) (kernel.ExecSpec, string, string, error) {
+	var spec kernel.ExecSpec
+	argv, shown, err := commandArgv(cmd)
+	if err != nil {
+		return spec, "", "", err
+	}
+	environ, err := environment(envDict)
+	if err != nil {
+		return spec, "", "", err
+	}
+	spec = kernel.ExecSpec{Argv: argv, Env: environ, Stdin: stdin, Hostname: hostname}
+	if fresh != nil {
+		if spec.New, err = stringList("new", fresh); err != nil {
+			return spec, "", "", err
+		}
+	}
+	var where string
+	switch {
+	case target.proc != nil:
+		spec.JoinPID = target.proc.proc.PID()
+		where = fmt.Sprintf("nsenter -t %d -a", spec.JoinPID)
+	default:
+		ns, err := target.must(env)
+		if err != nil {
+			return spec, "", "", err
+		}
+		spec.NS = ns.ns
+		where = "in host:"
+		if ns.ns != env.Lab.Host {
+			spec.EtcName = ns.ns.Name
+			where = "ip netns exec " + ns.ns.String()
+		}
+	}
+	if len(spec.New) > 0 || hostname != "" {
+		where += " unshare"
+		for _, kind := range spec.New {
+			where += " " + unshareFlags[kind]
+		}
+		if hostname != "" {
+			where += " (hostname " + hostname + ")"
+		}
+	}
+	return spec, shown, where, nil
+}
