@@ -146,6 +146,11 @@ func resolvConfFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tu
 		if err != nil {
 			return nil, wrap(b, err)
 		}
+		for _, d := range domains {
+			if d == "" || strings.ContainsAny(d, " \t\r\n#;") {
+				return nil, fmt.Errorf("resolv_conf: search domain %q is empty or holds white space, '#' or ';'", d)
+			}
+		}
 		fmt.Fprintf(&text, "search %s\n", strings.Join(domains, " "))
 	}
 	addrs, err := stringList("nameservers", servers)

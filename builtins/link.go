@@ -210,8 +210,8 @@ func bridgeFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple,
 	}
 	l := &Link{lab: env.Lab, ns: at, name: now}
 	if adopted {
-		if info, err := at.Link(now); err != nil || info.Kind != "bridge" {
-			return nil, fmt.Errorf("bridge: %s in %s is not a bridge; delete it or choose another name", now, at)
+		if err := adoptKind(env.Lab, at, now, "bridge"); err != nil {
+			return nil, wrap(b, err)
 		}
 		step(thread, "bridge %s is the lab's already: adopted", now)
 		return l, nil
@@ -253,8 +253,8 @@ func vethFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, k
 		return nil, wrap(b, err)
 	}
 	if adopted {
-		if info, err := at.Link(now); err != nil || info.Kind != "veth" {
-			return nil, fmt.Errorf("veth: %s in %s is not a veth; choose another name", now, at)
+		if err := adoptKind(env.Lab, at, now, "veth"); err != nil {
+			return nil, wrap(b, err)
 		}
 		step(thread, "veth %s is the lab's already (now %s in %s): adopted", name, now, at)
 	} else {
@@ -265,6 +265,21 @@ func vethFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, k
 		step(thread, "%s", ipCmd(ns.ns, env.Lab, cmd))
 	}
 	return &Link{lab: env.Lab, ns: at, name: now}, nil
+}
+
+// adoptKind checks that a link the lab adopts is of the kind asked for. One
+// that is not was put there from outside in place of the lab's: the lab
+// forgets it, so that teardown leaves it alone.
+func adoptKind(l *lab.Lab, ns *kernel.NS, name, kind string) error {
+	info, err := ns.Link(name)
+	if err != nil {
+		return err
+	}
+	if info.Kind == kind {
+		return nil
+	}
+	return errors.Join(fmt.Errorf("%s in %s is a %s, not a %s, and the lab did not make it so; delete it or choose another name", name, ns, info.Kind, kind),
+		l.LinkDeleted(ns, name, nil, ""))
 }
 
 func linkAddAddr(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {

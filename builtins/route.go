@@ -84,7 +84,7 @@ func (r *Route) live() (kernel.RouteInfo, error) {
 	}
 	for _, info := range routes {
 		s := specOf(info)
-		if s.Dst == r.spec.Dst && s.Table == r.spec.Table && (r.spec.Metric == 0 || s.Metric == r.spec.Metric) &&
+		if s.Dst == r.spec.Dst && s.Table == r.spec.Table && s.Metric == r.spec.Metric &&
 			(r.spec.Via == "" || s.Via == r.spec.Via) && (r.spec.Dev == "" || s.Dev == r.spec.Dev) {
 			return info, nil
 		}
@@ -166,6 +166,9 @@ func routeFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, 
 	}
 	if spec.Metric < 0 {
 		return nil, fmt.Errorf("route: metric=%d is negative", spec.Metric)
+	}
+	if spec.Metric == 0 && spec.IPv6() {
+		spec.Metric = kernel.IPv6DefaultMetric // what the kernel gives it
 	}
 	adopted, err := env.Lab.AddRoute(ns.ns, spec)
 	if err != nil {

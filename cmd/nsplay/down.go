@@ -75,6 +75,7 @@ func lsCmd(args []string, stdout io.Writer) error {
 	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
+		enc.SetEscapeHTML(false)
 		for _, l := range labs {
 			if err := enc.Encode(struct {
 				Name     string `json:"name"`

@@ -117,14 +117,21 @@ func runCmd(args []string, stdout, stderr io.Writer) (int, error) {
 	interrupted := ctx.Err() != nil
 	var downErr error
 	if o.keep && !interrupted {
-		enter := ""
+		var spaces []string
 		for _, obj := range l.Objects() {
 			if obj.Kind == "netns" {
-				enter += fmt.Sprintf("'ip netns exec %s bash', ", obj.Name)
+				spaces = append(spaces, obj.Name)
 			}
 		}
-		if enter != "" {
-			enter = "enter it with " + enter
+		enter := ""
+		switch {
+		case len(spaces) == 1:
+			enter = fmt.Sprintf("enter it with 'ip netns exec %s bash', ", spaces[0])
+		case len(spaces) > 1:
+			enter = fmt.Sprintf("enter its namespaces (%s) with 'ip netns exec NAME bash', ", strings.Join(spaces[:min(len(spaces), 4)], ", "))
+			if len(spaces) > 4 {
+				enter = strings.Replace(enter, ") with", fmt.Sprintf(" and %d more) with", len(spaces)-4), 1)
+			}
 		}
 		downErr = l.Keep()
 		out.event(interp.Event{Kind: "kept", Msg: fmt.Sprintf("lab %s is up: %sremove it with 'nsplay down %s'", name, enter, name)})

@@ -55,6 +55,7 @@ func showCmd(args []string, stdout io.Writer) error {
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false)
 		return enc.Encode(snap)
 	}
 	return showTables(stdout, snap)

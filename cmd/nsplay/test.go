@@ -57,6 +57,16 @@ func testCmd(args []string, stdout, stderr io.Writer) (int, error) {
 	if err != nil {
 		return exitError, err
 	}
+	if o.golden != "" {
+		seen := map[string]string{}
+		for _, file := range files {
+			base := filepath.Base(file)
+			if other, ok := seen[base]; ok {
+				return exitError, fmt.Errorf("%s and %s would share the golden file %s: rename one, or test them without --golden", other, file, filepath.Join(o.golden, strings.TrimSuffix(base, ".star")+".golden"))
+			}
+			seen[base] = file
+		}
+	}
 	passed, failed := 0, 0
 	for _, file := range files {
 		golden := strings.TrimSuffix(file, ".star") + ".golden"

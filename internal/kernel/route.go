@@ -47,6 +47,20 @@ func ParseTable(name string) (int, error) {
 	return id, nil
 }
 
+// IPv6DefaultMetric is the metric the kernel gives an IPv6 route added
+// with none (IP6_RT_PRIO_USER).
+const IPv6DefaultMetric = 1024
+
+// IPv6 tells whether the route is an IPv6 one, by its destination or
+// gateway.
+func (s RouteSpec) IPv6() bool {
+	if ip := net.ParseIP(s.Via); ip != nil {
+		return ip.To4() == nil
+	}
+	dst, err := parseDst(s.Dst)
+	return err == nil && dst != nil && dst.IP.To4() == nil
+}
+
 // CanonicalTable writes a table the way the kernel's routes report it:
 // "254" becomes "main".
 func CanonicalTable(name string) (string, error) {

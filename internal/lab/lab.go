@@ -29,6 +29,12 @@ var ErrNotOwned = errors.New("not created by this lab")
 // ErrBusy reports a lab that another nsplay process is running.
 var ErrBusy = errors.New("lab is in use")
 
+// noLab reports a lab that is not up; it matches kernel.ErrNotFound.
+type noLab string
+
+func (e noLab) Error() string { return fmt.Sprintf("no lab %s is up (see `nsplay ls`)", string(e)) }
+func (e noLab) Unwrap() error { return kernel.ErrNotFound }
+
 type busyError string
 
 func (e busyError) Error() string { return string(e) }
@@ -121,7 +127,7 @@ func (l *Lab) Close() {
 func Inspect(name string, host *kernel.NS) (*Lab, error) {
 	dir := filepath.Join(Dir, name)
 	if _, err := os.Stat(dir); err != nil {
-		return nil, fmt.Errorf("no lab %s is up (see `nsplay ls`): %w", name, kernel.ErrNotFound)
+		return nil, noLab(name)
 	}
 	past, err := replay(filepath.Join(dir, "journal"))
 	if err != nil {

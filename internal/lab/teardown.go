@@ -208,7 +208,7 @@ func (l *Lab) remove(o *Object) (string, error) {
 // behind when nsplay was killed.
 func Down(name string, host *kernel.NS, report func(string)) error {
 	if _, err := os.Stat(filepath.Join(Dir, name)); errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("no lab %s is up (see `nsplay ls`): %w", name, kernel.ErrNotFound)
+		return noLab(name)
 	}
 	l, err := Open(name, host, "")
 	if err != nil {
