@@ -149,6 +149,10 @@ func normalize(s string) string {
 		regexp.MustCompile(`\d+\.\d+ ms`):                  "N ms",
 		regexp.MustCompile(`([0-9a-f]{2}:){5}[0-9a-f]{2}`): "MAC",
 		regexp.MustCompile(`/proc/\d+/`):                   "/proc/PID/",
+		regexp.MustCompile(`\(pid \d+\)`):                  "(pid N)",
+		regexp.MustCompile(`nsenter -t \d+`):               "nsenter -t N",
+		regexp.MustCompile(`kill -([A-Z]+) -\d+`):          "kill -$1 -N",
+		regexp.MustCompile(`process\(\d+,`):                "process(N,",
 	} {
 		s = re.ReplaceAllString(s, repl)
 	}

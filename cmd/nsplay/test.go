@@ -211,15 +211,17 @@ func goldenCmd(args []string, stdout io.Writer) error {
 }
 
 // normalize writes what changes from run to run the same way every time:
-// round-trip times, MAC addresses, process ids in /proc paths.
+// round-trip times, MAC addresses, process ids.
 func normalize(s string) string {
 	s = rttPattern.ReplaceAllString(s, "N ms")
 	s = macPattern.ReplaceAllString(s, "MAC")
-	return procPattern.ReplaceAllString(s, "/proc/PID/")
+	s = procPattern.ReplaceAllString(s, "/proc/PID/")
+	return handlePattern.ReplaceAllString(s, "process(PID,")
 }
 
 var (
-	rttPattern  = regexp.MustCompile(`\d+(\.\d+)? ms\b`)
-	macPattern  = regexp.MustCompile(`\b([0-9a-f]{2}:){5}[0-9a-f]{2}\b`)
-	procPattern = regexp.MustCompile(`/proc/\d+/`)
+	rttPattern    = regexp.MustCompile(`\d+(\.\d+)? ms\b`)
+	macPattern    = regexp.MustCompile(`\b([0-9a-f]{2}:){5}[0-9a-f]{2}\b`)
+	procPattern   = regexp.MustCompile(`/proc/\d+/`)
+	handlePattern = regexp.MustCompile(`process\(\d+,`)
 )

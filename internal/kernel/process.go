@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -26,7 +27,7 @@ const EtcNetnsDir = "/etc/netns"
 // ExecSpec is one command to run in a lab.
 type ExecSpec struct {
 	NS      *NS    // the network namespace to run in, when JoinPID is 0
-	JoinPID int    // else: join all namespaces of this process, like `nsenter -t PID -a`
+	JoinPID int    // else: join all namespaces of this process, like `nsenter -t PID -a`, but those in New
 	EtcName string // bind-mount /etc/netns/<EtcName>/* over /etc/*; "" for none
 	// New lists fresh namespaces to run in, like unshare(1): "mnt", "uts",
 	// "ipc", "pid", "net", "user". "pid" brings a fresh /proc (and so
@@ -146,7 +147,16 @@ func Start(spec ExecSpec) (*Proc, error) {
 		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: true}
 	}
 	if spec.JoinPID != 0 {
-		err = startJoined(spec.JoinPID, cmd)
+		if cfg.JoinMnt {
+			mnt, oerr := os.Open(fmt.Sprintf("/proc/%d/ns/mnt", spec.JoinPID))
+			if oerr != nil {
+				errW.Close()
+				return nil, fmt.Errorf("open the mount namespace of process %d: %w", spec.JoinPID, classify(oerr))
+			}
+			defer mnt.Close()
+			cmd.ExtraFiles = append(cmd.ExtraFiles, mnt)
+		}
+		err = startJoined(spec.JoinPID, spec.New, cmd)
 	} else {
 		// The kernel kills the command if the thread that forked it ends:
 		// nsplay's threads live as long as nsplay.
@@ -172,9 +182,10 @@ func Start(spec ExecSpec) (*Proc, error) {
 
 // helperConfig tells the helper what to set up before it execs the command.
 type helperConfig struct {
-	Mounts   bool   `json:"mounts,omitempty"` // in a fresh mount namespace: make it private, remount /sys
-	Proc     bool   `json:"proc,omitempty"`   // mount a /proc for a fresh PID namespace
-	Etc      string `json:"etc,omitempty"`    // bind /etc/netns/<Etc>/* over /etc/*
+	JoinMnt  bool   `json:"join_mnt,omitempty"` // join the mount namespace on helperMntFd first
+	Mounts   bool   `json:"mounts,omitempty"`   // in a fresh mount namespace: make it private, remount /sys
+	Proc     bool   `json:"proc,omitempty"`     // mount a /proc for a fresh PID namespace
+	Etc      string `json:"etc,omitempty"`      // bind /etc/netns/<Etc>/* over /etc/*
 	Hostname string `json:"hostname,omitempty"`
 }
 
@@ -203,36 +214,39 @@ func plan(spec ExecSpec) (uintptr, helperConfig, error) {
 	if cfg.Mounts && spec.JoinPID == 0 {
 		cfg.Etc = spec.EtcName
 	}
+	if spec.JoinPID != 0 && flags&unix.CLONE_NEWNS == 0 && !sameNS(spec.JoinPID, "mnt") {
+		cfg.JoinMnt = true
+	}
 	return flags, cfg, nil
 }
 
 // startJoined starts cmd from a thread that has joined the namespaces of
-// process pid. Such a thread cannot be trusted back into the runtime's pool
+// process pid, except the kinds in fresh (the command gets new ones of
+// those; the kernel could not make a fresh PID namespace after joining one). Such a thread cannot be trusted back into the runtime's pool
 // (its mount namespace and root changed), so it runs in a goroutine of its
 // own that ends with the thread still locked: the runtime then discards it.
 // The command therefore gets no parent-death signal.
-func startJoined(pid int, cmd *exec.Cmd) error {
+func startJoined(pid int, fresh []string, cmd *exec.Cmd) error {
 	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
-		errc <- joinNamespaces(pid, cmd.Start)
+		errc <- joinNamespaces(pid, fresh, cmd.Start)
 	}()
 	return <-errc
 }
 
 // joinOrder is the order in which a thread joins another process's
-// namespaces; the mount namespace last, since it changes the thread's root.
-var joinOrder = []string{"cgroup", "ipc", "uts", "net", "pid", "mnt"}
+// namespaces. The mount namespace is not among them: the helper joins it
+// (JoinMnt), since after it /proc/self/exe, which the thread is about to
+// run, may not be there.
+var joinOrder = []string{"cgroup", "ipc", "uts", "net", "pid"}
 
-func joinNamespaces(pid int, start func() error) error {
-	if !sameNS(pid, "user") {
+func joinNamespaces(pid int, fresh []string, start func() error) error {
+	if !sameNS(pid, "user") && !slices.Contains(fresh, "user") {
 		return fmt.Errorf("process %d is in a user namespace of its own, and nsplay cannot join one (a Go program has too many threads for it): run the command with spawn(..., new=[\"user\"]) instead", pid)
 	}
-	if err := unix.Unshare(unix.CLONE_FS); err != nil {
-		return fmt.Errorf("unshare filesystem attributes: %w", err)
-	}
 	for _, kind := range joinOrder {
-		if sameNS(pid, kind) {
+		if sameNS(pid, kind) || slices.Contains(fresh, kind) {
 			continue
 		}
 		fd, err := unix.Open(fmt.Sprintf("/proc/%d/ns/%s", pid, kind), unix.O_RDONLY|unix.O_CLOEXEC, 0)
@@ -332,7 +346,11 @@ func (p *Proc) result() (ExecResult, error) {
 const helperEnv = "NSPLAY_EXEC_HELPER"
 
 // helperErrFd reports setup errors; a successful exec closes it.
-const helperErrFd = 3
+// helperMntFd is the mount namespace to join, with JoinMnt.
+const (
+	helperErrFd = 3
+	helperMntFd = 4
+)
 
 // init turns the process into the exec helper when Start started it. It
 // runs before main, on the main thread, so what it sets up applies to the
@@ -362,6 +380,17 @@ func init() {
 }
 
 func execHelper(cfg helperConfig, argv []string) error {
+	if cfg.JoinMnt {
+		// A thread that shares its filesystem attributes with others (all
+		// of a Go program's do) may not change its mount namespace.
+		if err := unix.Unshare(unix.CLONE_FS); err != nil {
+			return fmt.Errorf("unshare filesystem attributes: %w", err)
+		}
+		if err := unix.Setns(helperMntFd, unix.CLONE_NEWNS); err != nil {
+			return fmt.Errorf("join the mount namespace: %w", err)
+		}
+		unix.Close(helperMntFd)
+	}
 	if cfg.Mounts {
 		if err := unix.Mount("", "/", "none", unix.MS_SLAVE|unix.MS_REC, ""); err != nil {
 			return fmt.Errorf("make / a slave mount: %w", err)
