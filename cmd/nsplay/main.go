@@ -35,6 +35,7 @@ Usage:
   nsplay run [flags] PLAYBOOK   build the lab, run its checks, tear it down
   nsplay test [flags] PATH...   run playbooks sandboxed and compare with golden files
   nsplay show [--json] LAB      print the live state of a lab that is up
+  nsplay monitor [--json] [LAB] print changes to namespaces, links, addresses, routes
   nsplay down LAB...            tear down a lab kept with --keep or left by a crash
   nsplay ls [--json]            list the labs that are up
   nsplay version                print the version
@@ -67,6 +68,8 @@ func nsplay(args []string, stdout, stderr io.Writer) int {
 		err = goldenCmd(rest, stdout)
 	case "show":
 		err = showCmd(rest, stdout)
+	case "monitor":
+		err = monitorCmd(rest, stdout, stderr)
 	case "down":
 		err = downCmd(rest, stdout, stderr)
 	case "ls":
@@ -99,7 +102,7 @@ func helpCmd(args []string, stdout io.Writer) error {
 		printUsage(stdout)
 		return nil
 	}
-	for name, fs := range map[string]func() *flagSet{"run": runFlags, "test": testFlags, "show": showFlags, "down": downFlags, "ls": lsFlags} {
+	for name, fs := range map[string]func() *flagSet{"run": runFlags, "test": testFlags, "show": showFlags, "monitor": monitorFlags, "down": downFlags, "ls": lsFlags} {
 		if name == args[0] {
 			f := fs()
 			f.SetOutput(stdout)
@@ -111,7 +114,7 @@ func helpCmd(args []string, stdout io.Writer) error {
 		fmt.Fprintln(stdout, "Usage: nsplay version\n\nPrints nsplay's version and the Go version it was built with.")
 		return nil
 	}
-	return usageError{fmt.Sprintf("no help for %q: commands are run, test, show, down, ls, version", args[0])}
+	return usageError{fmt.Sprintf("no help for %q: commands are run, test, show, monitor, down, ls, version", args[0])}
 }
 
 // printUsage prints the overview and the flags of every command.
@@ -120,7 +123,7 @@ func printUsage(w io.Writer) {
 	for _, c := range []struct {
 		name  string
 		flags func() *flagSet
-	}{{"run", runFlags}, {"test", testFlags}, {"show", showFlags}, {"ls", lsFlags}} {
+	}{{"run", runFlags}, {"test", testFlags}, {"show", showFlags}, {"monitor", monitorFlags}, {"ls", lsFlags}} {
 		fs := c.flags()
 		fs.SetOutput(w)
 		fmt.Fprintf(w, "\nFlags of %s:\n", c.name)

@@ -1,0 +1,259 @@
+package main
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/nsplay/nsplay/internal/kernel"
+	"github.com/nsplay/nsplay/internal/lab"
+	"golang.org/x/sys/unix"
+)
+
+func monitorFlagSet(asJSON *bool) *flagSet {
+	fs := newFlagSet("monitor", "[--json] [LAB]", `Prints changes as the kernel makes them, like 'ip monitor' and 'ip netns
+monitor' together: namespaces added and deleted, and links, addresses and
+routes added, changed and deleted, in the host and in every named namespace,
+including namespaces made while it runs. With LAB, only that lab's: its
+namespaces, and in the host its links and what goes through them; the lab
+need not be up yet. Changes within one namespace come in the order the
+kernel made them. Runs until interrupted (Ctrl-C).`)
+	fs.BoolVar(asJSON, "json", false, "print each change as a JSON object: time, ns, kind, action, text")
+	return fs
+}
+
+func monitorFlags() *flagSet { return monitorFlagSet(new(bool)) }
+
+// change is one line of the monitor's output.
+type change struct {
+	Time   time.Time `json:"time"`
+	NS     string    `json:"ns"`     // "host", a namespace's name
+	Kind   string    `json:"kind"`   // "netns", "link", "addr", "route"
+	Action string    `json:"action"` // "add", "change", "del"
+	Text   string    `json:"text"`
+}
+
+func monitorCmd(args []string, stdout, stderr io.Writer) error {
+	asJSON := new(bool)
+	fs := monitorFlagSet(asJSON)
+	fs.help = stdout
+	rest, err := fs.parse(args)
+	if err != nil {
+		return err
+	}
+	if len(rest) > 1 {
+		return usageError{"monitor takes at most one lab name"}
+	}
+	if os.Geteuid() != 0 {
+		return errors.New("monitor needs root to watch namespaces: run it with sudo")
+	}
+	m := &monitor{changes: make(chan change, 1024), added: make(chan string, 64), watching: map[string]*kernel.Monitor{}}
+	if len(rest) == 1 {
+		m.lab = rest[0]
+	}
+	if m.host, err = kernel.Current(); err != nil {
+		return err
+	}
+	defer m.host.Close()
+	defer m.closeAll()
+	if err := m.watchNamespaces(); err != nil {
+		return err
+	}
+	if err := m.watch("host", m.host, false); err != nil {
+		return err
+	}
+	names, err := kernel.NamedList()
+	if err != nil {
+		return err
+	}
+	for _, name := range names {
+		m.addNamed(name, false)
+	}
+	fmt.Fprintf(stderr, "monitoring %s (Ctrl-C to stop)\n", strings.Join(m.watched(), ", "))
+
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	enc := json.NewEncoder(stdout)
+	enc.SetEscapeHTML(false)
+	for {
+		select {
+		case <-sigs:
+			return nil
+		case name := <-m.added:
+			m.addNamed(name, true)
+		case c := <-m.changes:
+			show := m.shows(c)
+			if c.Kind == "netns" && c.Action == "del" {
+				// The lab's journal may be gone already: what was
+				// watched was the lab's.
+				_, show = m.watching[c.NS]
+				show = show || m.lab == ""
+				m.forget(c.NS)
+			}
+			if !show {
+				continue
+			}
+			if *asJSON {
+				enc.Encode(c)
+			} else if c.Kind == "netns" {
+				fmt.Fprintf(stdout, "netns %s %s\n", c.Text, words[c.Action])
+			} else {
+				fmt.Fprintf(stdout, "%s: %s %s %s\n", c.NS, c.Kind, c.Text, words[c.Action])
+			}
+		}
+	}
+}
+
+var words = map[string]string{"add": "added", "change": "changed", "del": "deleted"}
+
+type monitor struct {
+	lab      string // "" for everything
+	host     *kernel.NS
+	changes  chan change
+	added    chan string // names that appeared under /run/netns
+	watching map[string]*kernel.Monitor
+}
+
+func (m *monitor) watch(label string, ns *kernel.NS, existing bool) error {
+	mon, err := ns.Monitor(func(c kernel.Change) {
+		m.changes <- change{Time: time.Now(), NS: label, Kind: c.Kind, Action: c.Action, Text: c.Text}
+	}, existing)
+	if err != nil {
+		return err
+	}
+	m.watching[label] = mon
+	return nil
+}
+
+func (m *monitor) watched() []string {
+	var labels []string
+	for l := range m.watching {
+		labels = append(labels, l)
+	}
+	slices.Sort(labels)
+	return labels
+}
+
+// addNamed starts watching a named namespace, if it is one to watch. One
+// that just appeared may not be mounted yet: it is tried for a second.
+func (m *monitor) addNamed(name string, fresh bool) {
+	if _, ok := m.watching[name]; ok || !m.inLab("netns", name) {
+		return
+	}
+	for start := time.Now(); time.Since(start) < time.Second; time.Sleep(5 * time.Millisecond) {
+		ns, err := kernel.OpenNamed(name)
+		if err != nil {
+			continue
+		}
+		// The monitor's socket is all it needs: the handle would keep the
+		// namespace alive after it is deleted.
+		m.watch(name, ns, fresh)
+		ns.Close()
+		return
+	}
+}
+
+// watchNamespaces reports names added to and removed from /run/netns, like
+// `ip netns monitor`, through inotify.
+func (m *monitor) watchNamespaces() error {
+	if err := os.MkdirAll(kernel.RunDir, 0o755); err != nil {
+		return err
+	}
+	fd, err := unix.InotifyInit1(unix.IN_CLOEXEC)
+	if err != nil {
+		return fmt.Errorf("watch %s: %w", kernel.RunDir, err)
+	}
+	if _, err := unix.InotifyAddWatch(fd, kernel.RunDir, unix.IN_CREATE|unix.IN_DELETE); err != nil {
+		unix.Close(fd)
+		return fmt.Errorf("watch %s: %w", kernel.RunDir, err)
+	}
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, err := unix.Read(fd, buf)
+			if err != nil {
+				return
+			}
+			for off := 0; off+unix.SizeofInotifyEvent <= n; {
+				// struct inotify_event: wd, mask, cookie, len, then the name.
+				mask := binary.NativeEndian.Uint32(buf[off+4:])
+				size := int(binary.NativeEndian.Uint32(buf[off+12:]))
+				nameBytes := buf[off+unix.SizeofInotifyEvent : off+unix.SizeofInotifyEvent+size]
+				name := strings.TrimRight(string(nameBytes), "\x00")
+				off += unix.SizeofInotifyEvent + size
+				action := "add"
+				if mask&unix.IN_DELETE != 0 {
+					action = "del"
+				}
+				m.changes <- change{Time: time.Now(), NS: name, Kind: "netns", Action: action, Text: name}
+				if action == "add" {
+					m.added <- name
+				}
+			}
+		}
+	}()
+	return nil
+}
+
+// shows tells whether a change is one to print: with a lab, only the lab's.
+func (m *monitor) shows(c change) bool {
+	if m.lab == "" {
+		return true
+	}
+	switch {
+	case c.Kind == "netns":
+		return m.inLab("netns", c.NS)
+	case c.NS != "host":
+		return true // only the lab's namespaces are watched
+	}
+	// In the host: the lab's links, and addresses and routes on them.
+	name := strings.Fields(c.Text)[0]
+	if i := slices.Index(strings.Fields(c.Text), "dev"); i >= 0 && i+1 < len(strings.Fields(c.Text)) {
+		name = strings.Fields(c.Text)[i+1]
+	}
+	return m.inLab("link", name)
+}
+
+// inLab tells whether the lab's journal lists an object of that kind and
+// name (always true without a lab). The journal is read each time: the lab
+// may be running, and it journals objects before it makes them.
+func (m *monitor) inLab(kind, name string) bool {
+	if m.lab == "" {
+		return true
+	}
+	l, err := lab.Inspect(m.lab, m.host)
+	if err != nil {
+		return false
+	}
+	defer l.Close()
+	for _, o := range l.Objects() {
+		if o.Kind == kind && o.Name == name && (kind != "link" || o.NS == lab.HostKey) {
+			return true
+		}
+	}
+	return false
+}
+
+// forget stops watching a namespace that was deleted: its socket would keep
+// it alive.
+func (m *monitor) forget(name string) {
+	if mon, ok := m.watching[name]; ok {
+		mon.Close()
+		delete(m.watching, name)
+	}
+}
+
+func (m *monitor) closeAll() {
+	for _, mon := range m.watching {
+		mon.Close()
+	}
+}
