@@ -129,13 +129,9 @@ func resolvConfFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tu
 	if err := unpack(b.Name(), args, kwargs, 2, "ns", &nsA, "nameservers", &servers, "search?", &search); err != nil {
 		return nil, err
 	}
-	env, err := envOf(thread)
+	env, ns, err := nsOf(thread, b, &nsA)
 	if err != nil {
 		return nil, err
-	}
-	ns, err := nsA.must(env)
-	if err != nil {
-		return nil, wrap(b, err)
 	}
 	if ns.ns.Name == "" {
 		return nil, fmt.Errorf("resolv_conf: %s has no name, and only named namespaces have /etc/netns/<name>/", ns)

@@ -127,13 +127,9 @@ func expectListening(thread *starlark.Thread, b *starlark.Builtin, args starlark
 	if err != nil {
 		return nil, err
 	}
-	env, err := envOf(thread)
+	env, ns, err := nsOf(thread, b, &nsA)
 	if err != nil {
 		return nil, err
-	}
-	ns, err := nsA.must(env)
-	if err != nil {
-		return nil, wrap(b, err)
 	}
 	var ok bool
 	err = retry(env, limit, func() (bool, error) {
@@ -158,13 +154,9 @@ func expectConnects(thread *starlark.Thread, b *starlark.Builtin, args starlark.
 	if err := unpack(b.Name(), args, kwargs, 3, "ns", &nsA, "addr", &addr, "port", &port, "timeout?", &timeout, "msg?", &msg); err != nil {
 		return nil, err
 	}
-	env, err := envOf(thread)
+	env, ns, err := nsOf(thread, b, &nsA)
 	if err != nil {
 		return nil, err
-	}
-	ns, err := nsA.must(env)
-	if err != nil {
-		return nil, wrap(b, err)
 	}
 	ip, err := parseIP(addr)
 	if err != nil {
@@ -224,13 +216,9 @@ func expectReach(want bool, defaultTimeout string) builtinFn {
 		if err := unpack(b.Name(), args, kwargs, 2, "ns", &nsA, "dst", &dst, "timeout?", &timeout, "msg?", &msg); err != nil {
 			return nil, err
 		}
-		env, err := envOf(thread)
+		env, ns, err := nsOf(thread, b, &nsA)
 		if err != nil {
 			return nil, err
-		}
-		ns, err := nsA.must(env)
-		if err != nil {
-			return nil, wrap(b, err)
 		}
 		ip, err := parseIP(dst)
 		if err != nil {

@@ -184,13 +184,9 @@ func bridgeFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple,
 	if err := unpack(b.Name(), args, kwargs, 1, "name", &name, "ns?", &nsA, "stp?", &stp, "mtu?", &mtu); err != nil {
 		return nil, err
 	}
-	env, err := envOf(thread)
+	env, ns, err := optionalNSOf(thread, b, &nsA)
 	if err != nil {
 		return nil, err
-	}
-	ns, err := nsA.resolve(env)
-	if err != nil {
-		return nil, wrap(b, err)
 	}
 	if mtu < 0 {
 		return nil, fmt.Errorf("bridge: mtu=%d is negative; leave it out (0) for the kernel's default", mtu)
@@ -230,13 +226,9 @@ func vethFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, k
 	if err := unpack(b.Name(), args, kwargs, 2, "name", &name, "peer", &peer, "ns?", &nsA, "peer_ns?", &peerA); err != nil {
 		return nil, err
 	}
-	env, err := envOf(thread)
+	env, ns, err := optionalNSOf(thread, b, &nsA)
 	if err != nil {
 		return nil, err
-	}
-	ns, err := nsA.resolve(env)
-	if err != nil {
-		return nil, wrap(b, err)
 	}
 	peerNS := ns
 	if peerA.set() {
@@ -395,13 +387,9 @@ func linkMove(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple,
 	if err := unpack(b.Name(), args, kwargs, 1, "ns", &to); err != nil {
 		return nil, err
 	}
-	env, err := envOf(thread)
+	_, target, err := nsOf(thread, b, &to)
 	if err != nil {
 		return nil, err
-	}
-	target, err := to.must(env)
-	if err != nil {
-		return nil, wrap(b, err)
 	}
 	l := b.Receiver().(*Link)
 	if l.ns.Same(target.ns) {

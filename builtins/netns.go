@@ -211,6 +211,29 @@ func (a *nsArg) Unpack(v starlark.Value) error {
 
 func (a *nsArg) set() bool { return a.handle != nil || a.name != "" }
 
+// nsOf resolves builtin b's required namespace argument a.
+func nsOf(thread *starlark.Thread, b *starlark.Builtin, a *nsArg) (*Env, *Netns, error) {
+	return envAndNS(thread, b, a.must)
+}
+
+// optionalNSOf resolves builtin b's optional namespace argument a: host
+// when it is not given.
+func optionalNSOf(thread *starlark.Thread, b *starlark.Builtin, a *nsArg) (*Env, *Netns, error) {
+	return envAndNS(thread, b, a.resolve)
+}
+
+func envAndNS(thread *starlark.Thread, b *starlark.Builtin, resolve func(*Env) (*Netns, error)) (*Env, *Netns, error) {
+	env, err := envOf(thread)
+	if err != nil {
+		return nil, nil, err
+	}
+	ns, err := resolve(env)
+	if err != nil {
+		return nil, nil, wrap(b, err)
+	}
+	return env, ns, nil
+}
+
 // must resolves a required argument, which may not be None.
 func (a *nsArg) must(env *Env) (*Netns, error) {
 	if !a.set() {

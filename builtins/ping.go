@@ -21,13 +21,9 @@ func pingFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, k
 	if err := unpack(b.Name(), args, kwargs, 2, "ns", &nsA, "dst", &dst, "count?", &count, "timeout?", &timeout); err != nil {
 		return nil, err
 	}
-	env, err := envOf(thread)
+	env, ns, err := nsOf(thread, b, &nsA)
 	if err != nil {
 		return nil, err
-	}
-	ns, err := nsA.must(env)
-	if err != nil {
-		return nil, wrap(b, err)
 	}
 	ip, err := parseIP(dst)
 	if err != nil {

@@ -131,13 +131,9 @@ func routeFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, 
 		"metric?", &spec.Metric, "table?", &spec.Table); err != nil {
 		return nil, err
 	}
-	env, err := envOf(thread)
+	env, ns, err := nsOf(thread, b, &nsA)
 	if err != nil {
 		return nil, err
-	}
-	ns, err := nsA.must(env)
-	if err != nil {
-		return nil, wrap(b, err)
 	}
 	if spec.Dst, err = kernel.CanonicalDst(dst); err != nil {
 		return nil, wrap(b, err)
