@@ -21,6 +21,7 @@ package builtins
 //	.kill(signal="TERM") signals its process group ("TERM", "KILL", "INT", "HUP", ...)
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -113,6 +114,9 @@ func processKill(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 		return nil, fmt.Errorf("kill: unknown signal %q: use a name like \"TERM\", \"KILL\", \"INT\" or \"HUP\"", name)
 	}
 	p := b.Receiver().(*Process)
+	if !p.proc.Alive() {
+		return starlark.None, nil
+	}
 	if err := p.proc.Signal(sig); err != nil {
 		return nil, fmt.Errorf("kill: %s: %w", p, err)
 	}
@@ -202,6 +206,9 @@ func commandSpec(env *Env, target targetArg, cmd starlark.Value, fresh *starlark
 		spec.JoinPID = target.proc.proc.PID()
 		where = fmt.Sprintf("nsenter -t %d -a", spec.JoinPID)
 	default:
+		if !target.set() {
+			return spec, "", "", errors.New("want a netns handle, a namespace name or a process handle as target, got None")
+		}
 		ns, err := target.must(env)
 		if err != nil {
 			return spec, "", "", err

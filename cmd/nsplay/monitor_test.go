@@ -59,7 +59,6 @@ func TestMonitor(t *testing.T) {
 		// (a's carrier comes when the kernel's link watch gets to it: any time now)
 		"mon1: route 10.78.0.0/16 via 10.77.0.2 dev a table main added",
 		"mon1: link a (veth) up, carrier, mtu 1400 changed",
-		"netns mon1 deleted",
 	}
 	lines := strings.Split(out.String(), "\n")
 	next := 0
@@ -70,6 +69,11 @@ func TestMonitor(t *testing.T) {
 	}
 	if next < len(want) {
 		t.Errorf("monitor output lacks, in this order, %q (after %q):\n%s", want[next], want[max(next-1, 0)], out.String())
+	}
+	// Changes in a namespace and the namespace's own come from different
+	// sources: the deletion is only known to come after the addition.
+	if !strings.Contains(out.String(), "\nnetns mon1 deleted\n") {
+		t.Errorf("monitor output lacks the deletion of mon1:\n%s", out.String())
 	}
 	for _, line := range lines {
 		if strings.HasPrefix(line, "host:") {

@@ -216,12 +216,14 @@ func normalize(s string) string {
 	s = rttPattern.ReplaceAllString(s, "N ms")
 	s = macPattern.ReplaceAllString(s, "MAC")
 	s = procPattern.ReplaceAllString(s, "/proc/PID/")
-	return handlePattern.ReplaceAllString(s, "process(PID,")
+	s = handlePattern.ReplaceAllString(s, "process(PID,")
+	return inProcessPattern.ReplaceAllString(s, "process PID")
 }
 
 var (
-	rttPattern    = regexp.MustCompile(`\d+(\.\d+)? ms\b`)
-	macPattern    = regexp.MustCompile(`\b([0-9a-f]{2}:){5}[0-9a-f]{2}\b`)
-	procPattern   = regexp.MustCompile(`/proc/\d+/`)
-	handlePattern = regexp.MustCompile(`process\(\d+,`)
+	rttPattern       = regexp.MustCompile(`\d+(\.\d+)? ms\b`)
+	macPattern       = regexp.MustCompile(`\b([0-9a-f]{2}:){5}[0-9a-f]{2}\b`)
+	procPattern      = regexp.MustCompile(`/proc/\d+/`)
+	handlePattern    = regexp.MustCompile(`process\(\d+,`)
+	inProcessPattern = regexp.MustCompile(`\bprocess \d+\b`)
 )

@@ -151,7 +151,7 @@ func Start(spec ExecSpec) (*Proc, error) {
 			mnt, oerr := os.Open(fmt.Sprintf("/proc/%d/ns/mnt", spec.JoinPID))
 			if oerr != nil {
 				errW.Close()
-				return nil, fmt.Errorf("open the mount namespace of process %d: %w", spec.JoinPID, classify(oerr))
+				return nil, fmt.Errorf("process %d has ended: %w", spec.JoinPID, classify(oerr))
 			}
 			defer mnt.Close()
 			cmd.ExtraFiles = append(cmd.ExtraFiles, mnt)
@@ -182,11 +182,12 @@ func Start(spec ExecSpec) (*Proc, error) {
 
 // helperConfig tells the helper what to set up before it execs the command.
 type helperConfig struct {
-	JoinMnt  bool   `json:"join_mnt,omitempty"` // join the mount namespace on helperMntFd first
-	Mounts   bool   `json:"mounts,omitempty"`   // in a fresh mount namespace: make it private, remount /sys
-	Proc     bool   `json:"proc,omitempty"`     // mount a /proc for a fresh PID namespace
-	Etc      string `json:"etc,omitempty"`      // bind /etc/netns/<Etc>/* over /etc/*
-	Hostname string `json:"hostname,omitempty"`
+	JoinMnt    bool   `json:"join_mnt,omitempty"`    // join the mount namespace on helperMntFd first
+	UnshareMnt bool   `json:"unshare_mnt,omitempty"` // then make a fresh one, a copy of it
+	Mounts     bool   `json:"mounts,omitempty"`      // in a fresh mount namespace: make it private, remount /sys
+	Proc       bool   `json:"proc,omitempty"`        // mount a /proc for a fresh PID namespace
+	Etc        string `json:"etc,omitempty"`         // bind /etc/netns/<Etc>/* over /etc/*
+	Hostname   string `json:"hostname,omitempty"`
 }
 
 // plan works out the clone flags and what the helper must do.
@@ -202,8 +203,10 @@ func plan(spec ExecSpec) (uintptr, helperConfig, error) {
 	if spec.Hostname != "" {
 		flags |= unix.CLONE_NEWUTS
 	}
-	if spec.JoinPID == 0 || flags&unix.CLONE_NEWPID != 0 {
-		// Like ip netns exec; and a fresh PID namespace needs its own /proc.
+	if spec.JoinPID == 0 || flags&(unix.CLONE_NEWPID|unix.CLONE_NEWUSER) != 0 {
+		// Like ip netns exec; a fresh PID namespace needs its own /proc;
+		// a fresh user namespace cannot join a mount namespace it does
+		// not own.
 		flags |= unix.CLONE_NEWNS
 	}
 	cfg := helperConfig{
@@ -211,20 +214,26 @@ func plan(spec ExecSpec) (uintptr, helperConfig, error) {
 		Proc:     flags&unix.CLONE_NEWPID != 0,
 		Hostname: spec.Hostname,
 	}
-	if cfg.Mounts && spec.JoinPID == 0 {
+	if spec.JoinPID == 0 {
 		cfg.Etc = spec.EtcName
+		return flags, cfg, nil
 	}
-	if spec.JoinPID != 0 && flags&unix.CLONE_NEWNS == 0 && !sameNS(spec.JoinPID, "mnt") {
+	// Joining a process: the helper joins its mount namespace, and makes
+	// the fresh one, if any, as a copy of that.
+	if !sameNS(spec.JoinPID, "mnt") && flags&unix.CLONE_NEWUSER == 0 {
 		cfg.JoinMnt = true
+		cfg.UnshareMnt = flags&unix.CLONE_NEWNS != 0
+		flags &^= unix.CLONE_NEWNS
 	}
 	return flags, cfg, nil
 }
 
 // startJoined starts cmd from a thread that has joined the namespaces of
 // process pid, except the kinds in fresh (the command gets new ones of
-// those; the kernel could not make a fresh PID namespace after joining one). Such a thread cannot be trusted back into the runtime's pool
-// (its mount namespace and root changed), so it runs in a goroutine of its
-// own that ends with the thread still locked: the runtime then discards it.
+// those; the kernel could not make a fresh PID namespace after joining one).
+// Such a thread cannot be trusted back into the runtime's pool, so it runs
+// in a goroutine of its own that ends with the thread still locked: the
+// runtime then discards it.
 // The command therefore gets no parent-death signal.
 func startJoined(pid int, fresh []string, cmd *exec.Cmd) error {
 	errc := make(chan error, 1)
@@ -242,8 +251,11 @@ func startJoined(pid int, fresh []string, cmd *exec.Cmd) error {
 var joinOrder = []string{"cgroup", "ipc", "uts", "net", "pid"}
 
 func joinNamespaces(pid int, fresh []string, start func() error) error {
+	if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err != nil {
+		return fmt.Errorf("process %d has ended", pid)
+	}
 	if !sameNS(pid, "user") && !slices.Contains(fresh, "user") {
-		return fmt.Errorf("process %d is in a user namespace of its own, and nsplay cannot join one (a Go program has too many threads for it): run the command with spawn(..., new=[\"user\"]) instead", pid)
+		return fmt.Errorf("process %d is in a user namespace of its own, and nsplay cannot join one (a Go program has too many threads for it): pass new=[\"user\"] to run in a fresh one instead", pid)
 	}
 	for _, kind := range joinOrder {
 		if sameNS(pid, kind) || slices.Contains(fresh, kind) {
@@ -331,7 +343,9 @@ func (p *Proc) Stop(grace time.Duration) bool {
 
 func (p *Proc) result() (ExecResult, error) {
 	var exitErr *exec.ExitError
-	if p.err != nil && !errors.As(p.err, &exitErr) {
+	// ErrWaitDelay: the command ended, but something it left running held
+	// its output open; what it printed until then is the result.
+	if p.err != nil && !errors.As(p.err, &exitErr) && !errors.Is(p.err, exec.ErrWaitDelay) {
 		return ExecResult{}, fmt.Errorf("run %s: %w", p.cmd.Args[1], p.err)
 	}
 	res := ExecResult{RC: p.cmd.ProcessState.ExitCode(), Stdout: p.stdout.String(), Stderr: p.stderr.String()}
@@ -390,6 +404,11 @@ func execHelper(cfg helperConfig, argv []string) error {
 			return fmt.Errorf("join the mount namespace: %w", err)
 		}
 		unix.Close(helperMntFd)
+	}
+	if cfg.UnshareMnt {
+		if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
+			return fmt.Errorf("unshare the mount namespace: %w", err)
+		}
 	}
 	if cfg.Mounts {
 		if err := unix.Mount("", "/", "none", unix.MS_SLAVE|unix.MS_REC, ""); err != nil {
