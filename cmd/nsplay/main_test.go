@@ -629,3 +629,26 @@ func TestSandboxKeepRefused(t *testing.T) {
 		t.Errorf("status %d, stderr %q", code, stderr)
 	}
 }
+
+// TestProcessPlaybooksLeaveNoProcess runs the playbooks that spawn
+// processes outside a sandbox of their own, and checks by pid that every
+// process they started is gone afterwards.
+func TestProcessPlaybooksLeaveNoProcess(t *testing.T) {
+	testenv.RequireRoot(t)
+	cleanLabs(t)
+	for _, file := range []string{"../../playbooks/namespaces.star", "../../playbooks/attach.star"} {
+		stdout, stderr, code := run(t, "run", file)
+		wantExit(t, code, exitOK, stdout, stderr)
+		pids := regexp.MustCompile(`\(pid (\d+)\)`).FindAllStringSubmatch(stdout, -1)
+		if len(pids) == 0 {
+			t.Fatalf("%s started no process?\n%s", file, stdout)
+		}
+		for _, m := range pids {
+			data, err := os.ReadFile("/proc/" + m[1] + "/stat")
+			if err == nil && !strings.Contains(string(data), ") Z ") {
+				t.Errorf("%s: process %s is still running: %s", file, m[1], data)
+			}
+		}
+		assertNothingLeft(t)
+	}
+}
