@@ -146,6 +146,13 @@ func Start(spec ExecSpec) (*Proc, error) {
 		// which the new namespace does not map, and has no capability in it.
 		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: true}
 	}
+	// The kernel kills the command if the thread that forked it ends:
+	// nsplay's threads live as long as nsplay. Not a command that joins
+	// another PID namespace: there it sees no parent, and Go's fork would
+	// take that for its parent's death and kill it at once.
+	if spec.JoinPID == 0 || sameNS(spec.JoinPID, "pid") || slices.Contains(spec.New, "pid") {
+		cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
+	}
 	if spec.JoinPID != 0 {
 		if cfg.JoinMnt {
 			mnt, oerr := os.Open(fmt.Sprintf("/proc/%d/ns/mnt", spec.JoinPID))
@@ -158,9 +165,6 @@ func Start(spec ExecSpec) (*Proc, error) {
 		}
 		err = startJoined(spec.JoinPID, spec.New, cmd)
 	} else {
-		// The kernel kills the command if the thread that forked it ends:
-		// nsplay's threads live as long as nsplay.
-		cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
 		err = spec.NS.In(cmd.Start)
 	}
 	errW.Close()
@@ -230,11 +234,11 @@ func plan(spec ExecSpec) (uintptr, helperConfig, error) {
 
 // startJoined starts cmd from a thread that has joined the namespaces of
 // process pid, except the kinds in fresh (the command gets new ones of
-// those; the kernel could not make a fresh PID namespace after joining one).
-// Such a thread cannot be trusted back into the runtime's pool, so it runs
-// in a goroutine of its own that ends with the thread still locked: the
-// runtime then discards it.
-// The command therefore gets no parent-death signal.
+// those; the kernel could not make a fresh PID namespace after joining one),
+// and then returns the thread to nsplay's namespaces. The thread must live
+// on: the kernel sends a parent-death signal to the commands a thread
+// forked when that thread ends. Only if it cannot be returned is it left
+// locked, for the runtime to end with this goroutine.
 func startJoined(pid int, fresh []string, cmd *exec.Cmd) error {
 	errc := make(chan error, 1)
 	go func() {
@@ -250,26 +254,46 @@ func startJoined(pid int, fresh []string, cmd *exec.Cmd) error {
 // run, may not be there.
 var joinOrder = []string{"cgroup", "ipc", "uts", "net", "pid"}
 
-func joinNamespaces(pid int, fresh []string, start func() error) error {
+func joinNamespaces(pid int, fresh []string, start func() error) (err error) {
 	if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err != nil {
 		return fmt.Errorf("process %d has ended", pid)
 	}
 	if !sameNS(pid, "user") && !slices.Contains(fresh, "user") {
 		return fmt.Errorf("process %d is in a user namespace of its own, and nsplay cannot join one (a Go program has too many threads for it): pass new=[\"user\"] to run in a fresh one instead", pid)
 	}
+	var joined []int // the thread's own namespaces, to return to
+	defer func() {
+		for i := len(joined) - 1; i >= 0; i-- {
+			if rerr := unix.Setns(joined[i], 0); rerr != nil && err == nil {
+				err = fmt.Errorf("return from the namespaces of process %d: %w", pid, rerr)
+				return // the thread stays locked and is discarded
+			}
+			unix.Close(joined[i])
+		}
+		if err == nil {
+			runtime.UnlockOSThread()
+		}
+	}()
 	for _, kind := range joinOrder {
 		if sameNS(pid, kind) || slices.Contains(fresh, kind) {
 			continue
 		}
+		own, err := unix.Open("/proc/thread-self/ns/"+kind, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("open this thread's %s namespace: %w", kind, err)
+		}
 		fd, err := unix.Open(fmt.Sprintf("/proc/%d/ns/%s", pid, kind), unix.O_RDONLY|unix.O_CLOEXEC, 0)
 		if err != nil {
+			unix.Close(own)
 			return fmt.Errorf("open the %s namespace of process %d: %w", kind, pid, classify(err))
 		}
 		err = unix.Setns(fd, 0)
 		unix.Close(fd)
 		if err != nil {
+			unix.Close(own)
 			return fmt.Errorf("join the %s namespace of process %d: %w", kind, pid, err)
 		}
+		joined = append(joined, own)
 	}
 	return start()
 }
@@ -298,16 +322,40 @@ func (p *Proc) Alive() bool {
 }
 
 // Signal sends sig to the command's process group: the command and what it
-// started.
+// started, also after the command itself has ended (Linux gives no process
+// its pid while the group it led has members).
 func (p *Proc) Signal(sig unix.Signal) error {
-	if !p.Alive() {
-		return nil
-	}
 	err := unix.Kill(-p.cmd.Process.Pid, sig)
 	if errors.Is(err, unix.ESRCH) {
 		return nil
 	}
 	return err
+}
+
+// running tells whether the command or anything in its process group runs.
+func (p *Proc) running() bool {
+	return p.Alive() || groupAlive(p.cmd.Process.Pid)
+}
+
+// groupAlive tells whether process group pgid has members that are not
+// zombies.
+func groupAlive(pgid int) bool {
+	if unix.Kill(-pgid, 0) != nil {
+		return false
+	}
+	paths, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, path := range paths {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			continue
+		}
+		// "pid (comm) state ppid pgrp ..."
+		f := strings.Fields(string(data[bytes.LastIndexByte(data, ')')+1:]))
+		if len(f) > 2 && f[0] != "Z" && f[2] == strconv.Itoa(pgid) {
+			return true
+		}
+	}
+	return false
 }
 
 // Wait waits up to timeout (0: no limit) for the command to end and
@@ -325,20 +373,31 @@ func (p *Proc) Wait(timeout time.Duration) (ExecResult, error) {
 	return p.result()
 }
 
-// Stop ends the command: SIGTERM to its process group, then SIGKILL after
-// grace. It reports whether the command was still running.
+// Stop ends the command and what it started: SIGTERM to its process group,
+// then SIGKILL after grace. It reports whether anything was still running.
 func (p *Proc) Stop(grace time.Duration) bool {
-	if !p.Alive() {
+	if !p.running() {
 		return false
 	}
 	p.Signal(unix.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(grace):
+	if !waitFor(func() bool { return !p.running() }, grace) {
 		p.Signal(unix.SIGKILL)
-		<-p.done
+		waitFor(func() bool { return !p.running() }, time.Second)
 	}
+	<-p.done
 	return true
+}
+
+// waitFor polls until gone returns true or limit passes, and says which.
+func waitFor(gone func() bool, limit time.Duration) bool {
+	for deadline := time.Now().Add(limit); ; time.Sleep(10 * time.Millisecond) {
+		if gone() {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+	}
 }
 
 func (p *Proc) result() (ExecResult, error) {
@@ -484,32 +543,34 @@ func StartTime(pid int) (uint64, error) {
 // StopPID ends the process pid and its process group, if it is still the
 // process that started at start: SIGTERM, then SIGKILL after grace. It
 // reports whether there was something to stop. nsplay uses it for processes
-// a run that was killed left behind.
+// a run that was killed left behind. When the process itself has ended,
+// what is left of its group is still its: no process gets a pid that leads
+// a group with members, and a process with that pid and another start time
+// is not touched.
 func StopPID(pid int, start uint64, grace time.Duration) (bool, error) {
-	alive := func() bool {
-		now, err := StartTime(pid)
-		if err != nil || now != start {
-			return false
-		}
-		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-		return err == nil && !bytes.Contains(data, []byte(") Z "))
+	if now, err := StartTime(pid); err == nil && now != start {
+		return false, nil // the pid is someone else's now
 	}
-	if !alive() {
+	gone := func() bool {
+		if now, err := StartTime(pid); err == nil && now == start {
+			if data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil && !bytes.Contains(data, []byte(") Z ")) {
+				return false
+			}
+		}
+		return !groupAlive(pid)
+	}
+	if gone() {
 		return false, nil
 	}
 	unix.Kill(-pid, unix.SIGTERM)
 	unix.Kill(pid, unix.SIGTERM)
-	for deadline := time.Now().Add(grace); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if !alive() {
-			return true, nil
-		}
+	if waitFor(gone, grace) {
+		return true, nil
 	}
 	unix.Kill(-pid, unix.SIGKILL)
 	unix.Kill(pid, unix.SIGKILL)
-	for deadline := time.Now().Add(time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if !alive() {
-			return true, nil
-		}
+	if waitFor(gone, time.Second) {
+		return true, nil
 	}
 	return true, fmt.Errorf("process %d survived SIGKILL", pid)
 }
