@@ -195,6 +195,25 @@ func onThread(fn func() error) (err error) {
 	return fn()
 }
 
+// Inode identifies the namespace (as `ls -i /proc/PID/ns/net` shows it)
+// while it exists; 0 if it cannot be read.
+func (n *NS) Inode() uint64 {
+	var st unix.Stat_t
+	if unix.Fstat(n.Fd(), &st) != nil {
+		return 0
+	}
+	return st.Ino
+}
+
+// NamedInode is the inode of the namespace mounted as RunDir/name, or 0.
+func NamedInode(name string) uint64 {
+	var st unix.Stat_t
+	if unix.Stat(filepath.Join(RunDir, name), &st) != nil {
+		return 0
+	}
+	return st.Ino
+}
+
 // Fd is the namespace's file descriptor, valid until Close.
 func (n *NS) Fd() int { return int(n.fd) }
 

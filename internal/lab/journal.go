@@ -2,6 +2,7 @@ package lab
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -25,8 +26,12 @@ type Object struct {
 	Link  string            `json:"link,omitempty"` // addr: the link it is on
 	CIDR  string            `json:"cidr,omitempty"` // addr
 	Route *kernel.RouteSpec `json:"route,omitempty"`
-	PID   int               `json:"pid,omitempty"`   // proc
-	Start uint64            `json:"start,omitempty"` // proc: its start time, against pid reuse
+	// NSIno is the inode of the namespace (netns), or of the namespace
+	// the object is in (link, route, addr), once known: a namespace of the
+	// same name or path made by someone else is not the lab's.
+	NSIno uint64 `json:"nsino,omitempty"`
+	PID   int    `json:"pid,omitempty"`   // proc
+	Start uint64 `json:"start,omitempty"` // proc: its start time, against pid reuse
 }
 
 // record is one journal line.
@@ -60,22 +65,21 @@ func openJournal(path string) (*journal, history, error) {
 	return j, h, nil
 }
 
-// endTornLine ends a last line that a killed nsplay left unfinished, so the
-// next record starts on a line of its own.
+// endTornLine cuts off a last line that a killed nsplay left unfinished:
+// the object it was about was not made yet, and the next record must start
+// on a line of its own.
 func (j *journal) endTornLine() error {
-	st, err := j.f.Stat()
-	if err != nil || st.Size() == 0 {
-		return err
-	}
-	last := make([]byte, 1)
-	if _, err := j.f.ReadAt(last, st.Size()-1); err != nil {
+	data, err := os.ReadFile(j.f.Name())
+	if err != nil {
 		return fmt.Errorf("read journal: %w", err)
 	}
-	if last[0] == '\n' {
+	if len(data) == 0 || data[len(data)-1] == '\n' {
 		return nil
 	}
-	_, err = j.f.Write([]byte("\n"))
-	return err
+	if err := j.f.Truncate(int64(bytes.LastIndexByte(data, '\n') + 1)); err != nil {
+		return fmt.Errorf("cut the torn end off the journal: %w", err)
+	}
+	return nil
 }
 
 // history is what a journal says of its lab.
@@ -99,11 +103,18 @@ func replay(path string) (history, error) {
 	defer f.Close()
 	var objs []*Object
 	byID := map[int]*Object{}
+	var lines [][]byte
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
+		lines = append(lines, append([]byte(nil), sc.Bytes()...))
+	}
+	for i, line := range lines {
 		var r record
-		if json.Unmarshal(sc.Bytes(), &r) != nil {
-			continue
+		if err := json.Unmarshal(line, &r); err != nil || (r.Op != "start" && r.Op != "keep" && r.Obj == nil) {
+			if i == len(lines)-1 {
+				break // torn by a kill mid-write: its object was not made
+			}
+			return h, fmt.Errorf("journal %s is damaged at line %d; remove what it lists by hand", path, i+1)
 		}
 		switch r.Op {
 		case "start":
@@ -116,7 +127,7 @@ func replay(path string) (history, error) {
 			objs = append(objs, &o)
 		case "set":
 			if o := byID[r.Obj.ID]; o != nil {
-				o.NS, o.Name = r.Obj.NS, r.Obj.Name
+				o.NS, o.Name, o.NSIno = r.Obj.NS, r.Obj.Name, r.Obj.NSIno
 			}
 		case "gone":
 			delete(byID, r.Obj.ID)

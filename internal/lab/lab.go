@@ -88,8 +88,8 @@ func Open(name string, host *kernel.NS, playbook string) (*Lab, error) {
 	for _, o := range past.objs {
 		l.nextID = max(l.nextID, o.ID+1)
 	}
-	if playbook == "" {
-		playbook = past.playbook
+	if playbook == "" { // `nsplay down`: not a run
+		return l, nil
 	}
 	if err := j.write(record{Op: "start", Playbook: playbook, PID: os.Getpid()}); err != nil {
 		l.Close()
@@ -208,12 +208,24 @@ func (l *Lab) find(kind, key, name string) *Object {
 
 // OwnsNS tells whether the lab created the namespace.
 func (l *Lab) OwnsNS(ns *kernel.NS) bool {
-	return ns.Name != "" && l.find("netns", "", ns.Name) != nil
+	if ns.Name == "" {
+		return false
+	}
+	o := l.find("netns", "", ns.Name)
+	return o != nil && (o.NSIno == 0 || o.NSIno == ns.Inode())
+}
+
+// set journals a change of an object's place or name.
+func (l *Lab) set(o *Object) error {
+	return l.journal.write(record{Op: "set", Obj: o})
 }
 
 // add journals an object before the caller creates it.
 func (l *Lab) add(o *Object) error {
 	o.ID = l.nextID
+	if ns, ok := l.spaces[o.NS]; ok && o.NS != "" {
+		o.NSIno = ns.Inode()
+	}
 	if err := l.journal.write(record{Op: "add", Obj: o}); err != nil {
 		return err
 	}

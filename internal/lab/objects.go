@@ -21,10 +21,11 @@ func (l *Lab) Netns(name string) (ns *kernel.NS, adopted bool, err error) {
 		return nil, false, err
 	}
 	if o := l.find("netns", "", name); o != nil {
-		if kernel.NamedExists(name) {
+		if ino := kernel.NamedInode(name); ino != 0 && (o.NSIno == 0 || o.NSIno == ino) {
 			ns, err := l.NS(key)
 			return ns, true, err
 		}
+		// Gone, or replaced by someone else's of the same name.
 		if err := l.gone(o); err != nil {
 			return nil, false, err
 		}
@@ -32,7 +33,8 @@ func (l *Lab) Netns(name string) (ns *kernel.NS, adopted bool, err error) {
 	if kernel.NamedExists(name) {
 		return nil, false, clash("namespace "+name, kernel.RunDir, l.Name, "delete it (ip netns del "+name+") or choose another name")
 	}
-	err = l.create(&Object{Kind: "netns", Name: name}, func() (err error) {
+	o := &Object{Kind: "netns", Name: name}
+	err = l.create(o, func() (err error) {
 		ns, err = kernel.CreateNamed(name)
 		return err
 	})
@@ -40,7 +42,8 @@ func (l *Lab) Netns(name string) (ns *kernel.NS, adopted bool, err error) {
 		return nil, false, err
 	}
 	l.spaces[key] = ns
-	return ns, false, nil
+	o.NSIno = ns.Inode()
+	return ns, false, l.set(o)
 }
 
 // Attach opens a namespace the lab does not own (netns(pid=) or
@@ -106,6 +109,9 @@ func (l *Lab) CreateLink(spec LinkSpec, make func() error) (ns *kernel.NS, name 
 			continue
 		}
 		now, err := l.NS(o.NS)
+		if err == nil && o.NSIno != 0 && now.Inode() != o.NSIno {
+			err = kernel.ErrNotFound // its namespace is gone; this is another
+		}
 		if err == nil {
 			if _, err = now.Link(o.Name); err == nil {
 				return now, o.Name, true, nil
@@ -150,16 +156,22 @@ func (l *Lab) CreateLink(spec LinkSpec, make func() error) (ns *kernel.NS, name 
 	return spec.NS, spec.Name, false, nil
 }
 
-// LinkMoved records that a link went to another namespace or name; a link
-// the lab does not track (one inside a lab namespace) starts being tracked,
-// so teardown finds it if it left the lab's namespaces.
+// LinkMoved records that a link goes to another namespace or name; the
+// caller journals it before the change, and again with the roles swapped if
+// the change failed. A link inside a lab namespace, which the lab does not
+// track, starts being tracked, so that teardown finds it if it left the
+// lab's namespaces; a link the lab did not create (moved with --allow-host)
+// stays untracked, so that teardown leaves it alone.
 func (l *Lab) LinkMoved(from *kernel.NS, name string, to *kernel.NS, newName string) error {
 	o := l.find("link", l.Key(from), name)
 	if o == nil {
-		return l.add(&Object{Kind: "link", NS: l.Key(to), Name: newName, Born: l.Key(from) + "/" + name})
+		if !l.OwnsNS(from) {
+			return nil
+		}
+		return l.add(&Object{Kind: "link", NS: l.Key(to), Name: newName, Born: l.Key(from) + "/" + name, NSIno: to.Inode()})
 	}
-	o.NS, o.Name = l.Key(to), newName
-	return l.journal.write(record{Op: "set", Obj: o})
+	o.NS, o.Name, o.NSIno = l.Key(to), newName, to.Inode()
+	return l.set(o)
 }
 
 // LinkDeleted records that a link (and, for a veth, its peer) is gone.

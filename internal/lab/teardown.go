@@ -66,8 +66,8 @@ func (l *Lab) Teardown(report func(string)) error {
 	// started, a shell a user opened in a kept lab) would keep them alive.
 	for _, o := range spaces {
 		ns, err := l.NS("netns:" + o.Name)
-		if err != nil {
-			continue // gone already
+		if err != nil || (o.NSIno != 0 && ns.Inode() != o.NSIno) {
+			continue // gone already, or someone else's of that name
 		}
 		stopped, err := ns.StopProcesses(2 * time.Second)
 		for _, p := range stopped {
@@ -84,10 +84,18 @@ func (l *Lab) Teardown(report func(string)) error {
 		}
 	}
 	for _, o := range spaces {
+		if ino := kernel.NamedInode(o.Name); ino != 0 && o.NSIno != 0 && ino != o.NSIno {
+			done(o, "leave netns "+o.Name+" alone: it is not the one the lab made", nil)
+			continue
+		}
 		done(o, "ip netns del "+o.Name, kernel.DeleteNamed(o.Name))
 	}
+	// The kernel takes veths along in the background; if something still
+	// holds a namespace, the second is up for all of them together, and what
+	// is left is deleted one by one.
+	deadline := time.Now().Add(time.Second)
 	for _, t := range takenAlong {
-		err := t.ns.WaitGone(t.link, 5*time.Second)
+		err := t.ns.WaitGone(t.link, max(time.Until(deadline), 0))
 		if err == nil {
 			errs = append(errs, l.gone(t.obj))
 			continue
@@ -168,7 +176,8 @@ func (l *Lab) remove(o *Object) (string, error) {
 	case "dir":
 		err := os.Remove(o.Name)
 		if errors.Is(err, unix.ENOTEMPTY) {
-			err = fmt.Errorf("%w: it holds files the lab did not write; they are left in place", err)
+			// Someone else's files are in it now (another lab's): it stays.
+			return "leave " + o.Name + " (it holds files the lab did not write)", nil
 		}
 		return "rmdir " + o.Name, err
 	}
@@ -176,6 +185,11 @@ func (l *Lab) remove(o *Object) (string, error) {
 	where := o.NS
 	if err == nil {
 		where = ns.String()
+		if o.NSIno != 0 && ns.Inode() != o.NSIno {
+			// The pid of /proc/PID/ns/net was reused, or nsplay runs in
+			// another namespace than the lab did: not the lab's.
+			return fmt.Sprintf("leave %s %s alone: %s is not the namespace the lab used", o.Kind, o.Name, where), nil
+		}
 	}
 	switch o.Kind {
 	case "link":
