@@ -235,11 +235,21 @@ func expectReach(want bool, defaultTimeout string) builtinFn {
 			if left <= 0 {
 				break
 			}
-			res, err := ns.ns.Ping(env.Ctx, ip, 1, min(left, 500*time.Millisecond))
+			attempt := min(left, 500*time.Millisecond)
+			start := time.Now()
+			res, err := ns.ns.Ping(env.Ctx, ip, 1, attempt)
 			if err != nil {
 				return nil, wrap(b, err)
 			}
 			rtt = res.RTTs
+			if len(rtt) == 0 {
+				// Without a route the kernel refuses at once: wait out the
+				// attempt rather than spin.
+				select {
+				case <-env.Ctx.Done():
+				case <-time.After(attempt - time.Since(start)):
+				}
+			}
 		}
 		if err := env.Ctx.Err(); err != nil {
 			return nil, fmt.Errorf("%s: %w", b.Name(), err)

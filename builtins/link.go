@@ -196,8 +196,11 @@ func bridgeFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple,
 		if err := ns.ns.AddBridge(name, mtu); err != nil {
 			return err
 		}
-		if stp {
-			return ns.ns.SetSTP(name, true)
+		if !stp {
+			return nil
+		}
+		if err := ns.ns.SetSTP(name, true); err != nil {
+			return errors.Join(err, ns.ns.DeleteLink(name)) // forgotten by the lab: leave nothing
 		}
 		return nil
 	})
@@ -399,14 +402,16 @@ func linkMove(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple,
 	if err := l.lab.MayChange(l.ns, l.name); err != nil {
 		return nil, wrap(b, err)
 	}
-	if err := l.ns.MoveTo(l.name, target.ns); err != nil {
-		return nil, wrap(b, err)
-	}
+	// Journalled first, like every change of where a link is, and undone
+	// if the kernel refuses.
 	from := l.ns
-	l.ns = target.ns
 	if err := l.lab.LinkMoved(from, l.name, target.ns, l.name); err != nil {
 		return nil, wrap(b, err)
 	}
+	if err := l.ns.MoveTo(l.name, target.ns); err != nil {
+		return nil, wrap(b, errors.Join(err, l.lab.LinkMoved(target.ns, l.name, from, l.name)))
+	}
+	l.ns = target.ns
 	step(thread, "%s", ipCmd(from, l.lab, fmt.Sprintf("link set %s netns %s", l.name, target.ns)))
 	return l, nil
 }
@@ -423,17 +428,17 @@ func linkRename(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tupl
 	if err := l.lab.MayChange(l.ns, l.name); err != nil {
 		return nil, wrap(b, err)
 	}
-	if err := l.ns.Rename(l.name, name); err != nil {
-		if errors.Is(err, unix.EBUSY) {
-			err = fmt.Errorf("%w: the kernel renames only links that are down; call set_down() first", err)
-		}
-		return nil, wrap(b, err)
-	}
 	old := l.name
-	l.name = name
 	if err := l.lab.LinkMoved(l.ns, old, l.ns, name); err != nil {
 		return nil, wrap(b, err)
 	}
+	if err := l.ns.Rename(old, name); err != nil {
+		if errors.Is(err, unix.EBUSY) {
+			err = fmt.Errorf("%w: the kernel renames only links that are down; call set_down() first", err)
+		}
+		return nil, wrap(b, errors.Join(err, l.lab.LinkMoved(l.ns, name, l.ns, old)))
+	}
+	l.name = name
 	step(thread, "%s", ipCmd(l.ns, l.lab, fmt.Sprintf("link set %s name %s", old, name)))
 	return l, nil
 }

@@ -106,7 +106,7 @@ func netnsSetID(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tupl
 	if n.ns == n.lab.Host {
 		return nil, errors.New("set_id: host is the namespace the ids are given in; give one to another namespace")
 	}
-	if err := n.lab.MayDeleteNS(n.ns); err != nil {
+	if err := n.lab.MayChangeNS(n.ns); err != nil {
 		return nil, wrap(b, err)
 	}
 	if id < 0 {

@@ -97,7 +97,11 @@ func processWait(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 		return nil, err
 	}
 	p := b.Receiver().(*Process)
-	res, err := p.proc.Wait(limit)
+	env, err := envOf(thread)
+	if err != nil {
+		return nil, err
+	}
+	res, err := p.proc.Wait(env.Ctx, limit)
 	if err != nil {
 		return nil, fmt.Errorf("wait: %s: %w", p, err)
 	}

@@ -349,8 +349,8 @@ func TestKill9ThenDown(t *testing.T) {
 func TestSignalsTearDown(t *testing.T) {
 	testenv.RequireRoot(t)
 	cleanLabs(t)
-	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
-		cmd, out := startNsplay(t, "run", "--keep", "testdata/slow.star")
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP} {
+		cmd, out := startNsplay(t, "run", "testdata/slow.star")
 		start := time.Now()
 		cmd.Process.Signal(sig)
 		err := cmd.Wait()
@@ -365,6 +365,20 @@ func TestSignalsTearDown(t *testing.T) {
 		}
 		assertNothingLeft(t)
 	}
+
+	// With --keep, a signal ends the run and keeps the lab.
+	cmd, _ := startNsplay(t, "run", "--keep", "testdata/slow.star")
+	cmd.Process.Signal(syscall.SIGINT)
+	cmd.Wait()
+	if code := cmd.ProcessState.ExitCode(); code != exitSignal+int(syscall.SIGINT) {
+		t.Errorf("--keep and SIGINT: exit status %d", code)
+	}
+	if ns := testenv.Netns(t); len(ns) != 1 || ns[0] != "slow1" {
+		t.Errorf("--keep and SIGINT: namespaces %v, want the kept slow1", ns)
+	}
+	stdout, stderr, code := run(t, "down", "slow")
+	wantExit(t, code, exitOK, stdout, stderr)
+	assertNothingLeft(t)
 }
 
 func TestJSON(t *testing.T) {

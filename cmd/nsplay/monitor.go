@@ -94,10 +94,15 @@ func monitorCmd(args []string, stdout, stderr io.Writer) error {
 			show := m.shows(c)
 			if c.Kind == "netns" && c.Action == "del" {
 				// The lab's journal may be gone already: what was
-				// watched was the lab's.
-				_, show = m.watching[c.NS]
-				show = show || m.lab == ""
-				m.forget(c.NS)
+				// watched was the lab's. The namespace's last changes
+				// may still be on their way: its monitor is closed a
+				// moment later (its socket keeps the namespace alive).
+				mon, watched := m.watching[c.NS]
+				show = watched || m.lab == ""
+				delete(m.watching, c.NS)
+				if watched {
+					time.AfterFunc(200*time.Millisecond, mon.Close)
+				}
 			}
 			if !show {
 				continue
@@ -241,15 +246,6 @@ func (m *monitor) inLab(kind, name string) bool {
 		}
 	}
 	return false
-}
-
-// forget stops watching a namespace that was deleted: its socket would keep
-// it alive.
-func (m *monitor) forget(name string) {
-	if mon, ok := m.watching[name]; ok {
-		mon.Close()
-		delete(m.watching, name)
-	}
 }
 
 func (m *monitor) closeAll() {

@@ -32,7 +32,7 @@ func runFlagSet(o *runOptions) *flagSet {
 	fs := newFlagSet("run", "[flags] PLAYBOOK", `Builds the lab PLAYBOOK describes in real namespaces, runs its checks against
 the live kernel, prints one line per step and per check, and ends with the
 line "N passed, M failed". The lab is then torn down, also on an error and on
-SIGINT/SIGTERM, unless --keep is given.
+SIGINT, SIGTERM or SIGHUP, unless --keep is given.
 
 Needs root, unless --sandbox is given. Everything the playbook creates is
 journalled under /run/nsplay/LAB before it is created, so 'nsplay down LAB'
@@ -42,12 +42,14 @@ With --sandbox the playbook runs in fresh namespaces of its own: "host" is a
 private network namespace, /run and /etc are private, and nothing of the lab
 is visible from the machine. When nsplay ends, however it ends, the sandbox
 and everything in it are gone. Any user may use it: an unprivileged user gets
-a user namespace in which they are root. Use it for tests, CI and recipes
-from others; run without it for a lab you want to reach from the host.`)
+a user namespace in which they are root. Use it for tests, CI and trying
+recipes; run without it for a lab you want to reach from the host. It keeps
+the lab off the machine's network, /run and /etc, but is no security
+boundary: a command a playbook runs as root can still write other files.`)
 	o.vars = defines{}
 	fs.Var(o.vars, "D", "set a playbook variable: -D `name=value` is what var(\"name\", default) returns (repeatable)")
 	fs.StringVar(&o.name, "name", "", "call the lab `LAB` (default: the playbook's file name without .star)")
-	fs.BoolVar(&o.keep, "keep", false, "leave the lab up after the run (also after an error in the playbook); remove it later with 'nsplay down LAB'")
+	fs.BoolVar(&o.keep, "keep", false, "leave the lab up after the run (also after an error or a signal); remove it later with 'nsplay down LAB'")
 	fs.BoolVar(&o.allowHost, "allow-host", false, "let the playbook change and delete objects it did not create (host links, routes, namespaces)")
 	fs.BoolVar(&o.json, "json", false, "write events as JSON lines to stdout instead of text")
 	fs.BoolVar(&o.sandbox, "sandbox", false, "run in a private sandbox (network, mount and PID namespaces) that nothing outlives; works without root")
@@ -91,6 +93,10 @@ func runCmd(args []string, stdout, stderr io.Writer) (int, error) {
 	}
 	abs, _ := filepath.Abs(file)
 
+	// Signals are caught before the lab exists, so none can end nsplay
+	// between its first object and the teardown.
+	ctx, stop := signalContext()
+	defer stop()
 	host, err := kernel.Current()
 	if err != nil {
 		return exitError, err
@@ -102,8 +108,6 @@ func runCmd(args []string, stdout, stderr io.Writer) (int, error) {
 	}
 	l.AllowHost = o.allowHost
 
-	ctx, stop := signalContext()
-	defer stop()
 	out := newRenderer(stdout, o.json)
 	res, runErr := interp.Run(ctx, l, file, interp.Options{Vars: o.vars, Emit: out.event})
 
@@ -116,7 +120,7 @@ func runCmd(args []string, stdout, stderr io.Writer) (int, error) {
 	}
 	interrupted := ctx.Err() != nil
 	var downErr error
-	if o.keep && !interrupted {
+	if o.keep {
 		var spaces []string
 		for _, obj := range l.Objects() {
 			if obj.Kind == "netns" {
@@ -148,7 +152,11 @@ func runCmd(args []string, stdout, stderr io.Writer) (int, error) {
 		if pe != nil && pe.Pos != "" {
 			where = pe.Pos + ": "
 		}
-		return exitSignal + int(sig.sig), errors.Join(fmt.Errorf("%s%w; the lab was torn down", where, sig), downErr)
+		what := "the lab was torn down"
+		if o.keep {
+			what = "the lab is kept"
+		}
+		return exitSignal + int(sig.sig), errors.Join(fmt.Errorf("%s%w; %s", where, sig, what), downErr)
 	case runErr != nil:
 		if pe != nil {
 			return exitError, errors.Join(pe, downErr)
@@ -167,12 +175,15 @@ type signalError struct{ sig syscall.Signal }
 
 func (e signalError) Error() string { return "interrupted by " + unix.SignalName(e.sig) }
 
-// signalContext is cancelled by the first SIGINT or SIGTERM. Later ones are
-// swallowed until stop, so that they cannot cut the teardown short.
+// signalContext is cancelled by the first SIGINT, SIGTERM or SIGHUP (a
+// closed terminal). Later ones are swallowed until stop, so that they cannot
+// cut the teardown short. SIGPIPE is ignored: output to a closed pipe
+// (nsplay run ... | head) fails, and the run goes on to its teardown.
 func signalContext() (context.Context, func()) {
 	ctx, cancel := context.WithCancelCause(context.Background())
+	signal.Ignore(syscall.SIGPIPE)
 	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	go func() {
 		for s := range sigs {
 			cancel(signalError{s.(syscall.Signal)})

@@ -45,28 +45,34 @@ func (n *NS) Monitor(report func(Change), existing bool) (*Monitor, error) {
 		sock.Close()
 		return nil, err
 	}
+	var first []Change // what the namespace has, when existing
 	for _, l := range links {
 		m.names[int32(l.Index)] = l.Name
 		m.links[int32(l.Index)] = linkText(l)
 		if existing {
-			report(Change{"link", "add", linkText(l)})
+			first = append(first, Change{"link", "add", linkText(l)})
 		}
 	}
 	if existing {
 		for _, l := range links {
 			addrs, _ := n.Addrs(l.Name, false)
 			for _, a := range addrs {
-				report(Change{"addr", "add", a.CIDR + " dev " + l.Name})
+				first = append(first, Change{"addr", "add", a.CIDR + " dev " + l.Name})
 			}
 		}
 		routes, _ := n.Routes(true)
 		for _, r := range routes {
 			if r.Table != "local" {
-				report(Change{"route", "add", routeText(r)})
+				first = append(first, Change{"route", "add", routeText(r)})
 			}
 		}
 	}
-	go m.read(report)
+	go func() {
+		for _, c := range first {
+			report(c)
+		}
+		m.read(report)
+	}()
 	return m, nil
 }
 

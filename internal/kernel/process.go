@@ -264,15 +264,13 @@ func joinNamespaces(pid int, fresh []string, start func() error) (err error) {
 	var joined []int // the thread's own namespaces, to return to
 	defer func() {
 		for i := len(joined) - 1; i >= 0; i-- {
-			if rerr := unix.Setns(joined[i], 0); rerr != nil && err == nil {
-				err = fmt.Errorf("return from the namespaces of process %d: %w", pid, rerr)
+			if rerr := unix.Setns(joined[i], 0); rerr != nil {
+				err = errors.Join(err, fmt.Errorf("return from the namespaces of process %d: %w", pid, rerr))
 				return // the thread stays locked and is discarded
 			}
 			unix.Close(joined[i])
 		}
-		if err == nil {
-			runtime.UnlockOSThread()
-		}
+		runtime.UnlockOSThread() // back home: the thread may fork again
 	}()
 	for _, kind := range joinOrder {
 		if sameNS(pid, kind) || slices.Contains(fresh, kind) {
@@ -360,17 +358,22 @@ func groupAlive(pgid int) bool {
 
 // Wait waits up to timeout (0: no limit) for the command to end and
 // returns how it ended. A command still running then is ErrTimeout, and
-// goes on running.
-func (p *Proc) Wait(timeout time.Duration) (ExecResult, error) {
+// goes on running; so it does when ctx is cancelled.
+func (p *Proc) Wait(ctx context.Context, timeout time.Duration) (ExecResult, error) {
+	var expired <-chan time.Time
 	if timeout > 0 {
-		select {
-		case <-p.done:
-		case <-time.After(timeout):
-			return ExecResult{}, fmt.Errorf("still running: %w after %s", ErrTimeout, timeout)
-		}
+		t := time.NewTimer(timeout)
+		defer t.Stop()
+		expired = t.C
 	}
-	<-p.done
-	return p.result()
+	select {
+	case <-p.done:
+		return p.result()
+	case <-expired:
+		return ExecResult{}, fmt.Errorf("still running: %w after %s", ErrTimeout, timeout)
+	case <-ctx.Done():
+		return ExecResult{}, ctx.Err()
+	}
 }
 
 // Stop ends the command and what it started: SIGTERM to its process group,
@@ -440,6 +443,14 @@ func init() {
 	conf, ok := os.LookupEnv(helperEnv)
 	if !ok {
 		return
+	}
+	// Start passes a pipe on fd 3. Without one, the variable was passed on
+	// by mistake: do not make mounts in a namespace that may be the
+	// machine's.
+	var st unix.Stat_t
+	if unix.Fstat(helperErrFd, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFIFO {
+		fmt.Fprintf(os.Stderr, "nsplay: %s is set, but nsplay did not start this process; unset it\n", helperEnv)
+		os.Exit(2)
 	}
 	os.Unsetenv(helperEnv)
 	report := os.NewFile(helperErrFd, "errors")

@@ -216,7 +216,7 @@ func TestStartRunsInTheNamespace(t *testing.T) {
 	}
 
 	start := time.Now()
-	_, err := p.Wait(200 * time.Millisecond)
+	_, err := p.Wait(context.Background(), 200*time.Millisecond)
 	if !errors.Is(err, kernel.ErrTimeout) {
 		t.Errorf("Wait(200ms) on a running command = %v, want ErrTimeout", err)
 	}
@@ -233,7 +233,7 @@ func TestStartRunsInTheNamespace(t *testing.T) {
 	if p.Alive() || alive(pid) {
 		t.Errorf("after Stop: Alive = %v, /proc says alive = %v", p.Alive(), alive(pid))
 	}
-	res, err := p.Wait(time.Second)
+	res, err := p.Wait(context.Background(), time.Second)
 	if err != nil || res.RC != 128+int(unix.SIGTERM) {
 		t.Errorf("Wait after Stop = %+v, %v; want rc %d (SIGTERM)", res, err, 128+int(unix.SIGTERM))
 	}
@@ -254,19 +254,19 @@ func TestStartCollectsOutput(t *testing.T) {
 	ns := newNS(t)
 	p := startProc(t, kernel.ExecSpec{NS: ns, Stdin: "in\n",
 		Argv: []string{"sh", "-c", `read x; echo "out $x"; echo err >&2; exit 4`}})
-	res, err := p.Wait(5 * time.Second)
+	res, err := p.Wait(context.Background(), 5*time.Second)
 	if err != nil || res.RC != 4 || res.Stdout != "out in\n" || res.Stderr != "err\n" {
 		t.Errorf("Wait = %+v, %v; want rc 4, stdout %q, stderr %q", res, err, "out in\n", "err\n")
 	}
 	if p.Alive() {
 		t.Errorf("Alive after the command ended")
 	}
-	if again, err := p.Wait(0); err != nil || again != res {
+	if again, err := p.Wait(context.Background(), 0); err != nil || again != res {
 		t.Errorf("a second Wait = %+v, %v; want %+v again", again, err, res)
 	}
 	// Wait(0) waits as long as it takes.
 	p = startProc(t, kernel.ExecSpec{NS: ns, Argv: []string{"sh", "-c", "sleep 0.3; echo done"}})
-	if res, err := p.Wait(0); err != nil || res.Stdout != "done\n" {
+	if res, err := p.Wait(context.Background(), 0); err != nil || res.Stdout != "done\n" {
 		t.Errorf("Wait(0) = %+v, %v", res, err)
 	}
 }
@@ -303,7 +303,7 @@ func TestProcSignalReachesTheGroup(t *testing.T) {
 			if err := tc.end(p); err != nil {
 				t.Fatal(err)
 			}
-			res, err := p.Wait(5 * time.Second)
+			res, err := p.Wait(context.Background(), 5*time.Second)
 			took := time.Since(start)
 			if err != nil || res.RC != tc.rc {
 				t.Errorf("Wait = %+v, %v; want rc %d", res, err, tc.rc)
@@ -334,7 +334,7 @@ func TestProcStopReachesTheGroupAfterTheCommandEnded(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "pid")
 	p := startProc(t, kernel.ExecSpec{NS: ns, Argv: []string{"sh", "-c", "sleep 30 >/dev/null 2>&1 & echo $! > " + file}})
 	child := childPID(t, file)
-	if res, err := p.Wait(5 * time.Second); err != nil || res.RC != 0 {
+	if res, err := p.Wait(context.Background(), 5*time.Second); err != nil || res.RC != 0 {
 		t.Fatalf("the shell did not end at once: %+v, %v", res, err)
 	}
 	if f, err := procStat(child); err != nil || f[2] != strconv.Itoa(p.PID()) {
@@ -776,7 +776,7 @@ func TestJoinPIDOfAnEndedProcess(t *testing.T) {
 	noNewProcesses(t)
 	ns := newNS(t)
 	p := startProc(t, kernel.ExecSpec{NS: ns, Argv: []string{"true"}})
-	p.Wait(5 * time.Second)
+	p.Wait(context.Background(), 5*time.Second)
 	for _, fresh := range [][]string{nil, {"user"}, {"pid"}} {
 		_, err := kernel.Start(kernel.ExecSpec{JoinPID: p.PID(), New: fresh, Argv: []string{"true"}, Env: os.Environ()})
 		wantErrContains(t, err, fmt.Sprintf("process %d has ended", p.PID()))
@@ -822,7 +822,7 @@ func TestJoinKeepsOtherProcessesAlive(t *testing.T) {
 	var died []string
 	for _, p := range procs {
 		if !p.Alive() {
-			res, _ := p.Wait(0)
+			res, _ := p.Wait(context.Background(), 0)
 			died = append(died, fmt.Sprintf("%d (rc %d)", p.PID(), res.RC))
 		}
 	}

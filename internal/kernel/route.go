@@ -165,10 +165,12 @@ func (n *NS) AddRoute(s RouteSpec) error {
 	return nil
 }
 
-// DelRoute deletes the route; one that is not there is ErrNotFound.
+// DelRoute deletes the route, whoever added it; one that is not there is
+// ErrNotFound.
 func (n *NS) DelRoute(s RouteSpec) error {
 	r, err := n.route(s)
 	if err == nil {
+		r.Protocol = 0 // any: the kernel's own routes are proto kernel
 		err = classify(n.nl.RouteDel(r))
 	}
 	if err != nil {

@@ -1,6 +1,7 @@
 package kernel_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -135,7 +136,7 @@ func TestListeningToAProcess(t *testing.T) {
 	p := startProc(t, kernel.ExecSpec{NS: ns, Argv: []string{"perl", "-MIO::Socket::INET", "-e",
 		fmt.Sprintf(`my $s = IO::Socket::INET->new(LocalAddr => "127.0.0.1", LocalPort => %d, Listen => 5) or die $!; sleep 30`, port)}})
 	if !eventually(5*time.Second, func() bool { return listening(t, ns, "tcp", port) }) {
-		res, _ := p.Wait(time.Millisecond)
+		res, _ := p.Wait(context.Background(), time.Millisecond)
 		t.Fatalf("Listening(tcp, %d) never became true; perl: %+v", port, res)
 	}
 	if tcps := ss(t, ns, "-ltn"); !slices.Contains(tcps, fmt.Sprintf("127.0.0.1:%d", port)) {

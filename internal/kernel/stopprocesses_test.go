@@ -1,6 +1,7 @@
 package kernel_test
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"slices"
@@ -108,7 +109,7 @@ func TestStopProcesses(t *testing.T) {
 		p  *kernel.Proc
 		rc int
 	}{{plain, 143}, {stubborn, 137}, {nested, 137}} { // the init of a PID namespace takes only SIGKILL from outside
-		if res, err := tc.p.Wait(2 * time.Second); err != nil || res.RC != tc.rc {
+		if res, err := tc.p.Wait(context.Background(), 2*time.Second); err != nil || res.RC != tc.rc {
 			t.Errorf("process %d ended with %+v, %v; want rc %d", tc.p.PID(), res, err, tc.rc)
 		}
 	}
@@ -167,7 +168,7 @@ func TestStopProcessesNeverStopsTheCaller(t *testing.T) {
 	if !slices.ContainsFunc(stopped, func(s kernel.Process) bool { return s.PID == p.PID() }) {
 		t.Errorf("StopProcesses in the test's namespace = %+v, want %d among them", stopped, p.PID())
 	}
-	if res, err := p.Wait(2 * time.Second); err != nil || res.RC != 143 {
+	if res, err := p.Wait(context.Background(), 2*time.Second); err != nil || res.RC != 143 {
 		t.Errorf("the sleep ended with %+v, %v", res, err)
 	}
 }

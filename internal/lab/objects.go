@@ -78,9 +78,18 @@ func (l *Lab) MayChange(ns *kernel.NS, link string) error {
 	return notOwned("link "+link, ns.String(), l.Name)
 }
 
-// MayDeleteNS returns an error unless the lab created the namespace or
-// --allow-host was given.
+// MayDeleteNS returns an error unless the lab created the namespace: one it
+// attached to it never deletes, --allow-host or not.
 func (l *Lab) MayDeleteNS(ns *kernel.NS) error {
+	if l.OwnsNS(ns) {
+		return nil
+	}
+	return ownershipError(fmt.Sprintf("namespace %s was not created by lab %s, and nsplay never deletes a namespace it attached to", ns, l.Name))
+}
+
+// MayChangeNS returns an error unless the lab created the namespace or
+// --allow-host was given: what set_id changes belongs to the namespace.
+func (l *Lab) MayChangeNS(ns *kernel.NS) error {
 	if l.AllowHost || l.OwnsNS(ns) {
 		return nil
 	}

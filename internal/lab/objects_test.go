@@ -247,8 +247,11 @@ func TestMayChange(t *testing.T) {
 	if err := l.MayChange(host, xa); err != nil {
 		t.Errorf("MayChange with AllowHost: %v", err)
 	}
-	if err := l.MayDeleteNS(out); err != nil {
-		t.Errorf("MayDeleteNS with AllowHost: %v", err)
+	if err := l.MayChangeNS(out); err != nil {
+		t.Errorf("MayChangeNS with AllowHost: %v", err)
+	}
+	if err := l.MayDeleteNS(out); !errors.Is(err, lab.ErrNotOwned) {
+		t.Errorf("MayDeleteNS with AllowHost: %v; a namespace the lab attached to is never deleted", err)
 	}
 	// AllowHost does not make the link the lab's: teardown leaves it.
 	if l.OwnsLink(host, xa) {

@@ -2,6 +2,7 @@ package lab_test
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -124,7 +125,7 @@ func TestTeardownStopsSpawnedProcesses(t *testing.T) {
 	}
 	// A process spawned here that has ended already is not journalled.
 	done := startProc(t, kernel.ExecSpec{NS: ns, Argv: []string{"true"}})
-	done.Wait(5 * time.Second)
+	done.Wait(context.Background(), 5*time.Second)
 	must(t, l.Spawned(done, "true"))
 	if n := countKind(l, "proc"); n != 1 {
 		t.Errorf("%d proc objects after spawning a process that ended; want 1", n)
@@ -153,7 +154,7 @@ func TestTeardownStopsSpawnedProcesses(t *testing.T) {
 	if !eventually(2*time.Second, func() bool { return !alive(shell.PID()) }) {
 		t.Errorf("the process %d in the lab's namespace still runs after Teardown", shell.PID())
 	}
-	if res, err := p.Wait(time.Second); err != nil || res.RC != 143 {
+	if res, err := p.Wait(context.Background(), time.Second); err != nil || res.RC != 143 {
 		t.Errorf("the spawned process ended with %+v, %v; want SIGTERM (rc 143)", res, err)
 	}
 	if kernel.NamedExists(nsName) {
@@ -195,7 +196,7 @@ func TestDownStopsSpawnedProcessesAfterACrash(t *testing.T) {
 	if !eventually(2*time.Second, func() bool { return !alive(p.PID()) }) {
 		t.Errorf("the spawned process %d still runs after Down", p.PID())
 	}
-	if res, err := p.Wait(time.Second); err != nil || res.RC != 143 {
+	if res, err := p.Wait(context.Background(), time.Second); err != nil || res.RC != 143 {
 		t.Errorf("the spawned process ended with %+v, %v; want SIGTERM (rc 143)", res, err)
 	}
 	time.Sleep(50 * time.Millisecond)
@@ -226,7 +227,7 @@ func TestTeardownStopsWhatASpawnedCommandLeft(t *testing.T) {
 		t.Fatalf("the shell never wrote its child's pid")
 	}
 	t.Cleanup(func() { unix.Kill(child, unix.SIGKILL) })
-	p.Wait(5 * time.Second)
+	p.Wait(context.Background(), 5*time.Second)
 	must(t, l.Teardown(func(string) {}))
 	if !eventually(2*time.Second, func() bool { return !alive(child) }) {
 		t.Errorf("process %d, started in the background by a spawned command (process group %d), still runs after Teardown", child, p.PID())

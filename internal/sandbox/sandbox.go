@@ -1,7 +1,10 @@
 // Package sandbox runs the current program again inside fresh namespaces of
 // its own: a network namespace (the sandbox's "host"), a mount namespace
 // where /run is an empty tmpfs and /etc an overlay whose changes stay in
-// memory, and a PID namespace whose first process is the program itself.
+// memory, a PID namespace whose first process is the program itself, and
+// UTS, IPC and cgroup namespaces. It keeps a lab off the machine's network
+// and out of its /run and /etc; it is no security boundary: a command a
+// playbook runs as root can still write the machine's other files.
 // Named namespaces (/run/netns), /etc/netns files and lab journals
 // (/run/nsplay) made inside are invisible to the machine, and when the
 // program ends, however it ends, the kernel ends every process in the
@@ -63,7 +66,8 @@ func Command(args ...string) (*exec.Cmd, error) {
 	cmd := exec.Command(self, args...)
 	cmd.Env = append(os.Environ(), markerEnv+"=1")
 	cmd.SysProcAttr = &syscall.SysProcAttr{
-		Cloneflags: syscall.CLONE_NEWNET | syscall.CLONE_NEWNS | syscall.CLONE_NEWPID,
+		Cloneflags: syscall.CLONE_NEWNET | syscall.CLONE_NEWNS | syscall.CLONE_NEWPID |
+			syscall.CLONE_NEWUTS | syscall.CLONE_NEWIPC | syscall.CLONE_NEWCGROUP,
 		// The kernel sends this when the thread that started the child
 		// ends, so that thread stays locked until the child has ended.
 		Pdeathsig: syscall.SIGKILL,
@@ -147,6 +151,12 @@ var (
 // setup mounts over what the sandbox inherited rather than unmounting it:
 // in a user namespace, inherited mounts are locked.
 func setup() error {
+	// Run starts the sandboxed process as the first of a fresh PID
+	// namespace. Anything else carrying the marker (an environment passed
+	// on by mistake) must not remount the machine's /run and /etc.
+	if os.Getpid() != 1 {
+		return errors.New("sandbox: this process was not started by nsplay's sandbox (it is not PID 1 of a namespace of its own); unset " + markerEnv)
+	}
 	steps := []struct {
 		what                      string
 		src, dst, fstype, options string
