@@ -317,6 +317,9 @@ func linkDelAddr(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 	if err == nil {
 		err = l.ns.DelAddr(l.name, ipnet)
 	}
+	if err == nil {
+		err = l.lab.AddrDeleted(l.ns, l.name, ipnet.String())
+	}
 	if err != nil {
 		return nil, wrap(b, err)
 	}

@@ -82,7 +82,7 @@ func Run(ctx context.Context, l *lab.Lab, file string, opts Options) (Result, er
 	if real, err := filepath.EvalSymlinks(root); err == nil {
 		root = real
 	}
-	ld := &loader{root: root, shownRoot: filepath.Dir(file), env: env, predeclared: predeclared, modules: map[string]*module{}}
+	ld := &loader{root: root, shownRoot: filepath.Dir(file), env: env, emit: emit, predeclared: predeclared, modules: map[string]*module{}}
 	thread := ld.thread(file)
 	stop := context.AfterFunc(ctx, func() { thread.Cancel(context.Cause(ctx).Error()) })
 	defer stop()
@@ -165,6 +165,7 @@ func shortPos(pos syntax.Position) string {
 type loader struct {
 	root        string // the playbook's folder, absolute, symlinks resolved
 	shownRoot   string // the same as the user named it
+	emit        func(Event)
 	env         *builtins.Env
 	predeclared starlark.StringDict
 	modules     map[string]*module
@@ -179,7 +180,7 @@ type module struct {
 func (ld *loader) thread(name string) *starlark.Thread {
 	t := &starlark.Thread{Name: name, Load: ld.load}
 	t.Print = func(t *starlark.Thread, msg string) {
-		ld.env.Report.(*reporter).emit(Event{Kind: "log", Pos: shortPos(t.CallFrame(1).Pos), Msg: msg})
+		ld.emit(Event{Kind: "log", Pos: shortPos(t.CallFrame(1).Pos), Msg: msg})
 	}
 	builtins.SetEnv(t, ld.env)
 	return t

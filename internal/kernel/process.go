@@ -114,15 +114,15 @@ func Start(spec ExecSpec) (*Proc, error) {
 	if err != nil {
 		return nil, err
 	}
+	conf, err := json.Marshal(cfg)
+	if err != nil {
+		return nil, err
+	}
 	errR, errW, err := os.Pipe()
 	if err != nil {
 		return nil, err
 	}
 	defer errR.Close()
-	conf, err := json.Marshal(cfg)
-	if err != nil {
-		return nil, err
-	}
 	p := &Proc{done: make(chan struct{})}
 	cmd := exec.Command("/proc/self/exe")
 	cmd.Args = append([]string{"nsplay-exec"}, spec.Argv...)

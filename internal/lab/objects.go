@@ -275,6 +275,17 @@ func (l *Lab) AddAddr(ns *kernel.NS, link string, cidr string) (adopted bool, er
 	return false, err
 }
 
+// AddrDeleted records that an address the lab journalled was deleted.
+func (l *Lab) AddrDeleted(ns *kernel.NS, link, cidr string) error {
+	key := l.Key(ns)
+	for _, o := range l.objs {
+		if o.Kind == "addr" && o.NS == key && o.Link == link && o.CIDR == cidr {
+			return l.gone(o)
+		}
+	}
+	return nil
+}
+
 // WriteFile writes a file the lab owns, creating and journalling the
 // folders that are missing. A file the lab did not create is not replaced.
 func (l *Lab) WriteFile(path string, data []byte) error {

@@ -27,7 +27,7 @@ func (l *Lab) Teardown(report func(string)) error {
 		case err == nil:
 			report(what)
 		case !errors.Is(err, kernel.ErrNotFound) && !errors.Is(err, os.ErrNotExist):
-			errs = append(errs, fmt.Errorf("remove %s: %w", what, err))
+			errs = append(errs, fmt.Errorf("%s: %w", what, err))
 			return
 		}
 		errs = append(errs, l.gone(o))
