@@ -332,40 +332,71 @@ func (n *NS) PIDs() ([]int, error) {
 // StopProcesses ends the processes in n, by their pids: SIGTERM first, and
 // SIGKILL for those still there after grace. It returns what it stopped.
 func (n *NS) StopProcesses(grace time.Duration) ([]Process, error) {
-	pids, err := n.PIDs()
+	return StopProcessesIn([]*NS{n}, grace)
+}
+
+// StopProcessesIn ends the processes in all of spaces at once: one grace
+// period for all, and one pass over /proc per look, however many
+// namespaces there are. nsplay itself is never stopped: its threads pass
+// through lab namespaces.
+func StopProcessesIn(spaces []*NS, grace time.Duration) ([]Process, error) {
+	inside, err := processesIn(spaces)
+	if err != nil || len(inside) == 0 {
+		return nil, err
+	}
+	var procs []Process
+	for pid, ns := range inside {
+		comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+		procs = append(procs, Process{PID: pid, Command: strings.TrimSpace(string(comm)), NS: ns.String()})
+		unix.Kill(pid, unix.SIGTERM)
+	}
+	slices.SortFunc(procs, func(a, b Process) int { return a.PID - b.PID })
+	for _, limit := range []time.Duration{grace, time.Second} {
+		for start := time.Now(); ; time.Sleep(10 * time.Millisecond) {
+			if inside, err = processesIn(spaces); err != nil || len(inside) == 0 {
+				return procs, err
+			}
+			if time.Since(start) > limit {
+				break
+			}
+		}
+		for pid := range inside {
+			unix.Kill(pid, unix.SIGKILL)
+		}
+	}
+	return procs, fmt.Errorf("%d processes survived SIGKILL", len(inside))
+}
+
+// processesIn maps the pids of the processes whose network namespace is
+// one of spaces (but nsplay's own) to that namespace.
+func processesIn(spaces []*NS) (map[int]*NS, error) {
+	byInode := map[uint64]*NS{}
+	for _, ns := range spaces {
+		byInode[ns.Inode()] = ns
+	}
+	dirs, err := os.ReadDir("/proc")
 	if err != nil {
 		return nil, err
 	}
-	// nsplay's own threads pass through lab namespaces; never stop nsplay.
-	pids = slices.DeleteFunc(pids, func(pid int) bool { return pid == os.Getpid() })
-	procs := make([]Process, len(pids))
-	for i, pid := range pids {
-		comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
-		procs[i] = Process{PID: pid, Command: strings.TrimSpace(string(comm))}
-		unix.Kill(pid, unix.SIGTERM)
-	}
-	others := func() ([]int, error) {
-		pids, err := n.PIDs()
-		return slices.DeleteFunc(pids, func(pid int) bool { return pid == os.Getpid() }), err
-	}
-	for start := time.Now(); time.Since(start) < grace; time.Sleep(10 * time.Millisecond) {
-		if pids, err = others(); err != nil || len(pids) == 0 {
-			return procs, err
+	found := map[int]*NS{}
+	for _, d := range dirs {
+		pid, err := strconv.Atoi(d.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		var st unix.Stat_t
+		if unix.Stat(filepath.Join("/proc", d.Name(), "ns/net"), &st) == nil {
+			if ns, ok := byInode[st.Ino]; ok {
+				found[pid] = ns
+			}
 		}
 	}
-	for _, pid := range pids {
-		unix.Kill(pid, unix.SIGKILL)
-	}
-	for start := time.Now(); time.Since(start) < time.Second; time.Sleep(10 * time.Millisecond) {
-		if pids, err = others(); err != nil || len(pids) == 0 {
-			return procs, err
-		}
-	}
-	return procs, fmt.Errorf("processes %v in %s survived SIGKILL", pids, n)
+	return found, nil
 }
 
 // Process is a process nsplay stopped.
 type Process struct {
 	PID     int
 	Command string
+	NS      string // the namespace it was in
 }

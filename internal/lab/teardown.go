@@ -49,14 +49,23 @@ func (l *Lab) Teardown(report func(string)) error {
 		}
 	}
 	var spaces []*Object
+	var labSpaces []*kernel.NS // the lab's namespaces that are there, and its own
+	for _, o := range objs {
+		if o.Kind != "netns" {
+			continue
+		}
+		spaces = append(spaces, o)
+		if ns, err := l.NS("netns:" + o.Name); err == nil && (o.NSIno == 0 || ns.Inode() == o.NSIno) {
+			labSpaces = append(labSpaces, ns)
+		}
+	}
+	peers := peerFinder{labSpaces: labSpaces, ids: map[*kernel.NS]map[int]*kernel.NS{}}
 	var takenAlong []takenLink
 	for _, o := range objs {
 		switch {
-		case o.Kind == "proc":
-		case o.Kind == "netns":
-			spaces = append(spaces, o)
+		case o.Kind == "proc", o.Kind == "netns":
 		case inLabNS(o, objs):
-		case o.Kind == "link" && l.takenAlong(o, objs, &takenAlong):
+		case o.Kind == "link" && l.takenAlong(o, &peers, &takenAlong):
 		default:
 			what, err := l.remove(o)
 			done(o, what, err)
@@ -64,18 +73,12 @@ func (l *Lab) Teardown(report func(string)) error {
 	}
 	// Processes left in the lab's namespaces (a command a killed nsplay
 	// started, a shell a user opened in a kept lab) would keep them alive.
-	for _, o := range spaces {
-		ns, err := l.NS("netns:" + o.Name)
-		if err != nil || (o.NSIno != 0 && ns.Inode() != o.NSIno) {
-			continue // gone already, or someone else's of that name
-		}
-		stopped, err := ns.StopProcesses(2 * time.Second)
-		for _, p := range stopped {
-			report(fmt.Sprintf("kill %d (%s) in %s", p.PID, p.Command, o.Name))
-		}
-		if err != nil {
-			errs = append(errs, err)
-		}
+	stopped, err := kernel.StopProcessesIn(labSpaces, 2*time.Second)
+	for _, p := range stopped {
+		report(fmt.Sprintf("kill %d (%s) in %s", p.PID, p.Command, p.NS))
+	}
+	if err != nil {
+		errs = append(errs, fmt.Errorf("stop the processes in the lab's namespaces: %w", err))
 	}
 	for key, ns := range l.spaces {
 		if key != HostKey && !slices.ContainsFunc(takenAlong, func(t takenLink) bool { return t.ns == ns }) {
@@ -133,29 +136,42 @@ type takenLink struct {
 
 // takenAlong tells whether o is a veth whose peer sits in one of the lab's
 // namespaces, and if so adds it to list.
-func (l *Lab) takenAlong(o *Object, objs []*Object, list *[]takenLink) bool {
+func (l *Lab) takenAlong(o *Object, peers *peerFinder, list *[]takenLink) bool {
 	ns, err := l.NS(o.NS)
 	if err != nil {
 		return false
 	}
 	info, err := ns.Link(o.Name)
-	if err != nil || info.Kind != "veth" {
+	if err != nil || info.Kind != "veth" || info.PeerNetnsID < 0 {
 		return false
 	}
-	var labSpaces []*kernel.NS
-	for _, x := range objs {
-		if x.Kind == "netns" {
-			if s, err := l.NS("netns:" + x.Name); err == nil {
-				labSpaces = append(labSpaces, s)
-			}
-		}
-	}
-	peerNS, _, err := ns.Peer(info, labSpaces)
-	if err != nil || !slices.Contains(labSpaces, peerNS) {
+	if peers.in(ns)[info.PeerNetnsID] == nil {
 		return false
 	}
 	*list = append(*list, takenLink{obj: o, ns: ns, link: info})
 	return true
+}
+
+// peerFinder maps, for each namespace a link is in, the netns ids it knows
+// to the lab's namespaces: read once per namespace, so that teardown costs
+// a request per namespace rather than one per pair of them.
+type peerFinder struct {
+	labSpaces []*kernel.NS
+	ids       map[*kernel.NS]map[int]*kernel.NS
+}
+
+func (p *peerFinder) in(from *kernel.NS) map[int]*kernel.NS {
+	if m, ok := p.ids[from]; ok {
+		return m
+	}
+	m := map[int]*kernel.NS{}
+	for _, s := range p.labSpaces {
+		if id, err := from.NetnsIDOf(s); err == nil && id >= 0 {
+			m[id] = s
+		}
+	}
+	p.ids[from] = m
+	return m
 }
 
 // inLabNS tells whether o sits inside a namespace the lab owns.
