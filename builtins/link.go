@@ -213,6 +213,19 @@ func bridgeFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple,
 			return nil, wrap(b, err)
 		}
 		step(thread, "bridge %s is the lab's already: adopted", now)
+		// A re-run converges: what the playbook asks for now is set.
+		if on, err := at.STP(now); err == nil && on != stp {
+			if err := at.SetSTP(now, stp); err != nil {
+				return nil, wrap(b, err)
+			}
+			step(thread, "%s", ipCmd(at, env.Lab, fmt.Sprintf("link set %s type bridge stp_state %d", now, map[bool]int{false: 0, true: 1}[stp])))
+		}
+		if info, err := at.Link(now); err == nil && mtu > 0 && info.MTU != mtu {
+			if err := at.SetMTU(now, mtu); err != nil {
+				return nil, wrap(b, err)
+			}
+			step(thread, "%s", ipCmd(at, env.Lab, fmt.Sprintf("link set %s mtu %d", now, mtu)))
+		}
 		return l, nil
 	}
 	cmd := fmt.Sprintf("link add %s type bridge stp_state %d", name, map[bool]int{false: 0, true: 1}[stp])

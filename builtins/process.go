@@ -207,6 +207,10 @@ func commandSpec(env *Env, target targetArg, cmd starlark.Value, fresh *starlark
 	var where string
 	switch {
 	case target.proc != nil:
+		if !target.proc.proc.Alive() {
+			// Its pid may be someone else's by now.
+			return spec, "", "", fmt.Errorf("%s has ended; there are no namespaces of it to join", target.proc)
+		}
 		spec.JoinPID = target.proc.proc.PID()
 		where = fmt.Sprintf("nsenter -t %d -a", spec.JoinPID)
 	default:

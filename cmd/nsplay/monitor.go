@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
@@ -109,6 +110,8 @@ func monitorCmd(args []string, stdout, stderr io.Writer) error {
 			}
 			if *asJSON {
 				enc.Encode(c)
+			} else if c.Kind == "changes" {
+				fmt.Fprintf(stdout, "%s: %s\n", c.NS, c.Text)
 			} else if c.Kind == "netns" {
 				fmt.Fprintf(stdout, "netns %s %s\n", c.Text, words[c.Action])
 			} else {
@@ -118,7 +121,7 @@ func monitorCmd(args []string, stdout, stderr io.Writer) error {
 	}
 }
 
-var words = map[string]string{"add": "added", "change": "changed", "del": "deleted"}
+var words = map[string]string{"add": "added", "change": "changed", "del": "deleted", "lost": "(lost)"}
 
 type monitor struct {
 	lab      string // "" for everything
@@ -126,6 +129,11 @@ type monitor struct {
 	changes  chan change
 	added    chan string // names that appeared under /run/netns
 	watching map[string]*kernel.Monitor
+
+	// The lab's objects, as of the journal's size and time.
+	objects     []lab.Object
+	journalSize int64
+	journalTime time.Time
 }
 
 func (m *monitor) watch(label string, ns *kernel.NS, existing bool) error {
@@ -229,18 +237,27 @@ func (m *monitor) shows(c change) bool {
 }
 
 // inLab tells whether the lab's journal lists an object of that kind and
-// name (always true without a lab). The journal is read each time: the lab
-// may be running, and it journals objects before it makes them.
+// name (always true without a lab). The journal is read again whenever it
+// changed: the lab may be running, and it journals objects before it makes
+// them.
 func (m *monitor) inLab(kind, name string) bool {
 	if m.lab == "" {
 		return true
 	}
-	l, err := lab.Inspect(m.lab, m.host)
+	st, err := os.Stat(filepath.Join(lab.Dir, m.lab, "journal"))
 	if err != nil {
 		return false
 	}
-	defer l.Close()
-	for _, o := range l.Objects() {
+	if st.Size() != m.journalSize || !st.ModTime().Equal(m.journalTime) {
+		l, err := lab.Inspect(m.lab, m.host)
+		if err != nil {
+			return false
+		}
+		m.objects = l.Objects()
+		l.Close()
+		m.journalSize, m.journalTime = st.Size(), st.ModTime()
+	}
+	for _, o := range m.objects {
 		if o.Kind == kind && o.Name == name && (kind != "link" || o.NS == lab.HostKey) {
 			return true
 		}

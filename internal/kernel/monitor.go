@@ -1,6 +1,7 @@
 package kernel
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"strings"
@@ -13,8 +14,8 @@ import (
 
 // Change is one change the kernel reported in a namespace.
 type Change struct {
-	Kind   string // "link", "addr", "route"
-	Action string // "add", "change", "del"
+	Kind   string // "link", "addr", "route"; "changes" when some were lost
+	Action string // "add", "change", "del"; "lost"
 	Text   string // what it is: "eth0 (veth) up, carrier, mtu 1500", "10.0.0.1/24 dev eth0"
 }
 
@@ -97,6 +98,12 @@ func (m *Monitor) Close() { m.sock.Close() }
 func (m *Monitor) read(report func(Change)) {
 	for {
 		msgs, _, err := m.sock.Receive()
+		if errors.Is(err, unix.ENOBUFS) {
+			// More changes came at once than the socket holds: say so,
+			// and go on with what comes next.
+			report(Change{"changes", "lost", "the kernel dropped changes that came too fast"})
+			continue
+		}
 		if err != nil {
 			return // closed
 		}
