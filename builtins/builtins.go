@@ -89,8 +89,11 @@ func Predeclared(env *Env) starlark.StringDict {
 // unpack is starlark.UnpackArgs that also refuses more than npos positional
 // arguments, which keeps the arguments after them keyword-only.
 func unpack(fn string, args starlark.Tuple, kwargs []starlark.Tuple, npos int, pairs ...any) error {
+	if len(args) > npos && len(pairs) == 0 {
+		return fmt.Errorf("%s takes no arguments", fn)
+	}
 	if len(args) > npos && npos == 0 {
-		return fmt.Errorf("%s: got %d positional arguments, want none; pass them by keyword, like name=value", fn, len(args))
+		return fmt.Errorf("%s: takes no positional arguments; pass them by keyword, like name=value", fn)
 	}
 	if len(args) > npos {
 		var names []string

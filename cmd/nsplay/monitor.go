@@ -219,7 +219,7 @@ func (m *monitor) watchNamespaces() error {
 
 // shows tells whether a change is one to print: with a lab, only the lab's.
 func (m *monitor) shows(c change) bool {
-	if m.lab == "" {
+	if m.lab == "" || c.Kind == "changes" {
 		return true
 	}
 	switch {

@@ -50,9 +50,9 @@ boundary: a command a playbook runs as root can still write other files.`)
 	fs.Var(o.vars, "D", "set a playbook variable: -D `name=value` is what var(\"name\", default) returns (repeatable)")
 	fs.StringVar(&o.name, "name", "", "call the lab `LAB` (default: the playbook's file name without .star)")
 	fs.BoolVar(&o.keep, "keep", false, "leave the lab up after the run (also after an error or a signal); remove it later with 'nsplay down LAB'")
-	fs.BoolVar(&o.allowHost, "allow-host", false, "let the playbook change and delete objects it did not create (host links, routes, namespaces)")
+	fs.BoolVar(&o.allowHost, "allow-host", false, "let the playbook change and delete objects it did not create (host links, routes, addresses; never a namespace)")
 	fs.BoolVar(&o.json, "json", false, "write events as JSON lines to stdout instead of text")
-	fs.BoolVar(&o.sandbox, "sandbox", false, "run in a private sandbox (network, mount and PID namespaces) that nothing outlives; works without root")
+	fs.BoolVar(&o.sandbox, "sandbox", false, "run in a private sandbox (network, mount, PID, UTS, IPC and cgroup namespaces) that nothing outlives; works without root")
 	return fs
 }
 
@@ -153,8 +153,11 @@ func runCmd(args []string, stdout, stderr io.Writer) (int, error) {
 			where = pe.Pos + ": "
 		}
 		what := "the lab was torn down"
-		if o.keep {
+		switch {
+		case o.keep:
 			what = "the lab is kept"
+		case downErr != nil:
+			what = "the lab could not be torn down fully"
 		}
 		return exitSignal + int(sig.sig), errors.Join(fmt.Errorf("%s%w; %s", where, sig, what), downErr)
 	case runErr != nil:

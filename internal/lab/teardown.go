@@ -21,6 +21,11 @@ import (
 // Objects already gone are skipped. report is told of each removal in words
 // an `ip` user knows. Teardown goes on past errors and returns them all.
 func (l *Lab) Teardown(report func(string)) error {
+	for _, o := range l.objs {
+		if o.NS == HostKey && o.NSIno != 0 && o.NSIno != l.Host.Inode() {
+			return fmt.Errorf("nsplay runs in another network namespace than the one lab %s was built in, and removes nothing from here; run `nsplay down %s` there", l.Name, l.Name)
+		}
+	}
 	var errs []error
 	done := func(o *Object, what string, err error) {
 		switch {
@@ -127,6 +132,17 @@ func (l *Lab) stop(o *Object) (bool, error) {
 	return kernel.StopPID(o.PID, o.Start, 2*time.Second)
 }
 
+// describe names an object in a report.
+func describe(o *Object) string {
+	switch o.Kind {
+	case "route":
+		return o.Route.Dst
+	case "addr":
+		return o.CIDR + " dev " + o.Link
+	}
+	return o.Name
+}
+
 // takenLink is a link that deleting a lab namespace removes as well.
 type takenLink struct {
 	obj  *Object
@@ -202,9 +218,8 @@ func (l *Lab) remove(o *Object) (string, error) {
 	if err == nil {
 		where = ns.String()
 		if o.NSIno != 0 && ns.Inode() != o.NSIno {
-			// The pid of /proc/PID/ns/net was reused, or nsplay runs in
-			// another namespace than the lab did: not the lab's.
-			return fmt.Sprintf("leave %s %s alone: %s is not the namespace the lab used", o.Kind, o.Name, where), nil
+			// The pid of /proc/PID/ns/net was reused: not the lab's.
+			return fmt.Sprintf("leave %s %s alone: %s is not the namespace the lab used", o.Kind, describe(o), where), nil
 		}
 	}
 	switch o.Kind {
@@ -256,7 +271,7 @@ type Info struct {
 	Name     string
 	Playbook string
 	Objects  int
-	State    string // "running", "kept" (--keep), or "orphaned" (nsplay was killed)
+	State    string // "running", "kept" (--keep), "orphaned" (nsplay was killed), or "damaged" (its journal is)
 }
 
 // List returns the labs that are up, by name.
@@ -276,7 +291,8 @@ func List() ([]Info, error) {
 		dir := filepath.Join(Dir, e.Name())
 		h, err := replay(filepath.Join(dir, "journal"))
 		if err != nil {
-			return nil, err
+			infos = append(infos, Info{Name: e.Name(), State: "damaged"})
+			continue
 		}
 		state := "orphaned"
 		switch {

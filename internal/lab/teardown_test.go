@@ -305,3 +305,31 @@ func TestTeardownVethWithPeerInLabNamespace(t *testing.T) {
 		t.Errorf("Teardown of 5 namespaces took %s", took)
 	}
 }
+
+// Down from another network namespace than the lab's host removes nothing
+// and keeps the lab: by name it would hit other objects there.
+func TestDownFromAnotherNamespaceRefuses(t *testing.T) {
+	testenv.RequireRoot(t)
+	host := hostNS(t)
+	name := newLabName(t, host)
+	l := openLab(t, name, host)
+	br := uniq("dw")
+	_, _, _, err := l.CreateLink(lab.LinkSpec{NS: host, Name: br, Kind: "bridge"}, func() error { return host.AddBridge(br, 0) })
+	must(t, err)
+	must(t, l.Keep())
+
+	other, err := kernel.CreateNamed(uniq("dwo"))
+	must(t, err)
+	t.Cleanup(func() { other.Delete(nil) })
+	err = lab.Down(name, other, func(string) {})
+	if err == nil || !strings.Contains(err.Error(), "another network namespace") {
+		t.Fatalf("Down from another namespace: %v", err)
+	}
+	if !hasLink(t, "", br) {
+		t.Errorf("the lab's bridge is gone after the refused Down")
+	}
+	must(t, lab.Down(name, host, func(string) {}))
+	if hasLink(t, "", br) {
+		t.Errorf("the bridge is still there after Down from the lab's host")
+	}
+}

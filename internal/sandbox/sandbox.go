@@ -81,14 +81,14 @@ func Command(args ...string) (*exec.Cmd, error) {
 	return cmd, nil
 }
 
-// Wait starts a command made by Command and waits for it, passing SIGINT and
-// SIGTERM on to it, and returns its exit status (128+N after signal N). If
+// Wait starts a command made by Command and waits for it, passing SIGINT,
+// SIGTERM and SIGHUP on to it, and returns its exit status (128+N after signal N). If
 // this process dies, the kernel kills the sandbox.
 func Wait(cmd *exec.Cmd) (int, error) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	signals := make(chan os.Signal, 4)
-	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
+	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	defer signal.Stop(signals)
 	if err := cmd.Start(); err != nil {
 		if cmd.SysProcAttr.Cloneflags&syscall.CLONE_NEWUSER != 0 {
