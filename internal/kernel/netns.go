@@ -175,20 +175,7 @@ func (n *NS) In(fn func() error) error {
 	})
 }
 
-// onThread runs fn in a goroutine of its own, locked to its thread, and
-// moves the thread back to the namespace it was in. Not on the calling
-// goroutine: that may be the main one, which nsplay keeps on the main
-// thread (see the kernel package's init), and the runtime can never end the
-// main thread, as it must end one that cannot go back. So the main thread,
-// and with it what /proc/PID/ns shows for nsplay, never leaves nsplay's
-// namespaces.
-func onThread(fn func() error) error {
-	errc := make(chan error, 1)
-	go func() { errc <- switched(fn) }()
-	return <-errc
-}
-
-func switched(fn func() error) (err error) {
+func onThread(fn func() error) (err error) {
 	runtime.LockOSThread()
 	orig, err := netns.Get()
 	if err != nil {
