@@ -64,7 +64,7 @@ func (n *NS) Monitor(report func(Change), existing bool) (*Monitor, error) {
 		routes, _ := n.Routes(true)
 		for _, r := range routes {
 			if r.Table != "local" {
-				first = append(first, Change{"route", "add", routeText(r)})
+				first = append(first, Change{"route", "add", r.Text()})
 			}
 		}
 	}
@@ -77,8 +77,9 @@ func (n *NS) Monitor(report func(Change), existing bool) (*Monitor, error) {
 	return m, nil
 }
 
-// routeText writes a route as the monitor does.
-func routeText(r RouteInfo) string {
+// Text writes a route as ip would list it: "default via 10.0.0.1 dev eth0
+// table main" (no proto and scope).
+func (r RouteInfo) Text() string {
 	parts := []string{r.Dst}
 	if r.Via != "" {
 		parts = append(parts, "via", r.Via)
@@ -214,7 +215,7 @@ func (m *Monitor) routeChange(typ uint16, data []byte) (Change, bool) {
 		(strings.HasPrefix(dst, "fe80:") || strings.HasPrefix(dst, "ff00:"))) {
 		return Change{}, false
 	}
-	text := routeText(RouteInfo{Dst: dst, Via: via, Dev: dev, Metric: metric, Table: tableName(table)})
+	text := RouteInfo{Dst: dst, Via: via, Dev: dev, Metric: metric, Table: tableName(table)}.Text()
 	return Change{"route", action(typ, unix.RTM_NEWROUTE), text}, true
 }
 

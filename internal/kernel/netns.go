@@ -351,14 +351,13 @@ func StopProcessesIn(spaces []*NS, grace time.Duration) ([]Process, error) {
 		unix.Kill(pid, unix.SIGTERM)
 	}
 	slices.SortFunc(procs, func(a, b Process) int { return a.PID - b.PID })
+	gone := func() bool {
+		inside, err = processesIn(spaces)
+		return err != nil || len(inside) == 0
+	}
 	for _, limit := range []time.Duration{grace, time.Second} {
-		for start := time.Now(); ; time.Sleep(10 * time.Millisecond) {
-			if inside, err = processesIn(spaces); err != nil || len(inside) == 0 {
-				return procs, err
-			}
-			if time.Since(start) > limit {
-				break
-			}
+		if waitFor(gone, limit) {
+			return procs, err
 		}
 		for pid := range inside {
 			unix.Kill(pid, unix.SIGKILL)

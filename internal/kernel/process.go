@@ -341,19 +341,46 @@ func groupAlive(pgid int) bool {
 	if unix.Kill(-pgid, 0) != nil {
 		return false
 	}
-	paths, _ := filepath.Glob("/proc/[0-9]*/stat")
-	for _, path := range paths {
-		data, err := os.ReadFile(path)
+	dirs, _ := os.ReadDir("/proc")
+	for _, d := range dirs {
+		pid, err := strconv.Atoi(d.Name())
 		if err != nil {
 			continue
 		}
-		// "pid (comm) state ppid pgrp ..."
-		f := strings.Fields(string(data[bytes.LastIndexByte(data, ')')+1:]))
-		if len(f) > 2 && f[0] != "Z" && f[2] == strconv.Itoa(pgid) {
+		if st, err := readStat(pid); err == nil && st.state != "Z" && st.pgrp == pgid {
 			return true
 		}
 	}
 	return false
+}
+
+// procStat is what nsplay reads of /proc/PID/stat.
+type procStat struct {
+	state string // "R", "S", ..., "Z" for a zombie
+	pgrp  int
+	start uint64 // clock ticks since boot
+}
+
+// readStat reads /proc/PID/stat: "pid (comm) state ppid pgrp ... starttime
+// ...", where comm may hold spaces and parentheses.
+func readStat(pid int) (procStat, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return procStat{}, classify(err)
+	}
+	f := strings.Fields(string(data[bytes.LastIndexByte(data, ')')+1:]))
+	if len(f) < 20 {
+		return procStat{}, fmt.Errorf("/proc/%d/stat is short", pid)
+	}
+	pgrp, err := strconv.Atoi(f[2])
+	if err != nil {
+		return procStat{}, fmt.Errorf("/proc/%d/stat: %w", pid, err)
+	}
+	start, err := strconv.ParseUint(f[19], 10, 64)
+	if err != nil {
+		return procStat{}, fmt.Errorf("/proc/%d/stat: %w", pid, err)
+	}
+	return procStat{state: f[0], pgrp: pgrp, start: start}, nil
 }
 
 // Wait waits up to timeout (0: no limit) for the command to end and
@@ -539,16 +566,8 @@ func bindEtc(dir string) error {
 // StartTime is when process pid started, in clock ticks since boot: with
 // the pid, it names one process, even after the pid is reused.
 func StartTime(pid int) (uint64, error) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, classify(err)
-	}
-	// "pid (comm) state ppid ...": comm may hold spaces and parentheses.
-	fields := strings.Fields(string(data[bytes.LastIndexByte(data, ')')+1:]))
-	if len(fields) < 20 {
-		return 0, fmt.Errorf("/proc/%d/stat is short", pid)
-	}
-	return strconv.ParseUint(fields[19], 10, 64)
+	st, err := readStat(pid)
+	return st.start, err
 }
 
 // StopPID ends the process pid and its process group, if it is still the
@@ -563,10 +582,8 @@ func StopPID(pid int, start uint64, grace time.Duration) (bool, error) {
 		return false, nil // the pid is someone else's now
 	}
 	gone := func() bool {
-		if now, err := StartTime(pid); err == nil && now == start {
-			if data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil && !bytes.Contains(data, []byte(") Z ")) {
-				return false
-			}
+		if st, err := readStat(pid); err == nil && st.start == start && st.state != "Z" {
+			return false
 		}
 		return !groupAlive(pid)
 	}

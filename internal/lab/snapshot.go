@@ -298,16 +298,5 @@ func linkExtras(l LinkState) string {
 }
 
 func routeText(r RouteState) string {
-	parts := []string{r.Dst}
-	if r.Via != "" {
-		parts = append(parts, "via", r.Via)
-	}
-	if r.Dev != "" {
-		parts = append(parts, "dev", r.Dev)
-	}
-	if r.Metric != 0 {
-		parts = append(parts, "metric", fmt.Sprint(r.Metric))
-	}
-	parts = append(parts, "table", r.Table, "proto", r.Proto, "scope", r.Scope)
-	return strings.Join(parts, " ")
+	return kernel.RouteInfo(r).Text() + " proto " + r.Proto + " scope " + r.Scope
 }
