@@ -216,15 +216,7 @@ func expectReach(want bool, defaultTimeout string) builtinFn {
 		if err := unpack(b.Name(), args, kwargs, 2, "ns", &nsA, "dst", &dst, "timeout?", &timeout, "msg?", &msg); err != nil {
 			return nil, err
 		}
-		env, ns, err := nsOf(thread, b, &nsA)
-		if err != nil {
-			return nil, err
-		}
-		ip, err := parseIP(dst)
-		if err != nil {
-			return nil, wrap(b, err)
-		}
-		limit, err := duration(b.Name(), "timeout", timeout)
+		env, ns, ip, limit, err := echoArgs(thread, b, &nsA, dst, timeout)
 		if err != nil {
 			return nil, err
 		}

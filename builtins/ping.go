@@ -21,15 +21,7 @@ func pingFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, k
 	if err := unpack(b.Name(), args, kwargs, 2, "ns", &nsA, "dst", &dst, "count?", &count, "timeout?", &timeout); err != nil {
 		return nil, err
 	}
-	env, ns, err := nsOf(thread, b, &nsA)
-	if err != nil {
-		return nil, err
-	}
-	ip, err := parseIP(dst)
-	if err != nil {
-		return nil, wrap(b, err)
-	}
-	wait, err := duration(b.Name(), "timeout", timeout)
+	env, ns, ip, wait, err := echoArgs(thread, b, &nsA, dst, timeout)
 	if err != nil {
 		return nil, err
 	}
@@ -53,6 +45,24 @@ func pingFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, k
 		"received": starlark.MakeInt(res.Received),
 		"rtt_ms":   rtt,
 	}), nil
+}
+
+// echoArgs resolves what ping and expect.reachable/unreachable share: the
+// namespace to send from, the address, and the time to wait.
+func echoArgs(thread *starlark.Thread, b *starlark.Builtin, nsA *nsArg, dst, timeout string) (*Env, *Netns, net.IP, time.Duration, error) {
+	env, ns, err := nsOf(thread, b, nsA)
+	if err != nil {
+		return nil, nil, nil, 0, err
+	}
+	ip, err := parseIP(dst)
+	if err != nil {
+		return nil, nil, nil, 0, wrap(b, err)
+	}
+	wait, err := duration(b.Name(), "timeout", timeout)
+	if err != nil {
+		return nil, nil, nil, 0, err
+	}
+	return env, ns, ip, wait, nil
 }
 
 func parseIP(s string) (net.IP, error) {
