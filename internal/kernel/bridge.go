@@ -84,6 +84,9 @@ func (n *NS) STP(bridge string) (bool, error) {
 var native = nl.NativeEndian()
 
 func (n *NS) execRaw(req *nl.NetlinkRequest) ([][]byte, error) {
+	if err := n.Err(); err != nil {
+		return nil, err
+	}
 	if n.raw == nil {
 		s, err := nl.GetNetlinkSocketAt(n.fd, netns.None(), unix.NETLINK_ROUTE)
 		if err != nil {

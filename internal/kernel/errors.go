@@ -16,6 +16,18 @@ var ErrNotFound = errors.New("not found")
 // ErrExists reports that an object of that name already exists.
 var ErrExists = errors.New("already exists")
 
+// ErrGone reports the use of a namespace handle whose namespace is gone:
+// the handle was closed or deleted, or its name under RunDir was removed or
+// given to another namespace. Callers match it with errors.Is.
+var ErrGone = errors.New("namespace is gone")
+
+// goneError says in full why a namespace handle may not be used, and
+// matches ErrGone.
+type goneError string
+
+func (e goneError) Error() string { return string(e) }
+func (e goneError) Unwrap() error { return ErrGone }
+
 // maxLinkName is IFNAMSIZ-1: the kernel keeps 16 bytes including the NUL.
 const maxLinkName = 15
 

@@ -12,6 +12,9 @@ import (
 // SetNetnsID gives namespace o the id under which n knows it, like
 // `ip netns set NAME ID` does from the host.
 func (n *NS) SetNetnsID(o *NS, id int) error {
+	if err := usable(n, o); err != nil {
+		return err
+	}
 	if err := n.nl.SetNetNsIdByFd(o.Fd(), id); err != nil {
 		return fmt.Errorf("set the netns id of %s to %d in %s: %w", o, id, n, classify(err))
 	}

@@ -66,6 +66,9 @@ func (n *NS) Link(name string) (LinkInfo, error) {
 
 // LinkByIndex reads the link with that index.
 func (n *NS) LinkByIndex(index int) (LinkInfo, error) {
+	if err := n.Err(); err != nil {
+		return LinkInfo{}, err
+	}
 	l, err := n.nl.LinkByIndex(index)
 	if err != nil {
 		return LinkInfo{}, fmt.Errorf("link #%d in %s: %w", index, n, classify(err))
@@ -75,6 +78,9 @@ func (n *NS) LinkByIndex(index int) (LinkInfo, error) {
 
 // Links lists the links in the namespace, in index order.
 func (n *NS) Links() ([]LinkInfo, error) {
+	if err := n.Err(); err != nil {
+		return nil, err
+	}
 	var ls []netlink.Link
 	err := retryDump(func() (err error) { ls, err = n.nl.LinkList(); return err })
 	if err != nil {
@@ -87,7 +93,12 @@ func (n *NS) Links() ([]LinkInfo, error) {
 	return infos, nil
 }
 
+// link looks the link up; every method that acts on a link by name starts
+// here, so this is where they refuse a namespace that is gone.
 func (n *NS) link(name string) (netlink.Link, error) {
+	if err := n.Err(); err != nil {
+		return nil, err
+	}
 	l, err := n.nl.LinkByName(name)
 	if err != nil {
 		return nil, fmt.Errorf("link %s in %s: %w", name, n, classify(err))
@@ -98,6 +109,9 @@ func (n *NS) link(name string) (netlink.Link, error) {
 // AddBridge creates a bridge; mtu 0 leaves the kernel's default.
 func (n *NS) AddBridge(name string, mtu int) error {
 	if err := ValidLinkName(name); err != nil {
+		return err
+	}
+	if err := n.Err(); err != nil {
 		return err
 	}
 	br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: name, MTU: mtu}}
@@ -116,8 +130,14 @@ func (n *NS) AddVeth(name, peer string, peerNS *NS) error {
 	if err := ValidLinkName(peer); err != nil {
 		return err
 	}
+	if err := n.Err(); err != nil {
+		return err
+	}
 	v := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: name}, PeerName: peer}
 	if peerNS != nil && !peerNS.Same(n) {
+		if err := peerNS.Err(); err != nil {
+			return err
+		}
 		v.PeerNamespace = netlink.NsFd(peerNS.Fd())
 	}
 	if err := n.nl.LinkAdd(v); err != nil {
@@ -165,6 +185,9 @@ func (n *NS) SetNoMaster(name string) error {
 
 // MoveTo moves the link into namespace to; it keeps its name there.
 func (n *NS) MoveTo(name string, to *NS) error {
+	if err := to.Err(); err != nil {
+		return err
+	}
 	return n.onLink(name, "move to "+to.String()+":", func(l netlink.Link) error { return n.nl.LinkSetNsFd(l, to.Fd()) })
 }
 
@@ -187,6 +210,9 @@ func (n *NS) onLink(name, what string, op func(netlink.Link) error) error {
 // NetnsIDOf returns the id under which n knows namespace o (as in
 // `ip netns list-id`), or -1 when n has assigned it none.
 func (n *NS) NetnsIDOf(o *NS) (int, error) {
+	if err := usable(n, o); err != nil {
+		return -1, err
+	}
 	id, err := n.nl.GetNetNsIdByFd(o.Fd())
 	if err != nil {
 		return -1, fmt.Errorf("netns id of %s in %s: %w", o, n, err)

@@ -35,6 +35,9 @@ type Monitor struct {
 // for a namespace that was just made, that is what happened in it before
 // the monitor could subscribe.
 func (n *NS) Monitor(report func(Change), existing bool) (*Monitor, error) {
+	if err := n.Err(); err != nil {
+		return nil, err
+	}
 	sock, err := nl.SubscribeAt(n.fd, netns.None(), unix.NETLINK_ROUTE,
 		unix.RTNLGRP_LINK, unix.RTNLGRP_IPV4_IFADDR, unix.RTNLGRP_IPV6_IFADDR, unix.RTNLGRP_IPV4_ROUTE, unix.RTNLGRP_IPV6_ROUTE)
 	if err != nil {

@@ -32,8 +32,11 @@ type NS struct {
 	// Label is how messages name the namespace when it has no Name ("host").
 	Label string
 	fd    netns.NsHandle
+	ino   uint64 // the namespace's inode, read once: it never changes
 	nl    *netlink.Handle
 	raw   *nl.SocketHandle // for requests the netlink package does not model; opened on first use
+	// closed says why n may not be used: set by Close and Delete.
+	closed error
 }
 
 // Current opens the namespace of the calling thread. nsplay calls it once at
@@ -81,12 +84,42 @@ func open(path, name string) (*NS, error) {
 		fd.Close()
 		return nil, fmt.Errorf("%s is not a namespace (not on nsfs): a namespace path is /proc/PID/ns/net or a bind mount of one, like %s/NAME", path, RunDir)
 	}
+	var st unix.Stat_t
+	if err := unix.Fstat(int(fd), &st); err != nil {
+		fd.Close()
+		return nil, fmt.Errorf("stat network namespace %s: %w", path, err)
+	}
 	h, err := netlink.NewHandleAt(fd, unix.NETLINK_ROUTE)
 	if err != nil {
 		fd.Close()
 		return nil, fmt.Errorf("open netlink socket in %s: %w", path, err)
 	}
-	return &NS{Name: name, Path: path, fd: fd, nl: h}, nil
+	return &NS{Name: name, Path: path, fd: fd, ino: st.Ino, nl: h}, nil
+}
+
+// Err is nil while n may be used. After Close or Delete, and once the name
+// n has under RunDir no longer names it (`ip netns del` from outside), it
+// says why not and matches ErrGone. Every method that reaches the kernel
+// checks it first: a closed netlink handle would otherwise answer from the
+// namespace of the calling thread, the host.
+func (n *NS) Err() error {
+	if n.closed != nil {
+		return n.closed
+	}
+	if n.Name != "" && NamedInode(n.Name) != n.ino {
+		return goneError(fmt.Sprintf("namespace %s is gone: %s no longer names it (deleted with ip netns del?)", n.Name, filepath.Join(RunDir, n.Name)))
+	}
+	return nil
+}
+
+// usable is the first error of Err among spaces.
+func usable(spaces ...*NS) error {
+	for _, ns := range spaces {
+		if err := ns.Err(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // ValidNetnsName rejects names `ip netns add` would reject.
@@ -167,6 +200,9 @@ func inNewNetns(fn func() error) error {
 // In runs fn on a locked thread that is inside n, then moves the thread back.
 // Only what fn does directly happens in n: goroutines it starts do not.
 func (n *NS) In(fn func() error) error {
+	if err := n.Err(); err != nil {
+		return err
+	}
 	return onThread(func() error {
 		if err := netns.Set(n.fd); err != nil {
 			return fmt.Errorf("enter namespace %s: %w", n.Path, err)
@@ -196,13 +232,12 @@ func onThread(fn func() error) (err error) {
 }
 
 // Inode identifies the namespace (as `ls -i /proc/PID/ns/net` shows it)
-// while it exists; 0 if it cannot be read.
+// while n is open; 0 after Close.
 func (n *NS) Inode() uint64 {
-	var st unix.Stat_t
-	if unix.Fstat(n.Fd(), &st) != nil {
+	if n.closed != nil {
 		return 0
 	}
-	return st.Ino
+	return n.ino
 }
 
 // NamedInode is the inode of the namespace mounted as RunDir/name, or 0.
@@ -225,30 +260,43 @@ func (n *NS) Same(o *NS) bool {
 	return n != nil && o != nil && n.fd.Equal(o.fd)
 }
 
-// Close releases the handle and the namespace file descriptor. The namespace
-// itself lives on while it is mounted or has processes.
+// Close releases the handle and the namespace file descriptor; n refuses
+// every use after it (see Err). The namespace itself lives on while it is
+// mounted or has processes. Closing twice is harmless.
 func (n *NS) Close() {
+	if n.closed != nil {
+		return
+	}
 	if n.raw != nil {
 		n.raw.Close()
 	}
 	n.nl.Close()
 	n.fd.Close()
+	// A use that skipped Err panics on the nil handle rather than reach
+	// the host through the netlink package's fallback.
+	n.nl, n.raw = nil, nil
+	n.closed = goneError(fmt.Sprintf("the handle of namespace %s is closed", n))
 }
 
 // Delete closes n and removes its mount under RunDir, like `ip netns del`.
 // The kernel frees the namespace, and the links in it, once nothing else
 // holds it, and does so in the background: Delete waits (up to 5s) until
 // the veths whose peers sit in the known namespaces are gone too, so that
-// what the caller reads next is the state after the deletion.
+// what the caller reads next is the state after the deletion. n refuses
+// every use after it: Err says that it was deleted.
 func (n *NS) Delete(known []*NS) error {
 	if n.Name == "" {
 		return fmt.Errorf("namespace %s has no name under %s: nsplay deletes only namespaces it created", n.Path, RunDir)
+	}
+	if err := n.Err(); err != nil {
+		return err
 	}
 	peers := n.outsidePeers(known)
 	n.Close()
 	if err := DeleteNamed(n.Name); err != nil {
 		return err
 	}
+	n.closed = goneError("namespace " + n.Name + " was deleted")
 	for _, p := range peers {
 		if err := p.ns.WaitGone(p.link, 5*time.Second); err != nil {
 			return fmt.Errorf("namespace %s deleted, but %w", n.Name, err)
@@ -307,6 +355,9 @@ func DeleteNamed(name string) error {
 // PIDs lists the processes whose network namespace is n, like
 // `ip netns pids`.
 func (n *NS) PIDs() ([]int, error) {
+	if err := n.Err(); err != nil {
+		return nil, err
+	}
 	var self unix.Stat_t
 	if err := unix.Fstat(n.Fd(), &self); err != nil {
 		return nil, fmt.Errorf("stat namespace %s: %w", n, err)

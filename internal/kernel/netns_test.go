@@ -102,6 +102,79 @@ func TestNSDelete(t *testing.T) {
 	}
 }
 
+// A handle of a namespace that is gone refuses every use with ErrGone, and
+// never acts in the namespace of the calling thread instead: deleted by
+// Delete, closed, or deleted behind its back by `ip netns del`.
+func TestGoneHandleRefuses(t *testing.T) {
+	testenv.RequireRoot(t)
+	host := current(t)
+	for _, c := range []struct {
+		how  string
+		end  func(*kernel.NS) error
+		want string
+	}{
+		{"Delete", func(ns *kernel.NS) error { return ns.Delete(nil) }, "was deleted"},
+		{"Close", func(ns *kernel.NS) error { ns.Close(); return nil }, "is closed"},
+		{"ip netns del", func(ns *kernel.NS) error { return kernel.DeleteNamed(ns.Name) }, "is gone"},
+	} {
+		t.Run(strings.ReplaceAll(c.how, " ", "_"), func(t *testing.T) {
+			ns := newNS(t)
+			must(t, c.end(ns))
+			a, b := uniq("ga"), uniq("gb")
+			uses := map[string]error{
+				"Err":          ns.Err(),
+				"AddVeth":      ns.AddVeth(a, b, nil),
+				"AddVeth peer": host.AddVeth(a, b, ns),
+				"AddBridge":    ns.AddBridge(a, 0),
+				"AddRoute":     ns.AddRoute(kernel.RouteSpec{Dst: "10.99.0.0/16", Dev: "lo", Table: "main"}),
+				"SetUp":        ns.SetUp("lo"),
+				"SetSTP":       ns.SetSTP("lo", true),
+				"SetNetnsID":   host.SetNetnsID(ns, 77),
+				"In":           ns.In(func() error { return nil }),
+				"Delete":       ns.Delete(nil),
+			}
+			_, uses["Link"] = ns.Link("lo")
+			_, uses["LinkByIndex"] = ns.LinkByIndex(1)
+			_, uses["Links"] = ns.Links()
+			_, uses["Addrs"] = ns.Addrs("lo", true)
+			_, uses["Routes"] = ns.Routes(true)
+			_, _, uses["RouteTo"] = ns.RouteTo(net.ParseIP("127.0.0.1"))
+			_, uses["PIDs"] = ns.PIDs()
+			_, uses["NetnsIDOf"] = host.NetnsIDOf(ns)
+			_, uses["Listening"] = ns.Listening("tcp", 22)
+			_, uses["Monitor"] = ns.Monitor(func(kernel.Change) {}, false)
+			for use, err := range uses {
+				if !errors.Is(err, kernel.ErrGone) {
+					t.Errorf("%s after %s: %v, want ErrGone", use, c.how, err)
+				}
+			}
+			if err := ns.Err(); err == nil || !strings.Contains(err.Error(), ns.Name+" "+c.want) {
+				t.Errorf("Err after %s = %v, want it to say %q", c.how, err, ns.Name+" "+c.want)
+			}
+			if ipHasLink(t, host, a) || ipHasLink(t, host, b) {
+				t.Errorf("a link of the gone namespace %s landed in the host", ns.Name)
+			}
+			if routes, err := host.Routes(true); err != nil || slices.ContainsFunc(routes, func(r kernel.RouteInfo) bool { return r.Dst == "10.99.0.0/16" }) {
+				t.Errorf("a route of the gone namespace %s landed in the host (%v)", ns.Name, err)
+			}
+		})
+	}
+}
+
+// A link moved into a namespace that is gone stays where it is.
+func TestMoveToGoneNamespace(t *testing.T) {
+	testenv.RequireRoot(t)
+	p := newPair(t)
+	gone := newNS(t)
+	must(t, gone.Delete(nil))
+	if err := p.A.MoveTo(p.va, gone); !errors.Is(err, kernel.ErrGone) {
+		t.Errorf("MoveTo a deleted namespace: %v, want ErrGone", err)
+	}
+	if !ipHasLink(t, p.A, p.va) {
+		t.Errorf("%s left %s on a move to a deleted namespace", p.va, p.A)
+	}
+}
+
 // Delete waits until the veth ends whose peers were in the deleted
 // namespace are gone from the known namespaces: the kernel removes them in
 // the background.

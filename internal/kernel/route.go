@@ -80,6 +80,9 @@ func tableName(id int) string {
 // route translates a spec into the netlink route the kernel would get from
 // `ip route add`: proto boot, scope link for routes without a gateway.
 func (n *NS) route(s RouteSpec) (*netlink.Route, error) {
+	if err := n.Err(); err != nil {
+		return nil, err
+	}
 	table, err := ParseTable(s.Table)
 	if err != nil {
 		return nil, err
@@ -183,6 +186,9 @@ func (n *NS) DelRoute(s RouteSpec) error {
 // table when all is set. The IPv6 link-local and multicast routes the kernel
 // adds to every link are left out.
 func (n *NS) Routes(all bool) ([]RouteInfo, error) {
+	if err := n.Err(); err != nil {
+		return nil, err
+	}
 	filter := &netlink.Route{Table: unix.RT_TABLE_MAIN}
 	mask := netlink.RT_FILTER_TABLE
 	if all {
@@ -226,6 +232,9 @@ func (n *NS) Routes(all bool) ([]RouteInfo, error) {
 
 // RouteTo tells which link and gateway the namespace would use to reach dst.
 func (n *NS) RouteTo(dst net.IP) (dev string, via net.IP, err error) {
+	if err := n.Err(); err != nil {
+		return "", nil, err
+	}
 	rs, err := n.nl.RouteGet(dst)
 	if err != nil {
 		return "", nil, fmt.Errorf("no route to %s in %s: %w", dst, n, classify(err))

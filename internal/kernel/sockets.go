@@ -14,6 +14,9 @@ import (
 // in LISTEN state, for "udp" a bound one. It asks the kernel's socket
 // diagnostics through a netlink socket in n, for IPv4 and IPv6.
 func (n *NS) Listening(proto string, port int) (bool, error) {
+	if err := n.Err(); err != nil {
+		return false, err
+	}
 	h, err := netlink.NewHandleAt(n.fd, unix.NETLINK_INET_DIAG)
 	if err != nil {
 		return false, fmt.Errorf("open a socket diagnostics socket in %s: %w", n, err)
