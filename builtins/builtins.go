@@ -111,6 +111,13 @@ func caller(thread *starlark.Thread) syntax.Position {
 	return thread.CallFrame(1).Pos
 }
 
+// callerLine is the caller's position as file:line, for messages that
+// point back to a statement.
+func callerLine(thread *starlark.Thread) string {
+	pos := caller(thread)
+	return fmt.Sprintf("%s:%d", pos.Filename(), pos.Line)
+}
+
 // step reports a change at the caller's position.
 func step(thread *starlark.Thread, format string, args ...any) {
 	if env, err := envOf(thread); err == nil {

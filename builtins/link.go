@@ -65,6 +65,9 @@ func (l *Link) AttrNames() []string {
 }
 
 func (l *Link) Attr(name string) (starlark.Value, error) {
+	if err := l.lab.NSErr(l.ns); err != nil {
+		return nil, fmt.Errorf("link %s: %w", l.name, err)
+	}
 	switch name {
 	case "name":
 		return starlark.String(l.name), nil
@@ -287,7 +290,7 @@ func adoptKind(l *lab.Lab, ns *kernel.NS, name, kind string) error {
 		return nil
 	}
 	return errors.Join(fmt.Errorf("%s in %s is a %s, not a %s, and the lab did not make it so; delete it or choose another name", name, ns, info.Kind, kind),
-		l.LinkDeleted(ns, name, nil, ""))
+		l.LinkDeleted(ns, name, nil, "", ""))
 }
 
 func linkAddAddr(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
@@ -479,7 +482,7 @@ func linkDelete(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tupl
 	if err := l.ns.DeleteLink(l.name); err != nil {
 		return nil, wrap(b, err)
 	}
-	if err := l.lab.LinkDeleted(l.ns, l.name, peerNS, peer.Name); err != nil {
+	if err := l.lab.LinkDeleted(l.ns, l.name, peerNS, peer.Name, callerLine(thread)); err != nil {
 		return nil, wrap(b, err)
 	}
 	step(thread, "%s", ipCmd(l.ns, l.lab, "link del "+l.name))

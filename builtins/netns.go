@@ -20,6 +20,10 @@ package builtins
 //
 //	netns_list()        the names under /run/netns, sorted (ip netns list)  -> [string]
 //	netns_identify(pid) the name of the named namespace process pid is in, or None (ip netns identify)
+//
+// Once its namespace is gone (deleted, or its name removed from outside),
+// a handle, and every link and route handle in it, is an error at each
+// use that says where the playbook deleted it (lab.NSErr).
 
 import (
 	"errors"
@@ -57,6 +61,9 @@ func (n *Netns) CompareSameType(op syntax.Token, y starlark.Value, depth int) (b
 }
 
 func (n *Netns) Attr(name string) (starlark.Value, error) {
+	if err := n.lab.NSErr(n.ns); err != nil {
+		return nil, err
+	}
 	switch name {
 	case "name":
 		switch {
@@ -176,6 +183,9 @@ func netnsFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, 
 		step(thread, "attach to namespace %s", path)
 		return &Netns{lab: env.Lab, ns: ns}, nil
 	}
+	if name == "host" {
+		return nil, errors.New(`netns: "host" is the name of the namespace nsplay started in (the predeclared host); give the new namespace another name`)
+	}
 	ns, adopted, err := env.Lab.Netns(name)
 	if err != nil {
 		return nil, wrap(b, err)
@@ -242,10 +252,14 @@ func (a *nsArg) must(env *Env) (*Netns, error) {
 	return a.resolve(env)
 }
 
-// resolve turns the argument into a handle; an unset argument is host.
+// resolve turns the argument into a handle; an unset argument is host. A
+// handle of a namespace that is gone is an error, never another namespace.
 func (a *nsArg) resolve(env *Env) (*Netns, error) {
 	switch {
 	case a.handle != nil:
+		if err := env.Lab.NSErr(a.handle.ns); err != nil {
+			return nil, err
+		}
 		return a.handle, nil
 	case a.name == "" || a.name == "host":
 		return &Netns{lab: env.Lab, ns: env.Lab.Host}, nil
@@ -343,7 +357,7 @@ func netnsDelete(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 		return nil, wrap(b, err)
 	}
 	err := n.ns.Delete(n.lab.Namespaces())
-	if err := errors.Join(err, n.lab.NetnsDeleted(n.ns)); err != nil {
+	if err := errors.Join(err, n.lab.NetnsDeleted(n.ns, callerLine(thread))); err != nil {
 		return nil, wrap(b, err)
 	}
 	step(thread, "ip netns del %s", n.ns.Name)

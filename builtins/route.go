@@ -49,6 +49,9 @@ func (r *Route) AttrNames() []string {
 }
 
 func (r *Route) Attr(name string) (starlark.Value, error) {
+	if err := r.lab.NSErr(r.ns); err != nil {
+		return nil, fmt.Errorf("route %s: %w", r.spec.Dst, err)
+	}
 	if name == "delete" {
 		return starlark.NewBuiltin("delete", routeDelete).BindReceiver(r), nil
 	}

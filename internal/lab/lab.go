@@ -53,6 +53,10 @@ type Lab struct {
 	nextID  int                   // the next object's ID
 	spaces  map[string]*kernel.NS // open namespaces by key
 	procs   map[int]*kernel.Proc  // processes this run spawned, by pid
+	// Where this run deleted namespaces (by their closed handles) and links
+	// (by "key/name"), so that a later use of them can say so.
+	deletedNS    map[*kernel.NS]string
+	deletedLinks map[string]string
 }
 
 var labName = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$`)
@@ -84,7 +88,8 @@ func Open(name string, host *kernel.NS, playbook string) (*Lab, error) {
 		return nil, err
 	}
 	l := &Lab{Name: name, Host: host, dir: dir, lock: lock, journal: j, objs: past.objs,
-		spaces: map[string]*kernel.NS{HostKey: host}, procs: map[int]*kernel.Proc{}}
+		spaces: map[string]*kernel.NS{HostKey: host}, procs: map[int]*kernel.Proc{},
+		deletedNS: map[*kernel.NS]string{}, deletedLinks: map[string]string{}}
 	for _, o := range past.objs {
 		l.nextID = max(l.nextID, o.ID+1)
 	}
@@ -258,6 +263,13 @@ func notOwned(what, where, lab string) error {
 func clash(what, where, lab, hint string) error {
 	return ownershipError(fmt.Sprintf("%s already exists in %s and lab %s did not create it; %s", what, where, lab, hint))
 }
+
+// notFound says in full that an object is not there, and matches
+// kernel.ErrNotFound.
+type notFound string
+
+func (e notFound) Error() string { return string(e) }
+func (e notFound) Unwrap() error { return kernel.ErrNotFound }
 
 // ownershipError says in full what the lab may not touch, and matches
 // ErrNotOwned.

@@ -151,9 +151,9 @@ func TestJournalReplay(t *testing.T) {
 	_, _, _, err = l.CreateLink(spec, mk)
 	must(t, err)
 	must(t, host.DeleteLink(c))
-	must(t, l.LinkDeleted(host, c, host, d))
+	must(t, l.LinkDeleted(host, c, host, d, "test.star:1"))
 	must(t, ns2.Delete(nil))
-	must(t, l.NetnsDeleted(ns2))
+	must(t, l.NetnsDeleted(ns2, "test.star:2"))
 	dir := filepath.Join("/run", uniq("jdir"))
 	must(t, l.WriteFile(filepath.Join(dir, "f"), []byte("x")))
 

@@ -70,12 +70,37 @@ func (l *Lab) OwnsLink(ns *kernel.NS, name string) bool {
 }
 
 // MayChange returns an error unless the lab owns the link or --allow-host
-// was given.
+// was given. A link that is not there, or no longer (the lab deleted it,
+// and where), is an error of its own, which matches kernel.ErrNotFound.
 func (l *Lab) MayChange(ns *kernel.NS, link string) error {
+	if err := l.NSErr(ns); err != nil {
+		return err
+	}
+	if where, ok := l.deletedLinks[l.Key(ns)+"/"+link]; ok && !linkExists(ns, link) {
+		return notFound(fmt.Sprintf("link %s in %s was deleted at %s", link, ns, where))
+	}
 	if l.AllowHost || l.OwnsLink(ns, link) {
 		return nil
 	}
+	if !linkExists(ns, link) {
+		return notFound(fmt.Sprintf("there is no link %s in %s", link, ns))
+	}
 	return notOwned("link "+link, ns.String(), l.Name)
+}
+
+func linkExists(ns *kernel.NS, link string) bool {
+	_, err := ns.Link(link)
+	return !errors.Is(err, kernel.ErrNotFound)
+}
+
+// NSErr is nil while ns may be used, and otherwise says why not (see
+// kernel.NS.Err) and, for a namespace this run deleted, where.
+func (l *Lab) NSErr(ns *kernel.NS) error {
+	err := ns.Err()
+	if where, ok := l.deletedNS[ns]; ok && err != nil {
+		return fmt.Errorf("%w at %s", err, where)
+	}
+	return err
 }
 
 // MayDeleteNS returns an error unless the lab created the namespace: one it
@@ -183,22 +208,32 @@ func (l *Lab) LinkMoved(from *kernel.NS, name string, to *kernel.NS, newName str
 	return l.set(o)
 }
 
-// LinkDeleted records that a link (and, for a veth, its peer) is gone.
-func (l *Lab) LinkDeleted(ns *kernel.NS, name string, peerNS *kernel.NS, peer string) error {
-	var err error
-	if o := l.find("link", l.Key(ns), name); o != nil {
-		err = l.gone(o)
-	}
+// LinkDeleted records that a link (and, for a veth, its peer) is gone:
+// deleted at where, which a later use names, or "" when the lab only
+// forgets a link that is not its own.
+func (l *Lab) LinkDeleted(ns *kernel.NS, name string, peerNS *kernel.NS, peer string, where string) error {
+	err := l.linkDeleted(ns, name, where)
 	if peerNS != nil {
-		if o := l.find("link", l.Key(peerNS), peer); o != nil {
-			err = errors.Join(err, l.gone(o))
-		}
+		err = errors.Join(err, l.linkDeleted(peerNS, peer, where))
 	}
 	return err
 }
 
-// NetnsDeleted records that a namespace was deleted (and its handle closed).
-func (l *Lab) NetnsDeleted(ns *kernel.NS) error {
+func (l *Lab) linkDeleted(ns *kernel.NS, name, where string) error {
+	key := l.Key(ns)
+	if where != "" {
+		l.deletedLinks[key+"/"+name] = where
+	}
+	if o := l.find("link", key, name); o != nil {
+		return l.gone(o)
+	}
+	return nil
+}
+
+// NetnsDeleted records that a namespace was deleted (and its handle
+// closed) at where, which later uses of the handle name (see NSErr).
+func (l *Lab) NetnsDeleted(ns *kernel.NS, where string) error {
+	l.deletedNS[ns] = where
 	for key, open := range l.spaces {
 		if open == ns {
 			delete(l.spaces, key)

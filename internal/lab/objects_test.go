@@ -587,3 +587,54 @@ func TestDownUnknownLab(t *testing.T) {
 		t.Errorf("Down of a lab that is not up: %v, want ErrNotFound", err)
 	}
 }
+
+// MayChange tells a link the lab deleted, and a link that is not there,
+// from one it may not change: each says what is the matter, and matches
+// kernel.ErrNotFound.
+func TestMayChangeGoneLinks(t *testing.T) {
+	testenv.RequireRoot(t)
+	host := hostNS(t)
+	l := openLab(t, newLabName(t, host), host)
+	ns1, _, err := l.Netns(uniq("mg"))
+	must(t, err)
+	for _, ns := range []*kernel.NS{host, ns1} {
+		a, b := uniq("ma"), uniq("mb")
+		spec, mk := veth(ns, a, ns, b)
+		_, _, _, err := l.CreateLink(spec, mk)
+		must(t, err)
+		must(t, ns.DeleteLink(a))
+		must(t, l.LinkDeleted(ns, a, ns, b, "gone.star:7"))
+		for _, name := range []string{a, b} {
+			want := "link " + name + " in " + ns.String() + " was deleted at gone.star:7"
+			if err := l.MayChange(ns, name); !errors.Is(err, kernel.ErrNotFound) || !strings.Contains(err.Error(), want) {
+				t.Errorf("MayChange of a deleted link: %v, want ErrNotFound saying %q", err, want)
+			}
+		}
+	}
+	nobr := uniq("nobr")
+	if err := l.MayChange(host, nobr); !errors.Is(err, kernel.ErrNotFound) || !strings.Contains(err.Error(), "there is no link "+nobr+" in host") {
+		t.Errorf("MayChange of a link that is not there: %v, want ErrNotFound saying there is no such link", err)
+	}
+}
+
+// NSErr names where the lab deleted a namespace, and MayChange refuses
+// the links that were in it.
+func TestNSErrSaysWhereDeleted(t *testing.T) {
+	testenv.RequireRoot(t)
+	host := hostNS(t)
+	l := openLab(t, newLabName(t, host), host)
+	ns1, _, err := l.Netns(uniq("nd"))
+	must(t, err)
+	must(t, ns1.Delete(nil))
+	must(t, l.NetnsDeleted(ns1, "gone.star:9"))
+	want := "namespace " + ns1.Name + " was deleted at gone.star:9"
+	if err := l.NSErr(ns1); !errors.Is(err, kernel.ErrGone) || !strings.Contains(err.Error(), want) {
+		t.Errorf("NSErr of a deleted namespace: %v, want ErrGone saying %q", err, want)
+	}
+	if err := l.MayChange(ns1, "lo"); !errors.Is(err, kernel.ErrGone) || !strings.Contains(err.Error(), want) {
+		t.Errorf("MayChange(lo) in a deleted namespace: %v, want ErrGone saying %q", err, want)
+	}
+	if err := l.NSErr(host); err != nil {
+		t.Errorf("NSErr(host): %v", err)
+	}
+}
