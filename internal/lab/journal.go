@@ -34,6 +34,23 @@ type Object struct {
 	Start uint64 `json:"start,omitempty"` // proc: its start time, against pid reuse
 }
 
+// same tells whether o and x are the same object, as far as two journals
+// can tell: of one kind and name, in one namespace.
+func (o *Object) same(x *Object) bool {
+	sameRoute := o.Route == x.Route || o.Route != nil && x.Route != nil && *o.Route == *x.Route
+	return o.Kind == x.Kind && o.NS == x.NS && o.Name == x.Name && o.Link == x.Link && o.CIDR == x.CIDR && sameRoute &&
+		sameInode(o.NSIno, x.NSIno)
+}
+
+// inside tells whether o is in the namespace x, by its inode: by name,
+// the same namespace may be "netns:NAME" or "path:/run/netns/NAME".
+func (o *Object) inside(x *Object) bool {
+	return x.Kind == "netns" && o.NSIno != 0 && o.NSIno == x.NSIno
+}
+
+// sameInode tells whether two namespace inodes agree, where 0 is not known.
+func sameInode(a, b uint64) bool { return a == 0 || b == 0 || a == b }
+
 // record is one journal line.
 type record struct {
 	Op       string  `json:"op"` // "start", "add", "set" (moved or renamed), "gone", "keep"

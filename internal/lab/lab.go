@@ -260,8 +260,36 @@ func notOwned(what, where, lab string) error {
 	return ownershipError(fmt.Sprintf("%s in %s was not created by lab %s; nsplay changes only what the lab created (--allow-host lifts this)", what, where, lab))
 }
 
-func clash(what, where, lab, hint string) error {
-	return ownershipError(fmt.Sprintf("%s already exists in %s and lab %s did not create it; %s", what, where, lab, hint))
+// clash says that o, described as what in where, is there already and the
+// lab did not create it. If another lab owns it, it names that lab and how
+// to remove it; else it advises remove (if not ""). alt is the way around.
+func (l *Lab) clash(o Object, what, where, remove, alt string) error {
+	switch other, state := l.otherOwner(o); {
+	case state == "running":
+		return ownershipError(fmt.Sprintf("%s in %s belongs to lab %s, which is running: wait for it to end (or stop it), or %s", what, where, other, alt))
+	case other != "":
+		return ownershipError(fmt.Sprintf("%s in %s belongs to lab %s (%s): remove that lab with `nsplay down %s`, or %s", what, where, other, state, other, alt))
+	case remove != "":
+		alt = remove + " or " + alt
+	}
+	return ownershipError(fmt.Sprintf("%s already exists in %s and lab %s did not create it; %s", what, where, l.Name, alt))
+}
+
+// otherOwner finds another lab that is up and owns o, or the namespace o
+// is in: its name and state ("running", "kept", "orphaned"), or "". It
+// only improves a message, so a journal it cannot read is passed over.
+func (l *Lab) otherOwner(o Object) (name, state string) {
+	names, _ := labNames()
+	for _, name := range names {
+		if name == l.Name {
+			continue
+		}
+		info, h := readLab(name)
+		if slices.ContainsFunc(h.objs, func(x *Object) bool { return o.same(x) || o.inside(x) }) {
+			return name, info.State
+		}
+	}
+	return "", ""
 }
 
 // notFound says in full that an object is not there, and matches

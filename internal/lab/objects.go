@@ -31,7 +31,8 @@ func (l *Lab) Netns(name string) (ns *kernel.NS, adopted bool, err error) {
 		}
 	}
 	if kernel.NamedExists(name) {
-		return nil, false, clash("namespace "+name, kernel.RunDir, l.Name, "delete it (ip netns del "+name+") or choose another name")
+		return nil, false, l.clash(Object{Kind: "netns", Name: name, NSIno: kernel.NamedInode(name)}, "namespace "+name, kernel.RunDir,
+			"delete it (ip netns del "+name+")", "choose another name")
 	}
 	o := &Object{Kind: "netns", Name: name}
 	err = l.create(o, func() (err error) {
@@ -158,20 +159,20 @@ func (l *Lab) CreateLink(spec LinkSpec, make func() error) (ns *kernel.NS, name 
 			return nil, "", false, err
 		}
 	}
-	ends := []*Object{{Kind: "link", NS: l.Key(spec.NS), Name: spec.Name, Born: born}}
+	ends := []*Object{{Kind: "link", NS: l.Key(spec.NS), Name: spec.Name, Born: born, NSIno: spec.NS.Inode()}}
 	if spec.Peer != "" {
-		ends = append(ends, &Object{Kind: "link", NS: l.Key(spec.PeerNS), Name: spec.Peer, Born: l.Key(spec.PeerNS) + "/" + spec.Peer})
+		ends = append(ends, &Object{Kind: "link", NS: l.Key(spec.PeerNS), Name: spec.Peer, Born: l.Key(spec.PeerNS) + "/" + spec.Peer, NSIno: spec.PeerNS.Inode()})
 	}
 	if _, err := spec.NS.Link(spec.Name); err == nil {
 		if l.OwnsNS(spec.NS) {
 			return spec.NS, spec.Name, true, nil
 		}
-		return nil, "", false, clash("link "+spec.Name, spec.NS.String(), l.Name, "delete it or choose another name")
+		return nil, "", false, l.clash(*ends[0], "link "+spec.Name, spec.NS.String(), "delete it", "choose another name")
 	}
 	if spec.Peer != "" {
 		if _, err := spec.PeerNS.Link(spec.Peer); err == nil {
 			if !l.OwnsLink(spec.PeerNS, spec.Peer) {
-				return nil, "", false, clash("link "+spec.Peer, spec.PeerNS.String(), l.Name, "delete it or choose another peer name")
+				return nil, "", false, l.clash(*ends[1], "link "+spec.Peer, spec.PeerNS.String(), "delete it", "choose another peer name")
 			}
 			return nil, "", false, fmt.Errorf("the lab has a link %s in %s already: choose another peer name", spec.Peer, spec.PeerNS)
 		}
@@ -274,7 +275,7 @@ func (l *Lab) AddRoute(ns *kernel.NS, spec kernel.RouteSpec) (adopted bool, err 
 	}
 	err = l.create(&Object{Kind: "route", NS: key, Route: &spec}, func() error { return ns.AddRoute(spec) })
 	if errors.Is(err, kernel.ErrExists) {
-		return false, clash("route "+spec.Dst, ns.String(), l.Name, "choose another destination or metric")
+		return false, l.clash(Object{Kind: "route", NS: key, Route: &spec, NSIno: ns.Inode()}, "route "+spec.Dst, ns.String(), "", "choose another destination or metric")
 	}
 	return false, err
 }
@@ -303,9 +304,10 @@ func (l *Lab) AddAddr(ns *kernel.NS, link string, cidr string) (adopted bool, er
 		}
 		return false, err
 	}
-	err = l.create(&Object{Kind: "addr", NS: l.Key(ns), Link: link, CIDR: ipnet.String()}, func() error { return ns.AddAddr(link, ipnet) })
+	o := Object{Kind: "addr", NS: key, Link: link, CIDR: ipnet.String()}
+	err = l.create(&o, func() error { return ns.AddAddr(link, ipnet) })
 	if errors.Is(err, kernel.ErrExists) {
-		return false, clash("address "+cidr+" on "+link, ns.String(), l.Name, "choose another address")
+		return false, l.clash(o, "address "+cidr+" on "+link, ns.String(), "", "choose another address")
 	}
 	return false, err
 }
@@ -326,7 +328,7 @@ func (l *Lab) AddrDeleted(ns *kernel.NS, link, cidr string) error {
 func (l *Lab) WriteFile(path string, data []byte) error {
 	if l.find("file", "", path) == nil {
 		if _, err := os.Lstat(path); err == nil {
-			return clash("file "+path, "the file system", l.Name, "remove it or write elsewhere")
+			return l.clash(Object{Kind: "file", Name: path}, "file "+path, "the file system", "remove it", "write elsewhere")
 		}
 		if err := l.makeDirs(filepath.Dir(path)); err != nil {
 			return err

@@ -638,3 +638,40 @@ func TestNSErrSaysWhereDeleted(t *testing.T) {
 		t.Errorf("NSErr(host): %v", err)
 	}
 }
+
+// An object that another lab owns, kept or running, is a clash that names
+// that lab and how to remove it: namespaces, links and files alike.
+func TestClashWithOtherLab(t *testing.T) {
+	testenv.RequireRoot(t)
+	host := hostNS(t)
+	before := take(t)
+	owner := newLabName(t, host)
+	k, err := lab.Open(owner, host, "owner.star")
+	must(t, err)
+	tu := buildTutorial(t, k, host)
+	for _, state := range []string{"running", "kept"} {
+		want := "belongs to lab " + owner + ", which is running"
+		if state == "kept" {
+			must(t, k.Keep())
+			want = "belongs to lab " + owner + " (kept): remove that lab with `nsplay down " + owner + "`"
+		}
+		l := openLab(t, newLabName(t, host), host)
+		_, _, nsErr := l.Netns(tu.ns1)
+		_, _, _, linkErr := l.CreateLink(lab.LinkSpec{NS: host, Name: tu.bridge, Kind: "bridge"}, mustNotMake(t))
+		fileErr := l.WriteFile(tu.resolv, []byte("nameserver 192.0.2.1\n"))
+		in, err := l.Attach(filepath.Join(kernel.RunDir, tu.ns1))
+		must(t, err)
+		_, _, _, insideErr := l.CreateLink(lab.LinkSpec{NS: in, Name: "eth0", Kind: "veth", Peer: uniq("p"), PeerNS: in}, mustNotMake(t))
+		for what, err := range map[string]error{"namespace": nsErr, "link": linkErr, "file": fileErr, "link in its namespace": insideErr} {
+			if !errors.Is(err, lab.ErrNotOwned) || !strings.Contains(err.Error(), want) {
+				t.Errorf("%s of lab %s (%s): %v, want ErrNotOwned saying %q", what, owner, state, err, want)
+			}
+		}
+		if len(l.Objects()) != 0 {
+			t.Errorf("the clashes left objects in the second lab: %v", objects(l))
+		}
+		must(t, l.Teardown(func(string) {}))
+	}
+	must(t, lab.Down(owner, host, func(string) {}))
+	assertBackTo(t, before, owner, tu)
+}

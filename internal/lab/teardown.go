@@ -276,6 +276,17 @@ type Info struct {
 
 // List returns the labs that are up, by name.
 func List() ([]Info, error) {
+	names, err := labNames()
+	var infos []Info
+	for _, name := range names {
+		info, _ := readLab(name)
+		infos = append(infos, info)
+	}
+	return infos, err
+}
+
+// labNames lists the labs that are up (their folders under Dir), by name.
+func labNames() ([]string, error) {
 	entries, err := os.ReadDir(Dir)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
@@ -283,27 +294,31 @@ func List() ([]Info, error) {
 	if err != nil {
 		return nil, err
 	}
-	var infos []Info
+	var names []string
 	for _, e := range entries {
-		if !e.IsDir() {
-			continue
+		if e.IsDir() {
+			names = append(names, e.Name())
 		}
-		dir := filepath.Join(Dir, e.Name())
-		h, err := replay(filepath.Join(dir, "journal"))
-		if err != nil {
-			infos = append(infos, Info{Name: e.Name(), State: "damaged"})
-			continue
-		}
-		state := "orphaned"
-		switch {
-		case locked(filepath.Join(dir, "lock")):
-			state = "running"
-		case h.kept:
-			state = "kept"
-		}
-		infos = append(infos, Info{Name: e.Name(), Playbook: h.playbook, Objects: len(h.objs), State: state})
 	}
-	return infos, nil
+	return names, nil
+}
+
+// readLab reads the journal of the lab that is up under that name: what it
+// says of the lab, and what the lab owns.
+func readLab(name string) (Info, history) {
+	dir := filepath.Join(Dir, name)
+	h, err := replay(filepath.Join(dir, "journal"))
+	if err != nil {
+		return Info{Name: name, State: "damaged"}, history{}
+	}
+	state := "orphaned"
+	switch {
+	case locked(filepath.Join(dir, "lock")):
+		state = "running"
+	case h.kept:
+		state = "kept"
+	}
+	return Info{Name: name, Playbook: h.playbook, Objects: len(h.objs), State: state}, h
 }
 
 // locked tells whether another process holds the lock file.
