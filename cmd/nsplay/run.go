@@ -148,20 +148,7 @@ func runCmd(args []string, stdout, stderr io.Writer) (int, error) {
 
 	switch {
 	case interrupted:
-		var sig signalError
-		errors.As(context.Cause(ctx), &sig)
-		where := ""
-		if pe != nil && pe.Pos != "" {
-			where = pe.Pos + ": "
-		}
-		what := "the lab was torn down"
-		switch {
-		case o.keep:
-			what = "the lab is kept"
-		case downErr != nil:
-			what = "the lab could not be torn down fully"
-		}
-		return exitSignal + int(sig.sig), errors.Join(fmt.Errorf("%s%w; %s", where, sig, what), downErr)
+		return interruption(ctx, pe, o.keep, downErr)
 	case runErr != nil:
 		if pe != nil {
 			return exitError, errors.Join(pe, downErr)
@@ -173,6 +160,25 @@ func runCmd(args []string, stdout, stderr io.Writer) (int, error) {
 		return exitFailed, nil
 	}
 	return exitOK, nil
+}
+
+// interruption is the exit status and the error of a run a signal stopped:
+// where the playbook was, and what became of the lab.
+func interruption(ctx context.Context, pe *interp.Error, kept bool, downErr error) (int, error) {
+	var sig signalError
+	errors.As(context.Cause(ctx), &sig)
+	where := ""
+	if pe != nil && pe.Pos != "" {
+		where = pe.Pos + ": "
+	}
+	what := "the lab was torn down"
+	switch {
+	case kept:
+		what = "the lab is kept"
+	case downErr != nil:
+		what = "the lab could not be torn down fully"
+	}
+	return exitSignal + int(sig.sig), errors.Join(fmt.Errorf("%s%w; %s", where, sig, what), downErr)
 }
 
 // signalError is the cause of a run's cancellation by a signal.
