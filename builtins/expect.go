@@ -9,12 +9,17 @@ package builtins
 //	expect.true(cond, msg="")             cond is true
 //	expect.false(cond, msg="")            cond is false
 //	expect.contains(container, item, msg="")  item in container (substring for strings)
-//	expect.reachable(ns, dst, timeout="2s", msg="")    an ICMP echo from ns to dst is answered
-//	expect.unreachable(ns, dst, timeout="1s", msg="")  it is not
-//	expect.listening(ns, port, proto="tcp", timeout="2s", msg="")
+//	expect.reachable(ns, dst, *, timeout="2s", msg="")    an ICMP echo from ns to dst is answered
+//	expect.unreachable(ns, dst, *, timeout="1s", msg="")  it is not
+//	expect.listening(ns, port, *, proto="tcp", timeout="2s", msg="")
 //	                                    a socket in ns listens on port ("tcp" or "udp") within timeout
-//	expect.connects(ns, addr, port, timeout="2s", msg="")
+//	expect.connects(ns, addr, port, *, timeout="2s", msg="")
 //	                                    a TCP connection from ns to addr:port opens within timeout
+//
+// The message of the first five may be positional, as in unittest's
+// assertEqual(first, second, msg). The others take it by keyword only:
+// after their required arguments come options, and expect.reachable(ns,
+// dst, "2s") must not read a timeout as a message.
 //
 // The last two try again until the timeout passes, so a server that is
 // still starting is waited for. A long container in a contains message is
@@ -65,7 +70,7 @@ func expectCompare(op syntax.Token) builtinFn {
 	return func(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 		var got, want starlark.Value
 		var msg string
-		if err := unpack(b.Name(), args, kwargs, 2, "got", &got, "want", &want, "msg?", &msg); err != nil {
+		if err := unpack(b.Name(), args, kwargs, 3, "got", &got, "want", &want, "msg?", &msg); err != nil {
 			return nil, err
 		}
 		ok, err := starlark.Compare(op, got, want)
@@ -86,7 +91,7 @@ func expectTruth(want bool) builtinFn {
 	return func(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 		var cond starlark.Value
 		var msg string
-		if err := unpack(b.Name(), args, kwargs, 1, "cond", &cond, "msg?", &msg); err != nil {
+		if err := unpack(b.Name(), args, kwargs, 2, "cond", &cond, "msg?", &msg); err != nil {
 			return nil, err
 		}
 		ok := bool(cond.Truth()) == want
@@ -101,7 +106,7 @@ func expectTruth(want bool) builtinFn {
 func expectContains(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var container, item starlark.Value
 	var msg string
-	if err := unpack(b.Name(), args, kwargs, 2, "container", &container, "item", &item, "msg?", &msg); err != nil {
+	if err := unpack(b.Name(), args, kwargs, 3, "container", &container, "item", &item, "msg?", &msg); err != nil {
 		return nil, err
 	}
 	in, err := starlark.Binary(syntax.IN, item, container)

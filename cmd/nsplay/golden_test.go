@@ -1,12 +1,18 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/nsplay/nsplay/internal/kernel"
@@ -49,20 +55,15 @@ func TestGoldenWorkflow(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	nsplayTest := func(args ...string) (string, int) {
-		cmd := nsplayProcess(t, append([]string{"test"}, args...)...)
-		out, _ := cmd.CombinedOutput()
-		return string(out), cmd.ProcessState.ExitCode()
-	}
 	write(`ns = netns("g1")
 veth("a", "b", ns = ns).add_addr("10.1.0.1/24").set_up()
 expect.true(ns.link("a").up)
 `)
-	out, code := nsplayTest(dir)
+	out, code := nsplayTest(t, dir)
 	if code != exitFailed || !strings.Contains(out, "no golden file "+filepath.Join(dir, "lab.golden")+"; review the run and create it with 'nsplay test --update") {
 		t.Fatalf("without a golden file: status %d\n%s", code, out)
 	}
-	out, code = nsplayTest("--update", playbook)
+	out, code = nsplayTest(t, "--update", playbook)
 	if code != exitOK || !strings.Contains(out, "(wrote ") {
 		t.Fatalf("--update: status %d\n%s", code, out)
 	}
@@ -70,24 +71,230 @@ expect.true(ns.link("a").up)
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, code = nsplayTest("--update", playbook)
+	out, code = nsplayTest(t, "--update", playbook)
 	if code != exitOK || !strings.Contains(out, "(golden file unchanged)") {
 		t.Errorf("a second --update changed the golden file: status %d\n%s", code, out)
 	}
-	if out, code = nsplayTest(playbook); code != exitOK || !strings.HasSuffix(out, "1 passed, 0 failed\n") {
+	if out, code = nsplayTest(t, playbook); code != exitOK || !strings.HasSuffix(out, "1 passed, 0 failed\n") {
 		t.Errorf("against its own golden file: status %d\n%s", code, out)
 	}
 	write(`ns = netns("g1")
 veth("a", "b", ns = ns).add_addr("10.1.0.9/24").set_up()
 expect.true(ns.link("a").up)
 `)
-	out, code = nsplayTest(playbook)
-	if code != exitFailed || !strings.Contains(out, "-golden +now") || !regexpMatch(`\+[\s\p{Zs}]+"9"`, out) {
+	out, code = nsplayTest(t, playbook)
+	if code != exitFailed || !strings.Contains(out, "-golden +now") {
 		t.Errorf("after a change: status %d\n%s", code, out)
+	}
+	// A line diff, as diff -u writes it: the files, a hunk header, whole
+	// lines with - and +, and three lines of context around them.
+	wantDiff := "--- " + filepath.Join(dir, "lab.golden") + "\n+++ " + playbook + " (now)\n@@ -2,7 +2,7 @@\n" +
+		" netns host\n netns g1 (created by the lab)\n   link a veth up oper=lowerlayerdown mtu=1500 no-carrier peer=b@g1\n" +
+		"-    addr 10.1.0.1/24 brd 10.1.0.255 scope global\n+    addr 10.1.0.9/24 brd 10.1.0.255 scope global\n" +
+		"   link b veth down oper=down mtu=1500 no-carrier peer=a@g1\n   link lo loopback down oper=down mtu=65536 no-carrier\n" +
+		"   route 10.1.0.0/24 dev a table main proto kernel scope link\n0 passed, 1 failed\n"
+	if !strings.HasSuffix(out, wantDiff) {
+		t.Errorf("the difference is not a line diff ending in %q:\n%s", wantDiff, out)
 	}
 	if !strings.Contains(string(first), "  link a veth up oper=lowerlayerdown mtu=1500 no-carrier peer=b@g1\n    addr 10.1.0.1/24 brd 10.1.0.255 scope global\n") {
 		t.Errorf("golden file:\n%s", first)
 	}
+}
+
+// nsplayTest runs nsplay test in a process of its own and returns its
+// output and exit status.
+func nsplayTest(t *testing.T, args ...string) (string, int) {
+	t.Helper()
+	cmd := nsplayProcess(t, append([]string{"test"}, args...)...)
+	out, _ := cmd.CombinedOutput()
+	return string(out), cmd.ProcessState.ExitCode()
+}
+
+// TestGoldenIgnoresPositions records golden files, then shifts every
+// statement down by a comment and a blank line: the golden files still
+// match. Check lines carry the source of the check's call (on one line,
+// also when it is written on several) instead of its line; error lines
+// have no line either.
+func TestGoldenIgnoresPositions(t *testing.T) {
+	testenv.RequireRoot(t)
+	for _, tc := range []struct {
+		name, update, src string
+		lines             []string
+	}{{
+		name:   "passing",
+		update: "--update",
+		src: `ns = netns("sh1")
+expect.true(ns.link("lo") != None)
+expect.eq(
+    ns.link("lo").up,
+    False,
+    msg = "lo is down",
+)
+expect.true(True, msg = "two\nlines")
+`,
+		lines: []string{
+			"check PASS shift.star `expect.true(ns.link(\"lo\") != None)`: expect.true(True)\n",
+			"check PASS shift.star `expect.eq(ns.link(\"lo\").up, False, msg = \"lo is down\")`: lo is down: expect.eq(False, False)\n",
+			"check PASS shift.star `expect.true(True, msg = \"two\\nlines\")`: \"two\\nlines: expect.true(True)\"\n",
+		},
+	}, {
+		name:   "failing",
+		update: "--update-failing",
+		src: `expect.eq(1, 2, msg = "one is two")
+fail("stop here")
+`,
+		lines: []string{
+			"check FAIL shift.star `expect.eq(1, 2, msg = \"one is two\")`: one is two: expect.eq: got 1, want 2\n",
+			"error shift.star: fail: stop here\n",
+		},
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			playbook := filepath.Join(dir, "shift.star")
+			if err := os.WriteFile(playbook, []byte(tc.src), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if out, code := nsplayTest(t, tc.update, playbook); code != exitOK {
+				t.Fatalf("%s: status %d\n%s", tc.update, code, out)
+			}
+			golden, err := os.ReadFile(filepath.Join(dir, "shift.golden"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, line := range tc.lines {
+				if !strings.Contains(string(golden), line) {
+					t.Errorf("golden file lacks %q:\n%s", line, golden)
+				}
+			}
+			if err := os.WriteFile(playbook, []byte("# a comment\n\n"+tc.src), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			out, code := nsplayTest(t, playbook)
+			if code != exitOK || !strings.HasSuffix(out, "1 passed, 0 failed\n") {
+				t.Errorf("after a comment line at the top: status %d\n%s", code, out)
+			}
+			out, code = nsplayTest(t, tc.update, playbook)
+			if code != exitOK || !strings.Contains(out, "(golden file unchanged)") {
+				t.Errorf("%s after a comment line at the top: status %d\n%s", tc.update, code, out)
+			}
+		})
+	}
+	assertNothingLeft(t)
+}
+
+// TestGoldenUpdateRefusesFailures checks that --update does not write a
+// golden file that records a failed check or an error, and says why and
+// where; --update-failing writes it.
+func TestGoldenUpdateRefusesFailures(t *testing.T) {
+	testenv.RequireRoot(t)
+	for _, tc := range []struct{ name, src, where string }{
+		{"check", "expect.eq(1, 2, msg = \"one is two\")\n", "FAIL %s:1: one is two: expect.eq: got 1, want 2\n"},
+		{"error", "expect.eq(1, 1)\nfail(\"no\")\n", "error %s:2:5: fail: no\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			playbook := filepath.Join(dir, "bad.star")
+			golden := filepath.Join(dir, "bad.golden")
+			if err := os.WriteFile(playbook, []byte(tc.src), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			out, code := nsplayTest(t, "--update", playbook)
+			if code != exitFailed || !strings.Contains(out, "FAIL "+playbook+": a check failed or the playbook stopped with an error, so "+golden+" was not written") ||
+				!strings.Contains(out, fmt.Sprintf(tc.where, "bad.star")) || !strings.Contains(out, "'nsplay test --update-failing "+playbook+"'") || !strings.HasSuffix(out, "0 passed, 1 failed\n") {
+				t.Errorf("--update of a failing run: status %d\n%s", code, out)
+			}
+			if _, err := os.Stat(golden); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("--update wrote %s for a failing run (%v)", golden, err)
+			}
+			out, code = nsplayTest(t, "--update-failing", playbook)
+			if code != exitOK || !strings.Contains(out, "PASS "+playbook+" (wrote "+golden+", which records a failed check or an error)") {
+				t.Errorf("--update-failing: status %d\n%s", code, out)
+			}
+			if out, code = nsplayTest(t, playbook); code != exitOK {
+				t.Errorf("against the golden file --update-failing wrote: status %d\n%s", code, out)
+			}
+		})
+	}
+	assertNothingLeft(t)
+}
+
+// TestGoldenDir checks --golden DIR: a folder that does not exist is an
+// error before anything runs, and the hint for a missing golden file names
+// the folder, so that following it writes the file where test looks.
+func TestGoldenDir(t *testing.T) {
+	testenv.RequireRoot(t)
+	missing := filepath.Join(t.TempDir(), "nosuch")
+	stdout, stderr, code := run(t, "test", "--golden", missing, "testdata/failing.star")
+	if code != exitError || stdout != "" || !strings.Contains(stderr, "--golden "+missing+": no such folder") {
+		t.Errorf("--golden with a missing folder: status %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+
+	dir, gold := t.TempDir(), t.TempDir()
+	playbook := filepath.Join(dir, "pair.star")
+	if err := os.WriteFile(playbook, []byte("expect.eq(1, 1)\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, code := nsplayTest(t, "--golden", gold, playbook)
+	m := regexp.MustCompile(`create it with 'nsplay test ([^']*)'`).FindStringSubmatch(out)
+	if code != exitFailed || m == nil || m[1] != "--update --golden "+gold+" "+playbook {
+		t.Fatalf("hint for a missing golden file: status %d\n%s", code, out)
+	}
+	if out, code := nsplayTest(t, strings.Fields(m[1])...); code != exitOK {
+		t.Fatalf("nsplay test %s: status %d\n%s", m[1], code, out)
+	}
+	if out, code := nsplayTest(t, "--golden", gold, playbook); code != exitOK {
+		t.Errorf("after following the hint: status %d\n%s", code, out)
+	}
+}
+
+// TestGoldenInterrupt sends SIGINT to nsplay test while the first of two
+// playbooks runs: it exits 130, names the playbook, runs no other, and
+// leaves nothing: no process, namespace, link or journal.
+func TestGoldenInterrupt(t *testing.T) {
+	testenv.RequireRoot(t)
+	dir := t.TempDir()
+	for dst, src := range map[string]string{"1.star": "testdata/slow.star", "2.star": "testdata/failing.star"} {
+		data, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, dst), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cmd := nsplayProcess(t, "test", "--golden", t.TempDir(), dir)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	// slow.star is at its last statement when both its sleeps run.
+	for start := time.Now(); countProcesses(t, "sleep") < 2; time.Sleep(20 * time.Millisecond) {
+		if time.Since(start) > 30*time.Second {
+			t.Fatalf("slow.star did not start its sleeps within 30s\n%s%s", stdout.String(), stderr.String())
+		}
+	}
+	cmd.Process.Signal(syscall.SIGINT)
+	cmd.Wait()
+	first := filepath.Join(dir, "1.star")
+	if code := cmd.ProcessState.ExitCode(); code != exitSignal+int(syscall.SIGINT) {
+		t.Errorf("exit status %d, want %d", code, exitSignal+int(syscall.SIGINT))
+	}
+	if !strings.Contains(stdout.String(), "FAIL "+first+": interrupted by SIGINT:\n") ||
+		!strings.Contains(stdout.String(), "interrupted by SIGINT; the lab was torn down") ||
+		strings.Contains(stdout.String(), "2.star") || !strings.HasSuffix(stdout.String(), "0 passed, 1 failed\n") {
+		t.Errorf("stdout does not name the interrupted playbook alone:\n%s", stdout.String())
+	}
+	if want := "nsplay: interrupted by SIGINT while testing " + first + " (playbook 1 of 2)\n"; stderr.String() != want {
+		t.Errorf("stderr = %q, want %q", stderr.String(), want)
+	}
+	for start := time.Now(); countProcesses(t, "sleep") > 0; time.Sleep(10 * time.Millisecond) {
+		if time.Since(start) > 5*time.Second {
+			t.Fatal("the sandbox's sleep outlived nsplay test")
+		}
+	}
+	assertNothingLeft(t)
 }
 
 // TestSnapshotAgreesWithIP compares the snapshot of the kept tutorial lab,

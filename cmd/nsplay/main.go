@@ -65,7 +65,7 @@ func nsplay(args []string, stdout, stderr io.Writer) int {
 	case "test":
 		status, err = testCmd(rest, stdout, stderr)
 	case "golden":
-		err = goldenCmd(rest, stdout)
+		status, err = goldenCmd(rest, stdout, stderr)
 	case "show":
 		err = showCmd(rest, stdout)
 	case "monitor":

@@ -404,6 +404,39 @@ func TestJSON(t *testing.T) {
 	}
 }
 
+// TestOneLinePerEvent runs a playbook whose command, print() and check
+// messages hold newlines and tabs: each event is one line of the text
+// output, quoted, and the JSON output keeps the text as it is.
+func TestOneLinePerEvent(t *testing.T) {
+	testenv.RequireRoot(t)
+	cleanLabs(t)
+	stdout, stderr, code := run(t, "run", "testdata/multiline.star")
+	wantExit(t, code, exitOK, stdout, stderr)
+	want := `testdata/multiline.star:2: "in host: echo one\necho two (exit 0)"
+testdata/multiline.star:3: "a\nb"
+PASS testdata/multiline.star:4: "two\nlines: expect.true(True)"
+PASS testdata/multiline.star:5: "tab\there: expect.eq(\"x\\ty\", \"x\\ty\")"
+2 passed, 0 failed
+`
+	if stdout != want {
+		t.Errorf("stdout:\n%s\nwant:\n%s", stdout, want)
+	}
+	stdout, stderr, code = run(t, "run", "--json", "testdata/multiline.star")
+	wantExit(t, code, exitOK, stdout, stderr)
+	var msgs []string
+	for line := range strings.Lines(stdout) {
+		var e struct{ Msg string }
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			t.Fatalf("not a JSON line: %q: %v", line, err)
+		}
+		msgs = append(msgs, e.Msg)
+	}
+	if len(msgs) < 4 || msgs[0] != "in host: echo one\necho two (exit 0)" || msgs[1] != "a\nb" || msgs[2] != "two\nlines: expect.true(True)" {
+		t.Errorf("JSON messages are not the raw text: %q", msgs)
+	}
+	assertNothingLeft(t)
+}
+
 func TestStarWithVars(t *testing.T) {
 	testenv.RequireRoot(t)
 	cleanLabs(t)

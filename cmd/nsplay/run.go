@@ -9,8 +9,10 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
+	"unicode/utf8"
 
 	"github.com/nsplay/nsplay/internal/kernel"
 	"github.com/nsplay/nsplay/internal/lab"
@@ -146,20 +148,7 @@ func runCmd(args []string, stdout, stderr io.Writer) (int, error) {
 
 	switch {
 	case interrupted:
-		var sig signalError
-		errors.As(context.Cause(ctx), &sig)
-		where := ""
-		if pe != nil && pe.Pos != "" {
-			where = pe.Pos + ": "
-		}
-		what := "the lab was torn down"
-		switch {
-		case o.keep:
-			what = "the lab is kept"
-		case downErr != nil:
-			what = "the lab could not be torn down fully"
-		}
-		return exitSignal + int(sig.sig), errors.Join(fmt.Errorf("%s%w; %s", where, sig, what), downErr)
+		return interruption(ctx, pe, o.keep, downErr)
 	case runErr != nil:
 		if pe != nil {
 			return exitError, errors.Join(pe, downErr)
@@ -171,6 +160,25 @@ func runCmd(args []string, stdout, stderr io.Writer) (int, error) {
 		return exitFailed, nil
 	}
 	return exitOK, nil
+}
+
+// interruption is the exit status and the error of a run a signal stopped:
+// where the playbook was, and what became of the lab.
+func interruption(ctx context.Context, pe *interp.Error, kept bool, downErr error) (int, error) {
+	var sig signalError
+	errors.As(context.Cause(ctx), &sig)
+	where := ""
+	if pe != nil && pe.Pos != "" {
+		where = pe.Pos + ": "
+	}
+	what := "the lab was torn down"
+	switch {
+	case kept:
+		what = "the lab is kept"
+	case downErr != nil:
+		what = "the lab could not be torn down fully"
+	}
+	return exitSignal + int(sig.sig), errors.Join(fmt.Errorf("%s%w; %s", where, sig, what), downErr)
 }
 
 // signalError is the cause of a run's cancellation by a signal.
@@ -215,28 +223,50 @@ func newRenderer(w io.Writer, asJSON bool) *renderer {
 }
 
 func (r *renderer) event(e interp.Event) {
-	if r.json != nil {
+	switch {
+	case r.json != nil:
 		r.json.Encode(e)
-		return
+	case e.Kind != "error": // main prints the error on stderr
+		fmt.Fprintln(r.w, textLine(e))
 	}
+}
+
+// textLine is an event as a line of text output, without the newline.
+// One line is one event: the message is written by oneLine. (The error
+// line is what golden files record; the text output leaves it to main.)
+func textLine(e interp.Event) string {
+	msg := oneLine(e.Msg)
 	switch e.Kind {
 	case "summary":
-		fmt.Fprintf(r.w, "%d passed, %d failed\n", *e.Passed, *e.Failed)
+		return fmt.Sprintf("%d passed, %d failed", *e.Passed, *e.Failed)
 	case "check":
 		verdict := "PASS"
 		if !*e.Pass {
 			verdict = "FAIL"
 		}
-		fmt.Fprintf(r.w, "%s %s: %s\n", verdict, e.Pos, e.Msg)
-	case "teardown":
-		fmt.Fprintf(r.w, "down: %s\n", e.Msg)
-	case "kept":
-		fmt.Fprintln(r.w, e.Msg)
+		return fmt.Sprintf("%s %s: %s", verdict, e.Pos, msg)
 	case "error":
-		// printed by main on stderr
+		if e.Pos == "" {
+			return "error " + msg
+		}
+		return fmt.Sprintf("error %s: %s", e.Pos, msg)
+	case "teardown":
+		return "down: " + msg
+	case "kept":
+		return msg
 	case "warning":
-		fmt.Fprintf(r.w, "warning: %s\n", e.Msg)
-	default:
-		fmt.Fprintf(r.w, "%s: %s\n", e.Pos, e.Msg)
+		return "warning: " + msg
 	}
+	return fmt.Sprintf("%s: %s", e.Pos, msg)
+}
+
+// oneLine is a message as text output writes it: a message that holds a
+// newline or another character strconv.IsPrint refuses (a tab, an escape,
+// invalid UTF-8) is written as a Go string literal,
+// "in host: echo one\necho two (exit 0)"; any other as it is.
+func oneLine(msg string) string {
+	if utf8.ValidString(msg) && !strings.ContainsFunc(msg, func(r rune) bool { return !strconv.IsPrint(r) }) {
+		return msg
+	}
+	return strconv.Quote(msg)
 }

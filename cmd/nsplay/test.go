@@ -10,33 +10,42 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 
-	"github.com/google/go-cmp/cmp"
+	"github.com/aymanbagabas/go-udiff"
 	"github.com/nsplay/nsplay/internal/kernel"
 	"github.com/nsplay/nsplay/internal/lab"
 	"github.com/nsplay/nsplay/internal/sandbox"
 	"github.com/nsplay/nsplay/interp"
+	"go.starlark.net/syntax"
 )
 
 type testOptions struct {
-	update bool
-	golden string
+	update        bool
+	updateFailing bool
+	golden        string
 }
 
 func testFlagSet(o *testOptions) *flagSet {
-	fs := newFlagSet("test", "[--update] [--golden DIR] [PLAYBOOK or DIR]...", `Runs each playbook in a sandbox of its own, takes the lab's state at the end
+	fs := newFlagSet("test", "[--update | --update-failing] [--golden DIR] [PLAYBOOK or DIR]...", `Runs each playbook in a sandbox of its own, takes the lab's state at the end
 of the playbook, adds the report of its checks, and compares that with the
 playbook's golden file: NAME.golden beside NAME.star, or in the folder given
-by --golden. A difference is printed as a diff (-golden +now). A folder
-stands for the .star files in it. Ends with the line "N passed, M failed",
-counting playbooks, and exits 1 if any failed.
+by --golden. A difference is printed as a unified diff (-golden +now). A
+folder stands for the .star files in it. Ends with the line "N passed, M
+failed", counting playbooks, and exits 1 if any failed, 130 after SIGINT.
 
 Golden files are text to review in a pull request: one fact a line, in a
-stable order; round-trip times and MAC addresses in check messages are
-written as "N ms" and "MAC". Create or rewrite them with --update.`)
-	fs.BoolVar(&o.update, "update", false, "write the golden files from this run instead of comparing")
-	fs.StringVar(&o.golden, "golden", "", "keep the golden files in `DIR` instead of beside the playbooks")
+stable order; check lines give the file and the source of the check's
+call, error lines the file, but no line numbers, so that moving a
+statement changes nothing; round-trip times and MAC
+addresses in check messages are written as "N ms" and "MAC". Create or
+rewrite them with --update. A run with a failed check or an error is not
+written by --update (it is a FAIL): --update-failing writes it too, for a
+golden file that is meant to record a failure.`)
+	fs.BoolVar(&o.update, "update", false, "write the golden files of runs whose checks all pass, instead of comparing")
+	fs.BoolVar(&o.updateFailing, "update-failing", false, "like --update, and write the golden files of runs with a failed check or an error too")
+	fs.StringVar(&o.golden, "golden", "", "keep the golden files in `DIR` (it must exist) instead of beside the playbooks")
 	return fs
 }
 
@@ -58,6 +67,15 @@ func testCmd(args []string, stdout, stderr io.Writer) (int, error) {
 		return exitError, err
 	}
 	if o.golden != "" {
+		st, err := os.Stat(o.golden)
+		switch {
+		case errors.Is(err, os.ErrNotExist):
+			return exitError, fmt.Errorf("--golden %s: no such folder: create it first (mkdir -p %s), or name the folder that holds the golden files", o.golden, o.golden)
+		case err != nil:
+			return exitError, fmt.Errorf("--golden: %w", err)
+		case !st.IsDir():
+			return exitError, fmt.Errorf("--golden %s is a file; name the folder that holds the golden files", o.golden)
+		}
 		seen := map[string]string{}
 		for _, file := range files {
 			base := filepath.Base(file)
@@ -67,13 +85,15 @@ func testCmd(args []string, stdout, stderr io.Writer) (int, error) {
 			seen[base] = file
 		}
 	}
+	ctx, stop := signalContext()
+	defer stop()
 	passed, failed := 0, 0
-	for _, file := range files {
+	for i, file := range files {
 		golden := strings.TrimSuffix(file, ".star") + ".golden"
 		if o.golden != "" {
 			golden = filepath.Join(o.golden, filepath.Base(golden))
 		}
-		ok, msg := testPlaybook(file, golden, o.update)
+		ok, msg := testPlaybook(ctx, file, golden, o)
 		verdict := "PASS"
 		if ok {
 			passed++
@@ -82,6 +102,12 @@ func testCmd(args []string, stdout, stderr io.Writer) (int, error) {
 			failed++
 		}
 		fmt.Fprintf(stdout, "%s %s%s\n", verdict, file, msg)
+		if ctx.Err() != nil {
+			fmt.Fprintf(stdout, "%d passed, %d failed\n", passed, failed)
+			var sig signalError
+			errors.As(context.Cause(ctx), &sig)
+			return exitSignal + int(sig.sig), fmt.Errorf("%w while testing %s (playbook %d of %d)", sig, file, i+1, len(files))
+		}
 	}
 	fmt.Fprintf(stdout, "%d passed, %d failed\n", passed, failed)
 	if failed > 0 {
@@ -117,7 +143,8 @@ func playbooks(args []string) ([]string, error) {
 
 // testPlaybook runs one playbook in a sandbox and compares (or, with
 // update, writes) its golden file. It says whether it passed and why not.
-func testPlaybook(file, golden string, update bool) (bool, string) {
+// A signal (ctx) is passed on to the sandbox, which tears the lab down.
+func testPlaybook(ctx context.Context, file, golden string, o testOptions) (bool, string) {
 	abs, err := filepath.Abs(file)
 	if err != nil {
 		return false, ": " + err.Error()
@@ -126,93 +153,245 @@ func testPlaybook(file, golden string, update bool) (bool, string) {
 	if err != nil {
 		return false, ": " + err.Error()
 	}
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
+	// report gets the failed checks and the error with their positions,
+	// which the golden text leaves out.
+	var out, report bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &report
+	if ctx.Err() != nil {
+		return false, ": " + context.Cause(ctx).Error()
+	}
 	code, err := sandbox.Wait(cmd)
-	if err != nil || code != exitOK {
-		return false, fmt.Sprintf(": could not run it (status %d, %v):\n%s", code, err, errOut.String())
+	failures := strings.TrimSuffix(report.String(), "\n")
+	switch {
+	case ctx.Err() != nil:
+		return false, fmt.Sprintf(": %v:\n%s", context.Cause(ctx), failures)
+	case err != nil:
+		return false, ": could not run it: " + err.Error()
+	case code != exitOK:
+		return false, fmt.Sprintf(": could not run it (status %d):\n%s", code, failures)
 	}
 	now := out.String()
-	if update {
-		if old, err := os.ReadFile(golden); err == nil && string(old) == now {
-			return true, " (golden file unchanged)"
-		}
-		if err := os.WriteFile(golden, []byte(now), 0o644); err != nil {
-			return false, ": " + err.Error()
-		}
-		return true, " (wrote " + golden + ")"
+	if o.update || o.updateFailing {
+		return updateGolden(file, golden, now, failures, o)
 	}
 	want, err := os.ReadFile(golden)
 	if errors.Is(err, os.ErrNotExist) {
-		return false, fmt.Sprintf(": no golden file %s; review the run and create it with 'nsplay test --update %s'", golden, file)
+		return false, fmt.Sprintf(": no golden file %s; review the run and create it with '%s'", golden, o.command("--update", file))
 	}
 	if err != nil {
 		return false, ": " + err.Error()
 	}
-	if diff := cmp.Diff(strings.Split(string(want), "\n"), strings.Split(now, "\n")); diff != "" {
-		return false, fmt.Sprintf(": the lab differs from %s (-golden +now):\n%s", golden, diff)
+	if string(want) == now {
+		return true, ""
 	}
-	return true, ""
+	diff, err := udiff.ToUnified(golden, file+" (now)", string(want), udiff.Lines(string(want), now), udiff.DefaultContextLines)
+	if err != nil {
+		return false, fmt.Sprintf(": the lab differs from %s, and the diff failed: %v", golden, err)
+	}
+	return false, fmt.Sprintf(": the lab differs from %s (-golden +now):\n%s", golden, strings.TrimSuffix(diff, "\n"))
+}
+
+// command is the nsplay test command that does what flag says to file,
+// with the --golden folder this run was given.
+func (o testOptions) command(flag, file string) string {
+	cmd := "nsplay test " + flag
+	if o.golden != "" {
+		cmd += " --golden " + o.golden
+	}
+	return cmd + " " + file
+}
+
+// updateGolden writes the golden file of a run, unless it records a failed
+// check or an error (the failures, with their positions) and the user did
+// not ask for that with --update-failing.
+func updateGolden(file, golden, now, failures string, o testOptions) (bool, string) {
+	if old, err := os.ReadFile(golden); err == nil && string(old) == now {
+		return true, " (golden file unchanged)"
+	}
+	failed := recordsFailure(now)
+	if failed && !o.updateFailing {
+		return false, fmt.Sprintf(": a check failed or the playbook stopped with an error, so %s was not written:\n%s\nfix the playbook, or record the failure in the golden file with '%s'", golden, failures, o.command("--update-failing", file))
+	}
+	if err := os.WriteFile(golden, []byte(now), 0o644); err != nil {
+		return false, ": " + err.Error()
+	}
+	if failed {
+		return true, " (wrote " + golden + ", which records a failed check or an error)"
+	}
+	return true, " (wrote " + golden + ")"
+}
+
+// recordsFailure tells whether a golden text has a "check FAIL" or an
+// "error" line. Messages are one line each (oneLine), so no message can
+// start a line.
+func recordsFailure(golden string) bool {
+	for line := range strings.Lines(golden) {
+		if strings.HasPrefix(line, "check FAIL ") || strings.HasPrefix(line, "error ") {
+			return true
+		}
+	}
+	return false
 }
 
 // goldenCmd is the sandboxed half of `nsplay test`: it runs one playbook
 // from its own folder (so positions do not depend on where nsplay ran),
 // and prints the golden text: the state at the end, the checks, the
-// summary. It is not listed in the help.
-func goldenCmd(args []string, stdout io.Writer) error {
+// summary. On stderr it reports the failed checks and the error with their
+// positions. A signal stops the playbook and tears the lab down, as in
+// `nsplay run`. It is not listed in the help.
+func goldenCmd(args []string, stdout, stderr io.Writer) (int, error) {
 	if len(args) != 1 || !sandbox.Inside() {
-		return usageError{"golden is run by 'nsplay test' inside a sandbox"}
+		return exitError, usageError{"golden is run by 'nsplay test' inside a sandbox"}
 	}
 	if err := sandbox.Setup(); err != nil {
-		return err
+		return exitError, err
 	}
 	dir, file := filepath.Split(args[0])
 	if err := os.Chdir(dir); err != nil {
-		return err
+		return exitError, err
 	}
+	ctx, stop := signalContext()
+	defer stop()
 	host, err := kernel.Current()
 	if err != nil {
-		return err
+		return exitError, err
 	}
 	defer host.Close()
 	l, err := lab.Open(strings.TrimSuffix(file, ".star"), host, args[0])
 	if err != nil {
-		return err
+		return exitError, err
 	}
 	var checks strings.Builder
+	sources := callSources{}
 	emit := func(e interp.Event) {
 		if e.Kind == "check" {
-			verdict := "PASS"
+			fmt.Fprintf(&checks, "check %s\n", sources.checkLine(e))
 			if !*e.Pass {
-				verdict = "FAIL"
+				fmt.Fprintln(stderr, textLine(e))
 			}
-			fmt.Fprintf(&checks, "check %s %s: %s\n", verdict, e.Pos, e.Msg)
 		}
 	}
-	res, runErr := interp.Run(context.Background(), l, file, interp.Options{Emit: emit})
+	res, runErr := interp.Run(ctx, l, file, interp.Options{Emit: emit})
+	var pe *interp.Error
+	errors.As(runErr, &pe)
+	if ctx.Err() != nil {
+		return interruption(ctx, pe, false, l.Teardown(func(string) {}))
+	}
 	snap, snapErr := l.Snapshot(nil)
 	downErr := l.Teardown(func(string) {})
 	if err := errors.Join(snapErr, downErr); err != nil {
-		return err
+		return exitError, err
 	}
 	var golden strings.Builder
 	fmt.Fprintf(&golden, "# nsplay test: the lab of %s at the end of the playbook, then its checks.\n", file)
 	golden.WriteString(snap.Text())
 	golden.WriteString(checks.String())
-	var pe *interp.Error
-	if errors.As(runErr, &pe) {
-		fmt.Fprintf(&golden, "error %s\n", pe)
+	if pe != nil {
+		line := textLine(interp.Event{Kind: "error", Pos: pe.Pos, Msg: pe.Msg})
+		fmt.Fprintln(stderr, line)
+		fmt.Fprintln(&golden, line)
 	} else if runErr != nil {
-		return runErr
+		return exitError, runErr
 	}
 	fmt.Fprintf(&golden, "%d passed, %d failed\n", res.Passed, res.Failed)
 	_, err = io.WriteString(stdout, normalize(golden.String()))
-	return err
+	return exitOK, err
+}
+
+// callSources holds the playbook files whose checks a golden file records,
+// parsed, by name.
+type callSources map[string]*sourceFile
+
+type sourceFile struct {
+	syntax *syntax.File // nil if the file did not parse
+	lines  []string
+}
+
+// checkLine is a check as a golden file records it: in place of the
+// position, the file and the source of the check's call, which do not
+// change when a line is added above it,
+// PASS lxcbr0.star `expect.eq(br.stp, False)`: expect.eq(False, False).
+func (c callSources) checkLine(e interp.Event) string {
+	i := strings.LastIndex(e.Pos, ":")
+	if line, err := strconv.Atoi(e.Pos[i+1:]); i > 0 && err == nil {
+		e.Pos = e.Pos[:i]
+		if src := c.call(e.Pos, line); src != "" {
+			e.Pos += " `" + src + "`"
+		}
+	}
+	return textLine(e)
+}
+
+// call is the source of the outermost call that opens on a line of file
+// (where the position of a call points: its parenthesis), on one line;
+// "" if there is none.
+func (c callSources) call(file string, line int) string {
+	f, ok := c[file]
+	if !ok {
+		f = &sourceFile{}
+		if data, err := os.ReadFile(file); err == nil {
+			// Lines end as the Starlark scanner ends them, so that its
+			// columns (counted in runes) index them.
+			f.lines = strings.Split(lineEnds.Replace(string(data)), "\n")
+			f.syntax, _ = (&syntax.FileOptions{}).Parse(file, data, 0)
+		}
+		c[file] = f
+	}
+	if f.syntax == nil {
+		return ""
+	}
+	var found *syntax.CallExpr
+	syntax.Walk(f.syntax, func(n syntax.Node) bool {
+		if call, ok := n.(*syntax.CallExpr); ok && found == nil && int(call.Lparen.Line) == line {
+			found = call
+		}
+		return found == nil
+	})
+	if found == nil {
+		return ""
+	}
+	start, end := found.Span()
+	var parts []string
+	for l := start.Line; l <= end.Line; l++ {
+		text := []rune(f.lines[l-1])
+		if l == end.Line {
+			text = text[:end.Col-1]
+		}
+		if l == start.Line {
+			text = text[start.Col-1:]
+		}
+		parts = append(parts, strings.TrimSpace(string(text)))
+	}
+	return joinLines(parts)
+}
+
+var lineEnds = strings.NewReplacer("\r\n", "\n", "\r", "\n")
+
+// joinLines writes the trimmed lines of a call as one would write the call
+// on one line: "expect.eq(", "a,", "b,", ")" becomes expect.eq(a, b).
+func joinLines(parts []string) string {
+	s := parts[0]
+	for _, p := range parts[1:] {
+		switch {
+		case p == "":
+			continue
+		case strings.ContainsAny(p[:1], ")]}"):
+			s = strings.TrimSuffix(s, ",")
+		case !strings.HasSuffix(s, "(") && !strings.HasSuffix(s, "[") && !strings.HasSuffix(s, "{"):
+			s += " "
+		}
+		s += p
+	}
+	return s
 }
 
 // normalize writes what changes from run to run the same way every time:
-// round-trip times, MAC addresses, process ids.
+// round-trip times, MAC addresses, process ids; and drops the lines and
+// columns of the playbook positions in error lines and messages
+// (lxcbr0.star:3:5 becomes lxcbr0.star), so that a comment or a blank
+// line added above a statement changes nothing.
 func normalize(s string) string {
+	s = positionPattern.ReplaceAllString(s, "$1")
 	s = rttPattern.ReplaceAllString(s, "N ms")
 	s = macPattern.ReplaceAllString(s, "MAC")
 	s = procPattern.ReplaceAllString(s, "/proc/PID/")
@@ -221,6 +400,7 @@ func normalize(s string) string {
 }
 
 var (
+	positionPattern  = regexp.MustCompile(`(\.star)(:\d+){1,2}\b`)
 	rttPattern       = regexp.MustCompile(`\d+(\.\d+)? ms\b`)
 	macPattern       = regexp.MustCompile(`\b([0-9a-f]{2}:){5}[0-9a-f]{2}\b`)
 	procPattern      = regexp.MustCompile(`/proc/\d+/`)
