@@ -53,6 +53,7 @@ type Lab struct {
 	nextID  int                   // the next object's ID
 	spaces  map[string]*kernel.NS // open namespaces by key
 	procs   map[int]*kernel.Proc  // processes this run spawned, by pid
+	dad     []dadAddr             // IPv6 addresses that may still wait for carrier to begin DAD
 }
 
 var labName = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$`)
