@@ -27,7 +27,8 @@ package builtins
 //
 // A failed reachable check says why, as far as the kernel tells: no route,
 // the output link down or without carrier (and whether its veth peer or the
-// peer's bridge is down), no address.
+// peer's bridge is down), no address, an IPv6 address of the sender or the
+// destination still tentative or dadfailed (duplicate address detection).
 
 import (
 	"fmt"

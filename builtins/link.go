@@ -18,8 +18,14 @@ package builtins
 //	.stp      a bridge's STP state (None for other kinds)
 //	.ports    a bridge's ports ([link])
 //
-//	.set_up() .set_down() .add_addr(cidr) .del_addr(cidr) .set_master(bridge)
+//	.set_up() .set_down() .add_addr(cidr, nodad=False) .del_addr(cidr) .set_master(bridge)
 //	.set_nomaster() .move(ns) .rename(name) .set_mtu(n) .delete()
+//
+// A new IPv6 address is tentative until duplicate address detection (DAD)
+// has passed, ~1-2 s after its link has carrier: add_addr, and set_up and
+// set_master when they give a link carrier, return once the lab's
+// addresses have passed it, so they are usable; one another host has is an
+// error. add_addr(cidr, nodad=True) skips DAD (ip addr add ... nodad).
 //
 // Methods change only links the lab created (or any link inside a namespace
 // the lab created) unless nsplay runs with --allow-host.
@@ -149,7 +155,7 @@ func (l *Link) Attr(name string) (starlark.Value, error) {
 type builtinFn = func(*starlark.Thread, *starlark.Builtin, starlark.Tuple, []starlark.Tuple) (starlark.Value, error)
 
 var linkMethods = map[string]builtinFn{
-	"set_up":       linkChange(func(l *Link) error { return l.ns.SetUp(l.name) }, "link set %s up"),
+	"set_up":       linkChange(linkSetUp, "link set %s up"),
 	"set_down":     linkChange(func(l *Link) error { return l.ns.SetDown(l.name) }, "link set %s down"),
 	"set_nomaster": linkChange(func(l *Link) error { return l.ns.SetNoMaster(l.name) }, "link set %s nomaster"),
 	"add_addr":     linkAddAddr,
@@ -159,6 +165,16 @@ var linkMethods = map[string]builtinFn{
 	"move":         linkMove,
 	"rename":       linkRename,
 	"delete":       linkDelete,
+}
+
+// linkSetUp sets the link up and waits until the IPv6 addresses that the
+// carrier it gives (to the link, its veth peer, their bridges) lets begin
+// duplicate address detection have passed it.
+func linkSetUp(l *Link) error {
+	if err := l.ns.SetUp(l.name); err != nil {
+		return err
+	}
+	return l.lab.AwaitDAD()
 }
 
 // linkChange makes a method without arguments that changes the link.
@@ -295,11 +311,16 @@ func adoptKind(l *lab.Lab, ns *kernel.NS, name, kind string) error {
 
 func linkAddAddr(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var cidr string
-	if err := unpack(b.Name(), args, kwargs, 1, "cidr", &cidr); err != nil {
+	var nodad bool
+	if err := unpack(b.Name(), args, kwargs, 1, "cidr", &cidr, "nodad?", &nodad); err != nil {
 		return nil, err
 	}
 	l := b.Receiver().(*Link)
-	adopted, err := l.lab.AddAddr(l.ns, l.name, cidr)
+	add := l.lab.AddAddr
+	if nodad {
+		add = l.lab.AddAddrNoDAD
+	}
+	adopted, err := add(l.ns, l.name, cidr)
 	if err != nil {
 		return nil, wrap(b, err)
 	}
@@ -316,7 +337,11 @@ func linkAddAddr(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 			}
 		}
 	}
-	step(thread, "%s", ipCmd(l.ns, l.lab, fmt.Sprintf("addr add %s%s dev %s", ipnet, brd, l.name)))
+	cmd := fmt.Sprintf("addr add %s%s dev %s", ipnet, brd, l.name)
+	if nodad {
+		cmd += " nodad"
+	}
+	step(thread, "%s", ipCmd(l.ns, l.lab, cmd))
 	return l, nil
 }
 
@@ -382,6 +407,10 @@ func linkSetMaster(thread *starlark.Thread, b *starlark.Builtin, args starlark.T
 		}
 	}
 	if err := l.ns.SetMaster(l.name, br); err != nil {
+		return nil, wrap(b, err)
+	}
+	// A port with carrier gives the bridge carrier.
+	if err := l.lab.AwaitDAD(); err != nil {
 		return nil, wrap(b, err)
 	}
 	step(thread, "%s", ipCmd(l.ns, l.lab, fmt.Sprintf("link set %s master %s", l.name, br)))

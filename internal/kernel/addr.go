@@ -1,6 +1,7 @@
 package kernel
 
 import (
+	"errors"
 	"fmt"
 	"net"
 
@@ -72,13 +73,33 @@ func (n *NS) Addrs(name string, all bool) ([]AddrInfo, error) {
 // AddAddr adds an address to the link; IPv4 gets the broadcast address of
 // its prefix, as `ip addr add ... brd +` and ifconfig give it, and 127/8
 // addresses get host scope, as ip gives them (the kernel refuses them with
-// global scope).
+// global scope). An IPv6 address is usable when AddAddr returns if the link
+// is up with carrier (see AwaitDAD); one that duplicate address detection
+// finds on another host is taken off again and reported as ErrDuplicateAddr.
 func (n *NS) AddAddr(name string, ipnet *net.IPNet) error {
-	a := &netlink.Addr{IPNet: ipnet, Broadcast: broadcast(ipnet)}
+	return n.addAddr(name, ipnet, 0)
+}
+
+// AddAddrNoDAD adds an address that skips duplicate address detection
+// (IFA_F_NODAD, `ip addr add ... nodad`): an IPv6 address is usable at once.
+func (n *NS) AddAddrNoDAD(name string, ipnet *net.IPNet) error {
+	return n.addAddr(name, ipnet, unix.IFA_F_NODAD)
+}
+
+func (n *NS) addAddr(name string, ipnet *net.IPNet, flags int) error {
+	a := &netlink.Addr{IPNet: ipnet, Broadcast: broadcast(ipnet), Flags: flags}
 	if ipnet.IP.To4() != nil && ipnet.IP.IsLoopback() {
 		a.Scope = unix.RT_SCOPE_HOST
 	}
-	return n.onLink(name, "add address "+ipnet.String()+" to", func(l netlink.Link) error { return n.nl.AddrAdd(l, a) })
+	err := n.onLink(name, "add address "+ipnet.String()+" to", func(l netlink.Link) error { return n.nl.AddrAdd(l, a) })
+	if err != nil || ipnet.IP.To4() != nil || flags&unix.IFA_F_NODAD != 0 {
+		return err
+	}
+	if _, err := n.AwaitDAD(name, ipnet.IP); err != nil {
+		// The step failed: leave nothing, as the caller forgets the address.
+		return errors.Join(err, n.DelAddr(name, ipnet))
+	}
+	return nil
 }
 
 // DelAddr removes an address from the link.

@@ -1,7 +1,10 @@
 package kernel_test
 
 import (
+	"context"
 	"errors"
+	"net"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -19,6 +22,8 @@ type ipAddr struct {
 	Broadcast string `json:"broadcast"`
 	Scope     string `json:"scope"`
 	Tentative bool   `json:"tentative"`
+	DADFailed bool   `json:"dadfailed"`
+	NoDAD     bool   `json:"nodad"`
 }
 
 // ipAddrs returns the addresses of a link as ip sees them, by "local/len".
@@ -216,4 +221,99 @@ func TestAddAndDelAddrErrors(t *testing.T) {
 	if err := ns.DelAddr("nope", a); !errors.Is(err, kernel.ErrNotFound) {
 		t.Errorf("DelAddr on a missing link: %v, want ErrNotFound", err)
 	}
+}
+
+// A new IPv6 address is tentative until duplicate address detection has
+// passed, ~1-2 s after its link has carrier, and the kernel neither sends
+// from it nor answers to it before. On a link with carrier AddAddr returns
+// once it has passed. Without carrier it has not begun: AddAddr returns at
+// once and AwaitDAD reports the address pending, and waits for it once the
+// link has carrier.
+func TestAddAddrWaitsForDAD(t *testing.T) {
+	testenv.RequireRoot(t)
+	p := newPair(t)
+	start := time.Now()
+	must(t, p.A.SetUp(p.va))
+	must(t, p.A.AddAddr(p.va, cidr(t, "fd00:1::1/64")))
+	must(t, p.B.AddAddr(p.vb, cidr(t, "fd00:1::2/64")))
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("AddAddr on links without carrier took %s; it should not wait for DAD, which has not begun", d)
+	}
+	if a := ipAddrs(t, p.A, p.va)["fd00:1::1/64"]; !a.Tentative {
+		t.Errorf("ip: fd00:1::1/64 on a link without carrier = %+v, want it tentative", a)
+	}
+	if pending, err := p.A.AwaitDAD(p.va, net.ParseIP("fd00:1::1")); !pending || err != nil {
+		t.Errorf("AwaitDAD on a link without carrier = %v, %v; want pending", pending, err)
+	}
+
+	must(t, p.B.SetUp(p.vb))
+	for _, end := range []struct {
+		ns   *kernel.NS
+		link string
+		ip   string
+	}{{p.A, p.va, "fd00:1::1"}, {p.B, p.vb, "fd00:1::2"}} {
+		if pending, err := end.ns.AwaitDAD(end.link, net.ParseIP(end.ip)); pending || err != nil {
+			t.Errorf("AwaitDAD(%s) with carrier = %v, %v; want it done", end.ip, pending, err)
+		}
+		if a := ipAddrs(t, end.ns, end.link)[end.ip+"/64"]; a.Local == "" || a.Tentative {
+			t.Errorf("ip: %s/64 on %s after AwaitDAD = %+v, want it there and not tentative", end.ip, end.link, a)
+		}
+	}
+
+	must(t, p.A.AddAddr(p.va, cidr(t, "fd00:1::3/64")))
+	if a := ipAddrs(t, p.A, p.va)["fd00:1::3/64"]; a.Local == "" || a.Tentative {
+		t.Errorf("ip: fd00:1::3/64 after AddAddr on a link with carrier = %+v, want it there and not tentative", a)
+	}
+	waitOperUp(t, p.A, p.va)
+	if res, err := p.A.Ping(context.Background(), net.ParseIP("fd00:1::2"), 1, 500*time.Millisecond); err != nil || res.Received != 1 {
+		t.Errorf("Ping fd00:1::2 after DAD = %+v, %v; want an answer", res, err)
+	}
+}
+
+// AddAddrNoDAD skips duplicate address detection, as `ip addr add ...
+// nodad`: the address is usable at once.
+func TestAddAddrNoDAD(t *testing.T) {
+	testenv.RequireRoot(t)
+	p := newPair(t)
+	must(t, p.A.SetUp(p.va))
+	must(t, p.B.SetUp(p.vb))
+	waitOperUp(t, p.A, p.va)
+	start := time.Now()
+	must(t, p.A.AddAddrNoDAD(p.va, cidr(t, "fd00:1::1/64")))
+	must(t, p.B.AddAddrNoDAD(p.vb, cidr(t, "fd00:1::2/64")))
+	if d := time.Since(start); d > 500*time.Millisecond {
+		t.Errorf("AddAddrNoDAD took %s; it should not wait", d)
+	}
+	if a := ipAddrs(t, p.A, p.va)["fd00:1::1/64"]; !a.NoDAD || a.Tentative {
+		t.Errorf("ip: fd00:1::1/64 added without DAD = %+v, want nodad and not tentative", a)
+	}
+	if res, err := p.A.Ping(context.Background(), net.ParseIP("fd00:1::2"), 1, 500*time.Millisecond); err != nil || res.Received != 1 {
+		t.Errorf("Ping fd00:1::2 right after AddAddrNoDAD = %+v, %v; want an answer", res, err)
+	}
+}
+
+// An address another host of the link has fails duplicate address
+// detection: AddAddr says which and takes it off again, so that nothing is
+// left of the failed step.
+func TestAddAddrDuplicate(t *testing.T) {
+	testenv.RequireRoot(t)
+	p := newPair(t)
+	must(t, p.A.SetUp(p.va))
+	must(t, p.B.SetUp(p.vb))
+	must(t, p.B.AddAddrNoDAD(p.vb, cidr(t, "fd00:1::5/64")))
+	err := p.A.AddAddr(p.va, cidr(t, "fd00:1::5/64"))
+	if !errors.Is(err, kernel.ErrDuplicateAddr) {
+		t.Errorf("AddAddr of an address the peer has = %v, want ErrDuplicateAddr", err)
+	}
+	wantErrContains(t, err, "fd00:1::5/64 on va in "+p.A.Name, "dadfailed", "another host on the link has it", "choose another address")
+	if a, ok := ipAddrs(t, p.A, p.va)["fd00:1::5/64"]; ok {
+		t.Errorf("ip: the duplicate is still on va: %+v", a)
+	}
+}
+
+// setSysctl writes an IPv6 setting of the namespace, like sysctl -w
+// net.ipv6.KEY=VALUE run in it.
+func setSysctl(t *testing.T, ns *kernel.NS, key, value string) {
+	t.Helper()
+	must(t, ns.In(func() error { return os.WriteFile("/proc/sys/net/ipv6/"+key, []byte(value), 0o644) }))
 }

@@ -3,12 +3,15 @@ package kernel
 import (
 	"fmt"
 	"net"
+
+	"github.com/vishvananda/netlink"
 )
 
 // WhyUnreachable explains, in the terms a user of `ip` looks for, why dst
 // may not answer from n: no route, the output link down or without carrier
-// (and then why: the veth peer or its bridge down), no address. known are the
-// namespaces in which to look for veth peers.
+// (and then why: the veth peer or its bridge down), no address, an IPv6
+// address that duplicate address detection keeps from use. known are the
+// namespaces in which to look for veth peers and for dst.
 func (n *NS) WhyUnreachable(dst net.IP, known []*NS) string {
 	dev, via, err := n.RouteTo(dst)
 	if err != nil {
@@ -32,6 +35,11 @@ func (n *NS) WhyUnreachable(dst net.IP, known []*NS) string {
 	}
 	if addrs, err := n.Addrs(dev, false); err == nil && len(addrs) == 0 {
 		return fmt.Sprintf("%s in %s has no address", dev, n)
+	}
+	if dst.To4() == nil {
+		if cause := n.dadCause(dev, dst, known); cause != "" {
+			return cause
+		}
 	}
 	hop := "it"
 	if via != nil {
@@ -78,6 +86,42 @@ func (n *NS) peerCause(l LinkInfo, known []*NS) string {
 	if p.MasterIndex != 0 {
 		if m, err := pns.LinkByIndex(p.MasterIndex); err == nil && !m.Up {
 			return fmt.Sprintf(": its peer %s in %s is a port of %s, which is down", p.Name, pns, m.Name)
+		}
+	}
+	return ""
+}
+
+// dadCause names an IPv6 address that duplicate address detection keeps
+// from use, if that is why dst does not answer: the output link's global
+// addresses, when none is usable (the kernel sends from none of them), or
+// dst itself in a namespace of known (the kernel answers to it only once
+// it has passed).
+func (n *NS) dadCause(dev string, dst net.IP, known []*NS) string {
+	if l, err := n.link(dev); err == nil {
+		as, err := n.addrsV6(l)
+		var stuck *netlink.Addr
+		usable := false
+		for i, a := range as {
+			switch {
+			case a.IP.IsLinkLocalUnicast():
+			case !inDAD(a.Flags):
+				usable = true
+			case stuck == nil:
+				stuck = &as[i]
+			}
+		}
+		if err == nil && !usable && stuck != nil {
+			return dadProblem(stuck, dev, n)
+		}
+	}
+	for _, k := range known {
+		as, _ := k.addrsV6(nil)
+		for i, a := range as {
+			if a.IP.Equal(dst) && inDAD(a.Flags) {
+				if l, err := k.LinkByIndex(a.LinkIndex); err == nil {
+					return dadProblem(&as[i], l.Name, k)
+				}
+			}
 		}
 	}
 	return ""

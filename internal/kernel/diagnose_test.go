@@ -2,6 +2,7 @@ package kernel_test
 
 import (
 	"context"
+	"errors"
 	"net"
 	"strings"
 	"testing"
@@ -114,4 +115,53 @@ func TestWhyUnreachableLinkDown(t *testing.T) {
 	if got != want {
 		t.Errorf("WhyUnreachable with the output link down =\n  %q\nwant\n  %q", got, want)
 	}
+}
+
+// An IPv6 address that duplicate address detection keeps from use is named
+// as the cause: the destination still tentative in a namespace WhyUnreachable
+// knows, the sender's only address tentative, or the sender's only address
+// dadfailed because the other end of the veth has it.
+func TestWhyUnreachableDAD(t *testing.T) {
+	testenv.RequireRoot(t)
+	t.Run("tentative", func(t *testing.T) {
+		p := newPair(t)
+		setSysctl(t, p.B, "neigh/"+p.vb+"/retrans_time_ms", "10000") // DAD of vb's addresses takes 10 s
+		must(t, p.A.AddAddrNoDAD(p.va, cidr(t, "fd00:1::1/64")))
+		must(t, p.B.AddAddr(p.vb, cidr(t, "fd00:1::2/64"))) // no carrier: does not wait
+		must(t, p.A.SetUp(p.va))
+		must(t, p.B.SetUp(p.vb))
+		waitOperUp(t, p.A, p.va)
+		if a := ipAddrs(t, p.B, p.vb)["fd00:1::2/64"]; !a.Tentative {
+			t.Fatalf("ip: fd00:1::2/64 on vb = %+v, want it tentative", a)
+		}
+		if res, err := p.A.Ping(context.Background(), net.ParseIP("fd00:1::2"), 1, 300*time.Millisecond); err != nil || res.Received != 0 {
+			t.Fatalf("Ping of a tentative address = %+v, %v; want no answer", res, err)
+		}
+		known := []*kernel.NS{p.A, p.B}
+		want := "fd00:1::2/64 on vb in " + p.B.Name + " is still tentative (duplicate address detection has not finished)"
+		if got := p.A.WhyUnreachable(net.ParseIP("fd00:1::2"), known); got != want {
+			t.Errorf("WhyUnreachable to a tentative address =\n  %q\nwant\n  %q", got, want)
+		}
+		if got := p.B.WhyUnreachable(net.ParseIP("fd00:1::1"), known); got != want {
+			t.Errorf("WhyUnreachable from a tentative address =\n  %q\nwant\n  %q", got, want)
+		}
+	})
+	t.Run("dadfailed", func(t *testing.T) {
+		p := newPair(t)
+		must(t, p.B.AddAddrNoDAD(p.vb, cidr(t, "fd00:1::5/64")))
+		must(t, p.A.AddAddr(p.va, cidr(t, "fd00:1::5/64"))) // no carrier: does not wait
+		must(t, p.B.SetUp(p.vb))
+		must(t, p.A.SetUp(p.va))
+		_, err := p.A.AwaitDAD(p.va, net.ParseIP("fd00:1::5"))
+		if !errors.Is(err, kernel.ErrDuplicateAddr) {
+			t.Fatalf("AwaitDAD of an address the peer has = %v, want ErrDuplicateAddr", err)
+		}
+		if a := ipAddrs(t, p.A, p.va)["fd00:1::5/64"]; !a.DADFailed {
+			t.Fatalf("ip: fd00:1::5/64 on va = %+v, want it dadfailed", a)
+		}
+		want := "fd00:1::5/64 on va in " + p.A.Name + " failed duplicate address detection (dadfailed): another host on the link has it"
+		if got := p.A.WhyUnreachable(net.ParseIP("fd00:1::9"), []*kernel.NS{p.A, p.B}); got != want {
+			t.Errorf("WhyUnreachable from a dadfailed address =\n  %q\nwant\n  %q", got, want)
+		}
+	})
 }

@@ -28,6 +28,10 @@ type goneError string
 func (e goneError) Error() string { return string(e) }
 func (e goneError) Unwrap() error { return ErrGone }
 
+// ErrDuplicateAddr reports that duplicate address detection found an IPv6
+// address on another host of its link.
+var ErrDuplicateAddr = errors.New("duplicate address")
+
 // maxLinkName is IFNAMSIZ-1: the kernel keeps 16 bytes including the NUL.
 const maxLinkName = 15
 
@@ -72,3 +76,10 @@ func (e existsError) Error() string     { return e.err.Error() }
 func (e existsError) Unwrap() []error   { return []error{e.err, ErrExists} }
 
 type existsError struct{ err error }
+
+// duplicateError says which address duplicate address detection found
+// elsewhere, and what to do; it matches ErrDuplicateAddr.
+type duplicateError string
+
+func (e duplicateError) Error() string { return string(e) }
+func (e duplicateError) Unwrap() error { return ErrDuplicateAddr }

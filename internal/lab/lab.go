@@ -57,6 +57,7 @@ type Lab struct {
 	// (by "key/name"), so that a later use of them can say so.
 	deletedNS    map[*kernel.NS]string
 	deletedLinks map[string]string
+	dad          []dadAddr // IPv6 addresses that may still wait for carrier to begin DAD
 }
 
 var labName = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$`)

@@ -3,6 +3,7 @@ package lab
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -198,6 +199,11 @@ func (l *Lab) CreateLink(spec LinkSpec, make func() error) (ns *kernel.NS, name 
 // lab's namespaces; a link the lab did not create (moved with --allow-host)
 // stays untracked, so that teardown leaves it alone.
 func (l *Lab) LinkMoved(from *kernel.NS, name string, to *kernel.NS, newName string) error {
+	for i, a := range l.dad {
+		if a.ns.Same(from) && a.link == name {
+			l.dad[i].ns, l.dad[i].link = to, newName
+		}
+	}
 	o := l.find("link", l.Key(from), name)
 	if o == nil {
 		if !l.OwnsNS(from) {
@@ -235,6 +241,7 @@ func (l *Lab) linkDeleted(ns *kernel.NS, name, where string) error {
 // closed) at where, which later uses of the handle name (see NSErr).
 func (l *Lab) NetnsDeleted(ns *kernel.NS, where string) error {
 	l.deletedNS[ns] = where
+	l.dad = slices.DeleteFunc(l.dad, func(a dadAddr) bool { return a.ns == ns })
 	for key, open := range l.spaces {
 		if open == ns {
 			delete(l.spaces, key)
@@ -281,9 +288,21 @@ func (l *Lab) AddRoute(ns *kernel.NS, spec kernel.RouteSpec) (adopted bool, err 
 }
 
 // AddAddr adds an address to a link the lab may change. On a link the lab
-// does not own (--allow-host), the address is journalled so teardown removes
-// it; on its own links, an address that is already there is adopted.
+// does not own (--allow-host), the address is journalled so teardown
+// removes it; on its own links, an address that is already there is
+// adopted. An IPv6 address is usable when it returns, or, on a link without
+// carrier, once AwaitDAD has returned after the link got carrier.
 func (l *Lab) AddAddr(ns *kernel.NS, link string, cidr string) (adopted bool, err error) {
+	return l.addAddr(ns, link, cidr, false)
+}
+
+// AddAddrNoDAD adds an address like AddAddr, without IPv6 duplicate
+// address detection (`ip addr add ... nodad`).
+func (l *Lab) AddAddrNoDAD(ns *kernel.NS, link string, cidr string) (adopted bool, err error) {
+	return l.addAddr(ns, link, cidr, true)
+}
+
+func (l *Lab) addAddr(ns *kernel.NS, link string, cidr string, nodad bool) (adopted bool, err error) {
 	if err := l.MayChange(ns, link); err != nil {
 		return false, err
 	}
@@ -297,19 +316,55 @@ func (l *Lab) AddAddr(ns *kernel.NS, link string, cidr string) (adopted bool, er
 			return true, nil
 		}
 	}
+	add := ns.AddAddr
+	if nodad {
+		add = ns.AddAddrNoDAD
+	}
 	if l.OwnsLink(ns, link) {
-		err := ns.AddAddr(link, ipnet)
+		err = add(link, ipnet)
 		if errors.Is(err, kernel.ErrExists) {
 			return true, nil
 		}
-		return false, err
+	} else {
+		o := Object{Kind: "addr", NS: key, Link: link, CIDR: ipnet.String()}
+		err = l.create(&o, func() error { return add(link, ipnet) })
+		if errors.Is(err, kernel.ErrExists) {
+			return false, l.clash(o, "address "+cidr+" on "+link, ns.String(), "", "choose another address")
+		}
 	}
-	o := Object{Kind: "addr", NS: key, Link: link, CIDR: ipnet.String()}
-	err = l.create(&o, func() error { return ns.AddAddr(link, ipnet) })
-	if errors.Is(err, kernel.ErrExists) {
-		return false, l.clash(o, "address "+cidr+" on "+link, ns.String(), "", "choose another address")
+	if err == nil && !nodad && ipnet.IP.To4() == nil {
+		l.dad = append(l.dad, dadAddr{ns, link, ipnet.IP})
 	}
 	return false, err
+}
+
+// dadAddr is an IPv6 address the lab added with duplicate address detection.
+type dadAddr struct {
+	ns   *kernel.NS
+	link string
+	ip   net.IP
+}
+
+// AwaitDAD waits for the duplicate address detection of the IPv6 addresses
+// the lab added to links without carrier, which the kernel begins only once
+// the link has carrier: the caller calls it after each step that may give a
+// link carrier (set_up of the link or of its veth peer, a port joining its
+// bridge), so that the addresses are usable when the step returns.
+func (l *Lab) AwaitDAD() error {
+	waiting := l.dad[:0]
+	for i, a := range l.dad {
+		pending, err := a.ns.AwaitDAD(a.link, a.ip)
+		switch {
+		case errors.Is(err, kernel.ErrNotFound): // the link is gone, and the address with it
+		case err != nil:
+			l.dad = append(waiting, l.dad[i+1:]...)
+			return err
+		case pending:
+			waiting = append(waiting, a)
+		}
+	}
+	l.dad = waiting
+	return nil
 }
 
 // AddrDeleted records that an address the lab journalled was deleted.

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/nsplay/nsplay/internal/kernel"
 	"github.com/nsplay/nsplay/internal/lab"
@@ -674,4 +675,53 @@ func TestClashWithOtherLab(t *testing.T) {
 	}
 	must(t, lab.Down(owner, host, func(string) {}))
 	assertBackTo(t, before, owner, tu)
+}
+
+// An IPv6 address added to a link without carrier has not begun duplicate
+// address detection; AwaitDAD, called after the step that gives the link
+// carrier (here the peer's set up), waits until it has passed, also when
+// the link was renamed meanwhile.
+func TestAwaitDAD(t *testing.T) {
+	testenv.RequireRoot(t)
+	host := hostNS(t)
+	l := openLab(t, newLabName(t, host), host)
+	nsA, _, err := l.Netns(uniq("dA"))
+	must(t, err)
+	nsB, _, err := l.Netns(uniq("dB"))
+	must(t, err)
+	_, _, _, err = l.CreateLink(veth(nsA, "a", nsB, "b"))
+	must(t, err)
+	start := time.Now()
+	_, err = l.AddAddr(nsA, "a", "fd00:9::1/64")
+	must(t, err)
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("AddAddr on a link without carrier took %s", d)
+	}
+	must(t, l.LinkMoved(nsA, "a", nsA, "a2"))
+	must(t, nsA.Rename("a", "a2"))
+	must(t, nsA.SetUp("a2"))
+	must(t, nsB.SetUp("b"))
+	must(t, l.AwaitDAD())
+	var out []struct {
+		AddrInfo []struct {
+			Local     string `json:"local"`
+			Tentative bool   `json:"tentative"`
+		} `json:"addr_info"`
+	}
+	testenv.IPJSON(t, &out, "-n", nsA.Name, "addr", "show", "dev", "a2")
+	found := false
+	for _, link := range out {
+		for _, a := range link.AddrInfo {
+			if a.Local == "fd00:9::1" {
+				found = true
+				if a.Tentative {
+					t.Errorf("ip: fd00:9::1 on a2 is tentative after AwaitDAD")
+				}
+			}
+		}
+	}
+	if !found {
+		t.Errorf("ip: a2 has no fd00:9::1: %+v", out)
+	}
+	must(t, l.Teardown(func(string) {}))
 }
