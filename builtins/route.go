@@ -17,6 +17,7 @@ import (
 
 	"github.com/nsplay/nsplay/internal/kernel"
 	"github.com/nsplay/nsplay/internal/lab"
+	"github.com/nsplay/nsplay/internal/model"
 	"go.starlark.net/starlark"
 	"go.starlark.net/syntax"
 )
@@ -138,10 +139,10 @@ func routeFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, 
 	if err != nil {
 		return nil, err
 	}
-	if spec.Dst, err = kernel.CanonicalDst(dst); err != nil {
+	if spec.Dst, err = model.CanonicalDst(dst); err != nil {
 		return nil, wrap(b, err)
 	}
-	if spec.Table, err = kernel.CanonicalTable(spec.Table); err != nil {
+	if spec.Table, err = model.CanonicalTable(spec.Table); err != nil {
 		return nil, wrap(b, err)
 	}
 	switch v := via.(type) {
@@ -167,7 +168,7 @@ func routeFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, 
 		return nil, fmt.Errorf("route: metric=%d is negative", spec.Metric)
 	}
 	if spec.Metric == 0 && spec.IPv6() {
-		spec.Metric = kernel.IPv6DefaultMetric // what the kernel gives it
+		spec.Metric = model.IPv6DefaultMetric // what the kernel gives it
 	}
 	adopted, err := env.Lab.AddRoute(ns.ns, spec)
 	if err != nil {

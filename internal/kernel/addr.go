@@ -5,43 +5,17 @@ import (
 	"fmt"
 	"net"
 
+	"github.com/nsplay/nsplay/internal/model"
+
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
 
 // AddrInfo is one address of a link.
-type AddrInfo struct {
-	CIDR      string // "192.168.10.11/24"
-	Broadcast string // "" when there is none (IPv6, /31, /32)
-	Scope     string // "global", "link", "host"
-}
+type AddrInfo = model.AddrInfo
 
-// ParseCIDR parses an interface address with its prefix length and keeps the
-// host part ("192.168.10.11/24"), unlike net.ParseCIDR's network.
-func ParseCIDR(cidr string) (*net.IPNet, error) {
-	ip, ipnet, err := net.ParseCIDR(cidr)
-	if err != nil {
-		return nil, fmt.Errorf("address %q does not parse: want an address with a prefix length, like 192.168.10.11/24 or fd00::1/64", cidr)
-	}
-	if ip4 := ip.To4(); ip4 != nil {
-		ip = ip4
-	}
-	return &net.IPNet{IP: ip, Mask: ipnet.Mask}, nil
-}
-
-// broadcast is what `ip addr add ... brd +` sets: the prefix's last address,
-// for IPv4 prefixes that have one.
-func broadcast(n *net.IPNet) net.IP {
-	ones, bits := n.Mask.Size()
-	if bits != 32 || ones >= 31 {
-		return nil
-	}
-	b := make(net.IP, 4)
-	for i := range b {
-		b[i] = n.IP[i] | ^n.Mask[i]
-	}
-	return b
-}
+// ParseCIDR parses an interface address; see model.ParseCIDR.
+var ParseCIDR = model.ParseCIDR
 
 // Addrs lists the link's addresses. IPv6 link-local addresses, which the
 // kernel adds on its own to every link that goes up, are left out unless all
@@ -87,7 +61,7 @@ func (n *NS) AddAddrNoDAD(name string, ipnet *net.IPNet) error {
 }
 
 func (n *NS) addAddr(name string, ipnet *net.IPNet, flags int) error {
-	a := &netlink.Addr{IPNet: ipnet, Broadcast: broadcast(ipnet), Flags: flags}
+	a := &netlink.Addr{IPNet: ipnet, Broadcast: model.Broadcast(ipnet), Flags: flags}
 	if ipnet.IP.To4() != nil && ipnet.IP.IsLoopback() {
 		a.Scope = unix.RT_SCOPE_HOST
 	}

@@ -287,7 +287,9 @@ func TestAddAddrNoDAD(t *testing.T) {
 	if a := ipAddrs(t, p.A, p.va)["fd00:1::1/64"]; !a.NoDAD || a.Tentative {
 		t.Errorf("ip: fd00:1::1/64 added without DAD = %+v, want nodad and not tentative", a)
 	}
-	if res, err := p.A.Ping(context.Background(), net.ParseIP("fd00:1::2"), 1, 500*time.Millisecond); err != nil || res.Received != 1 {
+	// The wait is for neighbour discovery, which a loaded machine delays;
+	// DAD would take seconds.
+	if res, err := p.A.Ping(context.Background(), net.ParseIP("fd00:1::2"), 1, 2*time.Second); err != nil || res.Received != 1 {
 		t.Errorf("Ping fd00:1::2 right after AddAddrNoDAD = %+v, %v; want an answer", res, err)
 	}
 }

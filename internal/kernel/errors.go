@@ -2,8 +2,8 @@ package kernel
 
 import (
 	"errors"
-	"fmt"
-	"strings"
+
+	"github.com/nsplay/nsplay/internal/model"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -11,10 +11,10 @@ import (
 
 // ErrNotFound reports that a link, address, route or namespace the caller
 // named does not exist. Callers match it with errors.Is.
-var ErrNotFound = errors.New("not found")
+var ErrNotFound = model.ErrNotFound
 
 // ErrExists reports that an object of that name already exists.
-var ErrExists = errors.New("already exists")
+var ErrExists = model.ErrExists
 
 // ErrGone reports the use of a namespace handle whose namespace is gone:
 // the handle was closed or deleted, or its name under RunDir was removed or
@@ -32,24 +32,8 @@ func (e goneError) Unwrap() error { return ErrGone }
 // address on another host of its link.
 var ErrDuplicateAddr = errors.New("duplicate address")
 
-// maxLinkName is IFNAMSIZ-1: the kernel keeps 16 bytes including the NUL.
-const maxLinkName = 15
-
-// ValidLinkName checks a name the way the kernel's dev_valid_name does, so
-// the user learns what is wrong before the kernel answers with a bare EINVAL.
-func ValidLinkName(name string) error {
-	switch {
-	case name == "":
-		return errors.New("interface name is empty")
-	case len(name) > maxLinkName:
-		return fmt.Errorf("interface name %q is %d bytes; Linux allows at most %d", name, len(name), maxLinkName)
-	case name == "." || name == "..":
-		return fmt.Errorf("interface name %q is not allowed", name)
-	case strings.ContainsAny(name, "/: \t\n\r\v\f"):
-		return fmt.Errorf("interface name %q contains '/', ':' or white space, which Linux does not allow", name)
-	}
-	return nil
-}
+// ValidLinkName checks a name the way the kernel's dev_valid_name does.
+var ValidLinkName = model.ValidLinkName
 
 // classify maps errors from netlink to the package's sentinel errors while
 // keeping the original in the chain.

@@ -6,6 +6,7 @@ import (
 	"net"
 	"strings"
 
+	"github.com/nsplay/nsplay/internal/model"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netlink/nl"
 	"github.com/vishvananda/netns"
@@ -78,22 +79,6 @@ func (n *NS) Monitor(report func(Change), existing bool) (*Monitor, error) {
 		m.read(report)
 	}()
 	return m, nil
-}
-
-// Text writes a route as ip would list it: "default via 10.0.0.1 dev eth0
-// table main" (no proto and scope).
-func (r RouteInfo) Text() string {
-	parts := []string{r.Dst}
-	if r.Via != "" {
-		parts = append(parts, "via", r.Via)
-	}
-	if r.Dev != "" {
-		parts = append(parts, "dev", r.Dev)
-	}
-	if r.Metric != 0 {
-		parts = append(parts, "metric", fmt.Sprint(r.Metric))
-	}
-	return strings.Join(append(parts, "table", r.Table), " ")
 }
 
 // Close stops the monitor.
@@ -218,7 +203,7 @@ func (m *Monitor) routeChange(typ uint16, data []byte) (Change, bool) {
 		(strings.HasPrefix(dst, "fe80:") || strings.HasPrefix(dst, "ff00:"))) {
 		return Change{}, false
 	}
-	text := RouteInfo{Dst: dst, Via: via, Dev: dev, Metric: metric, Table: tableName(table)}.Text()
+	text := RouteInfo{Dst: dst, Via: via, Dev: dev, Metric: metric, Table: model.TableName(table)}.Text()
 	return Change{"route", action(typ, unix.RTM_NEWROUTE), text}, true
 }
 

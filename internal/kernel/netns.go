@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nsplay/nsplay/internal/model"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netlink/nl"
 	"github.com/vishvananda/netns"
@@ -445,8 +446,4 @@ func processesIn(spaces []*NS) (map[int]*NS, error) {
 }
 
 // Process is a process nsplay stopped.
-type Process struct {
-	PID     int
-	Command string
-	NS      string // the namespace it was in
-}
+type Process = model.Stopped

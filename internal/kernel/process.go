@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/nsplay/nsplay/internal/model"
+
 	"golang.org/x/sys/unix"
 )
 
@@ -41,10 +43,7 @@ type ExecSpec struct {
 }
 
 // ExecResult is how a command ended and what it printed.
-type ExecResult struct {
-	RC             int // exit status, or 128+signal when a signal ended it
-	Stdout, Stderr string
-}
+type ExecResult = model.ExecResult
 
 // ErrTimeout reports that a command ran past its timeout and was killed.
 var ErrTimeout = errors.New("timed out")

@@ -4,78 +4,19 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"strconv"
+
+	"github.com/nsplay/nsplay/internal/model"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
 
-// RouteSpec describes a route as a user writes it.
-type RouteSpec struct {
-	Dst    string // "default" or a prefix like "10.0.0.0/8"
-	Via    string // gateway address, or ""
-	Dev    string // output link, or ""
-	Metric int
-	Table  string // "main", "local", "default" or a number; "" is "main"
-}
-
-// RouteInfo is one route as the kernel reports it.
-type RouteInfo struct {
-	Dst    string // "default" or a prefix
-	Via    string
-	Dev    string
-	Metric int
-	Table  string
-	Proto  string // "boot" (added by a user), "kernel", "static", ...
-	Scope  string
-}
-
-var tableNames = map[string]int{"main": unix.RT_TABLE_MAIN, "local": unix.RT_TABLE_LOCAL, "default": unix.RT_TABLE_DEFAULT}
-
-// ParseTable turns a table name or number into the kernel's table id.
-func ParseTable(name string) (int, error) {
-	if name == "" {
-		return unix.RT_TABLE_MAIN, nil
-	}
-	if id, ok := tableNames[name]; ok {
-		return id, nil
-	}
-	id, err := strconv.Atoi(name)
-	if err != nil || id <= 0 {
-		return 0, fmt.Errorf("route table %q is neither main, local, default nor a positive number", name)
-	}
-	return id, nil
-}
-
-// IPv6DefaultMetric is the metric the kernel gives an IPv6 route added
-// with none (IP6_RT_PRIO_USER).
-const IPv6DefaultMetric = 1024
-
-// IPv6 tells whether the route is an IPv6 one, by its destination or
-// gateway.
-func (s RouteSpec) IPv6() bool {
-	if ip := net.ParseIP(s.Via); ip != nil {
-		return ip.To4() == nil
-	}
-	dst, err := parseDst(s.Dst)
-	return err == nil && dst != nil && dst.IP.To4() == nil
-}
-
-// CanonicalTable writes a table the way the kernel's routes report it:
-// "254" becomes "main".
-func CanonicalTable(name string) (string, error) {
-	id, err := ParseTable(name)
-	return tableName(id), err
-}
-
-func tableName(id int) string {
-	for name, t := range tableNames {
-		if t == id {
-			return name
-		}
-	}
-	return strconv.Itoa(id)
-}
+// RouteSpec is a route as a user writes it; RouteInfo one as the kernel
+// reports it.
+type (
+	RouteSpec = model.Route
+	RouteInfo = model.RouteInfo
+)
 
 // route translates a spec into the netlink route the kernel would get from
 // `ip route add`: proto boot, scope link for routes without a gateway.
@@ -83,7 +24,7 @@ func (n *NS) route(s RouteSpec) (*netlink.Route, error) {
 	if err := n.Err(); err != nil {
 		return nil, err
 	}
-	table, err := ParseTable(s.Table)
+	table, err := model.ParseTable(s.Table)
 	if err != nil {
 		return nil, err
 	}
@@ -100,7 +41,7 @@ func (n *NS) route(s RouteSpec) (*netlink.Route, error) {
 	} else {
 		r.Scope = netlink.SCOPE_LINK
 	}
-	dst, err := parseDst(s.Dst)
+	dst, err := model.ParseDst(s.Dst)
 	if err != nil {
 		return nil, err
 	}
@@ -124,36 +65,6 @@ func (n *NS) route(s RouteSpec) (*netlink.Route, error) {
 		return nil, errors.New("a route needs via= (a gateway), dev= (an output link) or both")
 	}
 	return r, nil
-}
-
-// parseDst parses a route destination: nil for "default", a prefix, or a
-// bare address as a host route.
-func parseDst(s string) (*net.IPNet, error) {
-	if s == "default" {
-		return nil, nil
-	}
-	_, dst, err := net.ParseCIDR(s)
-	if err == nil {
-		return dst, nil
-	}
-	ip := net.ParseIP(s)
-	if ip == nil {
-		return nil, fmt.Errorf("route destination %q is neither \"default\" nor a prefix like 10.0.0.0/8", s)
-	}
-	if ip4 := ip.To4(); ip4 != nil {
-		return &net.IPNet{IP: ip4, Mask: net.CIDRMask(32, 32)}, nil
-	}
-	return &net.IPNet{IP: ip, Mask: net.CIDRMask(128, 128)}, nil
-}
-
-// CanonicalDst writes a destination the way the kernel reports it:
-// "10.1.2.3/8" becomes "10.0.0.0/8", "10.0.0.1" becomes "10.0.0.1/32".
-func CanonicalDst(s string) (string, error) {
-	dst, err := parseDst(s)
-	if err != nil || dst == nil {
-		return s, err
-	}
-	return dst.String(), nil
 }
 
 // AddRoute adds the route; an identical one is ErrExists.
@@ -208,7 +119,7 @@ func (n *NS) Routes(all bool) ([]RouteInfo, error) {
 		if r.Dst != nil && r.Dst.IP.To4() == nil && (r.Dst.IP.IsLinkLocalUnicast() || r.Dst.IP.IsMulticast()) && r.Protocol == unix.RTPROT_KERNEL {
 			continue
 		}
-		info := RouteInfo{Dst: "default", Metric: r.Priority, Table: tableName(r.Table), Proto: r.Protocol.String(), Scope: scopeName(int(r.Scope))}
+		info := RouteInfo{Dst: "default", Metric: r.Priority, Table: model.TableName(r.Table), Proto: r.Protocol.String(), Scope: scopeName(int(r.Scope))}
 		if r.Dst != nil {
 			if ones, _ := r.Dst.Mask.Size(); ones > 0 || !r.Dst.IP.IsUnspecified() {
 				info.Dst = r.Dst.String()

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/nsplay/nsplay/internal/kernel"
+	"github.com/nsplay/nsplay/internal/model"
 )
 
 // Snapshot is a lab's live state, normalized so that two runs of the same
@@ -48,11 +49,7 @@ type LinkState struct {
 }
 
 // AddrState is one address of a link.
-type AddrState struct {
-	CIDR      string `json:"cidr"`
-	Broadcast string `json:"broadcast,omitempty"`
-	Scope     string `json:"scope"`
-}
+type AddrState = model.AddrInfo
 
 // RouteState is one route; the local table is left out (the kernel fills
 // it from the addresses).
@@ -187,7 +184,7 @@ func (l *Lab) linkState(ns *kernel.NS, li kernel.LinkInfo, links []kernel.LinkIn
 		return ls, err
 	}
 	for _, a := range addrs {
-		ls.Addrs = append(ls.Addrs, AddrState(a))
+		ls.Addrs = append(ls.Addrs, AddrState{CIDR: a.CIDR, Broadcast: a.Broadcast, Scope: a.Scope})
 	}
 	switch li.Kind {
 	case "veth":

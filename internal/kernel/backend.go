@@ -1,0 +1,513 @@
+package kernel
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"slices"
+	"time"
+
+	"github.com/nsplay/nsplay/internal/model"
+	"golang.org/x/sys/unix"
+)
+
+// Backend is the kernel backend: model.Backend over netlink handles bound
+// to each namespace. It opens a namespace on first use and checks on every
+// use that a named one is still the one it opened, so that a handle never
+// falls back to another namespace: a namespace deleted and made again under
+// its name is opened anew, and one that is gone is ErrNotFound.
+type Backend struct {
+	paths model.Paths
+	host  *NS
+	open  map[model.NSRef]*NS
+	// pending are the veth ends outside deleted namespaces that the
+	// kernel removes in the background: reads wait for them first, so
+	// that what is read next is the state after the deletion, while
+	// deleting many namespaces costs one wait.
+	pending []linkRef
+}
+
+var _ model.Backend = (*Backend)(nil)
+
+// NewBackend opens the namespace the calling thread is in as host.
+func NewBackend(paths model.Paths) (*Backend, error) {
+	host, err := Current()
+	if err != nil {
+		return nil, err
+	}
+	return &Backend{paths: paths, host: host, open: map[model.NSRef]*NS{}}, nil
+}
+
+// NS opens (once) the namespace ref names.
+func (b *Backend) NS(ref model.NSRef) (*NS, error) {
+	if ref.IsHost() {
+		return b.host, nil
+	}
+	if ns, ok := b.open[ref]; ok {
+		if ref.Name() == "" || NamedInode(ref.Name()) == ns.Inode() {
+			return ns, nil
+		}
+		b.Forget(ref) // deleted, or replaced by another of that name
+	}
+	var ns *NS
+	var err error
+	if name := ref.Name(); name != "" {
+		if !NamedExists(name) {
+			return nil, fmt.Errorf("namespace %s: %w", name, ErrNotFound)
+		}
+		ns, err = OpenNamed(name)
+	} else {
+		ns, err = Open(ref.Path())
+	}
+	if err != nil {
+		return nil, err
+	}
+	b.open[ref] = ns
+	return ns, nil
+}
+
+// known lists the namespaces open now, host first, to look for veth peers in.
+func (b *Backend) known() []*NS {
+	out := []*NS{b.host}
+	for _, ns := range b.open {
+		out = append(out, ns)
+	}
+	return out
+}
+
+// refOf is the ref under which a namespace is open.
+func (b *Backend) refOf(ns *NS) model.NSRef {
+	if ns.Same(b.host) {
+		return model.Host
+	}
+	for ref, open := range b.open {
+		if open == ns {
+			return ref
+		}
+	}
+	if ns.Name != "" {
+		return model.Named(ns.Name)
+	}
+	return model.AtPath(ns.Path)
+}
+
+func (b *Backend) Identity(ref model.NSRef) (uint64, error) {
+	ns, err := b.NS(ref)
+	if err != nil {
+		return 0, err
+	}
+	return ns.Inode(), nil
+}
+
+func (b *Backend) NamedList() ([]string, error) { return NamedList() }
+
+func (b *Backend) NetnsID(in, of model.NSRef) (int, error) {
+	a, err := b.NS(in)
+	if err != nil {
+		return -1, err
+	}
+	o, err := b.NS(of)
+	if err != nil {
+		return -1, err
+	}
+	return a.NetnsIDOf(o)
+}
+
+// Apply makes one change through netlink, or in the file system for files.
+func (b *Backend) Apply(op model.Op) error {
+	b.settlePending()
+	switch o := op.(type) {
+	case model.NetnsAdd:
+		ns, err := CreateNamed(o.Name)
+		if err == nil {
+			b.open[model.Named(o.Name)] = ns
+		}
+		return err
+	case model.NetnsDel:
+		ref := model.Named(o.Name)
+		ns, err := b.NS(ref)
+		if err != nil {
+			return err
+		}
+		b.pending = append(b.pending, ns.outsidePeers(b.known())...)
+		b.Forget(ref)
+		return DeleteNamed(o.Name)
+	case model.NetnsSetID:
+		ns, err := b.NS(o.NS)
+		if err != nil {
+			return err
+		}
+		return b.host.SetNetnsID(ns, o.ID)
+	case model.LinkAdd:
+		return b.addLink(o)
+	case model.FileWrite:
+		if err := os.WriteFile(o.Path, []byte(o.Data), 0o644); err != nil {
+			return fmt.Errorf("write %s: %w", o.Path, classify(err))
+		}
+		return nil
+	case model.FileRemove:
+		return classify(os.Remove(o.Path))
+	case model.DirAdd:
+		if err := os.Mkdir(o.Path, 0o755); err != nil {
+			return fmt.Errorf("create %s: %w", o.Path, classify(err))
+		}
+		return nil
+	case model.DirRemove:
+		return classify(os.Remove(o.Path))
+	case model.ProcStop:
+		_, err := StopPID(o.PID, o.Start, 2*time.Second)
+		return err
+	case model.RouteAdd:
+		ns, err := b.NS(o.NS)
+		if err != nil {
+			return err
+		}
+		return ns.AddRoute(o.Route)
+	case model.RouteDel:
+		ns, err := b.NS(o.NS)
+		if err != nil {
+			return err
+		}
+		return ns.DelRoute(o.Route)
+	}
+	return b.applyToLink(op)
+}
+
+// applyToLink applies the ops that change one existing link.
+func (b *Backend) applyToLink(op model.Op) error {
+	var ref model.LinkRef
+	switch o := op.(type) {
+	case model.LinkDel:
+		ref = o.Link
+	case model.LinkSetUp:
+		ref = o.Link
+	case model.LinkSetMTU:
+		ref = o.Link
+	case model.LinkSetMaster:
+		ref = o.Link
+	case model.BridgeSetSTP:
+		ref = o.Link
+	case model.LinkMove:
+		ref = o.Link
+	case model.LinkRename:
+		ref = o.Link
+	case model.AddrAdd:
+		ref = o.Link
+	case model.AddrDel:
+		ref = o.Link
+	default:
+		return fmt.Errorf("the kernel backend cannot apply %T: %w", op, model.ErrUnsupported)
+	}
+	ns, err := b.NS(ref.NS)
+	if err != nil {
+		return err
+	}
+	name := ref.Name
+	switch o := op.(type) {
+	case model.LinkDel:
+		return ns.DeleteLink(name)
+	case model.LinkSetUp:
+		if o.Up {
+			return ns.SetUp(name)
+		}
+		return ns.SetDown(name)
+	case model.LinkSetMTU:
+		return ns.SetMTU(name, o.MTU)
+	case model.LinkSetMaster:
+		if o.Master == "" {
+			return ns.SetNoMaster(name)
+		}
+		return ns.SetMaster(name, o.Master)
+	case model.BridgeSetSTP:
+		return ns.SetSTP(name, o.On)
+	case model.LinkMove:
+		to, err := b.NS(o.To)
+		if err != nil {
+			return err
+		}
+		return ns.MoveTo(name, to)
+	case model.LinkRename:
+		err := ns.Rename(name, o.To)
+		if errors.Is(err, unix.EBUSY) {
+			err = fmt.Errorf("%w: the kernel renames only links that are down; call set_down() first", err)
+		}
+		return err
+	case model.AddrAdd:
+		ipnet, err := model.ParseCIDR(o.CIDR)
+		if err != nil {
+			return err
+		}
+		if o.NoDAD {
+			return ns.AddAddrNoDAD(name, ipnet)
+		}
+		return ns.AddAddr(name, ipnet)
+	case model.AddrDel:
+		ipnet, err := model.ParseCIDR(o.CIDR)
+		if err != nil {
+			return err
+		}
+		return ns.DelAddr(name, ipnet)
+	}
+	return nil
+}
+
+// addLink creates a link of any kind the model knows, in one request.
+func (b *Backend) addLink(o model.LinkAdd) error {
+	ns, err := b.NS(o.Link.NS)
+	if err != nil {
+		return err
+	}
+	switch spec := o.Spec.(type) {
+	case model.Bridge:
+		if err := ns.AddBridge(o.Link.Name, spec.MTU); err != nil {
+			return err
+		}
+		if !spec.STP {
+			return nil
+		}
+		if err := ns.SetSTP(o.Link.Name, true); err != nil {
+			return errors.Join(err, ns.DeleteLink(o.Link.Name)) // leave nothing
+		}
+		return nil
+	case model.Veth:
+		peerNS, err := b.NS(spec.Peer.NS)
+		if err != nil {
+			return err
+		}
+		return ns.AddVeth(o.Link.Name, spec.Peer.Name, peerNS)
+	}
+	return fmt.Errorf("the kernel backend cannot make a %s link: %w", o.Spec.Kind(), model.ErrUnsupported)
+}
+
+// settlePending waits (up to a second for all) until the kernel has
+// removed the veth ends that deleted namespaces take along.
+func (b *Backend) settlePending() {
+	deadline := time.Now().Add(time.Second)
+	for _, p := range b.pending {
+		p.ns.WaitGone(p.link, max(time.Until(deadline), 0))
+	}
+	b.pending = nil
+}
+
+func (b *Backend) Link(ref model.LinkRef) (model.LinkInfo, error) {
+	b.settlePending()
+	ns, err := b.NS(ref.NS)
+	if err != nil {
+		return model.LinkInfo{}, err
+	}
+	l, err := ns.Link(ref.Name)
+	if err != nil {
+		return model.LinkInfo{}, err
+	}
+	var all []LinkInfo
+	if l.Kind == "bridge" {
+		if all, err = ns.Links(); err != nil {
+			return model.LinkInfo{}, err
+		}
+	}
+	return b.info(ns, l, all)
+}
+
+func (b *Backend) Links(ref model.NSRef) ([]model.LinkInfo, error) {
+	b.settlePending()
+	ns, err := b.NS(ref)
+	if err != nil {
+		return nil, err
+	}
+	links, err := ns.Links()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]model.LinkInfo, len(links))
+	for i, l := range links {
+		if out[i], err = b.info(ns, l, links); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// info completes what the kernel reports of a link with what a user asks
+// of it: its master's name, a veth's peer, a bridge's STP state and ports.
+// all are the namespace's links, for bridges; nil to look the master up.
+func (b *Backend) info(ns *NS, l LinkInfo, all []LinkInfo) (model.LinkInfo, error) {
+	info := model.LinkInfo{Name: l.Name, Index: l.Index, Kind: l.Kind, Up: l.Up, Oper: l.Oper, Carrier: l.Carrier, MAC: l.MAC, MTU: l.MTU}
+	if l.MasterIndex != 0 {
+		if i := slices.IndexFunc(all, func(m LinkInfo) bool { return m.Index == l.MasterIndex }); i >= 0 {
+			info.Master = all[i].Name
+		} else if m, err := ns.LinkByIndex(l.MasterIndex); err == nil {
+			info.Master = m.Name
+		}
+	}
+	switch l.Kind {
+	case "veth":
+		if pns, p, err := ns.Peer(l, b.known()); err == nil {
+			peer := model.Link(b.refOf(pns), p.Name)
+			info.Peer = &peer
+		}
+	case "bridge":
+		stp, err := ns.STP(l.Name)
+		if err != nil {
+			return info, err
+		}
+		info.STP = &stp
+		info.Ports = []string{}
+		for _, p := range all {
+			if p.MasterIndex == l.Index {
+				info.Ports = append(info.Ports, p.Name)
+			}
+		}
+	}
+	return info, nil
+}
+
+func (b *Backend) Addrs(ref model.LinkRef) ([]model.AddrInfo, error) {
+	ns, err := b.NS(ref.NS)
+	if err != nil {
+		return nil, err
+	}
+	return ns.Addrs(ref.Name, false)
+}
+
+func (b *Backend) Routes(ref model.NSRef) ([]model.RouteInfo, error) {
+	b.settlePending()
+	ns, err := b.NS(ref)
+	if err != nil {
+		return nil, err
+	}
+	routes, err := ns.Routes(true)
+	if err != nil {
+		return nil, err
+	}
+	return slices.DeleteFunc(routes, func(r model.RouteInfo) bool { return r.Table == "local" }), nil
+}
+
+func (b *Backend) Settle(ref model.NSRef, limit time.Duration) error {
+	ns, err := b.NS(ref)
+	if err != nil {
+		return err
+	}
+	return ns.Settle(limit)
+}
+
+func (b *Backend) ReadFile(path string) ([]byte, error) {
+	data, err := os.ReadFile(path)
+	return data, classify(err)
+}
+
+func (b *Backend) ReadDir(path string) ([]string, error) {
+	entries, err := os.ReadDir(path)
+	if err != nil {
+		return nil, classify(err)
+	}
+	names := make([]string, len(entries))
+	for i, e := range entries {
+		names[i] = e.Name()
+	}
+	return names, nil
+}
+
+func (b *Backend) Ping(ctx context.Context, ref model.NSRef, dst net.IP, count int, timeout time.Duration) (model.PingResult, error) {
+	ns, err := b.NS(ref)
+	if err != nil {
+		return model.PingResult{}, err
+	}
+	res, err := ns.Ping(ctx, dst, count, timeout)
+	return model.PingResult{Sent: res.Sent, Received: res.Received, RTTs: res.RTTs, Known: true}, err
+}
+
+func (b *Backend) WhyUnreachable(ref model.NSRef, dst net.IP) string {
+	ns, err := b.NS(ref)
+	if err != nil {
+		return err.Error()
+	}
+	return ns.WhyUnreachable(dst, b.known())
+}
+
+func (b *Backend) Listening(ref model.NSRef, proto string, port int) (bool, error) {
+	ns, err := b.NS(ref)
+	if err != nil {
+		return false, err
+	}
+	return ns.Listening(proto, port)
+}
+
+func (b *Backend) Connect(ref model.NSRef, addr net.IP, port int, timeout time.Duration) error {
+	ns, err := b.NS(ref)
+	if err != nil {
+		return err
+	}
+	return ns.Connect(addr, port, timeout)
+}
+
+// execSpec resolves where a model command runs.
+func (b *Backend) execSpec(s model.ExecSpec) (ExecSpec, error) {
+	spec := ExecSpec{JoinPID: s.JoinPID, New: s.New, Hostname: s.Hostname, Argv: s.Argv, Env: s.Env, Stdin: s.Stdin, Timeout: s.Timeout}
+	if s.JoinPID != 0 {
+		return spec, nil
+	}
+	ns, err := b.NS(s.NS)
+	if err != nil {
+		return spec, err
+	}
+	spec.NS, spec.EtcName = ns, s.NS.Name()
+	return spec, nil
+}
+
+func (b *Backend) Exec(ctx context.Context, s model.ExecSpec) (model.ExecResult, error) {
+	spec, err := b.execSpec(s)
+	if err != nil {
+		return model.ExecResult{}, err
+	}
+	return Exec(ctx, spec)
+}
+
+func (b *Backend) Start(s model.ExecSpec) (model.Proc, error) {
+	spec, err := b.execSpec(s)
+	if err != nil {
+		return nil, err
+	}
+	p, err := Start(spec)
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+func (b *Backend) StartTime(pid int) (uint64, error) { return StartTime(pid) }
+
+func (b *Backend) StopProcessesIn(refs []model.NSRef, grace time.Duration) ([]model.Stopped, error) {
+	var spaces []*NS
+	for _, ref := range refs {
+		if ns, err := b.NS(ref); err == nil {
+			spaces = append(spaces, ns)
+		}
+	}
+	return StopProcessesIn(spaces, grace)
+}
+
+func (b *Backend) PIDs(ref model.NSRef) ([]int, error) {
+	ns, err := b.NS(ref)
+	if err != nil {
+		return nil, err
+	}
+	return ns.PIDs()
+}
+
+func (b *Backend) Identify(pid int) (string, error) { return Identify(pid) }
+
+func (b *Backend) Forget(ref model.NSRef) {
+	if ns, ok := b.open[ref]; ok {
+		ns.Close()
+		delete(b.open, ref)
+	}
+}
+
+func (b *Backend) Close() {
+	for ref := range b.open {
+		b.Forget(ref)
+	}
+	b.host.Close()
+}

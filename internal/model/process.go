@@ -1,0 +1,117 @@
+package model
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// ExecSpec is one command to run in a lab, in the foreground (exec_in) or
+// in the background (spawn).
+type ExecSpec struct {
+	NS      NSRef // the network namespace to run in, when JoinPID is 0
+	JoinPID int   // else: join all namespaces of this process, like `nsenter -t PID -a`, but those in New
+	// New lists fresh namespaces to run in, like unshare(1): "mnt", "uts",
+	// "ipc", "pid", "net", "user".
+	New      []string
+	Hostname string   // the hostname in a fresh UTS namespace (implies "uts")
+	Argv     []string // argv[0] is looked up in PATH
+	Shown    string   // the command as the user wrote it, for messages
+	Env      []string // the command's whole environment; nil for nsplay's own
+	Stdin    string
+	Timeout  time.Duration // exec only; 0 for none
+}
+
+// NamespaceKinds are the kinds of namespace a command can get fresh ones
+// of, with the unshare(1) flag that asks for each.
+var NamespaceKinds = []struct{ Name, Flag string }{
+	{"mnt", "--mount"}, {"uts", "--uts"}, {"ipc", "--ipc"}, {"pid", "--pid --mount-proc"},
+	{"net", "--net"}, {"user", "--user (root inside, nobody outside)"},
+}
+
+// Where says where the command runs, in words of ip, nsenter and unshare.
+func (s ExecSpec) Where() string {
+	where := "in host:"
+	switch {
+	case s.JoinPID != 0:
+		where = fmt.Sprintf("nsenter -t %d -a", s.JoinPID)
+	case !s.NS.IsHost():
+		where = "ip netns exec " + s.NS.String()
+	}
+	if len(s.New) > 0 || s.Hostname != "" {
+		where += " unshare"
+		for _, kind := range s.New {
+			for _, k := range NamespaceKinds {
+				if k.Name == kind {
+					where += " " + k.Flag
+				}
+			}
+		}
+		if s.Hostname != "" {
+			where += " (hostname " + s.Hostname + ")"
+		}
+	}
+	return where
+}
+
+// Text is the command as the step line shows it.
+func (s ExecSpec) Text() string { return s.Where() + " " + s.Shown }
+
+// ExecResult is how a command ended and what it printed. Unknown is set by
+// a backend that cannot run commands (a plan): then the rest is empty.
+type ExecResult struct {
+	RC             int // exit status, or 128+signal when a signal ended it
+	Stdout, Stderr string
+	Unknown        bool
+}
+
+// Proc is a command running in the background.
+type Proc interface {
+	PID() int // 0 when only the kernel could tell (a plan)
+	Alive() bool
+	Signal(sig syscall.Signal) error
+	// Wait waits for the command to end, up to timeout, and returns how.
+	Wait(ctx context.Context, timeout time.Duration) (ExecResult, error)
+	// Stop ends it: SIGTERM to its group, SIGKILL after grace. It tells
+	// whether there was anything to stop.
+	Stop(grace time.Duration) bool
+}
+
+// ProcStart records a process the lab started. It is journalled once the
+// process runs (its pid is not known before), so that teardown, and `down`
+// after a crash, stop it by pid and start time.
+type ProcStart struct {
+	PID     int    `json:"pid"`
+	Start   uint64 `json:"start"` // start time in clock ticks since boot, against pid reuse
+	Command string `json:"command"`
+}
+
+func (o ProcStart) Text() string { return fmt.Sprintf("start %d (%s)", o.PID, o.Command) }
+func (o ProcStart) Inverse() Op  { return ProcStop(o) }
+
+// ProcStop ends a process the lab started, if it is still the one that
+// started then.
+type ProcStop struct {
+	PID     int    `json:"pid"`
+	Start   uint64 `json:"start"`
+	Command string `json:"command"`
+}
+
+func (o ProcStop) Text() string { return fmt.Sprintf("kill %d (%s)", o.PID, o.Command) }
+func (o ProcStop) Inverse() Op  { return nil }
+
+var _ = register("proc.start", ProcStart{}) && register("proc.stop", ProcStop{})
+
+// ShellJoin shows argv as a shell would need it typed.
+func ShellJoin(argv []string) string {
+	out := make([]string, len(argv))
+	for i, a := range argv {
+		if a == "" || strings.ContainsAny(a, " \t\n'\"\\$`*?[]{}()<>|&;#~!") {
+			a = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		}
+		out[i] = a
+	}
+	return strings.Join(out, " ")
+}
