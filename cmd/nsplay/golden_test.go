@@ -20,6 +20,7 @@ var update = flag.Bool("update", false, "rewrite testdata/golden from the playbo
 // golden file in testdata/golden, the way a user runs nsplay test.
 func TestGoldenPlaybooks(t *testing.T) {
 	testenv.RequireRoot(t)
+	before := testenv.TakeSnapshot(t)
 	args := []string{"test", "--golden", "../../testdata/golden", "../../playbooks"}
 	if *update {
 		args = append(args, "--update")
@@ -34,7 +35,7 @@ func TestGoldenPlaybooks(t *testing.T) {
 	if len(goldens) != len(playbooks) {
 		t.Errorf("%d playbooks but %d golden files: %v", len(playbooks), len(goldens), goldens)
 	}
-	assertNothingLeft(t)
+	before.AssertUnchanged(t)
 }
 
 // TestGoldenWorkflow follows a user: no golden file, --update, a pass, a
