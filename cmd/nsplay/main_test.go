@@ -650,6 +650,15 @@ func TestSandboxRootless(t *testing.T) {
 	runRootless(t)
 }
 
+// TestSandboxRootlessOnUsedMachine runs the tutorial sandboxed as nobody on
+// a used machine, whose /etc/netns is root's and not writable for nobody,
+// not even through the sandbox's overlay: the sandbox has one of its own.
+func TestSandboxRootlessOnUsedMachine(t *testing.T) {
+	testenv.RequireRoot(t)
+	testenv.UseMachine(t)
+	runRootless(t)
+}
+
 // runRootless runs the tutorial with run --sandbox as nobody and checks
 // that it passes and leaves nothing.
 func runRootless(t *testing.T) {
