@@ -26,6 +26,7 @@ var update = flag.Bool("update", false, "rewrite testdata/golden from the playbo
 // golden file in testdata/golden, the way a user runs nsplay test.
 func TestGoldenPlaybooks(t *testing.T) {
 	testenv.RequireRoot(t)
+	before := testenv.TakeSnapshot(t)
 	args := []string{"test", "--golden", "../../testdata/golden", "../../playbooks"}
 	if *update {
 		args = append(args, "--update")
@@ -40,7 +41,7 @@ func TestGoldenPlaybooks(t *testing.T) {
 	if len(goldens) != len(playbooks) {
 		t.Errorf("%d playbooks but %d golden files: %v", len(playbooks), len(goldens), goldens)
 	}
-	assertNothingLeft(t)
+	before.AssertUnchanged(t)
 }
 
 // TestGoldenWorkflow follows a user: no golden file, --update, a pass, a
@@ -117,6 +118,7 @@ func nsplayTest(t *testing.T, args ...string) (string, int) {
 // have no line either.
 func TestGoldenIgnoresPositions(t *testing.T) {
 	testenv.RequireRoot(t)
+	before := testenv.TakeSnapshot(t)
 	for _, tc := range []struct {
 		name, update, src string
 		lines             []string
@@ -179,7 +181,7 @@ fail("stop here")
 			}
 		})
 	}
-	assertNothingLeft(t)
+	before.AssertUnchanged(t)
 }
 
 // TestGoldenUpdateRefusesFailures checks that --update does not write a
@@ -187,6 +189,7 @@ fail("stop here")
 // where; --update-failing writes it.
 func TestGoldenUpdateRefusesFailures(t *testing.T) {
 	testenv.RequireRoot(t)
+	before := testenv.TakeSnapshot(t)
 	for _, tc := range []struct{ name, src, where string }{
 		{"check", "expect.eq(1, 2, msg = \"one is two\")\n", "FAIL %s:1: one is two: expect.eq: got 1, want 2\n"},
 		{"error", "expect.eq(1, 1)\nfail(\"no\")\n", "error %s:2:5: fail: no\n"},
@@ -215,7 +218,7 @@ func TestGoldenUpdateRefusesFailures(t *testing.T) {
 			}
 		})
 	}
-	assertNothingLeft(t)
+	before.AssertUnchanged(t)
 }
 
 // TestGoldenDir checks --golden DIR: a folder that does not exist is an
@@ -252,6 +255,7 @@ func TestGoldenDir(t *testing.T) {
 // leaves nothing: no process, namespace, link or journal.
 func TestGoldenInterrupt(t *testing.T) {
 	testenv.RequireRoot(t)
+	before := testenv.TakeSnapshot(t)
 	dir := t.TempDir()
 	for dst, src := range map[string]string{"1.star": "testdata/slow.star", "2.star": "testdata/failing.star"} {
 		data, err := os.ReadFile(src)
@@ -294,7 +298,7 @@ func TestGoldenInterrupt(t *testing.T) {
 			t.Fatal("the sandbox's sleep outlived nsplay test")
 		}
 	}
-	assertNothingLeft(t)
+	before.AssertUnchanged(t)
 }
 
 // TestSnapshotAgreesWithIP compares the snapshot of the kept tutorial lab,

@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nsplay/nsplay/internal/kernel"
 	"github.com/nsplay/nsplay/internal/lab"
 	"github.com/nsplay/nsplay/internal/testenv"
 )
@@ -48,48 +47,33 @@ func wantExit(t *testing.T, code, want int, stdout, stderr string) {
 	}
 }
 
-// assertNothingLeft checks that no lab left anything behind: objects or
-// processes.
-func assertNothingLeft(t *testing.T) {
-	t.Helper()
-	if n := countProcesses(t, "sleep"); n > 0 {
-		t.Errorf("%d sleep processes left behind", n)
-	}
-	assertNoLabObjects(t)
-}
-
-// assertNoLabObjects checks with ip that no link, namespace, /etc/netns file
-// or journal of a lab is in sight.
-func assertNoLabObjects(t *testing.T) {
-	t.Helper()
-	if ns := testenv.Netns(t); len(ns) > 0 {
-		t.Errorf("namespaces left behind: %v", ns)
-	}
-	for link := range testenv.Links(t, "") {
-		if link != "lo" {
-			t.Errorf("link left behind: %s", link)
-		}
-	}
-	if _, err := os.Stat(kernel.EtcNetnsDir); err == nil {
-		t.Errorf("%s left behind", kernel.EtcNetnsDir)
-	}
-	if entries, _ := os.ReadDir(lab.Dir); len(entries) > 0 {
-		t.Errorf("journals left behind in %s: %v", lab.Dir, entries)
-	}
-}
-
-// cleanLabs removes whatever a failed test left, so the next test starts clean.
+// cleanLabs takes down, when the test ends, the labs the test left up
+// (those that were up before it are not its own), so the next test starts
+// clean.
 func cleanLabs(t *testing.T) {
+	before := labsUp()
 	t.Cleanup(func() {
-		entries, _ := os.ReadDir(lab.Dir)
-		for _, e := range entries {
-			run(t, "down", e.Name())
+		for name := range labsUp() {
+			if !before[name] {
+				run(t, "down", name)
+			}
 		}
 	})
 }
 
+// labsUp returns the names of the labs with a folder in lab.Dir.
+func labsUp() map[string]bool {
+	entries, _ := os.ReadDir(lab.Dir)
+	names := map[string]bool{}
+	for _, e := range entries {
+		names[e.Name()] = true
+	}
+	return names
+}
+
 func TestTutorial(t *testing.T) {
 	testenv.RequireRoot(t)
+	before := testenv.TakeSnapshot(t)
 	cleanLabs(t)
 	stdout, stderr, code := run(t, "run", tutorial)
 	wantExit(t, code, exitOK, stdout, stderr)
@@ -111,13 +95,14 @@ func TestTutorial(t *testing.T) {
 	if !strings.HasSuffix(stdout, "\n15 passed, 0 failed\n") {
 		t.Errorf("output does not end with the summary line:\n%s", stdout)
 	}
-	assertNothingLeft(t)
+	before.AssertUnchanged(t)
 }
 
 // TestTutorialKept checks the lab the tutorial builds with ip, re-runs it
 // (adopting what it owns), and removes it with down.
 func TestTutorialKept(t *testing.T) {
 	testenv.RequireRoot(t)
+	before := testenv.TakeSnapshot(t)
 	cleanLabs(t)
 	stdout, stderr, code := run(t, "run", "--keep", tutorial)
 	wantExit(t, code, exitOK, stdout, stderr)
@@ -163,7 +148,7 @@ func TestTutorialKept(t *testing.T) {
 
 	stdout, stderr, code = run(t, "down", "lxcbr0")
 	wantExit(t, code, exitOK, stdout, stderr)
-	assertNothingLeft(t)
+	before.AssertUnchanged(t)
 
 	_, stderr, code = run(t, "down", "lxcbr0")
 	if code != exitError || !strings.Contains(stderr, "no lab lxcbr0 is up") {
@@ -201,6 +186,7 @@ func assertAddr(t *testing.T, netns, dev, local string, prefix int, brd string) 
 
 func TestExitStatus(t *testing.T) {
 	testenv.RequireRoot(t)
+	before := testenv.TakeSnapshot(t)
 	cleanLabs(t)
 	stdout, stderr, code := run(t, "run", "testdata/failing.star")
 	wantExit(t, code, exitFailed, stdout, stderr)
@@ -208,7 +194,7 @@ func TestExitStatus(t *testing.T) {
 		!strings.HasSuffix(stdout, "1 passed, 1 failed\n") {
 		t.Errorf("failing check not reported:\n%s", stdout)
 	}
-	assertNothingLeft(t)
+	before.AssertUnchanged(t)
 
 	stdout, stderr, code = run(t, "run", "testdata/error.star")
 	wantExit(t, code, exitError, stdout, stderr)
@@ -219,11 +205,12 @@ func TestExitStatus(t *testing.T) {
 	if !strings.Contains(stdout, "down: ip link del er-br0 (in host)\n") || !strings.HasSuffix(stdout, "0 passed, 0 failed\n") {
 		t.Errorf("lab not torn down after the error:\n%s", stdout)
 	}
-	assertNothingLeft(t)
+	before.AssertUnchanged(t)
 }
 
 func TestNameClash(t *testing.T) {
 	testenv.RequireRoot(t)
+	before := testenv.TakeSnapshot(t)
 	cleanLabs(t)
 	testenv.IP(t, "netns", "add", "ns1")
 	t.Cleanup(func() { exec.Command("ip", "netns", "del", "ns1").Run() })
@@ -232,8 +219,8 @@ func TestNameClash(t *testing.T) {
 	if !strings.Contains(stderr, "lxcbr0.star:15:12: netns: namespace ns1 already exists in /run/netns and lab lxcbr0 did not create it") {
 		t.Errorf("stderr does not explain the clash: %s", stderr)
 	}
-	if ns := testenv.Netns(t); len(ns) != 1 || ns[0] != "ns1" {
-		t.Errorf("namespaces after the run: %v, want the user's ns1 untouched", ns)
+	if ns := before.NewNetns(t); len(ns) != 1 || ns[0] != "ns1" {
+		t.Errorf("new namespaces after the run: %v, want the user's ns1 untouched", ns)
 	}
 	if _, ok := testenv.Links(t, "")["lxcbr0"]; ok {
 		t.Error("lxcbr0 was not torn down")
@@ -319,19 +306,21 @@ func startNsplay(t *testing.T, args ...string) (*exec.Cmd, *bytes.Buffer) {
 
 func TestKill9ThenDown(t *testing.T) {
 	testenv.RequireRoot(t)
+	before := testenv.TakeSnapshot(t)
 	cleanLabs(t)
+	sleeps := countProcesses(t, "sleep")
 	cmd, _ := startNsplay(t, "run", "testdata/slow.star")
 	cmd.Process.Signal(syscall.SIGKILL)
 	cmd.Wait()
 
-	if ns := testenv.Netns(t); len(ns) != 1 || ns[0] != "slow1" {
-		t.Fatalf("namespaces after kill -9: %v, want slow1 (the lab is left behind)", ns)
+	if ns := before.NewNetns(t); len(ns) != 1 || ns[0] != "slow1" {
+		t.Fatalf("new namespaces after kill -9: %v, want slow1 (the lab is left behind)", ns)
 	}
 	// The command the playbook was running dies with nsplay; the one it
 	// left in the background is still there.
-	for start := time.Now(); countProcesses(t, "sleep") != 1; time.Sleep(10 * time.Millisecond) {
+	for start := time.Now(); countProcesses(t, "sleep") != sleeps+1; time.Sleep(10 * time.Millisecond) {
 		if time.Since(start) > 5*time.Second {
-			t.Fatalf("%d sleep processes after nsplay was killed, want 1", countProcesses(t, "sleep"))
+			t.Fatalf("%d sleep processes after nsplay was killed, want %d", countProcesses(t, "sleep"), sleeps+1)
 		}
 	}
 	stdout, _, _ := run(t, "ls")
@@ -343,11 +332,12 @@ func TestKill9ThenDown(t *testing.T) {
 	if !regexpMatch(`down: kill \d+ \(sleep\) in slow1\n`, stdout) {
 		t.Errorf("down did not stop the process left in slow1:\n%s", stdout)
 	}
-	assertNothingLeft(t)
+	before.AssertUnchanged(t)
 }
 
 func TestSignalsTearDown(t *testing.T) {
 	testenv.RequireRoot(t)
+	before := testenv.TakeSnapshot(t)
 	cleanLabs(t)
 	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP} {
 		cmd, out := startNsplay(t, "run", "testdata/slow.star")
@@ -363,7 +353,7 @@ func TestSignalsTearDown(t *testing.T) {
 		if !strings.Contains(out.String(), "down: ip netns del slow1") {
 			t.Errorf("%v: no teardown in the output:\n%s", sig, out)
 		}
-		assertNothingLeft(t)
+		before.AssertUnchanged(t)
 	}
 
 	// With --keep, a signal ends the run and keeps the lab.
@@ -373,12 +363,12 @@ func TestSignalsTearDown(t *testing.T) {
 	if code := cmd.ProcessState.ExitCode(); code != exitSignal+int(syscall.SIGINT) {
 		t.Errorf("--keep and SIGINT: exit status %d", code)
 	}
-	if ns := testenv.Netns(t); len(ns) != 1 || ns[0] != "slow1" {
-		t.Errorf("--keep and SIGINT: namespaces %v, want the kept slow1", ns)
+	if ns := before.NewNetns(t); len(ns) != 1 || ns[0] != "slow1" {
+		t.Errorf("--keep and SIGINT: new namespaces %v, want the kept slow1", ns)
 	}
 	stdout, stderr, code := run(t, "down", "slow")
 	wantExit(t, code, exitOK, stdout, stderr)
-	assertNothingLeft(t)
+	before.AssertUnchanged(t)
 }
 
 func TestJSON(t *testing.T) {
@@ -409,6 +399,7 @@ func TestJSON(t *testing.T) {
 // output, quoted, and the JSON output keeps the text as it is.
 func TestOneLinePerEvent(t *testing.T) {
 	testenv.RequireRoot(t)
+	before := testenv.TakeSnapshot(t)
 	cleanLabs(t)
 	stdout, stderr, code := run(t, "run", "testdata/multiline.star")
 	wantExit(t, code, exitOK, stdout, stderr)
@@ -434,11 +425,12 @@ PASS testdata/multiline.star:5: "tab\there: expect.eq(\"x\\ty\", \"x\\ty\")"
 	if len(msgs) < 4 || msgs[0] != "in host: echo one\necho two (exit 0)" || msgs[1] != "a\nb" || msgs[2] != "two\nlines: expect.true(True)" {
 		t.Errorf("JSON messages are not the raw text: %q", msgs)
 	}
-	assertNothingLeft(t)
+	before.AssertUnchanged(t)
 }
 
 func TestStarWithVars(t *testing.T) {
 	testenv.RequireRoot(t)
+	before := testenv.TakeSnapshot(t)
 	cleanLabs(t)
 	stdout, stderr, code := run(t, "run", "-D", "hosts=4", "../../playbooks/star.star", "-D", "nosuch=1")
 	wantExit(t, code, exitOK, stdout, stderr)
@@ -448,7 +440,7 @@ func TestStarWithVars(t *testing.T) {
 	if !strings.Contains(stdout, `warning: -D nosuch was given, but the playbook never calls var("nosuch")`) {
 		t.Errorf("no warning for an unused -D:\n%s", stdout)
 	}
-	assertNothingLeft(t)
+	before.AssertUnchanged(t)
 
 	stdout, stderr, code = run(t, "run", "-D", "hosts=x", "../../playbooks/star.star")
 	wantExit(t, code, exitError, stdout, stderr)
@@ -528,6 +520,7 @@ func regexpMatch(pattern, s string) bool {
 // TestNotRoot runs nsplay as nobody: run and down say they need root.
 func TestNotRoot(t *testing.T) {
 	testenv.RequireRoot(t)
+	before := testenv.TakeSnapshot(t)
 	dir, err := os.MkdirTemp("", "nsplay-notroot")
 	if err != nil {
 		t.Fatal(err)
@@ -547,7 +540,7 @@ func TestNotRoot(t *testing.T) {
 			t.Errorf("nsplay %v as nobody: status %d, output %q; want status 2 and a word about root", args, code, out)
 		}
 	}
-	assertNothingLeft(t)
+	before.AssertUnchanged(t)
 }
 
 // nsplayProcess prepares the test binary to run as nsplay in a process of
@@ -568,6 +561,7 @@ func nsplayProcess(t testing.TB, args ...string) *exec.Cmd {
 // addresses and must not interfere, and none may leave anything behind.
 func TestSandboxPlaybooks(t *testing.T) {
 	testenv.RequireRoot(t)
+	before := testenv.TakeSnapshot(t)
 	files, err := filepath.Glob("../../playbooks/*.star")
 	if err != nil || len(files) < 2 {
 		t.Fatalf("playbooks: %v %v", files, err)
@@ -585,7 +579,55 @@ func TestSandboxPlaybooks(t *testing.T) {
 			})
 		}
 	})
-	assertNothingLeft(t)
+	before.AssertUnchanged(t)
+}
+
+// TestUsedMachine runs the repository's playbooks with run, and with test
+// (each in a sandbox), and the tutorial with run --keep and down, on a
+// machine that has been used: first one with only an empty /etc/netns of
+// root's, then one with namespaces, links, a process, /etc/netns folders
+// and a kept lab of other tools and runs. Every playbook passes, and all
+// of that is left as it was.
+func TestUsedMachine(t *testing.T) {
+	testenv.RequireRoot(t)
+	files, err := filepath.Glob("../../playbooks/*.star")
+	if err != nil || len(files) < 2 {
+		t.Fatalf("playbooks: %v %v", files, err)
+	}
+	for _, used := range []struct {
+		name string
+		make func(testing.TB)
+	}{
+		{"etc-netns", func(t testing.TB) { testenv.UseEtcNetns(t) }},
+		{"used", testenv.UseMachine},
+	} {
+		t.Run(used.name, func(t *testing.T) {
+			used.make(t)
+			before := testenv.TakeSnapshot(t)
+			cleanLabs(t)
+			wantPass := func(args []string, code int, stdout, stderr string) {
+				t.Helper()
+				if code != exitOK || !regexpMatch(`\n\d+ passed, 0 failed\n$`, stdout) {
+					t.Errorf("nsplay %v: status %d\nstdout:\n%s\nstderr:\n%s", args, code, stdout, stderr)
+				}
+			}
+			for _, file := range files {
+				args := []string{"run", file}
+				stdout, stderr, code := run(t, args...)
+				wantPass(args, code, stdout, stderr)
+			}
+			args := []string{"run", "--keep", tutorial}
+			stdout, stderr, code := run(t, args...)
+			wantPass(args, code, stdout, stderr)
+			stdout, stderr, code = run(t, "down", "lxcbr0")
+			wantExit(t, code, exitOK, stdout, stderr)
+			args = []string{"test", "--golden", "../../testdata/golden", "../../playbooks"}
+			cmd := nsplayProcess(t, args...)
+			out, _ := cmd.CombinedOutput()
+			wantPass(args, cmd.ProcessState.ExitCode(), string(out), "")
+			before.AssertUnchanged(t)
+		})
+	}
 }
 
 // TestSandboxHidesAndEnds checks that nothing of a sandboxed lab is seen
@@ -594,32 +636,26 @@ func TestSandboxPlaybooks(t *testing.T) {
 // process.
 func TestSandboxHidesAndEnds(t *testing.T) {
 	testenv.RequireRoot(t)
+	before := testenv.TakeSnapshot(t)
+	sleeps := countProcesses(t, "sleep")
 	cmd, _ := startNsplay(t, "run", "--sandbox", "testdata/slow.star")
-	assertNoLabObjects(t)
+	before.AssertObjectsUnchanged(t)
 	cmd.Process.Signal(syscall.SIGKILL)
 	cmd.Wait()
-	for start := time.Now(); countProcesses(t, "sleep") > 0; time.Sleep(10 * time.Millisecond) {
+	for start := time.Now(); countProcesses(t, "sleep") > sleeps; time.Sleep(10 * time.Millisecond) {
 		if time.Since(start) > 5*time.Second {
 			t.Fatal("the sandbox's sleep outlived nsplay")
 		}
 	}
-	assertNothingLeft(t)
+	before.AssertUnchanged(t)
 }
 
 // countProcesses counts the live processes whose command name is comm.
-// Zombies do not count: the test binary is the first process of its
-// sandbox, and orphans that die wait there for a reaper that never comes.
 func countProcesses(t *testing.T, comm string) int {
 	t.Helper()
-	paths, err := filepath.Glob("/proc/[0-9]*/stat")
-	if err != nil {
-		t.Fatal(err)
-	}
 	n := 0
-	for _, p := range paths {
-		data, err := os.ReadFile(p)
-		// stat is "pid (comm) state ..."
-		if err == nil && strings.Contains(string(data), " ("+comm+") ") && !strings.Contains(string(data), ") Z ") {
+	for _, p := range testenv.Processes(t) {
+		if strings.HasSuffix(p, " ("+comm+")") {
 			n++
 		}
 	}
@@ -628,6 +664,7 @@ func countProcesses(t *testing.T, comm string) int {
 
 func TestSandboxInterrupt(t *testing.T) {
 	testenv.RequireRoot(t)
+	before := testenv.TakeSnapshot(t)
 	cmd, out := startNsplay(t, "run", "--sandbox", "testdata/slow.star")
 	cmd.Process.Signal(syscall.SIGINT)
 	cmd.Wait()
@@ -637,13 +674,29 @@ func TestSandboxInterrupt(t *testing.T) {
 	if !strings.Contains(out.String(), "down: ip netns del slow1") {
 		t.Errorf("the sandboxed run did not tear down:\n%s", out)
 	}
-	assertNothingLeft(t)
+	before.AssertUnchanged(t)
 }
 
 // TestSandboxRootless runs the tutorial sandboxed as the unprivileged user
 // nobody: it passes, and nothing of it is seen outside.
 func TestSandboxRootless(t *testing.T) {
 	testenv.RequireRoot(t)
+	runRootless(t)
+}
+
+// TestSandboxRootlessOnUsedMachine runs the tutorial sandboxed as nobody on
+// a used machine, whose /etc/netns is root's and not writable for nobody,
+// not even through the sandbox's overlay: the sandbox has one of its own.
+func TestSandboxRootlessOnUsedMachine(t *testing.T) {
+	testenv.RequireRoot(t)
+	testenv.UseMachine(t)
+	runRootless(t)
+}
+
+// runRootless runs the tutorial with run --sandbox as nobody and checks
+// that it passes and leaves nothing.
+func runRootless(t *testing.T) {
+	before := testenv.TakeSnapshot(t)
 	dir, err := os.MkdirTemp("", "nsplay-rootless")
 	if err != nil {
 		t.Fatal(err)
@@ -667,7 +720,7 @@ func TestSandboxRootless(t *testing.T) {
 	if code := cmd.ProcessState.ExitCode(); code != exitOK || !strings.HasSuffix(string(out), "\n15 passed, 0 failed\n") {
 		t.Errorf("nsplay run --sandbox as nobody: status %d\n%s", code, out)
 	}
-	assertNothingLeft(t)
+	before.AssertUnchanged(t)
 }
 
 func TestSandboxKeepRefused(t *testing.T) {
@@ -682,6 +735,7 @@ func TestSandboxKeepRefused(t *testing.T) {
 // process they started is gone afterwards.
 func TestProcessPlaybooksLeaveNoProcess(t *testing.T) {
 	testenv.RequireRoot(t)
+	before := testenv.TakeSnapshot(t)
 	cleanLabs(t)
 	for _, file := range []string{"../../playbooks/namespaces.star", "../../playbooks/attach.star"} {
 		stdout, stderr, code := run(t, "run", file)
@@ -696,6 +750,6 @@ func TestProcessPlaybooksLeaveNoProcess(t *testing.T) {
 				t.Errorf("%s: process %s is still running: %s", file, m[1], data)
 			}
 		}
-		assertNothingLeft(t)
+		before.AssertUnchanged(t)
 	}
 }

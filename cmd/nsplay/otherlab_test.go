@@ -14,6 +14,7 @@ import (
 // remove it, and leaves nothing of its own.
 func TestClashWithKeptLab(t *testing.T) {
 	testenv.RequireRoot(t)
+	before := testenv.TakeSnapshot(t)
 	cleanLabs(t)
 	stdout, stderr, code := run(t, "run", "--keep", tutorial)
 	wantExit(t, code, exitOK, stdout, stderr)
@@ -29,5 +30,5 @@ func TestClashWithKeptLab(t *testing.T) {
 
 	stdout, stderr, code = run(t, "down", "lxcbr0")
 	wantExit(t, code, exitOK, stdout, stderr)
-	assertNothingLeft(t)
+	before.AssertUnchanged(t)
 }

@@ -68,39 +68,25 @@ func buildTutorial(t *testing.T, l *lab.Lab, host *kernel.NS) tutorial {
 	return tu
 }
 
-// snapshot is what ip and the file system show of the machine (the
-// sandbox) outside any lab.
+// snapshot is what the machine (the sandbox) shows outside any lab, and
+// the names of the links and namespaces, to count.
 type snapshot struct {
 	links, netns []string
-	routes       string
-	etcNetns     bool
+	machine      testenv.Snapshot
 }
 
 func take(t *testing.T) snapshot {
 	t.Helper()
 	ns := testenv.Netns(t)
 	slices.Sort(ns)
-	_, err := os.Stat(kernel.EtcNetnsDir)
-	return snapshot{links: linkNames(t, ""), netns: ns, routes: ipRoutes(t, ""), etcNetns: err == nil}
+	return snapshot{links: linkNames(t, ""), netns: ns, machine: testenv.TakeSnapshot(t)}
 }
 
 // assertBackTo checks that the machine is as it was before the lab, and
 // that the lab's folder is gone.
 func assertBackTo(t *testing.T, before snapshot, labName string, tu tutorial) {
 	t.Helper()
-	after := take(t)
-	if !slices.Equal(after.links, before.links) {
-		t.Errorf("links: %v, before the lab: %v", after.links, before.links)
-	}
-	if !slices.Equal(after.netns, before.netns) {
-		t.Errorf("ip netns list: %v, before the lab: %v", after.netns, before.netns)
-	}
-	if after.routes != before.routes {
-		t.Errorf("ip route:\n%s\nbefore the lab:\n%s", after.routes, before.routes)
-	}
-	if after.etcNetns != before.etcNetns {
-		t.Errorf("%s exists: %v, before the lab: %v", kernel.EtcNetnsDir, after.etcNetns, before.etcNetns)
-	}
+	before.machine.AssertUnchanged(t)
 	if _, err := os.Stat(filepath.Dir(tu.resolv)); !os.IsNotExist(err) {
 		t.Errorf("%s is still there: %v", filepath.Dir(tu.resolv), err)
 	}
@@ -295,9 +281,7 @@ func TestTeardownVethWithPeerInLabNamespace(t *testing.T) {
 			t.Errorf("%s is still in the host right after Teardown", link)
 		}
 	}
-	if after := take(t); !slices.Equal(after.links, before.links) || !slices.Equal(after.netns, before.netns) {
-		t.Errorf("left behind: links %v, netns %v", after.links, after.netns)
-	}
+	before.machine.AssertUnchanged(t)
 	if contains(reports, "ip link del") {
 		t.Errorf("Teardown deleted veths one by one instead of letting the namespaces take them:\n  %s", strings.Join(reports, "\n  "))
 	}

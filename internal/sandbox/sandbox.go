@@ -6,8 +6,9 @@
 // and out of its /run and /etc; it is no security boundary: a command a
 // playbook runs as root can still write the machine's other files.
 // Named namespaces (/run/netns), /etc/netns files and lab journals
-// (/run/nsplay) made inside are invisible to the machine, and when the
-// program ends, however it ends, the kernel ends every process in the
+// (/run/nsplay) made inside are invisible to the machine, the machine's are
+// invisible inside (a machine's /etc/netns is replaced by an empty one of
+// the sandbox's), and when the program ends, however it ends, the kernel ends every process in the
 // sandbox and frees everything it held.
 //
 // An unprivileged user gets a user namespace as well, mapping the user to
@@ -20,14 +21,17 @@ package sandbox
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
 	"syscall"
 
+	"github.com/nsplay/nsplay/internal/kernel"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
@@ -148,6 +152,14 @@ var (
 	setupErr  error
 )
 
+// The overlay on /etc keeps its changes in these folders of the private
+// /run; etcNetns is the sandbox's own /etc/netns.
+const (
+	etcUpper = "/run/.sandbox/etc"
+	etcWork  = "/run/.sandbox/work"
+	etcNetns = "/run/.sandbox/netns"
+)
+
 // setup mounts over what the sandbox inherited rather than unmounting it:
 // in a user namespace, inherited mounts are locked.
 func setup() error {
@@ -175,12 +187,15 @@ func setup() error {
 			return fmt.Errorf("sandbox: %s: %w", s.what, err)
 		}
 	}
-	for _, d := range []string{"/run/.sandbox/etc", "/run/.sandbox/work"} {
+	for _, d := range []string{etcUpper, etcWork} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return fmt.Errorf("sandbox: %w", err)
 		}
 	}
-	opts := "lowerdir=/etc,upperdir=/run/.sandbox/etc,workdir=/run/.sandbox/work"
+	if err := privateEtcNetns(); err != nil {
+		return err
+	}
+	opts := "lowerdir=/etc,upperdir=" + etcUpper + ",workdir=" + etcWork
 	if err := unix.Mount("overlay", "/etc", "overlay", 0, opts); err != nil {
 		return fmt.Errorf("sandbox: mount an overlay on /etc: %w", err)
 	}
@@ -191,6 +206,33 @@ func setup() error {
 	}
 	if err != nil {
 		return fmt.Errorf("sandbox: set lo up: %w", err)
+	}
+	return nil
+}
+
+// privateEtcNetns gives the sandbox an empty /etc/netns of its own where
+// the machine has one. The machine's folders there belong to the machine's
+// namespaces, not to the sandbox's (its ns1 would clash with a lab's ns1);
+// and in a user namespace the machine's /etc/netns cannot even be written
+// through the overlay, since the root that owns it is not mapped there. A
+// link in the overlay's upper layer hides it and points to a folder in the
+// private /run. (A tmpfs mounted on /etc/netns would do too, but a mount
+// under /etc keeps a sandbox started inside this one without root from
+// mounting its own overlay on /etc.) Where the machine has no /etc/netns,
+// the lab makes one in the upper layer, which the sandbox owns.
+func privateEtcNetns() error {
+	_, err := os.Lstat(kernel.EtcNetnsDir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err == nil {
+		err = os.Mkdir(etcNetns, 0o755)
+	}
+	if err == nil {
+		err = os.Symlink(etcNetns, filepath.Join(etcUpper, strings.TrimPrefix(kernel.EtcNetnsDir, "/etc/")))
+	}
+	if err != nil {
+		return fmt.Errorf("sandbox: make a private %s: %w", kernel.EtcNetnsDir, err)
 	}
 	return nil
 }
