@@ -27,8 +27,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nsplay/nsplay/internal/kernel"
 	"github.com/nsplay/nsplay/internal/lab"
+	"github.com/nsplay/nsplay/internal/model"
 	"go.starlark.net/starlark"
 	"go.starlark.net/syntax"
 )
@@ -40,6 +40,9 @@ type Reporter interface {
 	// Check tells of one expect.* result; msg says what was compared and,
 	// on failure, what was found instead.
 	Check(pos syntax.Position, ok bool, msg string)
+	// Undecided tells of a check, or a branch, that depends on what only
+	// the kernel knows, in a plan.
+	Undecided(pos syntax.Position, msg string)
 }
 
 // Env is what builtins need from a run.
@@ -51,6 +54,8 @@ type Env struct {
 	// UsedVars collects the names var() asked for, so the caller can point
 	// out a -D the playbook never reads.
 	UsedVars map[string]bool
+
+	spaces []*Netns // the handles of namespaces, one per namespace, host first
 }
 
 const envKey = "nsplay.env"
@@ -67,9 +72,13 @@ func envOf(thread *starlark.Thread) (*Env, error) {
 }
 
 // Predeclared returns the names every playbook and loaded file sees.
-func Predeclared(env *Env) starlark.StringDict {
+func Predeclared(env *Env) (starlark.StringDict, error) {
+	host, err := env.nsHandle(model.Host)
+	if err != nil {
+		return nil, err
+	}
 	return starlark.StringDict{
-		"host":           &Netns{lab: env.Lab, ns: env.Lab.Host},
+		"host":           host,
 		"netns":          starlark.NewBuiltin("netns", netnsFn),
 		"bridge":         starlark.NewBuiltin("bridge", bridgeFn),
 		"veth":           starlark.NewBuiltin("veth", vethFn),
@@ -83,7 +92,7 @@ func Predeclared(env *Env) starlark.StringDict {
 		"spawn":          starlark.NewBuiltin("spawn", spawnFn),
 		"netns_list":     starlark.NewBuiltin("netns_list", netnsListFn),
 		"netns_identify": starlark.NewBuiltin("netns_identify", netnsIdentifyFn),
-	}
+	}, nil
 }
 
 // unpack is starlark.UnpackArgs that also refuses more than npos positional
@@ -125,15 +134,13 @@ func step(thread *starlark.Thread, format string, args ...any) {
 	}
 }
 
-// ipCmd writes a change the way an `ip` user would type it.
-func ipCmd(ns *kernel.NS, l *lab.Lab, args string) string {
-	switch {
-	case ns == l.Host:
-		return "ip " + args
-	case ns.Name != "":
-		return "ip -n " + ns.Name + " " + args
+// do makes one change through the lab and reports it as its step line.
+func do(thread *starlark.Thread, b *starlark.Builtin, l *lab.Lab, op model.Op) error {
+	if _, err := l.DoAt(op, callerLine(thread)); err != nil {
+		return wrap(b, err)
 	}
-	return "nsenter --net=" + ns.Path + " ip " + args
+	step(thread, "%s", op.Text())
+	return nil
 }
 
 // duration parses a Starlark duration argument like "1s" or "500ms".

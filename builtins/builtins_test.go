@@ -10,6 +10,7 @@ import (
 	"github.com/nsplay/nsplay/builtins"
 	"github.com/nsplay/nsplay/internal/kernel"
 	"github.com/nsplay/nsplay/internal/lab"
+	"github.com/nsplay/nsplay/internal/model"
 	"github.com/nsplay/nsplay/internal/testenv"
 	"go.starlark.net/starlark"
 	"go.starlark.net/syntax"
@@ -22,16 +23,17 @@ type nopReporter struct{}
 
 func (nopReporter) Step(syntax.Position, string)        {}
 func (nopReporter) Check(syntax.Position, bool, string) {}
+func (nopReporter) Undecided(syntax.Position, string)   {}
 
 // exec runs a Starlark program with the builtins against a fresh lab that
 // is torn down when the test ends, and returns its globals.
 func exec(t *testing.T, src string) starlark.StringDict {
 	t.Helper()
-	host, err := kernel.Current()
+	b, err := kernel.NewBackend(model.DefaultPaths)
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := lab.Open(t.Name(), host, "")
+	l, err := lab.Open(t.Name(), b, model.DefaultPaths, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,12 +41,16 @@ func exec(t *testing.T, src string) starlark.StringDict {
 		if err := l.Teardown(func(string) {}); err != nil {
 			t.Error(err)
 		}
-		host.Close()
+		b.Close()
 	})
 	env := &builtins.Env{Lab: l, Ctx: context.Background(), Report: nopReporter{}, Vars: map[string]string{}, UsedVars: map[string]bool{}}
 	thread := &starlark.Thread{Name: t.Name()}
 	builtins.SetEnv(thread, env)
-	globals, err := starlark.ExecFileOptions(&syntax.FileOptions{TopLevelControl: true}, thread, "test.star", src, builtins.Predeclared(env))
+	predeclared, err := builtins.Predeclared(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	globals, err := starlark.ExecFileOptions(&syntax.FileOptions{TopLevelControl: true}, thread, "test.star", src, predeclared)
 	if err != nil {
 		if e, ok := err.(*starlark.EvalError); ok {
 			t.Fatal(e.Backtrace())

@@ -17,7 +17,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/nsplay/nsplay/internal/kernel"
+	"github.com/nsplay/nsplay/internal/model"
 	"go.starlark.net/starlark"
 )
 
@@ -37,18 +37,21 @@ func execInFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple,
 	if err != nil {
 		return nil, err
 	}
-	spec, shown, where, err := commandSpec(env, target, cmd, fresh, hostname, envDict, stdin)
+	spec, err := commandSpec(env, target, cmd, fresh, hostname, envDict, stdin)
 	if err != nil {
 		return nil, wrap(b, err)
 	}
 	if spec.Timeout, err = duration(b.Name(), "timeout", timeout); err != nil {
 		return nil, err
 	}
-	res, err := kernel.Exec(env.Ctx, spec)
+	step(thread, "%s", spec.Text())
+	res, err := env.Lab.B.Exec(env.Ctx, spec)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %q: %w", b.Name(), shown, err)
+		return nil, fmt.Errorf("%s: %q: %w", b.Name(), spec.Shown, err)
 	}
-	step(thread, "%s %s (exit %d)", where, shown, res.RC)
+	if res.Unknown {
+		return unknownResult(thread, b.Name()), nil
+	}
 	if check && res.RC != 0 {
 		msg := strings.TrimSpace(res.Stderr)
 		if len(msg) > 2000 {
@@ -61,7 +64,7 @@ func execInFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple,
 		if spec.JoinPID == 0 {
 			in = spec.NS.String()
 		}
-		return nil, fmt.Errorf("%s: %q in %s exited with status %d (pass check=False to go on): %s", b.Name(), shown, in, res.RC, msg)
+		return nil, fmt.Errorf("%s: %q in %s exited with status %d (pass check=False to go on): %s", b.Name(), spec.Shown, in, res.RC, msg)
 	}
 	return resultStruct(res), nil
 }
@@ -106,21 +109,9 @@ func commandArgv(cmd starlark.Value) ([]string, string, error) {
 		if len(argv) == 0 {
 			return nil, "", fmt.Errorf("cmd is an empty list")
 		}
-		return argv, shellJoin(argv), nil
+		return argv, model.ShellJoin(argv), nil
 	}
 	return nil, "", fmt.Errorf("cmd wants a list of strings (argv) or a string (run by /bin/sh -c), got %s", cmd.Type())
-}
-
-// shellJoin shows argv as a shell would need it typed.
-func shellJoin(argv []string) string {
-	out := make([]string, len(argv))
-	for i, a := range argv {
-		if a == "" || strings.ContainsAny(a, " \t\n'\"\\$`*?[]{}()<>|&;#~!") {
-			a = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
-		}
-		out[i] = a
-	}
-	return strings.Join(out, " ")
 }
 
 func resolvConfFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
@@ -133,7 +124,7 @@ func resolvConfFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tu
 	if err != nil {
 		return nil, err
 	}
-	if ns.ns.Name == "" {
+	if ns.ref.Name() == "" {
 		return nil, fmt.Errorf("resolv_conf: %s has no name, and only named namespaces have /etc/netns/<name>/", ns)
 	}
 	var text strings.Builder
@@ -162,11 +153,10 @@ func resolvConfFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tu
 		}
 		fmt.Fprintf(&text, "nameserver %s\n", a)
 	}
-	path := filepath.Join(kernel.EtcNetnsDir, ns.ns.Name, "resolv.conf")
-	if err := env.Lab.WriteFile(path, []byte(text.String())); err != nil {
-		return nil, wrap(b, err)
+	op := model.FileWrite{Path: filepath.Join(env.Lab.Paths.EtcNetns, ns.ref.Name(), "resolv.conf"), Data: text.String()}
+	if err := do(thread, b, env.Lab, op); err != nil {
+		return nil, err
 	}
-	step(thread, "write %s: %s", path, strings.ReplaceAll(strings.TrimSpace(text.String()), "\n", "; "))
 	return starlark.None, nil
 }
 

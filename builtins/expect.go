@@ -31,9 +31,11 @@ package builtins
 // destination still tentative or dadfailed (duplicate address detection).
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
+	"github.com/nsplay/nsplay/internal/model"
 	"go.starlark.net/starlark"
 	"go.starlark.net/starlarkstruct"
 	"go.starlark.net/syntax"
@@ -52,6 +54,20 @@ var expectModule = &starlarkstruct.Module{
 		"listening":   starlark.NewBuiltin("expect.listening", expectListening),
 		"connects":    starlark.NewBuiltin("expect.connects", expectConnects),
 	},
+}
+
+// undecided reports a check that depends on what only the kernel knows (a
+// plan): neither passed nor failed.
+func undecided(thread *starlark.Thread, msg, what string) (starlark.Value, error) {
+	env, err := envOf(thread)
+	if err != nil {
+		return nil, err
+	}
+	if msg != "" {
+		what = msg + ": " + what
+	}
+	env.Report.Undecided(caller(thread), what)
+	return starlark.None, nil
 }
 
 // record reports one check at the caller's position.
@@ -74,6 +90,9 @@ func expectCompare(op syntax.Token) builtinFn {
 		if err := unpack(b.Name(), args, kwargs, 3, "got", &got, "want", &want, "msg?", &msg); err != nil {
 			return nil, err
 		}
+		if u := unknownIn(got, want); u != "" {
+			return undecided(thread, msg, fmt.Sprintf("%s: %s is known only to the kernel", b.Name(), u))
+		}
 		ok, err := starlark.Compare(op, got, want)
 		if err != nil {
 			return nil, wrap(b, err)
@@ -95,6 +114,9 @@ func expectTruth(want bool) builtinFn {
 		if err := unpack(b.Name(), args, kwargs, 2, "cond", &cond, "msg?", &msg); err != nil {
 			return nil, err
 		}
+		if u := unknownIn(cond); u != "" {
+			return undecided(thread, msg, fmt.Sprintf("%s: %s is known only to the kernel", b.Name(), u))
+		}
 		ok := bool(cond.Truth()) == want
 		what := fmt.Sprintf("%s(%s)", b.Name(), cond)
 		if !ok {
@@ -109,6 +131,9 @@ func expectContains(thread *starlark.Thread, b *starlark.Builtin, args starlark.
 	var msg string
 	if err := unpack(b.Name(), args, kwargs, 3, "container", &container, "item", &item, "msg?", &msg); err != nil {
 		return nil, err
+	}
+	if u := unknownIn(container, item); u != "" {
+		return undecided(thread, msg, fmt.Sprintf("%s: %s is known only to the kernel", b.Name(), u))
 	}
 	in, err := starlark.Binary(syntax.IN, item, container)
 	if err != nil {
@@ -139,15 +164,18 @@ func expectListening(thread *starlark.Thread, b *starlark.Builtin, args starlark
 	}
 	var ok bool
 	err = retry(env, limit, func() (bool, error) {
-		ok, err = ns.ns.Listening(proto, port)
+		ok, err = env.Lab.B.Listening(ns.ref, proto, port)
 		return ok, err
 	})
+	if errors.Is(err, model.ErrUnknown) {
+		return undecided(thread, msg, fmt.Sprintf("%s: whether %s port %d is listened on in %s is known only to the kernel", b.Name(), proto, port, ns.ref))
+	}
 	if err != nil {
 		return nil, wrap(b, err)
 	}
-	what := fmt.Sprintf("%s: %s port %d is listened on in %s", b.Name(), proto, port, ns.ns)
+	what := fmt.Sprintf("%s: %s port %d is listened on in %s", b.Name(), proto, port, ns.ref)
 	if !ok {
-		what = fmt.Sprintf("%s: nothing listens on %s port %d in %s within %s", b.Name(), proto, port, ns.ns, limit)
+		what = fmt.Sprintf("%s: nothing listens on %s port %d in %s within %s", b.Name(), proto, port, ns.ref, limit)
 	}
 	return record(thread, ok, msg, what)
 }
@@ -172,17 +200,20 @@ func expectConnects(thread *starlark.Thread, b *starlark.Builtin, args starlark.
 	if err != nil {
 		return nil, err
 	}
-	what := fmt.Sprintf("%s: %s connects to %s port %d", b.Name(), ns.ns, ip, port)
+	what := fmt.Sprintf("%s: %s connects to %s port %d", b.Name(), ns.ref, ip, port)
 	var cerr error
 	deadline := time.Now().Add(limit)
 	if err := retry(env, limit, func() (bool, error) {
-		cerr = ns.ns.Connect(ip, port, max(time.Until(deadline), time.Millisecond))
-		return cerr == nil, nil
+		cerr = env.Lab.B.Connect(ns.ref, ip, port, max(time.Until(deadline), time.Millisecond))
+		return cerr == nil || errors.Is(cerr, model.ErrUnknown), nil
 	}); err != nil {
 		return nil, wrap(b, err)
 	}
+	if errors.Is(cerr, model.ErrUnknown) {
+		return undecided(thread, msg, fmt.Sprintf("%s: whether %s connects to %s port %d is known only to the kernel", b.Name(), ns.ref, ip, port))
+	}
 	if cerr != nil {
-		what = fmt.Sprintf("%s: %s does not connect to %s port %d: %v", b.Name(), ns.ns, ip, port, cerr)
+		what = fmt.Sprintf("%s: %s does not connect to %s port %d: %v", b.Name(), ns.ref, ip, port, cerr)
 	}
 	return record(thread, cerr == nil, msg, what)
 }
@@ -228,19 +259,23 @@ func expectReach(want bool, defaultTimeout string) builtinFn {
 		}
 		deadline := time.Now().Add(limit)
 		var rtt []time.Duration
-		for len(rtt) == 0 && env.Ctx.Err() == nil {
+		answered, measured := false, true
+		for !answered && env.Ctx.Err() == nil {
 			left := time.Until(deadline)
 			if left <= 0 {
 				break
 			}
 			attempt := min(left, 500*time.Millisecond)
 			start := time.Now()
-			res, err := ns.ns.Ping(env.Ctx, ip, 1, attempt)
+			res, err := env.Lab.B.Ping(env.Ctx, ns.ref, ip, 1, attempt)
 			if err != nil {
 				return nil, wrap(b, err)
 			}
-			rtt = res.RTTs
-			if len(rtt) == 0 {
+			rtt, answered, measured = res.RTTs, res.Received > 0, res.Known
+			if !measured {
+				break // the model decides at once
+			}
+			if !answered {
 				// Without a route the kernel refuses at once: wait out the
 				// attempt rather than spin.
 				select {
@@ -252,17 +287,20 @@ func expectReach(want bool, defaultTimeout string) builtinFn {
 		if err := env.Ctx.Err(); err != nil {
 			return nil, fmt.Errorf("%s: %w", b.Name(), err)
 		}
-		answered := len(rtt) > 0
+		took := "in the model"
+		if measured && answered {
+			took = fmt.Sprintf("%.3f ms", msOf(rtt))
+		}
 		var what string
 		switch {
 		case answered && want:
-			what = fmt.Sprintf("%s answers from %s (%.3f ms)", ip, ns.ns, msOf(rtt))
+			what = fmt.Sprintf("%s answers from %s (%s)", ip, ns.ref, took)
 		case answered:
-			what = fmt.Sprintf("%s answers from %s (%.3f ms), want no reply", ip, ns.ns, msOf(rtt))
+			what = fmt.Sprintf("%s answers from %s (%s), want no reply", ip, ns.ref, took)
 		case want:
-			what = fmt.Sprintf("%s does not answer from %s within %s: %s", ip, ns.ns, limit, ns.ns.WhyUnreachable(ip, env.Lab.Namespaces()))
+			what = fmt.Sprintf("%s does not answer from %s within %s: %s", ip, ns.ref, limit, env.Lab.B.WhyUnreachable(ns.ref, ip))
 		default:
-			what = fmt.Sprintf("%s does not answer from %s within %s", ip, ns.ns, limit)
+			what = fmt.Sprintf("%s does not answer from %s within %s", ip, ns.ref, limit)
 		}
 		return record(thread, answered == want, msg, b.Name()+": "+what)
 	}

@@ -34,25 +34,20 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/nsplay/nsplay/internal/kernel"
-	"github.com/nsplay/nsplay/internal/lab"
+	"github.com/nsplay/nsplay/internal/model"
 	"go.starlark.net/starlark"
 	"go.starlark.net/syntax"
-	"golang.org/x/sys/unix"
 )
 
-// Link is a handle on a network interface.
+// Link is a handle on a network interface: a name in a namespace.
 type Link struct {
-	lab  *lab.Lab
-	ns   *kernel.NS
+	ns   *Netns
 	name string
 }
 
 var _ starlark.HasAttrs = (*Link)(nil)
 
-func (l *Link) String() string {
-	return fmt.Sprintf("link(%q, ns=%s)", l.name, &Netns{lab: l.lab, ns: l.ns})
-}
+func (l *Link) String() string       { return fmt.Sprintf("link(%q, ns=%s)", l.name, l.ns) }
 func (l *Link) Type() string         { return "nsplay.link" }
 func (l *Link) Freeze()              {}
 func (l *Link) Truth() starlark.Bool { return true }
@@ -61,7 +56,13 @@ func (l *Link) Hash() (uint32, error) {
 }
 func (l *Link) CompareSameType(op syntax.Token, y starlark.Value, depth int) (bool, error) {
 	o := y.(*Link)
-	return sameCompare(op, l.ns.Same(o.ns) && l.name == o.name, l, y)
+	return sameCompare(op, l.ns.ino == o.ns.ino && l.name == o.name, l, y)
+}
+
+// ref is the link's live reference: an error once its namespace is gone.
+func (l *Link) ref() (model.LinkRef, error) {
+	ns, err := l.ns.live()
+	return model.Link(ns, l.name), err
 }
 
 func (l *Link) AttrNames() []string {
@@ -71,19 +72,31 @@ func (l *Link) AttrNames() []string {
 }
 
 func (l *Link) Attr(name string) (starlark.Value, error) {
-	if err := l.lab.NSErr(l.ns); err != nil {
+	ref, err := l.ref()
+	if err != nil {
 		return nil, fmt.Errorf("link %s: %w", l.name, err)
 	}
 	switch name {
 	case "name":
 		return starlark.String(l.name), nil
 	case "ns":
-		return &Netns{lab: l.lab, ns: l.ns}, nil
+		return l.ns, nil
 	}
 	if m, ok := linkMethods[name]; ok {
 		return starlark.NewBuiltin(name, m).BindReceiver(l), nil
 	}
-	info, err := l.ns.Link(l.name)
+	if name == "addrs" {
+		addrs, err := l.ns.env.Lab.B.Addrs(ref)
+		if err != nil {
+			return nil, err
+		}
+		vals := make([]starlark.Value, len(addrs))
+		for i, a := range addrs {
+			vals[i] = starlark.String(a.CIDR)
+		}
+		return starlark.NewList(vals), nil
+	}
+	info, err := l.ns.env.Lab.B.Link(ref)
 	if err != nil {
 		return nil, err
 	}
@@ -103,49 +116,28 @@ func (l *Link) Attr(name string) (starlark.Value, error) {
 	case "mtu":
 		return starlark.MakeInt(info.MTU), nil
 	case "master":
-		if info.MasterIndex == 0 {
-			return starlark.None, nil
-		}
-		m, err := l.ns.LinkByIndex(info.MasterIndex)
-		if err != nil {
-			return nil, err
-		}
-		return starlark.String(m.Name), nil
-	case "addrs":
-		addrs, err := l.ns.Addrs(l.name, false)
-		if err != nil {
-			return nil, err
-		}
-		vals := make([]starlark.Value, len(addrs))
-		for i, a := range addrs {
-			vals[i] = starlark.String(a.CIDR)
-		}
-		return starlark.NewList(vals), nil
+		return noneIfEmpty(info.Master), nil
 	case "peer":
 		if info.Kind != "veth" {
 			return starlark.None, nil
 		}
-		pns, p, err := l.ns.Peer(info, l.lab.Namespaces())
+		if info.Peer == nil {
+			return nil, fmt.Errorf("the peer of %s is in a namespace the playbook has no handle on", ref)
+		}
+		pns, err := l.ns.env.nsHandle(info.Peer.NS)
 		if err != nil {
 			return nil, err
 		}
-		return &Link{lab: l.lab, ns: pns, name: p.Name}, nil
+		return &Link{ns: pns, name: info.Peer.Name}, nil
 	case "stp":
-		if info.Kind != "bridge" {
+		if info.STP == nil {
 			return starlark.None, nil
 		}
-		on, err := l.ns.STP(l.name)
-		return starlark.Bool(on), err
+		return starlark.Bool(*info.STP), nil
 	case "ports":
-		links, err := l.ns.Links()
-		if err != nil {
-			return nil, err
-		}
-		var ports []starlark.Value
-		for _, p := range links {
-			if p.MasterIndex == info.Index {
-				ports = append(ports, &Link{lab: l.lab, ns: l.ns, name: p.Name})
-			}
+		ports := make([]starlark.Value, len(info.Ports))
+		for i, p := range info.Ports {
+			ports[i] = &Link{ns: l.ns, name: p}
 		}
 		return starlark.NewList(ports), nil
 	}
@@ -155,9 +147,9 @@ func (l *Link) Attr(name string) (starlark.Value, error) {
 type builtinFn = func(*starlark.Thread, *starlark.Builtin, starlark.Tuple, []starlark.Tuple) (starlark.Value, error)
 
 var linkMethods = map[string]builtinFn{
-	"set_up":       linkChange(linkSetUp, "link set %s up"),
-	"set_down":     linkChange(func(l *Link) error { return l.ns.SetDown(l.name) }, "link set %s down"),
-	"set_nomaster": linkChange(func(l *Link) error { return l.ns.SetNoMaster(l.name) }, "link set %s nomaster"),
+	"set_up":       linkChange(func(l model.LinkRef) model.Op { return model.LinkSetUp{Link: l, Up: true} }),
+	"set_down":     linkChange(func(l model.LinkRef) model.Op { return model.LinkSetUp{Link: l} }),
+	"set_nomaster": linkChange(func(l model.LinkRef) model.Op { return model.LinkSetMaster{Link: l} }),
 	"add_addr":     linkAddAddr,
 	"del_addr":     linkDelAddr,
 	"set_master":   linkSetMaster,
@@ -167,30 +159,26 @@ var linkMethods = map[string]builtinFn{
 	"delete":       linkDelete,
 }
 
-// linkSetUp sets the link up and waits until the IPv6 addresses that the
-// carrier it gives (to the link, its veth peer, their bridges) lets begin
-// duplicate address detection have passed it.
-func linkSetUp(l *Link) error {
-	if err := l.ns.SetUp(l.name); err != nil {
-		return err
-	}
-	return l.lab.AwaitDAD()
+// receiverLink is a link method's receiver and its live reference.
+func receiverLink(b *starlark.Builtin) (*Link, model.LinkRef, error) {
+	l := b.Receiver().(*Link)
+	ref, err := l.ref()
+	return l, ref, wrap(b, err)
 }
 
 // linkChange makes a method without arguments that changes the link.
-func linkChange(change func(*Link) error, ipArgs string) builtinFn {
+func linkChange(op func(model.LinkRef) model.Op) builtinFn {
 	return func(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 		if err := unpack(b.Name(), args, kwargs, 0); err != nil {
 			return nil, err
 		}
-		l := b.Receiver().(*Link)
-		if err := l.lab.MayChange(l.ns, l.name); err != nil {
-			return nil, wrap(b, err)
+		l, ref, err := receiverLink(b)
+		if err != nil {
+			return nil, err
 		}
-		if err := change(l); err != nil {
-			return nil, wrap(b, err)
+		if err := do(thread, b, l.ns.env.Lab, op(ref)); err != nil {
+			return nil, err
 		}
-		step(thread, "%s", ipCmd(l.ns, l.lab, fmt.Sprintf(ipArgs, l.name)))
 		return l, nil
 	}
 }
@@ -198,60 +186,37 @@ func linkChange(change func(*Link) error, ipArgs string) builtinFn {
 func bridgeFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var name string
 	var nsA nsArg
-	var stp bool
-	var mtu int
-	if err := unpack(b.Name(), args, kwargs, 1, "name", &name, "ns?", &nsA, "stp?", &stp, "mtu?", &mtu); err != nil {
+	var spec model.Bridge
+	if err := unpack(b.Name(), args, kwargs, 1, "name", &name, "ns?", &nsA, "stp?", &spec.STP, "mtu?", &spec.MTU); err != nil {
 		return nil, err
 	}
 	env, ns, err := optionalNSOf(thread, b, &nsA)
 	if err != nil {
 		return nil, err
 	}
-	if mtu < 0 {
-		return nil, fmt.Errorf("bridge: mtu=%d is negative; leave it out (0) for the kernel's default", mtu)
+	if spec.MTU < 0 {
+		return nil, fmt.Errorf("bridge: mtu=%d is negative; leave it out (0) for the kernel's default", spec.MTU)
 	}
-	spec := lab.LinkSpec{NS: ns.ns, Name: name, Kind: "bridge"}
-	at, now, adopted, err := env.Lab.CreateLink(spec, func() error {
-		if err := ns.ns.AddBridge(name, mtu); err != nil {
-			return err
-		}
-		if !stp {
-			return nil
-		}
-		if err := ns.ns.SetSTP(name, true); err != nil {
-			return errors.Join(err, ns.ns.DeleteLink(name)) // forgotten by the lab: leave nothing
-		}
-		return nil
-	})
+	l, adopted, err := createLink(thread, b, env, model.LinkAdd{Link: model.Link(ns.ref, name), Spec: spec})
+	if err != nil || !adopted {
+		return l, err
+	}
+	// A re-run converges: what the playbook asks for now is set.
+	ref, _ := l.ref()
+	info, err := env.Lab.B.Link(ref)
 	if err != nil {
 		return nil, wrap(b, err)
 	}
-	l := &Link{lab: env.Lab, ns: at, name: now}
-	if adopted {
-		if err := adoptKind(env.Lab, at, now, "bridge"); err != nil {
-			return nil, wrap(b, err)
+	if info.STP != nil && *info.STP != spec.STP {
+		if err := do(thread, b, env.Lab, model.BridgeSetSTP{Link: ref, On: spec.STP}); err != nil {
+			return nil, err
 		}
-		step(thread, "bridge %s is the lab's already: adopted", now)
-		// A re-run converges: what the playbook asks for now is set.
-		if on, err := at.STP(now); err == nil && on != stp {
-			if err := at.SetSTP(now, stp); err != nil {
-				return nil, wrap(b, err)
-			}
-			step(thread, "%s", ipCmd(at, env.Lab, fmt.Sprintf("link set %s type bridge stp_state %d", now, map[bool]int{false: 0, true: 1}[stp])))
-		}
-		if info, err := at.Link(now); err == nil && mtu > 0 && info.MTU != mtu {
-			if err := at.SetMTU(now, mtu); err != nil {
-				return nil, wrap(b, err)
-			}
-			step(thread, "%s", ipCmd(at, env.Lab, fmt.Sprintf("link set %s mtu %d", now, mtu)))
-		}
-		return l, nil
 	}
-	cmd := fmt.Sprintf("link add %s type bridge stp_state %d", name, map[bool]int{false: 0, true: 1}[stp])
-	if mtu > 0 {
-		cmd += fmt.Sprintf(" mtu %d", mtu)
+	if spec.MTU > 0 && info.MTU != spec.MTU {
+		if err := do(thread, b, env.Lab, model.LinkSetMTU{Link: ref, MTU: spec.MTU}); err != nil {
+			return nil, err
+		}
 	}
-	step(thread, "%s", ipCmd(ns.ns, env.Lab, cmd))
 	return l, nil
 }
 
@@ -271,42 +236,32 @@ func vethFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, k
 			return nil, wrap(b, err)
 		}
 	}
-	if name == peer && ns.ns.Same(peerNS.ns) {
+	if name == peer && ns.ino == peerNS.ino {
 		return nil, fmt.Errorf("veth: both ends are called %q in the same namespace; give the peer another name", name)
 	}
-	spec := lab.LinkSpec{NS: ns.ns, Name: name, Kind: "veth", Peer: peer, PeerNS: peerNS.ns}
-	at, now, adopted, err := env.Lab.CreateLink(spec, func() error { return ns.ns.AddVeth(name, peer, peerNS.ns) })
-	if err != nil {
-		return nil, wrap(b, err)
-	}
-	if adopted {
-		if err := adoptKind(env.Lab, at, now, "veth"); err != nil {
-			return nil, wrap(b, err)
-		}
-		step(thread, "veth %s is the lab's already (now %s in %s): adopted", name, now, at)
-	} else {
-		cmd := fmt.Sprintf("link add %s type veth peer name %s", name, peer)
-		if !peerNS.ns.Same(ns.ns) {
-			cmd += " netns " + peerNS.ns.String()
-		}
-		step(thread, "%s", ipCmd(ns.ns, env.Lab, cmd))
-	}
-	return &Link{lab: env.Lab, ns: at, name: now}, nil
+	l, _, err := createLink(thread, b, env, model.LinkAdd{Link: model.Link(ns.ref, name), Spec: model.Veth{Peer: model.Link(peerNS.ref, peer)}})
+	return l, err
 }
 
-// adoptKind checks that a link the lab adopts is of the kind asked for. One
-// that is not was put there from outside in place of the lab's: the lab
-// forgets it, so that teardown leaves it alone.
-func adoptKind(l *lab.Lab, ns *kernel.NS, name, kind string) error {
-	info, err := ns.Link(name)
+// createLink makes a link of any kind, or adopts the one the lab made
+// before (a kept lab's, which may have been moved and renamed since).
+func createLink(thread *starlark.Thread, b *starlark.Builtin, env *Env, op model.LinkAdd) (*Link, bool, error) {
+	res, err := env.Lab.Do(op)
 	if err != nil {
-		return err
+		return nil, false, wrap(b, err)
 	}
-	if info.Kind == kind {
-		return nil
+	if !res.Adopted {
+		step(thread, "%s", op.Text())
+	} else if res.At == op.Link {
+		step(thread, "%s %s is the lab's already: adopted", op.Spec.Kind(), op.Link.Name)
+	} else {
+		step(thread, "%s %s is the lab's already (now %s): adopted", op.Spec.Kind(), op.Link.Name, res.At)
 	}
-	return errors.Join(fmt.Errorf("%s in %s is a %s, not a %s, and the lab did not make it so; delete it or choose another name", name, ns, info.Kind, kind),
-		l.LinkDeleted(ns, name, nil, "", ""))
+	ns, err := env.nsHandle(res.At.NS)
+	if err != nil {
+		return nil, false, wrap(b, err)
+	}
+	return &Link{ns: ns, name: res.At.Name}, res.Adopted, nil
 }
 
 func linkAddAddr(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
@@ -315,33 +270,24 @@ func linkAddAddr(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 	if err := unpack(b.Name(), args, kwargs, 1, "cidr", &cidr, "nodad?", &nodad); err != nil {
 		return nil, err
 	}
-	l := b.Receiver().(*Link)
-	add := l.lab.AddAddr
-	if nodad {
-		add = l.lab.AddAddrNoDAD
+	l, ref, err := receiverLink(b)
+	if err != nil {
+		return nil, err
 	}
-	adopted, err := add(l.ns, l.name, cidr)
+	ipnet, err := model.ParseCIDR(cidr)
 	if err != nil {
 		return nil, wrap(b, err)
 	}
-	if adopted {
+	op := model.AddrAdd{Link: ref, CIDR: ipnet.String(), NoDAD: nodad}
+	res, err := l.ns.env.Lab.DoAt(op, callerLine(thread))
+	if err != nil {
+		return nil, wrap(b, err)
+	}
+	if res.Adopted {
 		step(thread, "%s has %s already", l.name, cidr)
-		return l, nil
+	} else {
+		step(thread, "%s", op.Text())
 	}
-	ipnet, _ := kernel.ParseCIDR(cidr)
-	brd := ""
-	if addrs, err := l.ns.Addrs(l.name, false); err == nil {
-		for _, a := range addrs {
-			if a.CIDR == ipnet.String() && a.Broadcast != "" {
-				brd = " brd " + a.Broadcast
-			}
-		}
-	}
-	cmd := fmt.Sprintf("addr add %s%s dev %s", ipnet, brd, l.name)
-	if nodad {
-		cmd += " nodad"
-	}
-	step(thread, "%s", ipCmd(l.ns, l.lab, cmd))
 	return l, nil
 }
 
@@ -350,21 +296,17 @@ func linkDelAddr(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 	if err := unpack(b.Name(), args, kwargs, 1, "cidr", &cidr); err != nil {
 		return nil, err
 	}
-	l := b.Receiver().(*Link)
-	if err := l.lab.MayChange(l.ns, l.name); err != nil {
-		return nil, wrap(b, err)
+	l, ref, err := receiverLink(b)
+	if err != nil {
+		return nil, err
 	}
-	ipnet, err := kernel.ParseCIDR(cidr)
-	if err == nil {
-		err = l.ns.DelAddr(l.name, ipnet)
-	}
-	if err == nil {
-		err = l.lab.AddrDeleted(l.ns, l.name, ipnet.String())
-	}
+	ipnet, err := model.ParseCIDR(cidr)
 	if err != nil {
 		return nil, wrap(b, err)
 	}
-	step(thread, "%s", ipCmd(l.ns, l.lab, fmt.Sprintf("addr del %s dev %s", ipnet, l.name)))
+	if err := do(thread, b, l.ns.env.Lab, model.AddrDel{Link: ref, CIDR: ipnet.String()}); err != nil {
+		return nil, err
+	}
 	return l, nil
 }
 
@@ -392,28 +334,21 @@ func linkSetMaster(thread *starlark.Thread, b *starlark.Builtin, args starlark.T
 	if err := unpack(b.Name(), args, kwargs, 1, "bridge", &master); err != nil {
 		return nil, err
 	}
-	l := b.Receiver().(*Link)
+	l, ref, err := receiverLink(b)
+	if err != nil {
+		return nil, err
+	}
 	br := master.name
 	if master.handle != nil {
-		if !master.handle.ns.Same(l.ns) {
+		if master.handle.ns.ino != l.ns.ino {
 			return nil, fmt.Errorf("set_master: %s is in %s but %s is in %s; a link's master must be in its namespace (move it first)",
-				master.handle.name, master.handle.ns, l.name, l.ns)
+				master.handle.name, master.handle.ns.ref, l.name, l.ns.ref)
 		}
 		br = master.handle.name
 	}
-	for _, name := range []string{l.name, br} {
-		if err := l.lab.MayChange(l.ns, name); err != nil {
-			return nil, wrap(b, err)
-		}
+	if err := do(thread, b, l.ns.env.Lab, model.LinkSetMaster{Link: ref, Master: br}); err != nil {
+		return nil, err
 	}
-	if err := l.ns.SetMaster(l.name, br); err != nil {
-		return nil, wrap(b, err)
-	}
-	// A port with carrier gives the bridge carrier.
-	if err := l.lab.AwaitDAD(); err != nil {
-		return nil, wrap(b, err)
-	}
-	step(thread, "%s", ipCmd(l.ns, l.lab, fmt.Sprintf("link set %s master %s", l.name, br)))
 	return l, nil
 }
 
@@ -422,14 +357,13 @@ func linkSetMTU(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tupl
 	if err := unpack(b.Name(), args, kwargs, 1, "mtu", &mtu); err != nil {
 		return nil, err
 	}
-	l := b.Receiver().(*Link)
-	if err := l.lab.MayChange(l.ns, l.name); err != nil {
-		return nil, wrap(b, err)
+	l, ref, err := receiverLink(b)
+	if err != nil {
+		return nil, err
 	}
-	if err := l.ns.SetMTU(l.name, mtu); err != nil {
-		return nil, wrap(b, err)
+	if err := do(thread, b, l.ns.env.Lab, model.LinkSetMTU{Link: ref, MTU: mtu}); err != nil {
+		return nil, err
 	}
-	step(thread, "%s", ipCmd(l.ns, l.lab, fmt.Sprintf("link set %s mtu %d", l.name, mtu)))
 	return l, nil
 }
 
@@ -442,25 +376,18 @@ func linkMove(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple,
 	if err != nil {
 		return nil, err
 	}
-	l := b.Receiver().(*Link)
-	if l.ns.Same(target.ns) {
-		step(thread, "%s is in %s already", l.name, target.ns)
+	l, ref, err := receiverLink(b)
+	if err != nil {
+		return nil, err
+	}
+	if l.ns.ino == target.ino {
+		step(thread, "%s is in %s already", l.name, target.ref)
 		return l, nil
 	}
-	if err := l.lab.MayChange(l.ns, l.name); err != nil {
-		return nil, wrap(b, err)
+	if err := do(thread, b, l.ns.env.Lab, model.LinkMove{Link: ref, To: target.ref}); err != nil {
+		return nil, err
 	}
-	// Journalled first, like every change of where a link is, and undone
-	// if the kernel refuses.
-	from := l.ns
-	if err := l.lab.LinkMoved(from, l.name, target.ns, l.name); err != nil {
-		return nil, wrap(b, err)
-	}
-	if err := l.ns.MoveTo(l.name, target.ns); err != nil {
-		return nil, wrap(b, errors.Join(err, l.lab.LinkMoved(target.ns, l.name, from, l.name)))
-	}
-	l.ns = target.ns
-	step(thread, "%s", ipCmd(from, l.lab, fmt.Sprintf("link set %s netns %s", l.name, target.ns)))
+	l.ns = target
 	return l, nil
 }
 
@@ -469,25 +396,17 @@ func linkRename(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tupl
 	if err := unpack(b.Name(), args, kwargs, 1, "name", &name); err != nil {
 		return nil, err
 	}
-	l := b.Receiver().(*Link)
+	l, ref, err := receiverLink(b)
+	if err != nil {
+		return nil, err
+	}
 	if name == l.name {
 		return l, nil
 	}
-	if err := l.lab.MayChange(l.ns, l.name); err != nil {
-		return nil, wrap(b, err)
-	}
-	old := l.name
-	if err := l.lab.LinkMoved(l.ns, old, l.ns, name); err != nil {
-		return nil, wrap(b, err)
-	}
-	if err := l.ns.Rename(old, name); err != nil {
-		if errors.Is(err, unix.EBUSY) {
-			err = fmt.Errorf("%w: the kernel renames only links that are down; call set_down() first", err)
-		}
-		return nil, wrap(b, errors.Join(err, l.lab.LinkMoved(l.ns, name, l.ns, old)))
+	if err := do(thread, b, l.ns.env.Lab, model.LinkRename{Link: ref, To: name}); err != nil {
+		return nil, err
 	}
 	l.name = name
-	step(thread, "%s", ipCmd(l.ns, l.lab, fmt.Sprintf("link set %s name %s", old, name)))
 	return l, nil
 }
 
@@ -495,25 +414,12 @@ func linkDelete(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tupl
 	if err := unpack(b.Name(), args, kwargs, 0); err != nil {
 		return nil, err
 	}
-	l := b.Receiver().(*Link)
-	if err := l.lab.MayChange(l.ns, l.name); err != nil {
-		return nil, wrap(b, err)
-	}
-	info, err := l.ns.Link(l.name)
+	l, ref, err := receiverLink(b)
 	if err != nil {
-		return nil, wrap(b, err)
+		return nil, err
 	}
-	var peerNS *kernel.NS
-	var peer kernel.LinkInfo
-	if info.Kind == "veth" {
-		peerNS, peer, _ = l.ns.Peer(info, l.lab.Namespaces())
+	if err := do(thread, b, l.ns.env.Lab, model.LinkDel{Link: ref}); err != nil {
+		return nil, err
 	}
-	if err := l.ns.DeleteLink(l.name); err != nil {
-		return nil, wrap(b, err)
-	}
-	if err := l.lab.LinkDeleted(l.ns, l.name, peerNS, peer.Name, callerLine(thread)); err != nil {
-		return nil, wrap(b, err)
-	}
-	step(thread, "%s", ipCmd(l.ns, l.lab, "link del "+l.name))
 	return starlark.None, nil
 }

@@ -16,85 +16,150 @@ package builtins
 //	.exec(cmd, ...)     exec_in(this, cmd, ...)
 //	.id                 its NETNSID as the host knows it (ip netns list-id), None if it has none
 //	.set_id(n)          ip netns set NAME n (only a namespace the lab created, unless --allow-host)
-//	.delete()           ip netns del (only a namespace the lab created, unless --allow-host)
+//	.delete()           ip netns del (only a namespace the lab created)
 //
 //	netns_list()        the names under /run/netns, sorted (ip netns list)  -> [string]
 //	netns_identify(pid) the name of the named namespace process pid is in, or None (ip netns identify)
 //
-// Once its namespace is gone (deleted, or its name removed from outside),
-// a handle, and every link and route handle in it, is an error at each
-// use that says where the playbook deleted it (lab.NSErr).
+// A handle names the namespace it was made for, not a name: once that
+// namespace is gone, every use of the handle, and of the link and route
+// handles in it, is an error that says so, and where the playbook deleted
+// it; it never falls back to another namespace.
 
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 
-	"github.com/nsplay/nsplay/internal/kernel"
-	"github.com/nsplay/nsplay/internal/lab"
+	"github.com/nsplay/nsplay/internal/model"
 	"go.starlark.net/starlark"
 	"go.starlark.net/syntax"
 )
 
 // Netns is a handle on a network namespace.
 type Netns struct {
-	lab *lab.Lab
-	ns  *kernel.NS
+	env *Env
+	ref model.NSRef
+	ino uint64 // the namespace's identity when the handle was made
 }
 
 var _ starlark.HasAttrs = (*Netns)(nil)
 
+// nsHandle is the playbook's handle on a namespace that is there: one
+// handle per namespace, whatever ref names it (a name, /proc/PID/ns/net of
+// a process in it), so that handles compare equal and print alike.
+func (env *Env) nsHandle(ref model.NSRef) (*Netns, error) {
+	ino, err := env.Lab.B.Identity(ref)
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range env.spaces {
+		if n.ino == ino {
+			return n, nil
+		}
+	}
+	n := &Netns{env: env, ref: ref, ino: ino}
+	env.spaces = append(env.spaces, n)
+	return n, nil
+}
+
+// ErrGone reports a handle whose namespace no longer exists.
+var ErrGone = errors.New("the namespace is gone")
+
+// goneError says in full why a handle may not be used, and matches ErrGone.
+type goneError string
+
+func (e goneError) Error() string { return string(e) }
+func (e goneError) Unwrap() error { return ErrGone }
+
+func gone(format string, args ...any) error { return goneError(fmt.Sprintf(format, args...)) }
+
+// live checks that the handle's namespace is still the one it was made
+// for, and returns its ref.
+func (n *Netns) live() (model.NSRef, error) {
+	ino, err := n.env.Lab.B.Identity(n.ref)
+	if err == nil && ino == n.ino {
+		return n.ref, nil
+	}
+	if at := n.env.Lab.DeletedAt(n.ref.Name()); at != "" {
+		return n.ref, gone("namespace %s was deleted at %s", n.ref, at)
+	}
+	if err == nil {
+		return n.ref, gone("namespace %s was deleted and made again by someone else since this handle was made", n.ref)
+	}
+	if n.ref.Name() != "" {
+		return n.ref, gone("namespace %s is gone: %s no longer names it (deleted with ip netns del?)", n.ref, n.path())
+	}
+	return n.ref, gone("namespace %s is gone", n.ref)
+}
+
 func (n *Netns) String() string {
 	switch {
-	case n.ns == n.lab.Host:
+	case n.ref.IsHost():
 		return "host"
-	case n.ns.Name != "":
-		return fmt.Sprintf("netns(%q)", n.ns.Name)
+	case n.ref.Name() != "":
+		return fmt.Sprintf("netns(%q)", n.ref.Name())
 	}
-	return fmt.Sprintf("netns(path=%q)", n.ns.Path)
+	return fmt.Sprintf("netns(path=%q)", n.ref.Path())
 }
 func (n *Netns) Type() string          { return "nsplay.netns" }
 func (n *Netns) Freeze()               {}
 func (n *Netns) Truth() starlark.Bool  { return true }
-func (n *Netns) Hash() (uint32, error) { return starlark.String(n.ns.Path).Hash() }
+func (n *Netns) Hash() (uint32, error) { return starlark.String(n.ref.Key()).Hash() }
 func (n *Netns) CompareSameType(op syntax.Token, y starlark.Value, depth int) (bool, error) {
-	return sameCompare(op, n.ns.Same(y.(*Netns).ns), n, y)
+	o := y.(*Netns)
+	return sameCompare(op, n.ino == o.ino, n, y)
 }
 
 func (n *Netns) Attr(name string) (starlark.Value, error) {
-	if err := n.lab.NSErr(n.ns); err != nil {
+	ref, err := n.live()
+	if err != nil {
 		return nil, err
+	}
+	if m, ok := netnsMethods[name]; ok {
+		return starlark.NewBuiltin(name, m).BindReceiver(n), nil
 	}
 	switch name {
 	case "name":
 		switch {
-		case n.ns == n.lab.Host:
+		case n.ref.IsHost():
 			return starlark.String("host"), nil
-		case n.ns.Name != "":
-			return starlark.String(n.ns.Name), nil
+		case n.ref.Name() != "":
+			return starlark.String(n.ref.Name()), nil
 		}
 		return starlark.None, nil
 	case "path":
-		return starlark.String(n.ns.Path), nil
+		return starlark.String(n.path()), nil
+	}
+	switch name {
 	case "owned":
-		return starlark.Bool(n.lab.OwnsNS(n.ns)), nil
+		return starlark.Bool(n.env.Lab.OwnsNS(ref)), nil
 	case "id":
-		id, err := n.lab.Host.NetnsIDOf(n.ns)
+		id, err := n.env.Lab.B.NetnsID(model.Host, ref)
 		if err != nil || id < 0 {
 			return starlark.None, err
 		}
 		return starlark.MakeInt(id), nil
 	}
-	if m, ok := netnsMethods[name]; ok {
-		return starlark.NewBuiltin(name, m).BindReceiver(n), nil
-	}
 	return nil, nil
+}
+
+// path is a path that opens the namespace.
+func (n *Netns) path() string {
+	switch {
+	case n.ref.Name() != "":
+		return filepath.Join(n.env.Lab.Paths.RunNetns, n.ref.Name())
+	case n.ref.Path() != "":
+		return n.ref.Path()
+	}
+	return "/proc/self/ns/net"
 }
 
 func (n *Netns) AttrNames() []string {
 	return []string{"delete", "exec", "id", "link", "links", "name", "owned", "path", "pids", "routes", "set_id"}
 }
 
-var netnsMethods = map[string]func(*starlark.Thread, *starlark.Builtin, starlark.Tuple, []starlark.Tuple) (starlark.Value, error){
+var netnsMethods = map[string]builtinFn{
 	"link":   netnsLink,
 	"links":  netnsLinks,
 	"routes": netnsRoutes,
@@ -104,25 +169,28 @@ var netnsMethods = map[string]func(*starlark.Thread, *starlark.Builtin, starlark
 	"set_id": netnsSetID,
 }
 
+// receiverNS is the live namespace of a netns method's receiver.
+func receiverNS(b *starlark.Builtin) (*Netns, model.NSRef, error) {
+	n := b.Receiver().(*Netns)
+	ref, err := n.live()
+	return n, ref, wrap(b, err)
+}
+
 func netnsSetID(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var id int
 	if err := unpack(b.Name(), args, kwargs, 1, "id", &id); err != nil {
 		return nil, err
 	}
-	n := receiverNS(b)
-	if n.ns == n.lab.Host {
-		return nil, errors.New("set_id: host is the namespace the ids are given in; give one to another namespace")
-	}
-	if err := n.lab.MayChangeNS(n.ns); err != nil {
-		return nil, wrap(b, err)
+	n, ref, err := receiverNS(b)
+	if err != nil {
+		return nil, err
 	}
 	if id < 0 {
 		return nil, fmt.Errorf("set_id: %d is negative; ids are 0 or more", id)
 	}
-	if err := n.lab.Host.SetNetnsID(n.ns, id); err != nil {
-		return nil, wrap(b, err)
+	if err := do(thread, b, n.env.Lab, model.NetnsSetID{NS: ref, ID: id}); err != nil {
+		return nil, err
 	}
-	step(thread, "ip netns set %s %d", n.ns, id)
 	return n, nil
 }
 
@@ -130,7 +198,11 @@ func netnsListFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 	if err := unpack(b.Name(), args, kwargs, 0); err != nil {
 		return nil, err
 	}
-	names, err := kernel.NamedList()
+	env, err := envOf(thread)
+	if err != nil {
+		return nil, err
+	}
+	names, err := env.Lab.B.NamedList()
 	if err != nil {
 		return nil, wrap(b, err)
 	}
@@ -146,7 +218,11 @@ func netnsIdentifyFn(thread *starlark.Thread, b *starlark.Builtin, args starlark
 	if err := unpack(b.Name(), args, kwargs, 1, "pid", &pid); err != nil {
 		return nil, err
 	}
-	name, err := kernel.Identify(pid)
+	env, err := envOf(thread)
+	if err != nil {
+		return nil, err
+	}
+	name, err := env.Lab.B.Identify(pid)
 	if err != nil {
 		return nil, wrap(b, err)
 	}
@@ -176,26 +252,36 @@ func netnsFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, 
 		path = fmt.Sprintf("/proc/%d/ns/net", pid)
 	}
 	if path != "" {
-		ns, err := env.Lab.Attach(path)
+		n, err := env.attach(path)
 		if err != nil {
 			return nil, wrap(b, err)
 		}
 		step(thread, "attach to namespace %s", path)
-		return &Netns{lab: env.Lab, ns: ns}, nil
+		return n, nil
 	}
 	if name == "host" {
 		return nil, errors.New(`netns: "host" is the name of the namespace nsplay started in (the predeclared host); give the new namespace another name`)
 	}
-	ns, adopted, err := env.Lab.Netns(name)
+	res, err := env.Lab.Do(model.NetnsAdd{Name: name})
 	if err != nil {
 		return nil, wrap(b, err)
 	}
-	if adopted {
+	if res.Adopted {
 		step(thread, "netns %s is the lab's already: adopted", name)
 	} else {
-		step(thread, "ip netns add %s", name)
+		step(thread, "%s", model.NetnsAdd{Name: name}.Text())
 	}
-	return &Netns{lab: env.Lab, ns: ns}, nil
+	n, err := env.nsHandle(model.Named(name))
+	return n, wrap(b, err)
+}
+
+// attach opens a namespace the lab does not own by path.
+func (env *Env) attach(path string) (*Netns, error) {
+	ref := model.AtPath(path)
+	if dir, name := filepath.Split(filepath.Clean(path)); filepath.Clean(dir) == env.Lab.Paths.RunNetns {
+		ref = model.Named(name)
+	}
+	return env.nsHandle(ref)
 }
 
 // nsArg is a namespace argument: a netns handle, or the name of a namespace
@@ -252,60 +338,55 @@ func (a *nsArg) must(env *Env) (*Netns, error) {
 	return a.resolve(env)
 }
 
-// resolve turns the argument into a handle; an unset argument is host. A
-// handle of a namespace that is gone is an error, never another namespace.
+// resolve turns the argument into a live handle; an unset argument is host.
 func (a *nsArg) resolve(env *Env) (*Netns, error) {
 	switch {
 	case a.handle != nil:
-		if err := env.Lab.NSErr(a.handle.ns); err != nil {
-			return nil, err
-		}
-		return a.handle, nil
+		_, err := a.handle.live()
+		return a.handle, err
 	case a.name == "" || a.name == "host":
-		return &Netns{lab: env.Lab, ns: env.Lab.Host}, nil
+		return env.spaces[0], nil
 	}
-	for _, o := range env.Lab.Objects() {
-		if o.Kind == "netns" && o.Name == a.name {
-			ns, _, err := env.Lab.Netns(a.name)
-			return &Netns{lab: env.Lab, ns: ns}, err
+	ref := model.Named(a.name)
+	if _, err := env.Lab.B.Identity(ref); err != nil {
+		if at := env.Lab.DeletedAt(a.name); at != "" {
+			return nil, gone("namespace %s was deleted at %s", a.name, at)
 		}
-	}
-	if !kernel.NamedExists(a.name) {
 		return nil, fmt.Errorf("there is no namespace %q: create it with netns(%q) first", a.name, a.name)
 	}
-	ns, err := env.Lab.Attach(kernel.RunDir + "/" + a.name)
-	if err != nil {
-		return nil, err
-	}
-	return &Netns{lab: env.Lab, ns: ns}, nil
+	return env.nsHandle(ref)
 }
-
-func receiverNS(b *starlark.Builtin) *Netns { return b.Receiver().(*Netns) }
 
 func netnsLink(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var name string
 	if err := unpack(b.Name(), args, kwargs, 1, "name", &name); err != nil {
 		return nil, err
 	}
-	n := receiverNS(b)
-	if _, err := n.ns.Link(name); err != nil {
+	n, ref, err := receiverNS(b)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := n.env.Lab.B.Link(model.Link(ref, name)); err != nil {
 		return nil, wrap(b, err)
 	}
-	return &Link{lab: n.lab, ns: n.ns, name: name}, nil
+	return &Link{ns: n, name: name}, nil
 }
 
 func netnsLinks(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	if err := unpack(b.Name(), args, kwargs, 0); err != nil {
 		return nil, err
 	}
-	n := receiverNS(b)
-	infos, err := n.ns.Links()
+	n, ref, err := receiverNS(b)
+	if err != nil {
+		return nil, err
+	}
+	infos, err := n.env.Lab.B.Links(ref)
 	if err != nil {
 		return nil, wrap(b, err)
 	}
 	links := make([]starlark.Value, len(infos))
 	for i, info := range infos {
-		links[i] = &Link{lab: n.lab, ns: n.ns, name: info.Name}
+		links[i] = &Link{ns: n, name: info.Name}
 	}
 	return starlark.NewList(links), nil
 }
@@ -314,14 +395,19 @@ func netnsRoutes(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 	if err := unpack(b.Name(), args, kwargs, 0); err != nil {
 		return nil, err
 	}
-	n := receiverNS(b)
-	infos, err := n.ns.Routes(false)
+	n, ref, err := receiverNS(b)
+	if err != nil {
+		return nil, err
+	}
+	infos, err := n.env.Lab.B.Routes(ref)
 	if err != nil {
 		return nil, wrap(b, err)
 	}
-	routes := make([]starlark.Value, len(infos))
-	for i, info := range infos {
-		routes[i] = &Route{lab: n.lab, ns: n.ns, spec: specOf(info)}
+	var routes []starlark.Value
+	for _, info := range infos {
+		if info.Table == "main" {
+			routes = append(routes, &Route{ns: n, spec: info.Route()})
+		}
 	}
 	return starlark.NewList(routes), nil
 }
@@ -330,37 +416,39 @@ func netnsPIDs(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple
 	if err := unpack(b.Name(), args, kwargs, 0); err != nil {
 		return nil, err
 	}
-	pids, err := receiverNS(b).ns.PIDs()
+	n, ref, err := receiverNS(b)
+	if err != nil {
+		return nil, err
+	}
+	pids, err := n.env.Lab.B.PIDs(ref)
 	if err != nil {
 		return nil, wrap(b, err)
 	}
 	vals := make([]starlark.Value, len(pids))
-	for i, p := range pids {
-		vals[i] = starlark.MakeInt(p)
+	for i, pid := range pids {
+		vals[i] = starlark.MakeInt(pid)
 	}
 	return starlark.NewList(vals), nil
 }
 
 func netnsExec(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	return execInFn(thread, b, append(starlark.Tuple{receiverNS(b)}, args...), kwargs)
+	return execInFn(thread, b, append(starlark.Tuple{b.Receiver()}, args...), kwargs)
 }
 
 func netnsDelete(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	if err := unpack(b.Name(), args, kwargs, 0); err != nil {
 		return nil, err
 	}
-	n := receiverNS(b)
-	if n.ns.Name == "" || n.ns == n.lab.Host {
-		return nil, fmt.Errorf("delete: %s has no name under %s; nsplay deletes only named namespaces", n, kernel.RunDir)
+	n, ref, err := receiverNS(b)
+	if err != nil {
+		return nil, err
 	}
-	if err := n.lab.MayDeleteNS(n.ns); err != nil {
-		return nil, wrap(b, err)
+	if ref.Name() == "" {
+		return nil, fmt.Errorf("delete: %s has no name under %s; nsplay deletes only named namespaces", n, n.env.Lab.Paths.RunNetns)
 	}
-	err := n.ns.Delete(n.lab.Namespaces())
-	if err := errors.Join(err, n.lab.NetnsDeleted(n.ns, callerLine(thread))); err != nil {
-		return nil, wrap(b, err)
+	if err := do(thread, b, n.env.Lab, model.NetnsDel{Name: ref.Name()}); err != nil {
+		return nil, err
 	}
-	step(thread, "ip netns del %s", n.ns.Name)
 	return starlark.None, nil
 }
 

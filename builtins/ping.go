@@ -28,7 +28,8 @@ func pingFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, k
 	if count < 1 {
 		return nil, fmt.Errorf("ping: count=%d; send at least 1", count)
 	}
-	res, err := ns.ns.Ping(env.Ctx, ip, count, wait)
+	step(thread, "ping -c %d %s in %s", count, ip, ns.ref)
+	res, err := env.Lab.B.Ping(env.Ctx, ns.ref, ip, count, wait)
 	if err != nil {
 		return nil, wrap(b, err)
 	}
@@ -36,10 +37,12 @@ func pingFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, k
 		return nil, fmt.Errorf("ping: %w", err)
 	}
 	var rtt starlark.Value = starlark.None
-	if len(res.RTTs) > 0 {
+	switch {
+	case !res.Known && res.Received > 0:
+		rtt = Unknown{what: "ping(...).rtt_ms", thread: thread}
+	case len(res.RTTs) > 0:
 		rtt = starlark.Float(msOf(res.RTTs))
 	}
-	step(thread, "ping -c %d %s in %s: %d of %d answered", count, ip, ns.ns, res.Received, res.Sent)
 	return starlarkstruct.FromStringDict(starlarkstruct.Default, starlark.StringDict{
 		"sent":     starlark.MakeInt(res.Sent),
 		"received": starlark.MakeInt(res.Received),

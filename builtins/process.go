@@ -26,8 +26,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/nsplay/nsplay/internal/kernel"
-	"github.com/nsplay/nsplay/internal/lab"
+	"github.com/nsplay/nsplay/internal/model"
 	"go.starlark.net/starlark"
 	"go.starlark.net/starlarkstruct"
 	"go.starlark.net/syntax"
@@ -36,8 +35,7 @@ import (
 
 // Process is a handle on a process the playbook spawned.
 type Process struct {
-	lab   *lab.Lab
-	proc  *kernel.Proc
+	proc  model.Proc
 	shown string // the command, for messages
 }
 
@@ -68,10 +66,6 @@ func (p *Process) Attr(name string) (starlark.Value, error) {
 	}
 	return nil, nil
 }
-
-// unshareFlags name the fresh namespaces as unshare(1) would.
-var unshareFlags = map[string]string{"mnt": "--mount", "uts": "--uts", "ipc": "--ipc", "pid": "--pid --mount-proc",
-	"net": "--net", "user": "--user (root inside, nobody outside)"}
 
 // namespaceFiles are the kinds .ns(kind) knows, as /proc/PID/ns names them.
 var namespaceFiles = []string{"cgroup", "ipc", "mnt", "net", "pid", "user", "uts"}
@@ -105,6 +99,9 @@ func processWait(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 	if err != nil {
 		return nil, fmt.Errorf("wait: %s: %w", p, err)
 	}
+	if res.Unknown {
+		return unknownResult(thread, "wait"), nil
+	}
 	return resultStruct(res), nil
 }
 
@@ -128,7 +125,7 @@ func processKill(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 	return starlark.None, nil
 }
 
-func resultStruct(res kernel.ExecResult) starlark.Value {
+func resultStruct(res model.ExecResult) starlark.Value {
 	return starlarkstruct.FromStringDict(starlarkstruct.Default, starlark.StringDict{
 		"rc":     starlark.MakeInt(res.RC),
 		"stdout": starlark.String(res.Stdout),
@@ -150,20 +147,20 @@ func spawnFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, 
 	if err != nil {
 		return nil, err
 	}
-	spec, shown, where, err := commandSpec(env, target, cmd, fresh, hostname, envDict, stdin)
+	spec, err := commandSpec(env, target, cmd, fresh, hostname, envDict, stdin)
 	if err != nil {
 		return nil, wrap(b, err)
 	}
-	proc, err := kernel.Start(spec)
+	step(thread, "%s &", spec.Text())
+	proc, err := env.Lab.B.Start(spec)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %q: %w", b.Name(), shown, err)
+		return nil, fmt.Errorf("%s: %q: %w", b.Name(), spec.Shown, err)
 	}
 	if err := env.Lab.Spawned(proc, spec.Argv[0]); err != nil {
 		proc.Stop(0)
 		return nil, wrap(b, err)
 	}
-	step(thread, "%s %s & (pid %d)", where, shown, proc.PID())
-	return &Process{lab: env.Lab, proc: proc, shown: shown}, nil
+	return &Process{proc: proc, shown: spec.Shown}, nil
 }
 
 // targetArg is where a command runs: a namespace, or a process whose
@@ -184,58 +181,40 @@ func (a *targetArg) Unpack(v starlark.Value) error {
 	return nil
 }
 
-// commandSpec turns the arguments exec_in and spawn share into a spec, the
-// command as a user would type it, and where it runs in words of ip,
-// nsenter and unshare.
+// commandSpec turns the arguments exec_in and spawn share into a spec.
 func commandSpec(env *Env, target targetArg, cmd starlark.Value, fresh *starlark.List, hostname string,
-	envDict *starlark.Dict, stdin string) (kernel.ExecSpec, string, string, error) {
-	var spec kernel.ExecSpec
+	envDict *starlark.Dict, stdin string) (model.ExecSpec, error) {
+	var spec model.ExecSpec
 	argv, shown, err := commandArgv(cmd)
 	if err != nil {
-		return spec, "", "", err
+		return spec, err
 	}
 	environ, err := environment(envDict)
 	if err != nil {
-		return spec, "", "", err
+		return spec, err
 	}
-	spec = kernel.ExecSpec{Argv: argv, Env: environ, Stdin: stdin, Hostname: hostname}
+	spec = model.ExecSpec{Argv: argv, Shown: shown, Env: environ, Stdin: stdin, Hostname: hostname}
 	if fresh != nil {
 		if spec.New, err = stringList("new", fresh); err != nil {
-			return spec, "", "", err
+			return spec, err
 		}
 	}
-	var where string
 	switch {
 	case target.proc != nil:
 		if !target.proc.proc.Alive() {
 			// Its pid may be someone else's by now.
-			return spec, "", "", fmt.Errorf("%s has ended; there are no namespaces of it to join", target.proc)
+			return spec, fmt.Errorf("%s has ended; there are no namespaces of it to join", target.proc)
 		}
 		spec.JoinPID = target.proc.proc.PID()
-		where = fmt.Sprintf("nsenter -t %d -a", spec.JoinPID)
 	default:
 		if !target.set() {
-			return spec, "", "", errors.New("want a netns handle, a namespace name or a process handle as target, got None")
+			return spec, errors.New("want a netns handle, a namespace name or a process handle as target, got None")
 		}
 		ns, err := target.must(env)
 		if err != nil {
-			return spec, "", "", err
+			return spec, err
 		}
-		spec.NS = ns.ns
-		where = "in host:"
-		if ns.ns != env.Lab.Host {
-			spec.EtcName = ns.ns.Name
-			where = "ip netns exec " + ns.ns.String()
-		}
+		spec.NS = ns.ref
 	}
-	if len(spec.New) > 0 || hostname != "" {
-		where += " unshare"
-		for _, kind := range spec.New {
-			where += " " + unshareFlags[kind]
-		}
-		if hostname != "" {
-			where += " (hostname " + hostname + ")"
-		}
-	}
-	return spec, shown, where, nil
+	return spec, spec.Check()
 }

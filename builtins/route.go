@@ -13,10 +13,7 @@ package builtins
 import (
 	"fmt"
 	"slices"
-	"strings"
 
-	"github.com/nsplay/nsplay/internal/kernel"
-	"github.com/nsplay/nsplay/internal/lab"
 	"github.com/nsplay/nsplay/internal/model"
 	"go.starlark.net/starlark"
 	"go.starlark.net/syntax"
@@ -24,25 +21,22 @@ import (
 
 // Route is a handle on a route.
 type Route struct {
-	lab  *lab.Lab
-	ns   *kernel.NS
-	spec kernel.RouteSpec
+	ns   *Netns
+	spec model.Route
 }
 
 var _ starlark.HasAttrs = (*Route)(nil)
 
-func (r *Route) String() string {
-	return fmt.Sprintf("route(%s, %q)", &Netns{lab: r.lab, ns: r.ns}, r.spec.Dst)
-}
+func (r *Route) String() string       { return fmt.Sprintf("route(%s, %q)", r.ns, r.spec.Dst) }
 func (r *Route) Type() string         { return "nsplay.route" }
 func (r *Route) Freeze()              {}
 func (r *Route) Truth() starlark.Bool { return true }
 func (r *Route) Hash() (uint32, error) {
-	return starlark.String(r.ns.Path + " " + routeArgs(r.spec)).Hash()
+	return starlark.String(r.ns.ref.Key() + " " + r.spec.Args()).Hash()
 }
 func (r *Route) CompareSameType(op syntax.Token, y starlark.Value, depth int) (bool, error) {
 	o := y.(*Route)
-	return sameCompare(op, r.ns.Same(o.ns) && r.spec == o.spec, r, y)
+	return sameCompare(op, r.ns.ino == o.ns.ino && r.spec == o.spec, r, y)
 }
 
 func (r *Route) AttrNames() []string {
@@ -50,7 +44,7 @@ func (r *Route) AttrNames() []string {
 }
 
 func (r *Route) Attr(name string) (starlark.Value, error) {
-	if err := r.lab.NSErr(r.ns); err != nil {
+	if _, err := r.ns.live(); err != nil {
 		return nil, fmt.Errorf("route %s: %w", r.spec.Dst, err)
 	}
 	if name == "delete" {
@@ -80,20 +74,24 @@ func (r *Route) Attr(name string) (starlark.Value, error) {
 	return starlark.String(info.Scope), nil
 }
 
-// live finds the route in the kernel.
-func (r *Route) live() (kernel.RouteInfo, error) {
-	routes, err := r.ns.Routes(true)
+// live finds the route in its namespace now.
+func (r *Route) live() (model.RouteInfo, error) {
+	ns, err := r.ns.live()
 	if err != nil {
-		return kernel.RouteInfo{}, err
+		return model.RouteInfo{}, err
+	}
+	routes, err := r.ns.env.Lab.B.Routes(ns)
+	if err != nil {
+		return model.RouteInfo{}, err
 	}
 	for _, info := range routes {
-		s := specOf(info)
+		s := info.Route()
 		if s.Dst == r.spec.Dst && s.Table == r.spec.Table && s.Metric == r.spec.Metric &&
 			(r.spec.Via == "" || s.Via == r.spec.Via) && (r.spec.Dev == "" || s.Dev == r.spec.Dev) {
 			return info, nil
 		}
 	}
-	return kernel.RouteInfo{}, fmt.Errorf("route %s in %s is not there any more: %w", r.spec.Dst, r.ns, kernel.ErrNotFound)
+	return model.RouteInfo{}, fmt.Errorf("route %s in %s is not there any more: %w", r.spec.Dst, ns, model.ErrNotFound)
 }
 
 func noneIfEmpty(s string) starlark.Value {
@@ -103,34 +101,12 @@ func noneIfEmpty(s string) starlark.Value {
 	return starlark.String(s)
 }
 
-func specOf(info kernel.RouteInfo) kernel.RouteSpec {
-	return kernel.RouteSpec{Dst: info.Dst, Via: info.Via, Dev: info.Dev, Metric: info.Metric, Table: info.Table}
-}
-
-// routeArgs writes the spec as `ip route` arguments.
-func routeArgs(s kernel.RouteSpec) string {
-	parts := []string{s.Dst}
-	if s.Via != "" {
-		parts = append(parts, "via", s.Via)
-	}
-	if s.Dev != "" {
-		parts = append(parts, "dev", s.Dev)
-	}
-	if s.Metric != 0 {
-		parts = append(parts, "metric", fmt.Sprint(s.Metric))
-	}
-	if s.Table != "main" {
-		parts = append(parts, "table", s.Table)
-	}
-	return strings.Join(parts, " ")
-}
-
 func routeFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var nsA nsArg
 	var dst string
 	var via starlark.Value = starlark.None
 	var dev starlark.Value = starlark.None
-	spec := kernel.RouteSpec{Table: "main"}
+	spec := model.Route{Table: "main"}
 	if err := unpack(b.Name(), args, kwargs, 2, "ns", &nsA, "dst", &dst, "via?", &via, "dev?", &dev,
 		"metric?", &spec.Metric, "table?", &spec.Table); err != nil {
 		return nil, err
@@ -156,8 +132,8 @@ func routeFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, 
 	case starlark.String:
 		spec.Dev = string(v)
 	case *Link:
-		if !v.ns.Same(ns.ns) {
-			return nil, fmt.Errorf("route: dev=%s is in %s, not in %s", v.name, v.ns, ns.ns)
+		if v.ns.ino != ns.ino {
+			return nil, fmt.Errorf("route: dev=%s is in %s, not in %s", v.name, v.ns.ref, ns.ref)
 		}
 		spec.Dev = v.name
 	case starlark.NoneType:
@@ -170,16 +146,20 @@ func routeFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, 
 	if spec.Metric == 0 && spec.IPv6() {
 		spec.Metric = model.IPv6DefaultMetric // what the kernel gives it
 	}
-	adopted, err := env.Lab.AddRoute(ns.ns, spec)
+	if err := spec.Check(); err != nil {
+		return nil, wrap(b, err)
+	}
+	op := model.RouteAdd{NS: ns.ref, Route: spec}
+	res, err := env.Lab.Do(op)
 	if err != nil {
 		return nil, wrap(b, err)
 	}
-	if adopted {
-		step(thread, "route %s in %s is there already", routeArgs(spec), ns.ns)
+	if res.Adopted {
+		step(thread, "route %s in %s is there already", spec.Args(), ns.ref)
 	} else {
-		step(thread, "%s", ipCmd(ns.ns, env.Lab, "route add "+routeArgs(spec)))
+		step(thread, "%s", op.Text())
 	}
-	return &Route{lab: env.Lab, ns: ns.ns, spec: spec}, nil
+	return &Route{ns: ns, spec: spec}, nil
 }
 
 func routeDelete(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
@@ -187,9 +167,12 @@ func routeDelete(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 		return nil, err
 	}
 	r := b.Receiver().(*Route)
-	if err := r.lab.DeleteRoute(r.ns, r.spec); err != nil {
+	ns, err := r.ns.live()
+	if err != nil {
 		return nil, wrap(b, err)
 	}
-	step(thread, "%s", ipCmd(r.ns, r.lab, "route del "+routeArgs(r.spec)))
+	if err := do(thread, b, r.ns.env.Lab, model.RouteDel{NS: ns, Route: r.spec}); err != nil {
+		return nil, err
+	}
 	return starlark.None, nil
 }

@@ -33,7 +33,7 @@ func stateFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, 
 		if err != nil {
 			return nil, wrap(b, err)
 		}
-		snap, err := env.Lab.Snapshot(ns.ns)
+		snap, err := env.Lab.Snapshot(&ns.ref)
 		if err != nil {
 			return nil, wrap(b, err)
 		}

@@ -1,7 +1,7 @@
 package interp_test
 
 import (
-	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -9,9 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nsplay/nsplay/internal/kernel"
-	"github.com/nsplay/nsplay/internal/lab"
-	"github.com/nsplay/nsplay/interp"
+	"github.com/nsplay/nsplay/internal/model"
+	"github.com/nsplay/nsplay/internal/session"
 )
 
 // BenchmarkTutorial builds and tears down the tutorial's lab with nsplay
@@ -41,9 +40,9 @@ func benchAgainstIP(b *testing.B, name, resolvNS string) {
 		}
 		if resolvNS != "" {
 			// As the lab does: /etc/netns goes again only if it was not there.
-			_, err := os.Stat(kernel.EtcNetnsDir)
+			_, err := os.Stat(model.DefaultPaths.EtcNetns)
 			madeEtcNetns := os.IsNotExist(err)
-			dir := filepath.Join(kernel.EtcNetnsDir, resolvNS)
+			dir := filepath.Join(model.DefaultPaths.EtcNetns, resolvNS)
 			if err := os.MkdirAll(dir, 0o755); err != nil {
 				b.Fatal(err)
 			}
@@ -54,7 +53,7 @@ func benchAgainstIP(b *testing.B, name, resolvNS string) {
 				b.Fatal(err)
 			}
 			if madeEtcNetns {
-				if err := os.Remove(kernel.EtcNetnsDir); err != nil {
+				if err := os.Remove(model.DefaultPaths.EtcNetns); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -77,20 +76,11 @@ func requireRootBench(b *testing.B) {
 }
 
 func buildAndTearDown(b *testing.B, file string) {
-	host, err := kernel.Current()
+	res, err := session.Run(session.Options{Playbook: file, Name: "bench", Paths: model.DefaultPaths})
+	if err == nil {
+		err = errors.Join(res.RunErr, res.DownErr)
+	}
 	if err != nil {
-		b.Fatal(err)
-	}
-	defer host.Close()
-	l, err := lab.Open("bench", host, file)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if _, err := interp.Run(context.Background(), l, file, interp.Options{}); err != nil {
-		l.Teardown(func(string) {})
-		b.Fatal(err)
-	}
-	if err := l.Teardown(func(string) {}); err != nil {
 		b.Fatal(err)
 	}
 }

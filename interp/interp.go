@@ -23,10 +23,14 @@ type Event struct {
 	Kind string `json:"kind"` // "step", "check", "log", "warning", "error", "teardown", "kept", "summary"
 	Pos  string `json:"pos,omitempty"`
 	Msg  string `json:"msg,omitempty"`
-	Pass *bool  `json:"pass,omitempty"` // check
-	// Passed and Failed count the checks (summary only).
-	Passed *int `json:"passed,omitempty"`
-	Failed *int `json:"failed,omitempty"`
+	Pass *bool  `json:"pass,omitempty"` // check; nil for an undecided one
+	// Undecided marks a check, or a branch, that depends on what only the
+	// kernel knows (nsplay plan).
+	Undecided bool `json:"undecided,omitempty"`
+	// Passed, Failed and Undecided count the checks (summary only).
+	Passed         *int `json:"passed,omitempty"`
+	Failed         *int `json:"failed,omitempty"`
+	UndecidedCount *int `json:"undecided_count,omitempty"`
 }
 
 // Options configure a run.
@@ -35,9 +39,10 @@ type Options struct {
 	Emit func(Event)       // receives every event as it happens
 }
 
-// Result counts the checks of a run.
+// Result counts the checks of a run. Undecided counts those that depend
+// on what only the kernel knows (a plan).
 type Result struct {
-	Passed, Failed int
+	Passed, Failed, Undecided int
 }
 
 // Error is a playbook that stopped: a Starlark error, a kernel error, fail().
@@ -74,7 +79,10 @@ func Run(ctx context.Context, l *lab.Lab, file string, opts Options) (Result, er
 		vars = map[string]string{}
 	}
 	env := &builtins.Env{Lab: l, Ctx: ctx, Report: rep, Vars: vars, UsedVars: map[string]bool{}}
-	predeclared := builtins.Predeclared(env)
+	predeclared, err := builtins.Predeclared(env)
+	if err != nil {
+		return Result{}, err
+	}
 	root, err := filepath.Abs(filepath.Dir(file))
 	if err != nil {
 		return Result{}, err
@@ -88,7 +96,7 @@ func Run(ctx context.Context, l *lab.Lab, file string, opts Options) (Result, er
 	defer stop()
 
 	_, err = starlark.ExecFileOptions(fileOptions, thread, file, nil, predeclared)
-	res := Result{Passed: rep.passed, Failed: rep.failed}
+	res := Result{Passed: rep.passed, Failed: rep.failed, Undecided: rep.undecided}
 	if err != nil {
 		if ctx.Err() != nil {
 			err = fmt.Errorf("%w: %w", ctx.Err(), err)
@@ -135,8 +143,8 @@ func asError(err error) error {
 
 // reporter turns builtin reports into events and counts checks.
 type reporter struct {
-	emit           func(Event)
-	passed, failed int
+	emit                      func(Event)
+	passed, failed, undecided int
 }
 
 func (r *reporter) Step(pos syntax.Position, msg string) {
@@ -150,6 +158,11 @@ func (r *reporter) Check(pos syntax.Position, ok bool, msg string) {
 		r.failed++
 	}
 	r.emit(Event{Kind: "check", Pos: shortPos(pos), Msg: msg, Pass: &ok})
+}
+
+func (r *reporter) Undecided(pos syntax.Position, msg string) {
+	r.undecided++
+	r.emit(Event{Kind: "check", Pos: shortPos(pos), Msg: msg, Undecided: true})
 }
 
 // shortPos is file:line, what a user needs to find a statement.

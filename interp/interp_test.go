@@ -2,7 +2,6 @@ package interp_test
 
 import (
 	"bufio"
-	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -14,8 +13,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/nsplay/nsplay/internal/kernel"
-	"github.com/nsplay/nsplay/internal/lab"
+	"github.com/nsplay/nsplay/internal/model"
+	"github.com/nsplay/nsplay/internal/session"
 	"github.com/nsplay/nsplay/internal/testenv"
 	"github.com/nsplay/nsplay/interp"
 )
@@ -88,17 +87,6 @@ func runPlaybook(t *testing.T, file string) string {
 	for _, args := range h.setup {
 		testenv.IP(t, args...)
 	}
-	host, err := kernel.Current()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(host.Close)
-	name := strings.TrimSuffix(filepath.Base(file), ".star")
-	l, err := lab.Open(name, host, file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l.AllowHost = h.allowHost
 	var report strings.Builder
 	emit := func(e interp.Event) {
 		switch e.Kind {
@@ -108,21 +96,24 @@ func runPlaybook(t *testing.T, file string) string {
 				verdict = "FAIL"
 			}
 			fmt.Fprintf(&report, "%s %s: %s\n", verdict, e.Pos, e.Msg)
-		default:
+		case "step", "log", "warning":
 			fmt.Fprintf(&report, "%s %s\n", e.Kind, strings.TrimPrefix(e.Pos+": "+e.Msg, ": "))
 		}
 	}
-	res, runErr := interp.Run(context.Background(), l, file, interp.Options{Vars: h.vars, Emit: emit})
+	res, err := session.Run(session.Options{Playbook: file, Vars: h.vars, AllowHost: h.allowHost, Paths: model.DefaultPaths, Emit: emit})
+	if err != nil {
+		t.Fatal(err)
+	}
 	var pe *interp.Error
 	switch {
-	case errors.As(runErr, &pe):
+	case errors.As(res.RunErr, &pe):
 		fmt.Fprintf(&report, "error %s\n", pe)
-	case runErr != nil:
-		t.Fatalf("run: %v (want an *interp.Error)", runErr)
+	case res.RunErr != nil:
+		t.Fatalf("run: %v (want an *interp.Error)", res.RunErr)
 	}
-	fmt.Fprintf(&report, "%d passed, %d failed\n", res.Passed, res.Failed)
-	if err := l.Teardown(func(string) {}); err != nil {
-		t.Errorf("teardown: %v", err)
+	fmt.Fprintf(&report, "%d passed, %d failed\n", res.Result.Passed, res.Result.Failed)
+	if res.DownErr != nil {
+		t.Errorf("teardown: %v", res.DownErr)
 	}
 	for _, args := range h.cleanup {
 		exec.Command("ip", args...).Run()

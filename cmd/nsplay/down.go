@@ -10,6 +10,7 @@ import (
 
 	"github.com/nsplay/nsplay/internal/kernel"
 	"github.com/nsplay/nsplay/internal/lab"
+	"github.com/nsplay/nsplay/internal/model"
 )
 
 func downFlags() *flagSet {
@@ -31,14 +32,14 @@ func downCmd(args []string, stdout, stderr io.Writer) error {
 	if os.Geteuid() != 0 {
 		return errors.New("down needs root to delete namespaces and links: run it with sudo")
 	}
-	host, err := kernel.Current()
+	b, err := kernel.NewBackend(model.DefaultPaths)
 	if err != nil {
 		return err
 	}
-	defer host.Close()
+	defer b.Close()
 	var errs []error
 	for _, name := range names {
-		err := lab.Down(name, host, func(msg string) { fmt.Fprintf(stdout, "down: %s\n", msg) })
+		err := lab.Down(name, b, model.DefaultPaths, func(msg string) { fmt.Fprintf(stdout, "down: %s\n", msg) })
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -69,7 +70,7 @@ func lsCmd(args []string, stdout io.Writer) error {
 	if len(rest) > 0 {
 		return usageError{"ls takes no arguments"}
 	}
-	labs, err := lab.List()
+	labs, err := lab.List(model.DefaultPaths)
 	if err != nil {
 		return err
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/nsplay/nsplay/internal/kernel"
 	"github.com/nsplay/nsplay/internal/lab"
+	"github.com/nsplay/nsplay/internal/model"
 	"github.com/nsplay/nsplay/internal/testenv"
 )
 
@@ -309,17 +310,17 @@ func TestSnapshotAgreesWithIP(t *testing.T) {
 	if stdout, stderr, code := run(t, "run", "--keep", tutorial); code != exitOK {
 		t.Fatalf("run --keep: %d\n%s\n%s", code, stdout, stderr)
 	}
-	host, err := kernel.Current()
+	b, err := kernel.NewBackend(model.DefaultPaths)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer host.Close()
-	l, err := lab.Inspect("lxcbr0", host)
+	l, err := lab.Inspect("lxcbr0", b, model.DefaultPaths)
 	if err != nil {
+		b.Close()
 		t.Fatal(err)
 	}
 	snap, err := l.Snapshot(nil)
-	l.Close() // an open namespace would outlive `down`
+	b.Close() // an open namespace would outlive `down`
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -332,19 +333,19 @@ func TestSnapshotAgreesWithIP(t *testing.T) {
 			netns = ""
 		}
 		links := testenv.Links(t, netns)
-		var fromIP []lab.LinkState
+		var fromIP []model.LinkState
 		for _, sl := range ns.Links {
 			il, ok := links[sl.Name]
 			if !ok {
 				t.Errorf("%s: ip has no link %s", ns.Name, sl.Name)
 				continue
 			}
-			fromIP = append(fromIP, lab.LinkState{Name: il.Name, Kind: kindOf(il), Up: has(il.Flags, "UP"),
+			fromIP = append(fromIP, model.LinkState{Name: il.Name, Kind: kindOf(il), Up: has(il.Flags, "UP"),
 				Oper: strings.ToLower(il.OperState), MTU: il.MTU, Master: il.Master, Carrier: has(il.Flags, "LOWER_UP")})
 		}
-		var mine []lab.LinkState
+		var mine []model.LinkState
 		for _, sl := range ns.Links {
-			mine = append(mine, lab.LinkState{Name: sl.Name, Kind: sl.Kind, Up: sl.Up, Oper: sl.Oper, MTU: sl.MTU, Master: sl.Master, Carrier: sl.Carrier})
+			mine = append(mine, model.LinkState{Name: sl.Name, Kind: sl.Kind, Up: sl.Up, Oper: sl.Oper, MTU: sl.MTU, Master: sl.Master, Carrier: sl.Carrier})
 			if sl.STP != nil {
 				if got := links[sl.Name].LinkInfo.Data.STPState; got == nil || (*got == 1) != *sl.STP {
 					t.Errorf("%s: stp of %s: snapshot %v, ip %v", ns.Name, sl.Name, *sl.STP, got)
@@ -387,7 +388,7 @@ func kindOf(l testenv.Link) string {
 
 // ipAddrs lists a link's addresses as ip reports them, without IPv6
 // link-local ones.
-func ipAddrs(t *testing.T, netns, dev string) []lab.AddrState {
+func ipAddrs(t *testing.T, netns, dev string) []model.AddrInfo {
 	var links []struct {
 		AddrInfo []struct {
 			Family    string `json:"family"`
@@ -402,13 +403,13 @@ func ipAddrs(t *testing.T, netns, dev string) []lab.AddrState {
 		args = append([]string{"-n", netns}, args...)
 	}
 	testenv.IPJSON(t, &links, args...)
-	addrs := []lab.AddrState{}
+	addrs := []model.AddrInfo{}
 	for _, l := range links {
 		for _, a := range l.AddrInfo {
 			if a.Family == "inet6" && a.Scope == "link" {
 				continue
 			}
-			addrs = append(addrs, lab.AddrState{CIDR: a.Local + "/" + itoa(a.Prefixlen), Broadcast: a.Broadcast, Scope: a.Scope})
+			addrs = append(addrs, model.AddrInfo{CIDR: a.Local + "/" + itoa(a.Prefixlen), Broadcast: a.Broadcast, Scope: a.Scope})
 		}
 	}
 	return addrs
@@ -438,7 +439,7 @@ func TestShow(t *testing.T) {
 		}
 	}
 	stdout, _, _ = run(t, "show", "--json", "lxcbr0")
-	var snap lab.Snapshot
+	var snap model.Snapshot
 	if err := json.Unmarshal([]byte(stdout), &snap); err != nil || len(snap.Namespaces) != 2 || snap.Namespaces[1].Files[0].Content != "nameserver 8.8.8.8\n" {
 		t.Errorf("show --json: %v\n%s", err, stdout)
 	}

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nsplay/nsplay/internal/lab"
+	"github.com/nsplay/nsplay/internal/model"
 	"github.com/nsplay/nsplay/internal/testenv"
 )
 
@@ -61,9 +61,9 @@ func cleanLabs(t *testing.T) {
 	})
 }
 
-// labsUp returns the names of the labs with a folder in lab.Dir.
+// labsUp returns the names of the labs with a folder in model.DefaultPaths.Labs.
 func labsUp() map[string]bool {
-	entries, _ := os.ReadDir(lab.Dir)
+	entries, _ := os.ReadDir(model.DefaultPaths.Labs)
 	names := map[string]bool{}
 	for _, e := range entries {
 		names[e.Name()] = true
@@ -202,7 +202,7 @@ func TestExitStatus(t *testing.T) {
 	if stderr != want {
 		t.Errorf("stderr = %q, want %q", stderr, want)
 	}
-	if !strings.Contains(stdout, "down: ip link del er-br0 (in host)\n") || !strings.HasSuffix(stdout, "0 passed, 0 failed\n") {
+	if !strings.Contains(stdout, "down: ip link del er-br0\n") || !strings.HasSuffix(stdout, "0 passed, 0 failed\n") {
 		t.Errorf("lab not torn down after the error:\n%s", stdout)
 	}
 	before.AssertUnchanged(t)
@@ -403,7 +403,7 @@ func TestOneLinePerEvent(t *testing.T) {
 	cleanLabs(t)
 	stdout, stderr, code := run(t, "run", "testdata/multiline.star")
 	wantExit(t, code, exitOK, stdout, stderr)
-	want := `testdata/multiline.star:2: "in host: echo one\necho two (exit 0)"
+	want := `testdata/multiline.star:2: "in host: echo one\necho two"
 testdata/multiline.star:3: "a\nb"
 PASS testdata/multiline.star:4: "two\nlines: expect.true(True)"
 PASS testdata/multiline.star:5: "tab\there: expect.eq(\"x\\ty\", \"x\\ty\")"
@@ -422,7 +422,7 @@ PASS testdata/multiline.star:5: "tab\there: expect.eq(\"x\\ty\", \"x\\ty\")"
 		}
 		msgs = append(msgs, e.Msg)
 	}
-	if len(msgs) < 4 || msgs[0] != "in host: echo one\necho two (exit 0)" || msgs[1] != "a\nb" || msgs[2] != "two\nlines: expect.true(True)" {
+	if len(msgs) < 4 || msgs[0] != "in host: echo one\necho two" || msgs[1] != "a\nb" || msgs[2] != "two\nlines: expect.true(True)" {
 		t.Errorf("JSON messages are not the raw text: %q", msgs)
 	}
 	before.AssertUnchanged(t)
@@ -740,7 +740,7 @@ func TestProcessPlaybooksLeaveNoProcess(t *testing.T) {
 	for _, file := range []string{"../../playbooks/namespaces.star", "../../playbooks/attach.star"} {
 		stdout, stderr, code := run(t, "run", file)
 		wantExit(t, code, exitOK, stdout, stderr)
-		pids := regexp.MustCompile(`\(pid (\d+)\)`).FindAllStringSubmatch(stdout, -1)
+		pids := regexp.MustCompile(`(?m)^down: kill (\d+) `).FindAllStringSubmatch(stdout, -1)
 		if len(pids) == 0 {
 			t.Fatalf("%s started no process?\n%s", file, stdout)
 		}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/nsplay/nsplay/internal/kernel"
 	"github.com/nsplay/nsplay/internal/lab"
+	"github.com/nsplay/nsplay/internal/model"
 	"golang.org/x/sys/unix"
 )
 
@@ -130,10 +131,11 @@ type monitor struct {
 	added    chan string // names that appeared under /run/netns
 	watching map[string]*kernel.Monitor
 
-	// The lab's objects, as of the journal's size and time.
-	objects     []lab.Object
-	journalSize int64
-	journalTime time.Time
+	// The lab's namespaces and host links, as of the journal's size and
+	// time.
+	spaces, links []string
+	journalSize   int64
+	journalTime   time.Time
 }
 
 func (m *monitor) watch(label string, ns *kernel.NS, existing bool) error {
@@ -159,7 +161,7 @@ func (m *monitor) watched() []string {
 // addNamed starts watching a named namespace, if it is one to watch. One
 // that just appeared may not be mounted yet: it is tried for a second.
 func (m *monitor) addNamed(name string, fresh bool) {
-	if _, ok := m.watching[name]; ok || !m.inLab("netns", name) {
+	if _, ok := m.watching[name]; ok || !m.labHasNS(name) {
 		return
 	}
 	for start := time.Now(); time.Since(start) < time.Second; time.Sleep(5 * time.Millisecond) {
@@ -224,7 +226,7 @@ func (m *monitor) shows(c change) bool {
 	}
 	switch {
 	case c.Kind == "netns":
-		return m.inLab("netns", c.NS)
+		return m.labHasNS(c.NS)
 	case c.NS != "host":
 		return true // only the lab's namespaces are watched
 	}
@@ -233,36 +235,35 @@ func (m *monitor) shows(c change) bool {
 	if i := slices.Index(strings.Fields(c.Text), "dev"); i >= 0 && i+1 < len(strings.Fields(c.Text)) {
 		name = strings.Fields(c.Text)[i+1]
 	}
-	return m.inLab("link", name)
+	return m.labHasLink(name)
 }
 
-// inLab tells whether the lab's journal lists an object of that kind and
-// name (always true without a lab). The journal is read again whenever it
-// changed: the lab may be running, and it journals objects before it makes
-// them.
-func (m *monitor) inLab(kind, name string) bool {
-	if m.lab == "" {
-		return true
-	}
-	st, err := os.Stat(filepath.Join(lab.Dir, m.lab, "journal"))
+// labHasNS tells whether the lab made the namespace of that name; labHasLink
+// whether it made the host link of that name (always true without a lab).
+func (m *monitor) labHasNS(name string) bool {
+	return m.lab == "" || slices.Contains(m.read().spaces, name)
+}
+func (m *monitor) labHasLink(name string) bool {
+	return m.lab == "" || slices.Contains(m.read().links, name)
+}
+
+// read reads the lab's journal again whenever it changed: the lab may be
+// running, and it journals what it makes before it makes it.
+func (m *monitor) read() *monitor {
+	st, err := os.Stat(filepath.Join(model.DefaultPaths.Labs, m.lab, "journal"))
 	if err != nil {
-		return false
+		m.spaces, m.links = nil, nil
+		return m
 	}
 	if st.Size() != m.journalSize || !st.ModTime().Equal(m.journalTime) {
-		l, err := lab.Inspect(m.lab, m.host)
+		l, err := lab.Inspect(m.lab, nil, model.DefaultPaths)
 		if err != nil {
-			return false
+			return m
 		}
-		m.objects = l.Objects()
-		l.Close()
+		m.spaces, m.links = l.Namespaces(), l.LinksIn(model.Host)
 		m.journalSize, m.journalTime = st.Size(), st.ModTime()
 	}
-	for _, o := range m.objects {
-		if o.Kind == kind && o.Name == name && (kind != "link" || o.NS == lab.HostKey) {
-			return true
-		}
-	}
-	return false
+	return m
 }
 
 func (m *monitor) closeAll() {

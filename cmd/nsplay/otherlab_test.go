@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/nsplay/nsplay/internal/lab"
+	"github.com/nsplay/nsplay/internal/model"
 	"github.com/nsplay/nsplay/internal/testenv"
 )
 
@@ -24,7 +24,7 @@ func TestClashWithKeptLab(t *testing.T) {
 	if code != exitError || !strings.Contains(stderr, want) {
 		t.Errorf("a run that clashes with a kept lab: status %d, stderr %q; want status %d and %q", code, stderr, exitError, want)
 	}
-	if _, err := os.Stat(filepath.Join(lab.Dir, "second")); err == nil {
+	if _, err := os.Stat(filepath.Join(model.DefaultPaths.Labs, "second")); err == nil {
 		t.Errorf("the clashing run left its lab behind")
 	}
 

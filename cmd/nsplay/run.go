@@ -1,24 +1,19 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
-	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"unicode/utf8"
 
-	"github.com/nsplay/nsplay/internal/kernel"
-	"github.com/nsplay/nsplay/internal/lab"
+	"github.com/nsplay/nsplay/internal/model"
 	"github.com/nsplay/nsplay/internal/sandbox"
+	"github.com/nsplay/nsplay/internal/session"
 	"github.com/nsplay/nsplay/interp"
-	"golang.org/x/sys/unix"
 )
 
 type runOptions struct {
@@ -89,122 +84,41 @@ func runCmd(args []string, stdout, stderr io.Writer) (int, error) {
 	if os.Geteuid() != 0 {
 		return exitError, errors.New("run needs root to create namespaces and links (CAP_SYS_ADMIN, CAP_NET_ADMIN): run it with sudo, or add --sandbox to run the lab in a private sandbox, which needs no root")
 	}
-	name := o.name
-	if name == "" {
-		name = strings.TrimSuffix(filepath.Base(file), ".star")
-	}
-	abs, _ := filepath.Abs(file)
-
-	// Signals are caught before the lab exists, so none can end nsplay
-	// between its first object and the teardown.
-	ctx, stop := signalContext()
-	defer stop()
-	host, err := kernel.Current()
-	if err != nil {
-		return exitError, err
-	}
-	defer host.Close()
-	l, err := lab.Open(name, host, abs)
-	if err != nil {
-		return exitError, err
-	}
-	l.AllowHost = o.allowHost
-
 	out := newRenderer(stdout, o.json)
-	res, runErr := interp.Run(ctx, l, file, interp.Options{Vars: o.vars, Emit: out.event})
+	res, err := session.Run(session.Options{Playbook: file, Name: o.name, Vars: o.vars, Keep: o.keep,
+		AllowHost: o.allowHost, Paths: model.DefaultPaths, Emit: out.event})
+	if err != nil {
+		return exitError, err
+	}
+	return outcome(res, o.keep, o.json, stderr)
+}
 
+// outcome is the exit status and the error of a finished run: the
+// playbook's error (with its backtrace on stderr), where a signal stopped
+// it and what became of the lab, or a failed teardown.
+func outcome(res session.Outcome, kept, asJSON bool, stderr io.Writer) (int, error) {
 	var pe *interp.Error
-	if errors.As(runErr, &pe) {
-		out.event(interp.Event{Kind: "error", Pos: pe.Pos, Msg: pe.Msg})
-		if pe.Backtrace != "" && !o.json {
-			fmt.Fprintln(stderr, pe.Backtrace)
-		}
+	if errors.As(res.RunErr, &pe) && pe.Backtrace != "" && !asJSON {
+		fmt.Fprintln(stderr, pe.Backtrace)
 	}
-	interrupted := ctx.Err() != nil
-	var downErr error
-	if o.keep {
-		var spaces []string
-		for _, obj := range l.Objects() {
-			if obj.Kind == "netns" {
-				spaces = append(spaces, obj.Name)
-			}
+	if res.Interrupted != nil {
+		where := ""
+		if pe != nil && pe.Pos != "" {
+			where = pe.Pos + ": "
 		}
-		enter := ""
+		what := "the lab was torn down"
 		switch {
-		case len(spaces) == 1:
-			enter = fmt.Sprintf("enter it with 'ip netns exec %s bash', ", spaces[0])
-		case len(spaces) > 1:
-			enter = fmt.Sprintf("enter its namespaces (%s) with 'ip netns exec NAME bash', ", strings.Join(spaces[:min(len(spaces), 4)], ", "))
-			if len(spaces) > 4 {
-				enter = strings.Replace(enter, ") with", fmt.Sprintf(" and %d more) with", len(spaces)-4), 1)
-			}
+		case kept:
+			what = "the lab is kept"
+		case res.DownErr != nil:
+			what = "the lab could not be torn down fully"
 		}
-		downErr = l.Keep()
-		out.event(interp.Event{Kind: "kept", Msg: fmt.Sprintf("lab %s is up: %sremove it with 'nsplay down %s'", name, enter, name)})
-	} else {
-		downErr = l.Teardown(func(msg string) { out.event(interp.Event{Kind: "teardown", Msg: msg}) })
+		return res.Status(), errors.Join(fmt.Errorf("%s%w; %s", where, *res.Interrupted, what), res.DownErr)
 	}
-	out.event(interp.Event{Kind: "summary", Passed: &res.Passed, Failed: &res.Failed})
-
-	switch {
-	case interrupted:
-		return interruption(ctx, pe, o.keep, downErr)
-	case runErr != nil:
-		if pe != nil {
-			return exitError, errors.Join(pe, downErr)
-		}
-		return exitError, errors.Join(runErr, downErr)
-	case downErr != nil:
-		return exitError, downErr
-	case res.Failed > 0:
-		return exitFailed, nil
+	if pe != nil {
+		return res.Status(), errors.Join(pe, res.DownErr)
 	}
-	return exitOK, nil
-}
-
-// interruption is the exit status and the error of a run a signal stopped:
-// where the playbook was, and what became of the lab.
-func interruption(ctx context.Context, pe *interp.Error, kept bool, downErr error) (int, error) {
-	var sig signalError
-	errors.As(context.Cause(ctx), &sig)
-	where := ""
-	if pe != nil && pe.Pos != "" {
-		where = pe.Pos + ": "
-	}
-	what := "the lab was torn down"
-	switch {
-	case kept:
-		what = "the lab is kept"
-	case downErr != nil:
-		what = "the lab could not be torn down fully"
-	}
-	return exitSignal + int(sig.sig), errors.Join(fmt.Errorf("%s%w; %s", where, sig, what), downErr)
-}
-
-// signalError is the cause of a run's cancellation by a signal.
-type signalError struct{ sig syscall.Signal }
-
-func (e signalError) Error() string { return "interrupted by " + unix.SignalName(e.sig) }
-
-// signalContext is cancelled by the first SIGINT, SIGTERM or SIGHUP (a
-// closed terminal). Later ones are swallowed until stop, so that they cannot
-// cut the teardown short. SIGPIPE is ignored: output to a closed pipe
-// (nsplay run ... | head) fails, and the run goes on to its teardown.
-func signalContext() (context.Context, func()) {
-	ctx, cancel := context.WithCancelCause(context.Background())
-	signal.Ignore(syscall.SIGPIPE)
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
-	go func() {
-		for s := range sigs {
-			cancel(signalError{s.(syscall.Signal)})
-		}
-	}()
-	return ctx, func() {
-		signal.Stop(sigs)
-		close(sigs)
-		cancel(nil)
-	}
+	return res.Status(), errors.Join(res.RunErr, res.DownErr)
 }
 
 // renderer prints events as text lines or JSON lines.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/nsplay/nsplay/internal/kernel"
 	"github.com/nsplay/nsplay/internal/lab"
+	"github.com/nsplay/nsplay/internal/model"
 )
 
 func showFlagSet(asJSON *bool) *flagSet {
@@ -38,16 +39,15 @@ func showCmd(args []string, stdout io.Writer) error {
 	if os.Geteuid() != 0 {
 		return errors.New("show needs root to read the lab's namespaces: run it with sudo")
 	}
-	host, err := kernel.Current()
+	b, err := kernel.NewBackend(model.DefaultPaths)
 	if err != nil {
 		return err
 	}
-	defer host.Close()
-	l, err := lab.Inspect(rest[0], host)
+	defer b.Close()
+	l, err := lab.Inspect(rest[0], b, model.DefaultPaths)
 	if err != nil {
 		return err
 	}
-	defer l.Close()
 	snap, err := l.Snapshot(nil)
 	if err != nil {
 		return err
@@ -62,7 +62,7 @@ func showCmd(args []string, stdout io.Writer) error {
 }
 
 // showTables prints links, routes and files, one table each.
-func showTables(w io.Writer, snap lab.Snapshot) error {
+func showTables(w io.Writer, snap model.Snapshot) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "NETNS\tLINK\tKIND\tSTATE\tMTU\tMASTER\tPEER\tADDRESSES")
 	for _, ns := range snap.Namespaces {
@@ -99,7 +99,7 @@ func showTables(w io.Writer, snap lab.Snapshot) error {
 }
 
 // linkState is what `ip -br link` would say: UP, DOWN, or up without carrier.
-func linkState(l lab.LinkState) string {
+func linkState(l model.LinkState) string {
 	switch {
 	case !l.Up:
 		return "down"

@@ -14,9 +14,9 @@ import (
 	"strings"
 
 	"github.com/aymanbagabas/go-udiff"
-	"github.com/nsplay/nsplay/internal/kernel"
-	"github.com/nsplay/nsplay/internal/lab"
+	"github.com/nsplay/nsplay/internal/model"
 	"github.com/nsplay/nsplay/internal/sandbox"
+	"github.com/nsplay/nsplay/internal/session"
 	"github.com/nsplay/nsplay/interp"
 	"go.starlark.net/syntax"
 )
@@ -85,7 +85,7 @@ func testCmd(args []string, stdout, stderr io.Writer) (int, error) {
 			seen[base] = file
 		}
 	}
-	ctx, stop := signalContext()
+	ctx, stop := session.SignalContext()
 	defer stop()
 	passed, failed := 0, 0
 	for i, file := range files {
@@ -104,9 +104,9 @@ func testCmd(args []string, stdout, stderr io.Writer) (int, error) {
 		fmt.Fprintf(stdout, "%s %s%s\n", verdict, file, msg)
 		if ctx.Err() != nil {
 			fmt.Fprintf(stdout, "%d passed, %d failed\n", passed, failed)
-			var sig signalError
+			var sig session.SignalError
 			errors.As(context.Cause(ctx), &sig)
-			return exitSignal + int(sig.sig), fmt.Errorf("%w while testing %s (playbook %d of %d)", sig, file, i+1, len(files))
+			return exitSignal + int(sig.Sig), fmt.Errorf("%w while testing %s (playbook %d of %d)", sig, file, i+1, len(files))
 		}
 	}
 	fmt.Fprintf(stdout, "%d passed, %d failed\n", passed, failed)
@@ -250,17 +250,6 @@ func goldenCmd(args []string, stdout, stderr io.Writer) (int, error) {
 	if err := os.Chdir(dir); err != nil {
 		return exitError, err
 	}
-	ctx, stop := signalContext()
-	defer stop()
-	host, err := kernel.Current()
-	if err != nil {
-		return exitError, err
-	}
-	defer host.Close()
-	l, err := lab.Open(strings.TrimSuffix(file, ".star"), host, args[0])
-	if err != nil {
-		return exitError, err
-	}
 	var checks strings.Builder
 	sources := callSources{}
 	emit := func(e interp.Event) {
@@ -271,17 +260,19 @@ func goldenCmd(args []string, stdout, stderr io.Writer) (int, error) {
 			}
 		}
 	}
-	res, runErr := interp.Run(ctx, l, file, interp.Options{Emit: emit})
-	var pe *interp.Error
-	errors.As(runErr, &pe)
-	if ctx.Err() != nil {
-		return interruption(ctx, pe, false, l.Teardown(func(string) {}))
-	}
-	snap, snapErr := l.Snapshot(nil)
-	downErr := l.Teardown(func(string) {})
-	if err := errors.Join(snapErr, downErr); err != nil {
+	res, err := session.Run(session.Options{Playbook: file, Paths: model.DefaultPaths, Snapshot: true, Emit: emit})
+	if err != nil {
 		return exitError, err
 	}
+	var pe *interp.Error
+	errors.As(res.RunErr, &pe)
+	if res.Interrupted != nil {
+		return outcome(res, false, false, stderr)
+	}
+	if res.DownErr != nil {
+		return exitError, res.DownErr
+	}
+	snap, runErr := res.Snapshot, res.RunErr
 	var golden strings.Builder
 	fmt.Fprintf(&golden, "# nsplay test: the lab of %s at the end of the playbook, then its checks.\n", file)
 	golden.WriteString(snap.Text())
@@ -293,7 +284,7 @@ func goldenCmd(args []string, stdout, stderr io.Writer) (int, error) {
 	} else if runErr != nil {
 		return exitError, runErr
 	}
-	fmt.Fprintf(&golden, "%d passed, %d failed\n", res.Passed, res.Failed)
+	fmt.Fprintf(&golden, "%d passed, %d failed\n", res.Result.Passed, res.Result.Failed)
 	_, err = io.WriteString(stdout, normalize(golden.String()))
 	return exitOK, err
 }

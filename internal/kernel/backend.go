@@ -27,6 +27,19 @@ type Backend struct {
 	// that what is read next is the state after the deletion, while
 	// deleting many namespaces costs one wait.
 	pending []linkRef
+	// dad are the IPv6 addresses added with duplicate address detection
+	// whose detection may not have begun: the kernel begins it only once
+	// the link has carrier, so every change that may give a link carrier
+	// (a link or its veth peer set up, a port joining a bridge) waits for
+	// them, and the addresses are usable when that step returns.
+	dad []dadAddr
+}
+
+// dadAddr is an IPv6 address that may still be in duplicate address
+// detection.
+type dadAddr struct {
+	link model.LinkRef
+	ip   net.IP
 }
 
 var _ model.Backend = (*Backend)(nil)
@@ -54,9 +67,6 @@ func (b *Backend) NS(ref model.NSRef) (*NS, error) {
 	var ns *NS
 	var err error
 	if name := ref.Name(); name != "" {
-		if !NamedExists(name) {
-			return nil, fmt.Errorf("namespace %s: %w", name, ErrNotFound)
-		}
 		ns, err = OpenNamed(name)
 	} else {
 		ns, err = Open(ref.Path())
@@ -118,6 +128,61 @@ func (b *Backend) NetnsID(in, of model.NSRef) (int, error) {
 // Apply makes one change through netlink, or in the file system for files.
 func (b *Backend) Apply(op model.Op) error {
 	b.settlePending()
+	if err := b.apply(op); err != nil {
+		return err
+	}
+	return b.followDAD(op)
+}
+
+// followDAD keeps the list of addresses in DAD true after op, and waits
+// for them when op may have given their links carrier.
+func (b *Backend) followDAD(op model.Op) error {
+	switch o := op.(type) {
+	case model.AddrAdd:
+		if ipnet, err := model.ParseCIDR(o.CIDR); err == nil && !o.NoDAD && ipnet.IP.To4() == nil {
+			b.dad = append(b.dad, dadAddr{o.Link, ipnet.IP})
+		}
+	case model.NetnsDel:
+		b.dad = slices.DeleteFunc(b.dad, func(a dadAddr) bool { return a.link.NS == model.Named(o.Name) })
+	case model.LinkMove, model.LinkRename:
+		for i := range b.dad {
+			b.dad[i].link, _ = model.Moved(op, b.dad[i].link)
+		}
+	case model.LinkSetUp:
+		if o.Up {
+			return b.awaitDAD()
+		}
+	case model.LinkSetMaster:
+		if o.Master != "" {
+			return b.awaitDAD()
+		}
+	}
+	return nil
+}
+
+// awaitDAD waits for the detection of the addresses that have carrier now.
+func (b *Backend) awaitDAD() error {
+	waiting := b.dad[:0]
+	for i, a := range b.dad {
+		ns, err := b.NS(a.link.NS)
+		pending := false
+		if err == nil {
+			pending, err = ns.AwaitDAD(a.link.Name, a.ip)
+		}
+		switch {
+		case errors.Is(err, ErrNotFound): // the link is gone, and the address with it
+		case err != nil:
+			b.dad = append(waiting, b.dad[i+1:]...)
+			return err
+		case pending:
+			waiting = append(waiting, a)
+		}
+	}
+	b.dad = waiting
+	return nil
+}
+
+func (b *Backend) apply(op model.Op) error {
 	switch o := op.(type) {
 	case model.NetnsAdd:
 		ns, err := CreateNamed(o.Name)

@@ -8,62 +8,64 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/nsplay/nsplay/internal/kernel"
+	"github.com/nsplay/nsplay/internal/model"
 )
 
-// Object is one kernel object or file a lab created. The journal records it
-// before it is created, so a lab can be taken down after nsplay was killed.
-type Object struct {
-	ID   int    `json:"id"`
-	Kind string `json:"kind"` // "netns", "link", "route", "addr", "file", "dir", "proc"
-	// NS is where the object is: "host", "netns:NAME", or "path:/proc/..".
-	NS string `json:"ns,omitempty"`
-	// Name is the namespace or link name, or the file's path.
-	Name string `json:"name,omitempty"`
-	// Born is the link's namespace and name when it was created: a re-run
-	// that creates it again finds it by that, wherever it went since.
-	Born  string            `json:"born,omitempty"`
-	Link  string            `json:"link,omitempty"` // addr: the link it is on
-	CIDR  string            `json:"cidr,omitempty"` // addr
-	Route *kernel.RouteSpec `json:"route,omitempty"`
-	// NSIno is the inode of the namespace (netns), or of the namespace
-	// the object is in (link, route, addr), once known: a namespace of the
-	// same name or path made by someone else is not the lab's.
-	NSIno uint64 `json:"nsino,omitempty"`
-	PID   int    `json:"pid,omitempty"`   // proc
-	Start uint64 `json:"start,omitempty"` // proc: its start time, against pid reuse
+// entry is one thing the lab made that outlives the step that made it: a
+// namespace, a link, an address or route outside the lab's namespaces, a
+// file, a folder, a process. Undo is the op that removes it from where it
+// is now; Do is the op that made it.
+type entry struct {
+	ID int
+	Do model.Op
+	// At is a link's place now (moves and renames follow it); Born where
+	// it was made, so a re-run that makes it again finds it.
+	At, Born model.LinkRef
+	// NSIno is the identity of the namespace the entry is (a netns), or is
+	// in, once known: a namespace of the same name made by someone else is
+	// not the lab's.
+	NSIno uint64
 }
 
-// same tells whether o and x are the same object, as far as two journals
-// can tell: of one kind and name, in one namespace.
-func (o *Object) same(x *Object) bool {
-	sameRoute := o.Route == x.Route || o.Route != nil && x.Route != nil && *o.Route == *x.Route
-	return o.Kind == x.Kind && o.NS == x.NS && o.Name == x.Name && o.Link == x.Link && o.CIDR == x.CIDR && sameRoute &&
-		sameInode(o.NSIno, x.NSIno)
+// undo is the op that removes the entry from where it is now.
+func (e *entry) undo() model.Op {
+	if _, ok := e.Do.(model.LinkAdd); ok {
+		return model.LinkDel{Link: e.At}
+	}
+	return e.Do.Inverse()
 }
 
-// inside tells whether o is in the namespace x, by its inode: by name,
-// the same namespace may be "netns:NAME" or "path:/run/netns/NAME".
-func (o *Object) inside(x *Object) bool {
-	return x.Kind == "netns" && o.NSIno != 0 && o.NSIno == x.NSIno
+// ns is the namespace the entry is in, or, for a netns, itself.
+func (e *entry) ns() model.NSRef {
+	switch o := e.Do.(type) {
+	case model.NetnsAdd:
+		return model.Named(o.Name)
+	case model.LinkAdd:
+		return e.At.NS
+	case model.AddrAdd:
+		return o.Link.NS
+	case model.RouteAdd:
+		return o.NS
+	}
+	return model.Host
 }
 
-// sameInode tells whether two namespace inodes agree, where 0 is not known.
-func sameInode(a, b uint64) bool { return a == 0 || b == 0 || a == b }
-
-// record is one journal line.
+// record is one journal line. The journal is written before each change,
+// so a lab can be taken down after nsplay was killed.
 type record struct {
-	Op       string  `json:"op"` // "start", "add", "set" (moved or renamed), "gone", "keep"
-	Obj      *Object `json:"obj,omitempty"`
-	Playbook string  `json:"playbook,omitempty"` // start
-	PID      int     `json:"pid,omitempty"`      // start
+	Rec      string          `json:"rec"` // "start", "do", "at" (moved or renamed), "ino", "gone", "keep"
+	ID       int             `json:"id,omitempty"`
+	Op       *model.Recorded `json:"op,omitempty"`    // do
+	At       *model.LinkRef  `json:"at,omitempty"`    // at
+	NSIno    uint64          `json:"nsino,omitempty"` // do, at, ino
+	Playbook string          `json:"playbook,omitempty"`
+	PID      int             `json:"pid,omitempty"`
 }
 
-// journal is an append-only file of records; replaying it gives the objects
-// the lab owns now, in creation order.
-type journal struct {
-	f *os.File
-}
+// journal is an append-only file of records; replaying it gives what the
+// lab owns now, in creation order. Without a file (a plan) it keeps nothing:
+// the lab's entries are all there is.
+type journal struct{ f *os.File }
 
 func openJournal(path string) (*journal, history, error) {
 	h, err := replay(path)
@@ -83,8 +85,8 @@ func openJournal(path string) (*journal, history, error) {
 }
 
 // endTornLine cuts off a last line that a killed nsplay left unfinished:
-// the object it was about was not made yet, and the next record must start
-// on a line of its own.
+// what it was about was not done yet, and the next record must start on a
+// line of its own.
 func (j *journal) endTornLine() error {
 	data, err := os.ReadFile(j.f.Name())
 	if err != nil {
@@ -101,64 +103,96 @@ func (j *journal) endTornLine() error {
 
 // history is what a journal says of its lab.
 type history struct {
-	objs     []*Object // live, in creation order
-	playbook string    // of the last run
-	kept     bool      // the last run ended with --keep
+	entries  []*entry // live, in creation order
+	playbook string   // of the last run
+	pid      int      // of the last run
+	kept     bool     // the last run ended with --keep
 }
 
 // replay reads a journal. A torn last line (nsplay killed mid-write) is
-// ignored: its object was not created yet.
+// ignored: what it was about was not done yet. A journal of nsplay 0.1
+// (records with "obj") is read too.
 func replay(path string) (history, error) {
 	var h history
-	f, err := os.Open(path)
+	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return h, nil
 	}
 	if err != nil {
 		return h, fmt.Errorf("read journal: %w", err)
 	}
-	defer f.Close()
-	var objs []*Object
-	byID := map[int]*Object{}
 	var lines [][]byte
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(nil, 1<<24)
 	for sc.Scan() {
 		lines = append(lines, append([]byte(nil), sc.Bytes()...))
 	}
+	if err := sc.Err(); err != nil {
+		return h, fmt.Errorf("read journal %s: %w", path, err)
+	}
+	byID := map[int]*entry{}
+	var all []*entry
 	for i, line := range lines {
-		var r record
-		if err := json.Unmarshal(line, &r); err != nil || (r.Op != "start" && r.Op != "keep" && r.Obj == nil) {
-			if i == len(lines)-1 {
-				break // torn by a kill mid-write: its object was not made
+		err := h.apply(line, byID, &all)
+		if err != nil {
+			if i == len(lines)-1 && len(data) > 0 && data[len(data)-1] != '\n' {
+				break // torn by a kill mid-write
 			}
-			return h, fmt.Errorf("journal %s is damaged at line %d; remove what it lists by hand", path, i+1)
-		}
-		switch r.Op {
-		case "start":
-			h.playbook, h.kept = r.Playbook, false
-		case "keep":
-			h.kept = true
-		case "add":
-			o := *r.Obj
-			byID[o.ID] = &o
-			objs = append(objs, &o)
-		case "set":
-			if o := byID[r.Obj.ID]; o != nil {
-				o.NS, o.Name, o.NSIno = r.Obj.NS, r.Obj.Name, r.Obj.NSIno
-			}
-		case "gone":
-			delete(byID, r.Obj.ID)
+			return h, fmt.Errorf("journal %s is damaged at line %d (%v); remove what it lists by hand", path, i+1, err)
 		}
 	}
-	for _, o := range objs {
-		if byID[o.ID] == o {
-			h.objs = append(h.objs, o)
+	for _, e := range all {
+		if byID[e.ID] == e {
+			h.entries = append(h.entries, e)
 		}
 	}
-	return h, sc.Err()
+	return h, nil
+}
+
+// apply folds one journal line into the history.
+func (h *history) apply(line []byte, byID map[int]*entry, all *[]*entry) error {
+	var r record
+	if err := json.Unmarshal(line, &r); err != nil {
+		return err
+	}
+	if r.Rec == "" {
+		return h.applyV1(line, byID, all)
+	}
+	switch r.Rec {
+	case "start":
+		h.playbook, h.pid, h.kept = r.Playbook, r.PID, false
+	case "keep":
+		h.kept = true
+	case "do":
+		if r.Op == nil || r.Op.Op == nil {
+			return errors.New("a do record without an op")
+		}
+		e := &entry{ID: r.ID, Do: r.Op.Op, NSIno: r.NSIno}
+		if add, ok := e.Do.(model.LinkAdd); ok {
+			e.At, e.Born = add.Link, add.Link
+		}
+		byID[e.ID] = e
+		*all = append(*all, e)
+	case "at":
+		if e := byID[r.ID]; e != nil && r.At != nil {
+			e.At, e.NSIno = *r.At, r.NSIno
+		}
+	case "ino":
+		if e := byID[r.ID]; e != nil {
+			e.NSIno = r.NSIno
+		}
+	case "gone":
+		delete(byID, r.ID)
+	default:
+		return fmt.Errorf("unknown record %q", r.Rec)
+	}
+	return nil
 }
 
 func (j *journal) write(r record) error {
+	if j.f == nil {
+		return nil
+	}
 	b, err := json.Marshal(r)
 	if err != nil {
 		return err
@@ -169,4 +203,9 @@ func (j *journal) write(r record) error {
 	return nil
 }
 
-func (j *journal) close() error { return j.f.Close() }
+func (j *journal) close() error {
+	if j.f == nil {
+		return nil
+	}
+	return j.f.Close()
+}

@@ -1,7 +1,10 @@
-// Package lab owns what a playbook builds: it journals every object under
-// /run/nsplay/<lab>/ before creating it, refuses to change what the lab did
-// not create, adopts what a kept lab already owns, and tears it all down in
-// reverse order. It knows nothing of Starlark.
+// Package lab is nsplay's only transaction layer: every change a playbook
+// makes goes through Do, which checks that the lab may make it (guard),
+// journals what will outlive the step under the lab's folder before it is
+// made (journal), has the backend make it (apply), and forgets it again if
+// the backend refused (undo). Teardown replays the inverses of what the
+// journal holds, newest first. It knows nothing of Starlark, and nothing of
+// netlink: the backend does the work.
 package lab
 
 import (
@@ -11,17 +14,10 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
-	"strings"
 
-	"github.com/nsplay/nsplay/internal/kernel"
+	"github.com/nsplay/nsplay/internal/model"
 	"golang.org/x/sys/unix"
 )
-
-// Dir holds one folder per lab that is up: its journal and its lock.
-const Dir = "/run/nsplay"
-
-// HostKey names the namespace nsplay started in.
-const HostKey = "host"
 
 // ErrNotOwned reports an object the lab did not create and may not change.
 var ErrNotOwned = errors.New("not created by this lab")
@@ -29,11 +25,11 @@ var ErrNotOwned = errors.New("not created by this lab")
 // ErrBusy reports a lab that another nsplay process is running.
 var ErrBusy = errors.New("lab is in use")
 
-// noLab reports a lab that is not up; it matches kernel.ErrNotFound.
+// noLab reports a lab that is not up; it matches model.ErrNotFound.
 type noLab string
 
 func (e noLab) Error() string { return fmt.Sprintf("no lab %s is up (see `nsplay ls`)", string(e)) }
-func (e noLab) Unwrap() error { return kernel.ErrNotFound }
+func (e noLab) Unwrap() error { return model.ErrNotFound }
 
 type busyError string
 
@@ -44,31 +40,38 @@ func (e busyError) Unwrap() error { return ErrBusy }
 type Lab struct {
 	Name      string
 	AllowHost bool // may change and delete objects the lab did not create
-	Host      *kernel.NS
+	B         model.Backend
+	Paths     model.Paths
 
 	dir     string
 	lock    *os.File
-	journal *journal
-	objs    []*Object             // live objects, in creation order
-	nextID  int                   // the next object's ID
-	spaces  map[string]*kernel.NS // open namespaces by key
-	procs   map[int]*kernel.Proc  // processes this run spawned, by pid
-	// Where this run deleted namespaces (by their closed handles) and links
-	// (by "key/name"), so that a later use of them can say so.
-	deletedNS    map[*kernel.NS]string
-	deletedLinks map[string]string
-	dad          []dadAddr // IPv6 addresses that may still wait for carrier to begin DAD
+	journal *journal // nil for a lab opened by Inspect
+	entries []*entry // live, in creation order
+	nextID  int
+	procs   map[int]model.Proc // processes this run started, by pid
+	// Where the playbook deleted namespaces (by name) and links, so that a
+	// later use of their handles can say so.
+	deletedNS    map[string]string
+	deletedLinks map[model.LinkRef]string
+	where        string // the playbook position of the change DoAt makes now
 }
 
 var labName = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$`)
 
 // Open takes the lab's lock and reads its journal, so that what a kept lab
-// owns is adopted. host is the namespace nsplay started in.
-func Open(name string, host *kernel.NS, playbook string) (*Lab, error) {
+// owns is adopted. An empty playbook opens it for `nsplay down`. Paths
+// without a Labs folder give a lab whose journal lives in memory (a plan:
+// nothing on the machine changes).
+func Open(name string, b model.Backend, paths model.Paths, playbook string) (*Lab, error) {
 	if !labName.MatchString(name) {
 		return nil, fmt.Errorf("lab name %q: use up to 64 letters, digits, '_', '.' and '-', not starting with '.' or '-'", name)
 	}
-	dir := filepath.Join(Dir, name)
+	if paths.Labs == "" {
+		l := newLab(name, b, paths, "", history{})
+		l.journal = &journal{}
+		return l, nil
+	}
+	dir := filepath.Join(paths.Labs, name)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create %s: %w", dir, err)
 	}
@@ -88,50 +91,32 @@ func Open(name string, host *kernel.NS, playbook string) (*Lab, error) {
 		lock.Close()
 		return nil, err
 	}
-	l := &Lab{Name: name, Host: host, dir: dir, lock: lock, journal: j, objs: past.objs,
-		spaces: map[string]*kernel.NS{HostKey: host}, procs: map[int]*kernel.Proc{},
-		deletedNS: map[*kernel.NS]string{}, deletedLinks: map[string]string{}}
-	for _, o := range past.objs {
-		l.nextID = max(l.nextID, o.ID+1)
-	}
+	l := newLab(name, b, paths, dir, past)
+	l.lock, l.journal = lock, j
 	if playbook == "" { // `nsplay down`: not a run
 		return l, nil
 	}
-	if err := j.write(record{Op: "start", Playbook: playbook, PID: os.Getpid()}); err != nil {
+	if err := j.write(record{Rec: "start", Playbook: playbook, PID: os.Getpid()}); err != nil {
 		l.Close()
 		return nil, err
 	}
 	return l, nil
 }
 
-// Keep releases the lab without tearing it down (--keep): the journal stays,
-// and `nsplay down` or a re-run picks it up.
-func (l *Lab) Keep() error {
-	err := l.journal.write(record{Op: "keep"})
-	l.Close()
-	return err
-}
-
-// Close releases the lab without tearing it down and without marking it
-// kept: used when the lab is given up on, and by Keep.
-func (l *Lab) Close() {
-	for key, ns := range l.spaces {
-		if key != HostKey {
-			ns.Close()
-		}
+func newLab(name string, b model.Backend, paths model.Paths, dir string, past history) *Lab {
+	l := &Lab{Name: name, B: b, Paths: paths, dir: dir, entries: past.entries, procs: map[int]model.Proc{},
+		deletedNS: map[string]string{}, deletedLinks: map[model.LinkRef]string{}}
+	for _, e := range past.entries {
+		l.nextID = max(l.nextID, e.ID+1)
 	}
-	l.spaces = map[string]*kernel.NS{HostKey: l.Host}
-	if l.journal != nil { // nil for a lab opened by Inspect
-		l.journal.close()
-		l.lock.Close()
-	}
+	return l
 }
 
 // Inspect opens a lab that is up, to read it: it takes no lock and writes
 // nothing, so it works while another nsplay runs the lab. Only reading
-// methods (Objects, NS, Namespaces, Snapshot) may be called; Close it after.
-func Inspect(name string, host *kernel.NS) (*Lab, error) {
-	dir := filepath.Join(Dir, name)
+// methods (Snapshot, Owned) may be called.
+func Inspect(name string, b model.Backend, paths model.Paths) (*Lab, error) {
+	dir := filepath.Join(paths.Labs, name)
 	if _, err := os.Stat(dir); err != nil {
 		return nil, noLab(name)
 	}
@@ -139,166 +124,123 @@ func Inspect(name string, host *kernel.NS) (*Lab, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Lab{Name: name, Host: host, dir: dir, objs: past.objs, spaces: map[string]*kernel.NS{HostKey: host}}, nil
+	return newLab(name, b, paths, dir, past), nil
 }
 
-// Objects returns the objects the lab owns now, in creation order.
-func (l *Lab) Objects() []Object {
-	out := make([]Object, len(l.objs))
-	for i, o := range l.objs {
-		out[i] = *o
+// Keep releases the lab without tearing it down (--keep): the journal
+// stays, and `nsplay down` or a re-run picks it up.
+func (l *Lab) Keep() error {
+	err := l.journal.write(record{Rec: "keep"})
+	l.Close()
+	return err
+}
+
+// Close releases the lab without tearing it down and without marking it
+// kept: used when the lab is given up on, and by Keep.
+func (l *Lab) Close() {
+	if l.journal != nil {
+		l.journal.close()
+		if l.lock != nil {
+			l.lock.Close()
+		}
+		l.journal = nil
 	}
-	return out
 }
 
-// Key names a namespace in the journal.
-func (l *Lab) Key(ns *kernel.NS) string {
-	for key, n := range l.spaces {
-		if n == ns {
-			return key
+// LinksIn lists the links the lab made that are in ns now, by name.
+func (l *Lab) LinksIn(ns model.NSRef) []string {
+	var names []string
+	for _, e := range l.entries {
+		if _, ok := e.Do.(model.LinkAdd); ok && e.At.NS == ns {
+			names = append(names, e.At.Name)
 		}
 	}
-	if ns.Name != "" {
-		return "netns:" + ns.Name
-	}
-	return "path:" + ns.Path
+	return names
 }
 
-// NS opens (once) the namespace a journal key names.
-func (l *Lab) NS(key string) (*kernel.NS, error) {
-	if ns, ok := l.spaces[key]; ok {
-		return ns, nil
-	}
-	var ns *kernel.NS
-	var err error
-	switch kind, arg, _ := strings.Cut(key, ":"); kind {
-	case "netns":
-		ns, err = kernel.OpenNamed(arg)
-	case "path":
-		ns, err = kernel.Open(arg)
-	default:
-		err = fmt.Errorf("unknown namespace key %q in the journal", key)
-	}
-	if err != nil {
-		return nil, err
-	}
-	l.spaces[key] = ns
-	return ns, nil
-}
-
-// Namespaces returns the namespaces the lab has open, host first.
-func (l *Lab) Namespaces() []*kernel.NS {
-	keys := make([]string, 0, len(l.spaces))
-	for k := range l.spaces {
-		if k != HostKey {
-			keys = append(keys, k)
+// Namespaces lists the namespaces the lab created, by name, in creation
+// order.
+func (l *Lab) Namespaces() []string {
+	var names []string
+	for _, e := range l.entries {
+		if o, ok := e.Do.(model.NetnsAdd); ok {
+			names = append(names, o.Name)
 		}
 	}
-	slices.Sort(keys)
-	out := []*kernel.NS{l.Host}
-	for _, k := range keys {
-		out = append(out, l.spaces[k])
-	}
-	return out
+	return names
 }
 
-// find returns the live object of that kind at (ns key, name), or nil.
-func (l *Lab) find(kind, key, name string) *Object {
-	for _, o := range l.objs {
-		if o.Kind == kind && o.NS == key && o.Name == name {
-			return o
-		}
-	}
-	return nil
-}
-
-// OwnsNS tells whether the lab created the namespace.
-func (l *Lab) OwnsNS(ns *kernel.NS) bool {
-	if ns.Name == "" {
+// OwnsNS tells whether the lab created the namespace, and it is still the
+// one it created.
+func (l *Lab) OwnsNS(ns model.NSRef) bool {
+	e := l.netnsEntry(ns)
+	if e == nil {
 		return false
 	}
-	o := l.find("netns", "", ns.Name)
-	return o != nil && (o.NSIno == 0 || o.NSIno == ns.Inode())
+	ino, err := l.B.Identity(ns)
+	return err == nil && (e.NSIno == 0 || e.NSIno == ino)
 }
 
-// set journals a change of an object's place or name.
-func (l *Lab) set(o *Object) error {
-	return l.journal.write(record{Op: "set", Obj: o})
-}
-
-// add journals an object before the caller creates it.
-func (l *Lab) add(o *Object) error {
-	o.ID = l.nextID
-	if ns, ok := l.spaces[o.NS]; ok && o.NS != "" {
-		o.NSIno = ns.Inode()
+func (l *Lab) netnsEntry(ns model.NSRef) *entry {
+	if ns.Name() == "" {
+		return nil
 	}
-	if err := l.journal.write(record{Op: "add", Obj: o}); err != nil {
-		return err
+	return l.find(func(e *entry) bool { return e.Do == model.Op(model.NetnsAdd{Name: ns.Name()}) })
+}
+
+// OwnsLink tells whether the lab may treat the link as its own: it created
+// it, or it is inside a namespace the lab created.
+func (l *Lab) OwnsLink(link model.LinkRef) bool {
+	return l.OwnsNS(link.NS) || l.linkEntry(link) != nil
+}
+
+func (l *Lab) linkEntry(link model.LinkRef) *entry {
+	return l.find(func(e *entry) bool { _, ok := e.Do.(model.LinkAdd); return ok && e.At == link })
+}
+
+// find returns the newest live entry that matches.
+func (l *Lab) find(match func(*entry) bool) *entry {
+	for i := len(l.entries) - 1; i >= 0; i-- {
+		if match(l.entries[i]) {
+			return l.entries[i]
+		}
+	}
+	return nil
+}
+
+// add journals an entry before the caller makes what it records.
+func (l *Lab) add(op model.Op, ns model.NSRef) (*entry, error) {
+	e := &entry{ID: l.nextID, Do: op}
+	if add, ok := op.(model.LinkAdd); ok {
+		e.At, e.Born = add.Link, add.Link
+	}
+	if _, isNetns := op.(model.NetnsAdd); !isNetns {
+		if ino, err := l.B.Identity(ns); err == nil {
+			e.NSIno = ino
+		}
+	}
+	if err := l.journal.write(record{Rec: "do", ID: e.ID, Op: &model.Recorded{Op: op}, NSIno: e.NSIno}); err != nil {
+		return nil, err
 	}
 	l.nextID++
-	l.objs = append(l.objs, o)
-	return nil
+	l.entries = append(l.entries, e)
+	return e, nil
 }
 
-// gone journals that an object no longer exists.
-func (l *Lab) gone(o *Object) error {
-	l.objs = slices.DeleteFunc(l.objs, func(x *Object) bool { return x == o })
-	return l.journal.write(record{Op: "gone", Obj: &Object{ID: o.ID}})
+// gone journals that what an entry records is no longer there.
+func (l *Lab) gone(e *entry) error {
+	l.entries = slices.DeleteFunc(l.entries, func(x *entry) bool { return x == e })
+	return l.journal.write(record{Rec: "gone", ID: e.ID})
 }
 
-// create journals o, runs make, and forgets o again if make failed.
-func (l *Lab) create(o *Object, make func() error) error {
-	if err := l.add(o); err != nil {
-		return err
+// moved journals where a link entry is now.
+func (l *Lab) moved(e *entry, at model.LinkRef) error {
+	e.At = at
+	if ino, err := l.B.Identity(at.NS); err == nil {
+		e.NSIno = ino
 	}
-	if err := make(); err != nil {
-		return errors.Join(err, l.gone(o))
-	}
-	return nil
+	return l.journal.write(record{Rec: "at", ID: e.ID, At: &at, NSIno: e.NSIno})
 }
-
-func notOwned(what, where, lab string) error {
-	return ownershipError(fmt.Sprintf("%s in %s was not created by lab %s; nsplay changes only what the lab created (--allow-host lifts this)", what, where, lab))
-}
-
-// clash says that o, described as what in where, is there already and the
-// lab did not create it. If another lab owns it, it names that lab and how
-// to remove it; else it advises remove (if not ""). alt is the way around.
-func (l *Lab) clash(o Object, what, where, remove, alt string) error {
-	switch other, state := l.otherOwner(o); {
-	case state == "running":
-		return ownershipError(fmt.Sprintf("%s in %s belongs to lab %s, which is running: wait for it to end (or stop it), or %s", what, where, other, alt))
-	case other != "":
-		return ownershipError(fmt.Sprintf("%s in %s belongs to lab %s (%s): remove that lab with `nsplay down %s`, or %s", what, where, other, state, other, alt))
-	case remove != "":
-		alt = remove + " or " + alt
-	}
-	return ownershipError(fmt.Sprintf("%s already exists in %s and lab %s did not create it; %s", what, where, l.Name, alt))
-}
-
-// otherOwner finds another lab that is up and owns o, or the namespace o
-// is in: its name and state ("running", "kept", "orphaned"), or "". It
-// only improves a message, so a journal it cannot read is passed over.
-func (l *Lab) otherOwner(o Object) (name, state string) {
-	names, _ := labNames()
-	for _, name := range names {
-		if name == l.Name {
-			continue
-		}
-		info, h := readLab(name)
-		if slices.ContainsFunc(h.objs, func(x *Object) bool { return o.same(x) || o.inside(x) }) {
-			return name, info.State
-		}
-	}
-	return "", ""
-}
-
-// notFound says in full that an object is not there, and matches
-// kernel.ErrNotFound.
-type notFound string
-
-func (e notFound) Error() string { return string(e) }
-func (e notFound) Unwrap() error { return kernel.ErrNotFound }
 
 // ownershipError says in full what the lab may not touch, and matches
 // ErrNotOwned.
@@ -306,3 +248,14 @@ type ownershipError string
 
 func (e ownershipError) Error() string { return string(e) }
 func (e ownershipError) Unwrap() error { return ErrNotOwned }
+
+// notFound says in full that an object is not there, and matches
+// model.ErrNotFound.
+type notFound string
+
+func (e notFound) Error() string { return string(e) }
+func (e notFound) Unwrap() error { return model.ErrNotFound }
+
+func notOwned(what string, where model.NSRef, lab string) error {
+	return ownershipError(fmt.Sprintf("%s in %s was not created by lab %s; nsplay changes only what the lab created (--allow-host lifts this)", what, where, lab))
+}

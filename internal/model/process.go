@@ -2,7 +2,9 @@ package model
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -29,6 +31,19 @@ type ExecSpec struct {
 var NamespaceKinds = []struct{ Name, Flag string }{
 	{"mnt", "--mount"}, {"uts", "--uts"}, {"ipc", "--ipc"}, {"pid", "--pid --mount-proc"},
 	{"net", "--net"}, {"user", "--user (root inside, nobody outside)"},
+}
+
+// Check tells what is wrong with the spec before a backend sees it.
+func (s ExecSpec) Check() error {
+	if len(s.Argv) == 0 {
+		return errors.New("the command is empty")
+	}
+	for _, kind := range s.New {
+		if !slices.ContainsFunc(NamespaceKinds, func(k struct{ Name, Flag string }) bool { return k.Name == kind }) {
+			return fmt.Errorf("unknown namespace kind %q: use mnt, uts, ipc, pid, net or user", kind)
+		}
+	}
+	return nil
 }
 
 // Where says where the command runs, in words of ip, nsenter and unshare.

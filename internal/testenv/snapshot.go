@@ -14,7 +14,7 @@ import (
 	"testing"
 
 	"github.com/nsplay/nsplay/internal/kernel"
-	"github.com/nsplay/nsplay/internal/lab"
+	"github.com/nsplay/nsplay/internal/model"
 )
 
 // Snapshot is what a test sees of the machine outside its labs: the named
@@ -45,9 +45,9 @@ func TakeSnapshot(t testing.TB) Snapshot {
 		s["netns "+name] = fmt.Sprintf("inode %d", st.Ino)
 		s.addLinks(t, name)
 	}
-	s.addFiles(t, kernel.EtcNetnsDir, true)
+	s.addFiles(t, model.DefaultPaths.EtcNetns, true)
 	// Like /run/netns, /run/nsplay stays once a first lab has made it.
-	s.addFiles(t, lab.Dir, false)
+	s.addFiles(t, model.DefaultPaths.Labs, false)
 	for _, p := range Processes(t) {
 		s["process "+p] = ""
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/nsplay/nsplay/internal/kernel"
 	"github.com/nsplay/nsplay/internal/lab"
+	"github.com/nsplay/nsplay/internal/model"
 )
 
 // What UseMachine makes is named so that no playbook of the repository
@@ -74,23 +75,23 @@ func UseMachine(t testing.TB) {
 // keepLab builds UsedKeptLab as a run with --keep would leave it.
 func keepLab(t testing.TB) {
 	t.Helper()
-	host, err := kernel.Current()
+	b, err := kernel.NewBackend(model.DefaultPaths)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(host.Close)
-	l, err := lab.Open(UsedKeptLab, host, UsedKeptLab+".star")
+	t.Cleanup(b.Close)
+	l, err := lab.Open(UsedKeptLab, b, model.DefaultPaths, UsedKeptLab+".star")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		if err := lab.Down(UsedKeptLab, host, func(string) {}); err != nil {
+		if err := lab.Down(UsedKeptLab, b, model.DefaultPaths, func(string) {}); err != nil {
 			t.Errorf("take down %s: %v", UsedKeptLab, err)
 		}
 	})
-	_, _, err = l.Netns("usedk1")
+	_, err = l.Do(model.NetnsAdd{Name: "usedk1"})
 	if err == nil {
-		err = l.WriteFile(filepath.Join(kernel.EtcNetnsDir, "usedk1", "resolv.conf"), []byte("nameserver 192.0.2.54\n"))
+		_, err = l.Do(model.FileWrite{Path: filepath.Join(model.DefaultPaths.EtcNetns, "usedk1", "resolv.conf"), Data: "nameserver 192.0.2.54\n"})
 	}
 	if err == nil {
 		err = l.Keep()

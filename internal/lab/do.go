@@ -1,0 +1,472 @@
+package lab
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+
+	"github.com/nsplay/nsplay/internal/model"
+)
+
+// Result tells what Do did.
+type Result struct {
+	// Adopted is set when nothing was made: the lab has it already (a
+	// re-run of a kept lab, an address or route already there).
+	Adopted bool
+	// At is where a link made or adopted by LinkAdd is now: a kept lab's
+	// veth may have been moved and renamed since.
+	At model.LinkRef
+}
+
+// Do makes one change: guard, journal, apply, undo on failure.
+func (l *Lab) Do(op model.Op) (Result, error) { return l.DoAt(op, "") }
+
+// DoAt is Do for a change a playbook makes at where (file:line): a later
+// use of what it deletes says where that was.
+func (l *Lab) DoAt(op model.Op, where string) (Result, error) {
+	l.where = where
+	defer func() { l.where = "" }()
+	return l.do(op)
+}
+
+func (l *Lab) do(op model.Op) (Result, error) {
+	switch o := op.(type) {
+	case model.NetnsAdd:
+		return l.addNetns(o)
+	case model.NetnsDel:
+		return Result{}, l.delNetns(o)
+	case model.NetnsSetID:
+		if o.NS.IsHost() {
+			return Result{}, errors.New("host is the namespace the ids are given in; give one to another namespace")
+		}
+		if !l.AllowHost && !l.OwnsNS(o.NS) {
+			return Result{}, notOwned("namespace "+o.NS.String(), model.Host, l.Name)
+		}
+		return Result{}, l.B.Apply(o)
+	case model.LinkAdd:
+		return l.addLink(o)
+	case model.LinkDel:
+		return Result{}, l.delLink(o)
+	case model.LinkMove:
+		return Result{}, l.relocate(o, o.Link, model.Link(o.To, o.Link.Name))
+	case model.LinkRename:
+		return Result{}, l.relocate(o, o.Link, model.Link(o.Link.NS, o.To))
+	case model.LinkSetMaster:
+		if o.Master != "" {
+			if err := l.mayChange(model.Link(o.Link.NS, o.Master)); err != nil {
+				return Result{}, err
+			}
+		}
+		return Result{}, l.changeLink(o.Link, o)
+	case model.LinkSetUp:
+		return Result{}, l.changeLink(o.Link, o)
+	case model.LinkSetMTU:
+		return Result{}, l.changeLink(o.Link, o)
+	case model.BridgeSetSTP:
+		return Result{}, l.changeLink(o.Link, o)
+	case model.AddrAdd:
+		return l.addAddr(o)
+	case model.AddrDel:
+		if err := l.changeLink(o.Link, o); err != nil {
+			return Result{}, err
+		}
+		return Result{}, l.forget(func(e *entry) bool {
+			return e.Do == model.Op(model.AddrAdd{Link: o.Link, CIDR: o.CIDR}) || e.Do == model.Op(model.AddrAdd{Link: o.Link, CIDR: o.CIDR, NoDAD: true})
+		})
+	case model.RouteAdd:
+		return l.addRoute(o)
+	case model.RouteDel:
+		return Result{}, l.delRoute(o)
+	case model.FileWrite:
+		return Result{}, l.writeFile(o)
+	}
+	return Result{}, fmt.Errorf("lab: %T is not a change a playbook makes: %w", op, model.ErrUnsupported)
+}
+
+// create journals op, applies it, and forgets it again if that failed.
+func (l *Lab) create(op model.Op, ns model.NSRef) (*entry, error) {
+	e, err := l.add(op, ns)
+	if err != nil {
+		return nil, err
+	}
+	if err := l.B.Apply(op); err != nil {
+		return nil, errors.Join(err, l.gone(e))
+	}
+	return e, nil
+}
+
+func (l *Lab) forget(match func(*entry) bool) error {
+	if e := l.find(match); e != nil {
+		return l.gone(e)
+	}
+	return nil
+}
+
+func (l *Lab) addNetns(o model.NetnsAdd) (Result, error) {
+	if err := model.ValidNetnsName(o.Name); err != nil {
+		return Result{}, err
+	}
+	ref := model.Named(o.Name)
+	ino, err := l.B.Identity(ref)
+	if e := l.netnsEntry(ref); e != nil {
+		if err == nil && (e.NSIno == 0 || e.NSIno == ino) {
+			return Result{Adopted: true}, nil
+		}
+		// Gone, or replaced by someone else's of the same name.
+		if err := l.gone(e); err != nil {
+			return Result{}, err
+		}
+	}
+	if err == nil {
+		return Result{}, l.clash("namespace "+o.Name, l.Paths.RunNetns, "delete it (ip netns del "+o.Name+")", "choose another name",
+			func(e *entry) bool { return e.Do == model.Op(o) }, ino)
+	}
+	delete(l.deletedNS, o.Name)
+	e, err := l.create(o, model.Host)
+	if err != nil {
+		return Result{}, err
+	}
+	if e.NSIno, err = l.B.Identity(ref); err != nil {
+		return Result{}, err
+	}
+	return Result{}, l.journal.write(record{Rec: "ino", ID: e.ID, NSIno: e.NSIno})
+}
+
+func (l *Lab) delNetns(o model.NetnsDel) error {
+	ref := model.Named(o.Name)
+	if !l.OwnsNS(ref) {
+		return ownershipError(fmt.Sprintf("namespace %s was not created by lab %s, and nsplay never deletes a namespace it attached to", o.Name, l.Name))
+	}
+	if err := l.B.Apply(o); err != nil {
+		return err
+	}
+	if l.where != "" {
+		l.deletedNS[o.Name] = l.where
+	}
+	// What was in it went with it.
+	var errs []error
+	for _, e := range append([]*entry(nil), l.entries...) {
+		if e.ns() == ref {
+			errs = append(errs, l.gone(e))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// DeletedAt says where the playbook deleted the namespace, or "".
+func (l *Lab) DeletedAt(name string) string { return l.deletedNS[name] }
+
+// mayChange returns an error unless the lab owns the link or --allow-host
+// was given.
+func (l *Lab) mayChange(link model.LinkRef) error {
+	_, err := l.B.Link(link)
+	gone := errors.Is(err, model.ErrNotFound)
+	if where, ok := l.deletedLinks[link]; ok && gone {
+		return notFound(fmt.Sprintf("link %s in %s was deleted at %s", link.Name, link.NS, where))
+	}
+	if l.AllowHost || l.OwnsLink(link) {
+		return nil
+	}
+	if gone {
+		return notFound(fmt.Sprintf("there is no link %s in %s", link.Name, link.NS))
+	}
+	return notOwned("link "+link.Name, link.NS, l.Name)
+}
+
+// changeLink changes an attribute of a link: it goes with the link, so
+// nothing is journalled.
+func (l *Lab) changeLink(link model.LinkRef, op model.Op) error {
+	if err := l.mayChange(link); err != nil {
+		return err
+	}
+	return l.B.Apply(op)
+}
+
+func (l *Lab) addLink(o model.LinkAdd) (Result, error) {
+	for _, end := range o.Spec.Ends(o.Link) {
+		if err := model.ValidLinkName(end.Name); err != nil {
+			return Result{}, err
+		}
+	}
+	if res, ok, err := l.adoptLink(o); ok || err != nil {
+		return res, err
+	}
+	ends := o.Spec.Ends(o.Link)
+	for i, end := range ends {
+		if _, err := l.B.Link(end); err != nil {
+			continue
+		}
+		switch {
+		case i == 0 && l.OwnsNS(end.NS):
+			return Result{Adopted: true, At: end}, nil
+		case i > 0 && l.OwnsLink(end):
+			return Result{}, fmt.Errorf("the lab has a link %s in %s already: choose another peer name", end.Name, end.NS)
+		}
+		alt := "choose another name"
+		if i > 0 {
+			alt = "choose another peer name"
+		}
+		return Result{}, l.clash("link "+end.Name, end.NS.String(), "delete it", alt,
+			func(e *entry) bool { return e.At == end }, l.identity(end.NS))
+	}
+	// Every end is journalled, so that teardown finds each wherever it
+	// goes; the first entry makes them all.
+	var made []*entry
+	for i, end := range ends {
+		op := model.Op(o)
+		if i > 0 {
+			op = model.LinkAdd{Link: end, Spec: o.Spec}
+		}
+		e, err := l.add(op, end.NS)
+		if err != nil {
+			return Result{}, err
+		}
+		made = append(made, e)
+	}
+	if err := l.B.Apply(o); err != nil {
+		for _, e := range made {
+			err = errors.Join(err, l.gone(e))
+		}
+		return Result{}, err
+	}
+	return Result{At: o.Link}, nil
+}
+
+// adoptLink finds a link the lab made as o.Link before (a kept lab), where
+// it is now. One of another kind was put there from outside in place of
+// the lab's: the lab forgets it.
+func (l *Lab) adoptLink(o model.LinkAdd) (Result, bool, error) {
+	for _, e := range append([]*entry(nil), l.entries...) {
+		if _, ok := e.Do.(model.LinkAdd); !ok || e.Born != o.Link {
+			continue
+		}
+		info, err := l.B.Link(e.At)
+		if err == nil && e.NSIno != 0 {
+			if ino, ierr := l.B.Identity(e.At.NS); ierr != nil || ino != e.NSIno {
+				err = model.ErrNotFound // its namespace is gone; this is another
+			}
+		}
+		switch {
+		case err == nil && info.Kind == o.Spec.Kind():
+			return Result{Adopted: true, At: e.At}, true, nil
+		case err == nil:
+			return Result{}, true, errors.Join(fmt.Errorf("%s is a %s, not a %s, and the lab did not make it so; delete it or choose another name", e.At, info.Kind, o.Spec.Kind()), l.gone(e))
+		case !errors.Is(err, model.ErrNotFound):
+			return Result{}, true, err
+		}
+		if err := l.gone(e); err != nil {
+			return Result{}, true, err
+		}
+	}
+	return Result{}, false, nil
+}
+
+func (l *Lab) delLink(o model.LinkDel) error {
+	if err := l.mayChange(o.Link); err != nil {
+		return err
+	}
+	info, err := l.B.Link(o.Link)
+	if err != nil {
+		return err
+	}
+	if err := l.B.Apply(o); err != nil {
+		return err
+	}
+	ends := []model.LinkRef{o.Link}
+	if info.Peer != nil {
+		ends = append(ends, *info.Peer)
+	}
+	var errs []error
+	for _, end := range ends {
+		if l.where != "" {
+			l.deletedLinks[end] = l.where
+		}
+		errs = append(errs, l.forget(func(e *entry) bool { _, ok := e.Do.(model.LinkAdd); return ok && e.At == end }))
+	}
+	return errors.Join(errs...)
+}
+
+// relocate moves or renames a link, journalled first and again with the
+// roles swapped if the kernel refused. A link inside a lab namespace, which
+// the lab does not track, starts being tracked, so that teardown finds it
+// if it left the lab's namespaces; a link the lab did not create (moved
+// with --allow-host) stays untracked, so that teardown leaves it alone.
+func (l *Lab) relocate(op model.Op, from, to model.LinkRef) error {
+	if err := l.mayChange(from); err != nil {
+		return err
+	}
+	e := l.linkEntry(from)
+	if e == nil && l.OwnsNS(from.NS) {
+		info, err := l.B.Link(from)
+		if err != nil {
+			return err
+		}
+		if e, err = l.add(model.LinkAdd{Link: from, Spec: model.Other{Of: info.Kind}}, from.NS); err != nil {
+			return err
+		}
+	}
+	if e != nil {
+		if err := l.moved(e, to); err != nil {
+			return err
+		}
+	}
+	if err := l.B.Apply(op); err != nil {
+		if e != nil {
+			err = errors.Join(err, l.moved(e, from))
+		}
+		return err
+	}
+	return nil
+}
+
+func (l *Lab) addAddr(o model.AddrAdd) (Result, error) {
+	if err := l.mayChange(o.Link); err != nil {
+		return Result{}, err
+	}
+	if _, err := model.ParseCIDR(o.CIDR); err != nil {
+		return Result{}, err
+	}
+	same := func(e *entry) bool {
+		a, ok := e.Do.(model.AddrAdd)
+		return ok && a.Link == o.Link && a.CIDR == o.CIDR
+	}
+	if l.find(same) != nil {
+		return Result{Adopted: true}, nil
+	}
+	if l.OwnsLink(o.Link) {
+		err := l.B.Apply(o)
+		if errors.Is(err, model.ErrExists) {
+			return Result{Adopted: true}, nil
+		}
+		return Result{}, err
+	}
+	_, err := l.create(o, o.Link.NS)
+	if errors.Is(err, model.ErrExists) {
+		return Result{}, l.clash("address "+o.CIDR+" on "+o.Link.Name, o.Link.NS.String(), "", "choose another address", same, l.identity(o.Link.NS))
+	}
+	return Result{}, err
+}
+
+// addRoute adds a route. Outside the lab's namespaces it is journalled so
+// teardown removes it. An identical route the lab owns is adopted.
+func (l *Lab) addRoute(o model.RouteAdd) (Result, error) {
+	if l.OwnsNS(o.NS) {
+		err := l.B.Apply(o)
+		if errors.Is(err, model.ErrExists) {
+			return Result{Adopted: true}, nil
+		}
+		return Result{}, err
+	}
+	same := func(e *entry) bool { return e.Do == model.Op(o) }
+	if l.find(same) != nil {
+		return Result{Adopted: true}, nil
+	}
+	_, err := l.create(o, o.NS)
+	if errors.Is(err, model.ErrExists) {
+		return Result{}, l.clash("route "+o.Route.Dst, o.NS.String(), "", "choose another destination or metric", same, l.identity(o.NS))
+	}
+	return Result{}, err
+}
+
+// delRoute deletes a route the lab added, or any route of a namespace the
+// lab owns; other routes only with --allow-host.
+func (l *Lab) delRoute(o model.RouteDel) error {
+	mine := l.find(func(e *entry) bool { return e.Do == model.Op(model.RouteAdd(o)) })
+	if mine == nil && !l.OwnsNS(o.NS) && !l.AllowHost {
+		return notOwned("route "+o.Route.Dst, o.NS, l.Name)
+	}
+	if err := l.B.Apply(o); err != nil {
+		return err
+	}
+	if mine != nil {
+		return l.gone(mine)
+	}
+	return nil
+}
+
+// writeFile writes a file the lab owns, creating and journalling the
+// folders that are missing. A file the lab did not create is not replaced.
+func (l *Lab) writeFile(o model.FileWrite) error {
+	mine := func(e *entry) bool { w, ok := e.Do.(model.FileWrite); return ok && w.Path == o.Path }
+	if l.find(mine) != nil {
+		return l.B.Apply(o)
+	}
+	if _, err := l.B.ReadFile(o.Path); !errors.Is(err, model.ErrNotFound) {
+		return l.clash("file "+o.Path, "the file system", "remove it", "write elsewhere", mine, 0)
+	}
+	if err := l.makeDirs(filepath.Dir(o.Path)); err != nil {
+		return err
+	}
+	_, err := l.create(o, model.Host)
+	return err
+}
+
+func (l *Lab) makeDirs(dir string) error {
+	if _, err := l.B.ReadDir(dir); err == nil || !errors.Is(err, model.ErrNotFound) {
+		return nil
+	}
+	if err := l.makeDirs(filepath.Dir(dir)); err != nil {
+		return err
+	}
+	_, err := l.create(model.DirAdd{Path: dir}, model.Host)
+	return err
+}
+
+// Spawned journals a process the lab started, so that teardown stops it,
+// also after nsplay was killed. command names it in reports.
+func (l *Lab) Spawned(p model.Proc, command string) error {
+	if p.PID() == 0 {
+		return nil // a plan's: there is nothing to stop
+	}
+	start, err := l.B.StartTime(p.PID())
+	if err != nil {
+		return nil // it has ended already
+	}
+	l.procs[p.PID()] = p
+	_, err = l.add(model.ProcStart{PID: p.PID(), Start: start, Command: command}, model.Host)
+	return err
+}
+
+// identity is the namespace's identity, 0 when it is not there.
+func (l *Lab) identity(ns model.NSRef) uint64 {
+	ino, _ := l.B.Identity(ns)
+	return ino
+}
+
+// clash says that what, in where, is there already and the lab did not
+// create it. If another lab owns it (match finds it in that lab's journal),
+// or owns the namespace of identity nsIno it is in, it names that lab and
+// how to remove it; else it advises remove (if not ""). alt is the way
+// around.
+func (l *Lab) clash(what, where, remove, alt string, match func(*entry) bool, nsIno uint64) error {
+	switch other, state := l.otherOwner(match, nsIno); {
+	case state == "running":
+		return ownershipError(fmt.Sprintf("%s in %s belongs to lab %s, which is running: wait for it to end (or stop it), or %s", what, where, other, alt))
+	case other != "":
+		return ownershipError(fmt.Sprintf("%s in %s belongs to lab %s (%s): remove that lab with `nsplay down %s`, or %s", what, where, other, state, other, alt))
+	case remove != "":
+		alt = remove + " or " + alt
+	}
+	return ownershipError(fmt.Sprintf("%s already exists in %s and lab %s did not create it; %s", what, where, l.Name, alt))
+}
+
+// otherOwner finds another lab that is up and owns what match matches, or
+// the namespace of identity nsIno: its name and state ("running", "kept",
+// "orphaned"), or "". It only improves a message, so a journal it cannot
+// read is passed over.
+func (l *Lab) otherOwner(match func(*entry) bool, nsIno uint64) (name, state string) {
+	names, _ := labNames(l.Paths)
+	for _, name := range names {
+		if name == l.Name {
+			continue
+		}
+		info, h := readLab(l.Paths, name)
+		for _, e := range h.entries {
+			_, isNetns := e.Do.(model.NetnsAdd)
+			if match(e) || (isNetns && nsIno != 0 && e.NSIno == nsIno) {
+				return name, info.State
+			}
+		}
+	}
+	return "", ""
+}

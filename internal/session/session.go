@@ -1,0 +1,181 @@
+// Package session is the one place that runs a playbook from end to end:
+// it opens the backend (the kernel, or the in-memory model for a plan) and
+// the lab, runs the playbook, keeps the lab or tears it down, and turns
+// SIGINT, SIGTERM and SIGHUP into a cancelled run whose lab is still taken
+// down. `nsplay run`, `nsplay test`, `nsplay plan` and the tests use it;
+// each brings its own paths, so a sandbox or a test has its own.
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/nsplay/nsplay/internal/kernel"
+	"github.com/nsplay/nsplay/internal/lab"
+	"github.com/nsplay/nsplay/internal/model"
+	"github.com/nsplay/nsplay/interp"
+	"golang.org/x/sys/unix"
+)
+
+// Options say what to run and how.
+type Options struct {
+	Playbook  string
+	Name      string            // the lab's name; default the playbook's file name without .star
+	Vars      map[string]string // -D name=value
+	Keep      bool              // leave the lab up (--keep)
+	AllowHost bool              // --allow-host
+	// Plan runs against the in-memory model: nothing on the machine changes.
+	Plan  bool
+	Paths model.Paths
+	// Snapshot takes the lab's state at the end of the playbook, before
+	// teardown (golden files).
+	Snapshot bool
+	Emit     func(interp.Event) // every event, as it happens
+}
+
+// Outcome is how a run went.
+type Outcome struct {
+	Result   interp.Result
+	RunErr   error // the playbook stopped: an *interp.Error, or another error
+	DownErr  error // the teardown, or keeping, failed
+	Snapshot model.Snapshot
+	// Interrupted is the signal that stopped the run, or nil.
+	Interrupted *SignalError
+}
+
+// Status is the exit status the outcome asks for: 0 all checks passed, 1 a
+// check failed, 2 an error, 128+N after signal N.
+func (o Outcome) Status() int {
+	switch {
+	case o.Interrupted != nil:
+		return 128 + int(o.Interrupted.Sig)
+	case o.RunErr != nil, o.DownErr != nil:
+		return 2
+	case o.Result.Failed > 0:
+		return 1
+	}
+	return 0
+}
+
+// Run runs one playbook. The error is for a run that could not start (the
+// backend or the lab would not open); everything after is in the Outcome.
+func Run(opts Options) (Outcome, error) {
+	emit := opts.Emit
+	if emit == nil {
+		emit = func(interp.Event) {}
+	}
+	name := opts.Name
+	if name == "" {
+		name = strings.TrimSuffix(filepath.Base(opts.Playbook), ".star")
+	}
+	// Signals are caught before the lab exists, so none can end nsplay
+	// between its first object and the teardown.
+	ctx, stop := SignalContext()
+	defer stop()
+	b, err := openBackend(opts)
+	if err != nil {
+		return Outcome{}, err
+	}
+	defer b.Close()
+	abs, err := filepath.Abs(opts.Playbook)
+	if err != nil {
+		return Outcome{}, err
+	}
+	l, err := lab.Open(name, b, opts.Paths, abs)
+	if err != nil {
+		return Outcome{}, err
+	}
+	l.AllowHost = opts.AllowHost
+	var out Outcome
+	out.Result, out.RunErr = interp.Run(ctx, l, opts.Playbook, interp.Options{Vars: opts.Vars, Emit: emit})
+	var pe *interp.Error
+	if errors.As(out.RunErr, &pe) {
+		emit(interp.Event{Kind: "error", Pos: pe.Pos, Msg: pe.Msg})
+	}
+	if opts.Snapshot {
+		snap, err := l.Snapshot(nil)
+		out.Snapshot, out.DownErr = snap, err
+	}
+	if opts.Keep {
+		out.DownErr = errors.Join(out.DownErr, l.Keep())
+		emit(interp.Event{Kind: "kept", Msg: keptMessage(name, l.Namespaces())})
+	} else {
+		out.DownErr = errors.Join(out.DownErr, l.Teardown(func(msg string) { emit(interp.Event{Kind: "teardown", Msg: msg}) }))
+	}
+	r := out.Result
+	summary := interp.Event{Kind: "summary", Passed: &r.Passed, Failed: &r.Failed}
+	if opts.Plan {
+		summary.UndecidedCount = &r.Undecided
+	}
+	emit(summary)
+	if ctx.Err() != nil {
+		var sig SignalError
+		if errors.As(context.Cause(ctx), &sig) {
+			out.Interrupted = &sig
+		}
+	}
+	return out, nil
+}
+
+func openBackend(opts Options) (model.Backend, error) {
+	if opts.Plan {
+		return model.NewMemory(opts.Paths), nil
+	}
+	return kernel.NewBackend(opts.Paths)
+}
+
+// PlanPaths are the paths of a plan: named namespaces and /etc/netns as on
+// the machine (for the step lines), no lab folder: the journal lives in
+// memory.
+func PlanPaths() model.Paths {
+	p := model.DefaultPaths
+	p.Labs = ""
+	return p
+}
+
+// keptMessage tells how to enter and remove a kept lab.
+func keptMessage(name string, spaces []string) string {
+	enter := ""
+	switch {
+	case len(spaces) == 1:
+		enter = fmt.Sprintf("enter it with 'ip netns exec %s bash', ", spaces[0])
+	case len(spaces) > 1:
+		enter = fmt.Sprintf("enter its namespaces (%s) with 'ip netns exec NAME bash', ", strings.Join(spaces[:min(len(spaces), 4)], ", "))
+		if len(spaces) > 4 {
+			enter = strings.Replace(enter, ") with", fmt.Sprintf(" and %d more) with", len(spaces)-4), 1)
+		}
+	}
+	return fmt.Sprintf("lab %s is up: %sremove it with 'nsplay down %s'", name, enter, name)
+}
+
+// SignalError is the cause of a run's cancellation by a signal.
+type SignalError struct{ Sig syscall.Signal }
+
+func (e SignalError) Error() string { return "interrupted by " + unix.SignalName(e.Sig) }
+
+// SignalContext is cancelled by the first SIGINT, SIGTERM or SIGHUP (a
+// closed terminal). Later ones are swallowed until stop, so that they cannot
+// cut the teardown short. SIGPIPE is ignored: output to a closed pipe
+// (nsplay run ... | head) fails, and the run goes on to its teardown.
+func SignalContext() (context.Context, func()) {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	signal.Ignore(syscall.SIGPIPE)
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	go func() {
+		for s := range sigs {
+			cancel(SignalError{s.(syscall.Signal)})
+		}
+	}()
+	return ctx, func() {
+		signal.Stop(sigs)
+		close(sigs)
+		cancel(nil)
+	}
+}
