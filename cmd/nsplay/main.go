@@ -33,6 +33,9 @@ them against the live kernel, and tear them down.
 
 Usage:
   nsplay run [flags] PLAYBOOK   build the lab, run its checks, tear it down
+  nsplay plan [flags] PLAYBOOK  print what run would do and check it against a model; no root
+  nsplay graph [--format dot|mermaid] PLAYBOOK|LAB
+                                draw the lab of a playbook (from the model) or of a lab that is up
   nsplay test [flags] PATH...   run playbooks sandboxed and compare with golden files
   nsplay show [--json] LAB      print the live state of a lab that is up
   nsplay monitor [--json] [LAB] print changes to namespaces, links, addresses, routes
@@ -64,6 +67,10 @@ func nsplay(args []string, stdout, stderr io.Writer) int {
 		status, err = runCmd(rest, stdout, stderr)
 	case "test":
 		status, err = testCmd(rest, stdout, stderr)
+	case "plan":
+		status, err = planCmd(rest, stdout, stderr)
+	case "graph":
+		err = graphCmd(rest, stdout)
 	case "golden":
 		status, err = goldenCmd(rest, stdout, stderr)
 	case "show":
@@ -102,7 +109,7 @@ func helpCmd(args []string, stdout io.Writer) error {
 		printUsage(stdout)
 		return nil
 	}
-	for name, fs := range map[string]func() *flagSet{"run": runFlags, "test": testFlags, "show": showFlags, "monitor": monitorFlags, "down": downFlags, "ls": lsFlags} {
+	for name, fs := range map[string]func() *flagSet{"run": runFlags, "plan": planFlags, "graph": graphFlags, "test": testFlags, "show": showFlags, "monitor": monitorFlags, "down": downFlags, "ls": lsFlags} {
 		if name == args[0] {
 			f := fs()
 			f.SetOutput(stdout)
@@ -114,7 +121,7 @@ func helpCmd(args []string, stdout io.Writer) error {
 		fmt.Fprintln(stdout, "Usage: nsplay version\n\nPrints nsplay's version and the Go version it was built with.")
 		return nil
 	}
-	return usageError{fmt.Sprintf("no help for %q: commands are run, test, show, monitor, down, ls, version", args[0])}
+	return usageError{fmt.Sprintf("no help for %q: commands are run, plan, graph, test, show, monitor, down, ls, version", args[0])}
 }
 
 // printUsage prints the overview and the flags of every command.
@@ -123,7 +130,7 @@ func printUsage(w io.Writer) {
 	for _, c := range []struct {
 		name  string
 		flags func() *flagSet
-	}{{"run", runFlags}, {"test", testFlags}, {"show", showFlags}, {"monitor", monitorFlags}, {"ls", lsFlags}} {
+	}{{"run", runFlags}, {"plan", planFlags}, {"graph", graphFlags}, {"test", testFlags}, {"show", showFlags}, {"monitor", monitorFlags}, {"ls", lsFlags}} {
 		fs := c.flags()
 		fs.SetOutput(w)
 		fmt.Fprintf(w, "\nFlags of %s:\n", c.name)

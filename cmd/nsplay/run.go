@@ -152,10 +152,16 @@ func textLine(e interp.Event) string {
 	msg := oneLine(e.Msg)
 	switch e.Kind {
 	case "summary":
+		if e.UndecidedCount != nil {
+			return fmt.Sprintf("%d passed, %d failed, %d undecided", *e.Passed, *e.Failed, *e.UndecidedCount)
+		}
 		return fmt.Sprintf("%d passed, %d failed", *e.Passed, *e.Failed)
 	case "check":
 		verdict := "PASS"
-		if !*e.Pass {
+		switch {
+		case e.Undecided:
+			verdict = "UNDECIDED"
+		case !*e.Pass:
 			verdict = "FAIL"
 		}
 		return fmt.Sprintf("%s %s: %s", verdict, e.Pos, msg)

@@ -1,0 +1,63 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/nsplay/nsplay/internal/session"
+)
+
+type planOptions struct {
+	vars defines
+	name string
+	json bool
+}
+
+func planFlagSet(o *planOptions) *flagSet {
+	fs := newFlagSet("plan", "[flags] PLAYBOOK", `Runs the playbook against nsplay's in-memory model of namespaces, links,
+addresses and routes instead of the kernel: it prints the step lines 'nsplay
+run' would print, then evaluates the checks against the model. Any user may
+run it; nothing on the machine changes (no namespace, link, file, journal or
+lock).
+
+The model decides addresses, admin state, carrier (a veth end has carrier
+when both ends are up; a bridge when one of its ports has), masters and
+ports, routes and reachability (layer 2 through bridges and veth pairs,
+connected subnets, routes). Values only the kernel knows - what exec_in
+printed and its exit status, spawned processes, round-trip times, listening
+sockets - are unknown: a check that touches one is UNDECIDED, neither passed
+nor failed, and a branch on one is reported at its position. The summary
+counts passed, failed and undecided checks; the exit status is 1 when a
+decided check failed, 2 on an error, 0 otherwise.`)
+	o.vars = defines{}
+	fs.Var(o.vars, "D", "set a playbook variable: -D `name=value` is what var(\"name\", default) returns (repeatable)")
+	fs.StringVar(&o.name, "name", "", "call the lab `LAB` (default: the playbook's file name without .star)")
+	fs.BoolVar(&o.json, "json", false, "write events as JSON lines to stdout instead of text")
+	return fs
+}
+
+func planFlags() *flagSet { return planFlagSet(&planOptions{}) }
+
+func planCmd(args []string, stdout, stderr io.Writer) (int, error) {
+	var o planOptions
+	fs := planFlagSet(&o)
+	fs.help = stdout
+	rest, err := fs.parse(args)
+	if err != nil {
+		return exitError, err
+	}
+	if len(rest) != 1 {
+		return exitError, usageError{"plan takes one playbook, e.g. nsplay plan playbooks/lxcbr0.star"}
+	}
+	if _, err := os.Stat(rest[0]); err != nil {
+		return exitError, fmt.Errorf("playbook %s: %w", rest[0], err)
+	}
+	out := newRenderer(stdout, o.json)
+	res, err := session.Run(session.Options{Playbook: rest[0], Name: o.name, Vars: o.vars, Plan: true,
+		Paths: session.PlanPaths(), Emit: out.event})
+	if err != nil {
+		return exitError, err
+	}
+	return outcome(res, false, o.json, stderr)
+}
