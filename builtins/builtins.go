@@ -92,6 +92,9 @@ func Predeclared(env *Env) (starlark.StringDict, error) {
 		"spawn":          starlark.NewBuiltin("spawn", spawnFn),
 		"netns_list":     starlark.NewBuiltin("netns_list", netnsListFn),
 		"netns_identify": starlark.NewBuiltin("netns_identify", netnsIdentifyFn),
+		"len":            unknownAware("len"),
+		"int":            unknownAware("int"),
+		"float":          unknownAware("float"),
 	}, nil
 }
 

@@ -35,8 +35,9 @@ import (
 
 // Process is a handle on a process the playbook spawned.
 type Process struct {
-	proc  model.Proc
-	shown string // the command, for messages
+	proc   model.Proc
+	shown  string           // the command, for messages
+	thread *starlark.Thread // the run's, for unknowns in a plan
 }
 
 var _ starlark.HasAttrs = (*Process)(nil)
@@ -54,6 +55,9 @@ func (p *Process) CompareSameType(op syntax.Token, y starlark.Value, depth int) 
 func (p *Process) Attr(name string) (starlark.Value, error) {
 	switch name {
 	case "pid":
+		if p.proc.PID() == 0 {
+			return Unknown{what: "spawn(...).pid", thread: p.thread}, nil
+		}
 		return starlark.MakeInt(p.proc.PID()), nil
 	case "alive":
 		return starlark.Bool(p.proc.Alive()), nil
@@ -160,7 +164,7 @@ func spawnFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, 
 		proc.Stop(0)
 		return nil, wrap(b, err)
 	}
-	return &Process{proc: proc, shown: spec.Shown}, nil
+	return &Process{proc: proc, shown: spec.Shown, thread: thread}, nil
 }
 
 // targetArg is where a command runs: a namespace, or a process whose

@@ -5,9 +5,13 @@ package builtins
 // process's pid — are unknown. A check that touches one is undecided:
 // neither passed nor failed. A branch on one (`if r.stdout:`) is reported
 // at its position and taken as false; a loop over one runs zero times. An
-// unknown's attributes, calls and operators give unknowns again, so that
-// `r.stdout.strip()` and `r.rc + 1` stay unknown. A comparison (`r.rc == 0`)
-// cannot be: Starlark gives it a plain False.
+// unknown's attributes, calls, indexes, slices and operators give unknowns
+// again, so that `r.stdout.strip()`, `r.stdout.split()[0:2]` and `r.rc + 1`
+// stay unknown, and so do len(), int() and float() of one. Comparing two
+// unknowns is reported and taken as false. Comparing an unknown with a
+// known value (`r.rc == 0`) cannot be seen: Starlark gives it a plain False.
+// So a check on a command's output is best one expect.* call on it:
+// expect.eq(r.rc, 0), expect.contains(r.stdout, "x").
 
 import (
 	"errors"
@@ -22,14 +26,23 @@ import (
 type Unknown struct {
 	what   string           // what it stands for: `exec_in(...).stdout`
 	thread *starlark.Thread // the run's, to report a branch on it
+	// n is the number of elements, when a slice with bounds made it
+	// (`r.stdout.split()[0:2]`), so that it can be unpacked; 0 otherwise.
+	n int
 }
 
 var (
-	_ starlark.HasAttrs  = Unknown{}
-	_ starlark.HasBinary = Unknown{}
-	_ starlark.Callable  = Unknown{}
-	_ starlark.Iterable  = Unknown{}
+	_ starlark.HasAttrs   = Unknown{}
+	_ starlark.HasBinary  = Unknown{}
+	_ starlark.Callable   = Unknown{}
+	_ starlark.Iterable   = Unknown{}
+	_ starlark.Sliceable  = Unknown{}
+	_ starlark.Comparable = Unknown{}
 )
+
+// unknownLen is the length an unknown claims, so that indexing and slicing
+// it never fail; len() of an unknown is unknown (see lenFn).
+const unknownLen = 1 << 30
 
 func (u Unknown) String() string        { return "<unknown: " + u.what + ">" }
 func (u Unknown) Type() string          { return "nsplay.unknown" }
@@ -56,15 +69,48 @@ func (u Unknown) Binary(op syntax.Token, y starlark.Value, side starlark.Side) (
 	return u, nil
 }
 
-func (u Unknown) Iterate() starlark.Iterator {
-	u.report("a loop over %s, which only the kernel knows: the plan runs it zero times", u.what)
-	return emptyIterator{}
+// CompareSameType reports a comparison of unknowns and takes it as false.
+func (u Unknown) CompareSameType(op syntax.Token, y starlark.Value, depth int) (bool, error) {
+	u.report("a comparison of %s and %s, which only the kernel knows: the plan takes it as false", u.what, y.(Unknown).what)
+	return false, nil
 }
 
-type emptyIterator struct{}
+func (u Unknown) Index(i int) starlark.Value {
+	return Unknown{what: fmt.Sprintf("%s[%d]", u.what, i), thread: u.thread}
+}
+func (u Unknown) Len() int { return unknownLen }
 
-func (emptyIterator) Next(*starlark.Value) bool { return false }
-func (emptyIterator) Done()                     {}
+func (u Unknown) Slice(start, end, step int) starlark.Value {
+	v := Unknown{what: fmt.Sprintf("%s[%d:%d]", u.what, start, end), thread: u.thread}
+	if end < unknownLen && step == 1 {
+		v.n = max(end-start, 0)
+	}
+	return v
+}
+
+// Iterate gives the elements of a slice of known length (unknowns each);
+// a loop over anything else runs zero times, and says so.
+func (u Unknown) Iterate() starlark.Iterator {
+	if u.n == 0 {
+		u.report("a loop over %s, which only the kernel knows: the plan runs it zero times", u.what)
+	}
+	return &unknownIterator{u: u}
+}
+
+type unknownIterator struct {
+	u    Unknown
+	next int
+}
+
+func (it *unknownIterator) Next(v *starlark.Value) bool {
+	if it.next >= it.u.n {
+		return false
+	}
+	*v = it.u.Index(it.next)
+	it.next++
+	return true
+}
+func (it *unknownIterator) Done() {}
 
 // report tells of a use of the unknown at the statement running now.
 func (u Unknown) report(format string, args ...any) {
@@ -74,6 +120,20 @@ func (u Unknown) report(format string, args ...any) {
 	if env, err := envOf(u.thread); err == nil {
 		env.Report.Undecided(u.thread.CallFrame(0).Pos, fmt.Sprintf(format, args...))
 	}
+}
+
+// unknownAware wraps a universal function (len, int, float) so that given
+// an unknown it gives an unknown, and otherwise does what it did.
+func unknownAware(name string) *starlark.Builtin {
+	orig := starlark.Universe[name].(*starlark.Builtin)
+	return starlark.NewBuiltin(name, func(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+		if len(args) > 0 {
+			if u, ok := args[0].(Unknown); ok {
+				return Unknown{what: name + "(" + u.what + ")", thread: u.thread}, nil
+			}
+		}
+		return starlark.Call(thread, orig, args, kwargs)
+	})
 }
 
 // unknownResult is exec_in's or wait's result in a plan.
