@@ -11,22 +11,23 @@ import (
 
 	"github.com/nsplay/nsplay/internal/kernel"
 	"github.com/nsplay/nsplay/internal/lab"
+	"github.com/nsplay/nsplay/internal/model"
 	"github.com/nsplay/nsplay/internal/testenv"
 )
 
 func TestOpenTakesTheLock(t *testing.T) {
 	testenv.RequireRoot(t)
-	host := hostNS(t)
-	name := newLabName(t, host)
-	l := openLab(t, name, host)
-	if l.Name != name || l.Host != host {
-		t.Errorf("Open: Name %q Host %v", l.Name, l.Host)
+	b := newBackend(t)
+	name := newLabName(t, b)
+	l := openLab(t, name, b)
+	if l.Name != name || l.B != model.Backend(b) || l.Paths != paths {
+		t.Errorf("Open: Name %q B %v Paths %+v", l.Name, l.B, l.Paths)
 	}
-	if _, err := os.Stat(filepath.Join(lab.Dir, name, "lock")); err != nil {
+	if _, err := os.Stat(filepath.Join(paths.Labs, name, "lock")); err != nil {
 		t.Errorf("no lock file: %v", err)
 	}
 
-	_, err := lab.Open(name, host, "other.star")
+	_, err := lab.Open(name, b, paths, "other.star")
 	if !errors.Is(err, lab.ErrBusy) {
 		t.Fatalf("a second Open of a held lab: %v, want ErrBusy", err)
 	}
@@ -34,12 +35,12 @@ func TestOpenTakesTheLock(t *testing.T) {
 		t.Errorf("ErrBusy %q does not name the lab", err)
 	}
 	// Down of a lab another nsplay runs is refused too.
-	if err := lab.Down(name, host, func(string) {}); !errors.Is(err, lab.ErrBusy) {
+	if err := lab.Down(name, b, paths, func(string) {}); !errors.Is(err, lab.ErrBusy) {
 		t.Errorf("Down of a held lab: %v, want ErrBusy", err)
 	}
 
 	l.Close()
-	again, err := lab.Open(name, host, "test.star")
+	again, err := lab.Open(name, b, paths, "test.star")
 	if err != nil {
 		t.Fatalf("Open after Close: %v", err)
 	}
@@ -48,16 +49,16 @@ func TestOpenTakesTheLock(t *testing.T) {
 
 func TestOpenRejectsBadNames(t *testing.T) {
 	testenv.RequireRoot(t)
-	host := hostNS(t)
+	b := newBackend(t)
 	for _, name := range []string{"", ".hidden", "-flag", "a/b", "..", "a b", strings.Repeat("x", 65), "ä"} {
-		if l, err := lab.Open(name, host, ""); err == nil {
+		if l, err := lab.Open(name, b, paths, ""); err == nil {
 			l.Close()
 			t.Errorf("Open(%q) succeeded", name)
-			os.RemoveAll(filepath.Join(lab.Dir, name))
+			os.RemoveAll(filepath.Join(paths.Labs, name))
 		}
 	}
 	for _, name := range []string{"lxcbr0", "star_10.v2-x", strings.Repeat("x", 64)} {
-		l, err := lab.Open(name, host, "")
+		l, err := lab.Open(name, b, paths, "")
 		if err != nil {
 			t.Errorf("Open(%q): %v", name, err)
 			continue
@@ -68,29 +69,27 @@ func TestOpenRejectsBadNames(t *testing.T) {
 
 func TestList(t *testing.T) {
 	testenv.RequireRoot(t)
-	host := hostNS(t)
-	running, kept, orphaned := newLabName(t, host), newLabName(t, host), newLabName(t, host)
+	b := newBackend(t)
+	running, kept, orphaned := newLabName(t, b), newLabName(t, b), newLabName(t, b)
 
-	r := openLab(t, running, host)
-	_, _, err := r.Netns(uniq("ls"))
-	must(t, err)
+	r := openLab(t, running, b)
+	do(t, r, model.NetnsAdd{Name: uniq("ls")})
 
-	k, err := lab.Open(kept, host, "kept.star")
+	k, err := lab.Open(kept, b, paths, "kept.star")
 	must(t, err)
-	_, _, err = k.Netns(uniq("ls"))
-	must(t, err)
+	do(t, k, model.NetnsAdd{Name: uniq("ls")})
 	must(t, k.Keep())
 
-	o, err := lab.Open(orphaned, host, "orphan.star")
+	o, err := lab.Open(orphaned, b, paths, "orphan.star")
 	must(t, err)
-	_, _, err = o.Netns(uniq("ls"))
-	must(t, err)
+	do(t, o, model.NetnsAdd{Name: uniq("ls")})
 	o.Close() // given up on: neither torn down nor kept
 
+	pid := os.Getpid()
 	for _, want := range []lab.Info{
-		{Name: running, Playbook: "test.star", Objects: 1, State: "running"},
-		{Name: kept, Playbook: "kept.star", Objects: 1, State: "kept"},
-		{Name: orphaned, Playbook: "orphan.star", Objects: 1, State: "orphaned"},
+		{Name: running, Playbook: "test.star", Objects: 1, PID: pid, State: "running"},
+		{Name: kept, Playbook: "kept.star", Objects: 1, PID: pid, State: "kept"},
+		{Name: orphaned, Playbook: "orphan.star", Objects: 1, PID: pid, State: "orphaned"},
 	} {
 		got, ok := labInfo(t, want.Name)
 		if !ok || got != want {
@@ -100,7 +99,7 @@ func TestList(t *testing.T) {
 
 	// Re-opening a kept lab without a playbook keeps the playbook's name;
 	// while it is open it runs.
-	k2 := openLabPlaybook(t, kept, host, "")
+	k2 := openLabPlaybook(t, kept, b, "")
 	if got, _ := labInfo(t, kept); got.State != "running" || got.Playbook != "kept.star" {
 		t.Errorf("List of a reopened kept lab: %+v", got)
 	}
@@ -110,116 +109,140 @@ func TestList(t *testing.T) {
 	if got, _ := labInfo(t, running); got.State != "orphaned" {
 		t.Errorf("List after Close: %+v, want orphaned", got)
 	}
-	must(t, lab.Down(running, host, func(string) {}))
+	must(t, lab.Down(running, b, paths, func(string) {}))
 	if _, ok := labInfo(t, running); ok {
 		t.Errorf("List still shows %s after Down", running)
 	}
 }
 
-func openLabPlaybook(t *testing.T, name string, host *kernel.NS, playbook string) *lab.Lab {
-	t.Helper()
-	l, err := lab.Open(name, host, playbook)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(l.Close)
-	return l
+// labView is what a lab knows of what it owns, as its methods tell.
+type labView struct {
+	Namespaces          []string
+	InHost, InNS1       []string
+	OwnsNS1, OwnsNS2    bool
+	OwnsEth0, OwnsB     bool
+	OwnsA, OwnsC, OwnsD bool
 }
 
 // The journal gives a reopened lab exactly the objects it had, including
 // moves, renames and deletions, so a re-run adopts them.
 func TestJournalReplay(t *testing.T) {
 	testenv.RequireRoot(t)
-	host := hostNS(t)
-	name := newLabName(t, host)
-	l := openLab(t, name, host)
+	bk := newBackend(t)
+	name := newLabName(t, bk)
+	l := openLab(t, name, bk)
 
-	ns1, _, err := l.Netns(uniq("jr"))
-	must(t, err)
-	ns2, _, err := l.Netns(uniq("jr"))
-	must(t, err)
+	ns1, ns2 := uniq("jr"), uniq("jr")
+	do(t, l, model.NetnsAdd{Name: ns1})
+	do(t, l, model.NetnsAdd{Name: ns2})
 	a, b := uniq("ja"), uniq("jb")
-	spec, mk := veth(host, a, host, b)
-	_, _, _, err = l.CreateLink(spec, mk)
-	must(t, err)
-	must(t, host.MoveTo(a, ns1))
-	must(t, l.LinkMoved(host, a, ns1, a))
-	must(t, ns1.Rename(a, "eth0"))
-	must(t, l.LinkMoved(ns1, a, ns1, "eth0"))
+	do(t, l, veth(model.Host, a, model.Host, b))
+	do(t, l, model.LinkMove{Link: model.Link(model.Host, a), To: model.Named(ns1)})
+	do(t, l, model.LinkRename{Link: model.Link(model.Named(ns1), a), To: "eth0"})
 	c, d := uniq("jc"), uniq("jd")
-	spec, mk = veth(host, c, host, d)
-	_, _, _, err = l.CreateLink(spec, mk)
-	must(t, err)
-	must(t, host.DeleteLink(c))
-	must(t, l.LinkDeleted(host, c, host, d, "test.star:1"))
-	must(t, ns2.Delete(nil))
-	must(t, l.NetnsDeleted(ns2, "test.star:2"))
-	dir := filepath.Join("/run", uniq("jdir"))
-	must(t, l.WriteFile(filepath.Join(dir, "f"), []byte("x")))
-
-	before := l.Objects()
-	want := []string{
-		"netns  " + ns1.Name,
-		"link netns:" + ns1.Name + " eth0",
-		"link host " + b,
-		"dir  " + dir,
-		"file  " + filepath.Join(dir, "f"),
+	do(t, l, veth(model.Host, c, model.Host, d))
+	if _, err := l.DoAt(model.LinkDel{Link: model.Link(model.Host, c)}, "test.star:1"); err != nil {
+		t.Fatal(err)
 	}
-	if got := objects(l); !slices.Equal(got, want) {
-		t.Errorf("objects before Close:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+	if _, err := l.DoAt(model.NetnsDel{Name: ns2}, "test.star:2"); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join("/run", uniq("jdir"))
+	do(t, l, model.FileWrite{Path: filepath.Join(dir, "f"), Data: "x"})
+
+	want := []string{
+		"netns " + ns1,
+		"link netns:" + ns1 + " eth0",
+		"link host " + b,
+		"dir " + dir,
+		"file " + filepath.Join(dir, "f"),
+	}
+	if got := objects(t, name); !slices.Equal(got, want) {
+		t.Errorf("the journal before Close:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+	}
+	view := func(l *lab.Lab) labView {
+		return labView{
+			Namespaces: l.Namespaces(),
+			InHost:     l.LinksIn(model.Host), InNS1: l.LinksIn(model.Named(ns1)),
+			OwnsNS1: l.OwnsNS(model.Named(ns1)), OwnsNS2: l.OwnsNS(model.Named(ns2)),
+			OwnsEth0: l.OwnsLink(model.Link(model.Named(ns1), "eth0")), OwnsB: l.OwnsLink(model.Link(model.Host, b)),
+			OwnsA: l.OwnsLink(model.Link(model.Host, a)), OwnsC: l.OwnsLink(model.Link(model.Host, c)), OwnsD: l.OwnsLink(model.Link(model.Host, d)),
+		}
+	}
+	before := view(l)
+	if want := (labView{Namespaces: []string{ns1}, InHost: []string{b}, InNS1: []string{"eth0"}, OwnsNS1: true, OwnsEth0: true, OwnsB: true}); !reflect.DeepEqual(before, want) {
+		t.Errorf("the lab before Close: %+v, want %+v", before, want)
 	}
 	l.Close()
 
-	l = openLab(t, name, host)
-	if after := l.Objects(); !reflect.DeepEqual(after, before) {
-		t.Errorf("objects after reopening:\n  %+v\nbefore Close:\n  %+v", after, before)
+	l = openLab(t, name, bk)
+	if after := view(l); !reflect.DeepEqual(after, before) {
+		t.Errorf("the lab after reopening:\n  %+v\nbefore Close:\n  %+v", after, before)
+	}
+	// What it owns it adopts: the veth where it went, the file as its own.
+	if res := do(t, l, veth(model.Host, a, model.Host, b)); !res.Adopted || res.At != model.Link(model.Named(ns1), "eth0") {
+		t.Errorf("the veth on reopening = %+v, want adopted as eth0 in %s", res, ns1)
+	}
+	do(t, l, model.FileWrite{Path: filepath.Join(dir, "f"), Data: "y"})
+	if got := objects(t, name); !slices.Equal(got, want) {
+		t.Errorf("the journal after adopting:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
 	}
 	// New objects get new IDs.
 	maxID := 0
-	for _, o := range before {
-		maxID = max(maxID, o.ID)
+	for _, e := range journalEntries(t, name) {
+		maxID = max(maxID, e.ID)
 	}
-	_, _, err = l.Netns(uniq("jr"))
-	must(t, err)
-	objs := l.Objects()
-	if last := objs[len(objs)-1]; last.ID <= maxID {
-		t.Errorf("a new object got ID %d, not above the journal's %d", last.ID, maxID)
+	ns3 := uniq("jr")
+	do(t, l, model.NetnsAdd{Name: ns3})
+	entries := journalEntries(t, name)
+	if last := entries[len(entries)-1]; last.ID <= maxID || last.Op != model.Op(model.NetnsAdd{Name: ns3}) {
+		t.Errorf("a new object got ID %d (%+v), not above the journal's %d", last.ID, last, maxID)
 	}
-	must(t, l.Teardown(func(string) {}))
+	var reports []string
+	must(t, l.Teardown(func(s string) { reports = append(reports, s) }))
+	for _, want := range []string{"ip netns del " + ns1, "ip netns del " + ns3, "rm " + filepath.Join(dir, "f"), "rmdir " + dir} {
+		if !slices.Contains(reports, want) {
+			t.Errorf("the teardown did not %q:\n  %s", want, strings.Join(reports, "\n  "))
+		}
+	}
+	if hasLink(t, "", b) || kernel.NamedExists(ns1) {
+		t.Errorf("the teardown left %s or %s", b, ns1)
+	}
 }
 
 // A torn last line (nsplay killed while writing it) is skipped, and what
 // the lab writes afterwards still counts.
 func TestJournalTornLine(t *testing.T) {
 	testenv.RequireRoot(t)
-	host := hostNS(t)
-	name := newLabName(t, host)
-	l := openLab(t, name, host)
-	ns1, _, err := l.Netns(uniq("tl"))
-	must(t, err)
+	b := newBackend(t)
+	name := newLabName(t, b)
+	l := openLab(t, name, b)
+	ns1 := uniq("tl")
+	do(t, l, model.NetnsAdd{Name: ns1})
 	l.Close()
 
-	j := filepath.Join(lab.Dir, name, "journal")
-	f, err := os.OpenFile(j, os.O_WRONLY|os.O_APPEND, 0)
-	must(t, err)
-	_, err = f.WriteString(`{"op":"add","obj":{"id":9,"kind":"netns","na`)
-	f.Close()
-	must(t, err)
+	appendJournal(t, name, `{"rec":"do","id":9,"op":{"op":"netns.add","args":{"na`)
 
-	l = openLab(t, name, host)
-	if got := objects(l); !slices.Equal(got, []string{"netns  " + ns1.Name}) {
+	l = openLab(t, name, b)
+	if got := objects(t, name); !slices.Equal(got, []string{"netns " + ns1}) {
 		t.Errorf("objects after a torn line: %v", got)
 	}
-	ns2, _, err := l.Netns(uniq("tl"))
-	must(t, err)
+	if !l.OwnsNS(model.Named(ns1)) || !slices.Equal(l.Namespaces(), []string{ns1}) {
+		t.Errorf("after a torn line the lab owns %v", l.Namespaces())
+	}
+	ns2 := uniq("tl")
+	do(t, l, model.NetnsAdd{Name: ns2})
 	l.Close()
 
-	l = openLab(t, name, host)
-	if got := objects(l); !slices.Equal(got, []string{"netns  " + ns1.Name, "netns  " + ns2.Name}) {
+	l = openLab(t, name, b)
+	if got := objects(t, name); !slices.Equal(got, []string{"netns " + ns1, "netns " + ns2}) {
 		t.Errorf("objects written after a torn line are lost: %v", got)
 	}
+	if got := l.Namespaces(); !slices.Equal(got, []string{ns1, ns2}) {
+		t.Errorf("the reopened lab owns %v, want %s and %s", got, ns1, ns2)
+	}
 	must(t, l.Teardown(func(string) {}))
-	for _, n := range []string{ns1.Name, ns2.Name} {
+	for _, n := range []string{ns1, ns2} {
 		if kernel.NamedExists(n) {
 			t.Errorf("namespace %s survived the teardown", n)
 		}
@@ -228,57 +251,63 @@ func TestJournalTornLine(t *testing.T) {
 
 func TestNetnsCreateAndAdopt(t *testing.T) {
 	testenv.RequireRoot(t)
-	host := hostNS(t)
-	name := newLabName(t, host)
-	l := openLab(t, name, host)
+	b := newBackend(t)
+	name := newLabName(t, b)
+	l := openLab(t, name, b)
 	nsName := uniq("na")
+	ref := model.Named(nsName)
 
-	ns, adopted, err := l.Netns(nsName)
-	if err != nil || adopted {
-		t.Fatalf("Netns(%s) = adopted %v, %v; want created", nsName, adopted, err)
+	res, err := l.Do(model.NetnsAdd{Name: nsName})
+	if err != nil || res.Adopted {
+		t.Fatalf("NetnsAdd(%s) = %+v, %v; want created", nsName, res, err)
 	}
 	if !slices.Contains(testenv.Netns(t), nsName) {
 		t.Errorf("ip netns list does not show %s", nsName)
 	}
-	if !l.OwnsNS(ns) || l.Key(ns) != "netns:"+nsName {
-		t.Errorf("OwnsNS %v, Key %q", l.OwnsNS(ns), l.Key(ns))
+	if !l.OwnsNS(ref) || ref.Key() != "netns:"+nsName {
+		t.Errorf("OwnsNS %v, Key %q", l.OwnsNS(ref), ref.Key())
 	}
-	again, adopted, err := l.Netns(nsName)
-	if err != nil || !adopted || again != ns {
-		t.Errorf("Netns(%s) twice = %p adopted %v, %v; want the same handle, adopted", nsName, again, adopted, err)
+	ino, err := b.Identity(ref)
+	must(t, err)
+	res, err = l.Do(model.NetnsAdd{Name: nsName})
+	if again, _ := b.Identity(ref); err != nil || !res.Adopted || again != ino {
+		t.Errorf("NetnsAdd(%s) twice = %+v, %v, identity %d then %d; want the same namespace, adopted", nsName, res, err, ino, again)
 	}
-	if got := countKind(l, "netns"); got != 1 {
+	if got := countKind(t, name, "netns"); got != 1 {
 		t.Errorf("%d netns objects, want 1", got)
 	}
 	l.Close()
 
 	// A re-run adopts the namespace the lab owns.
-	l = openLab(t, name, host)
-	ns, adopted, err = l.Netns(nsName)
-	if err != nil || !adopted || !l.OwnsNS(ns) {
-		t.Errorf("Netns(%s) after reopening = adopted %v, owned %v, %v", nsName, adopted, l.OwnsNS(ns), err)
+	l = openLab(t, name, b)
+	res, err = l.Do(model.NetnsAdd{Name: nsName})
+	if err != nil || !res.Adopted || !l.OwnsNS(ref) {
+		t.Errorf("NetnsAdd(%s) after reopening = %+v, owned %v, %v", nsName, res, l.OwnsNS(ref), err)
 	}
-	if got := countKind(l, "netns"); got != 1 {
+	if got := countKind(t, name, "netns"); got != 1 {
 		t.Errorf("%d netns objects after adoption, want 1", got)
 	}
-	if nss := l.Namespaces(); len(nss) != 2 || nss[0] != host || nss[1] != ns {
-		t.Errorf("Namespaces() = %v, want host and %s", nss, nsName)
+	if nss := l.Namespaces(); !slices.Equal(nss, []string{nsName}) {
+		t.Errorf("Namespaces() = %v, want %s", nss, nsName)
 	}
 
 	// Deleted behind the lab's back: the next run creates it anew.
 	l.Close()
-	must(t, kernel.DeleteNamed(nsName))
-	l = openLab(t, name, host)
-	_, adopted, err = l.Netns(nsName)
-	if err != nil || adopted {
-		t.Errorf("Netns(%s) after it was deleted outside = adopted %v, %v; want created", nsName, adopted, err)
+	testenv.IP(t, "netns", "del", nsName)
+	l = openLab(t, name, b)
+	if l.OwnsNS(ref) {
+		t.Errorf("the lab owns %s, deleted outside", nsName)
 	}
-	if got := countKind(l, "netns"); got != 1 {
+	res, err = l.Do(model.NetnsAdd{Name: nsName})
+	if err != nil || res.Adopted {
+		t.Errorf("NetnsAdd(%s) after it was deleted outside = %+v, %v; want created", nsName, res, err)
+	}
+	if got := countKind(t, name, "netns"); got != 1 {
 		t.Errorf("%d netns objects, want 1", got)
 	}
 
-	if _, _, err := l.Netns("a/b"); err == nil {
-		t.Errorf("Netns(a/b) succeeded")
+	if _, err := l.Do(model.NetnsAdd{Name: "a/b"}); err == nil {
+		t.Errorf("NetnsAdd(a/b) succeeded")
 	}
 	must(t, l.Teardown(func(string) {}))
 	if kernel.NamedExists(nsName) {
@@ -288,28 +317,32 @@ func TestNetnsCreateAndAdopt(t *testing.T) {
 
 func TestNetnsClash(t *testing.T) {
 	testenv.RequireRoot(t)
-	host := hostNS(t)
-	l := openLab(t, newLabName(t, host), host)
+	b := newBackend(t)
+	name := newLabName(t, b)
+	l := openLab(t, name, b)
 	out := outsideNS(t)
 
-	_, _, err := l.Netns(out.Name)
+	_, err := l.Do(model.NetnsAdd{Name: out})
 	if !errors.Is(err, lab.ErrNotOwned) {
-		t.Fatalf("Netns of a namespace made outside the lab: %v, want ErrNotOwned", err)
+		t.Fatalf("NetnsAdd of a namespace made outside the lab: %v, want ErrNotOwned", err)
 	}
-	for _, part := range []string{out.Name, "ip netns del " + out.Name} {
+	for _, part := range []string{out, "ip netns del " + out} {
 		if !strings.Contains(err.Error(), part) {
 			t.Errorf("clash error %q does not contain %q", err, part)
 		}
 	}
-	if len(l.Objects()) != 0 {
-		t.Errorf("the clash left objects: %v", objects(l))
+	if got := objects(t, name); len(got) != 0 {
+		t.Errorf("the clash left objects: %v", got)
 	}
-	if l.OwnsNS(out) || l.MayDeleteNS(out) == nil || !errors.Is(l.MayDeleteNS(out), lab.ErrNotOwned) {
-		t.Errorf("the lab treats %s as its own", out.Name)
+	if l.OwnsNS(model.Named(out)) {
+		t.Errorf("the lab treats %s as its own", out)
+	}
+	if _, err := l.Do(model.NetnsDel{Name: out}); !errors.Is(err, lab.ErrNotOwned) {
+		t.Errorf("NetnsDel of a namespace made outside the lab: %v, want ErrNotOwned", err)
 	}
 	must(t, l.Teardown(func(string) {}))
-	if !kernel.NamedExists(out.Name) {
-		t.Errorf("the teardown deleted %s, which the lab did not create", out.Name)
+	if !kernel.NamedExists(out) {
+		t.Errorf("the lab deleted %s, which it did not create", out)
 	}
 }
 
@@ -317,29 +350,30 @@ func TestNetnsClash(t *testing.T) {
 // and never deletes it.
 func TestAttach(t *testing.T) {
 	testenv.RequireRoot(t)
-	host := hostNS(t)
-	l := openLab(t, newLabName(t, host), host)
+	b := newBackend(t)
+	l := openLab(t, newLabName(t, b), b)
 	out := outsideNS(t)
+	byPath := model.AtPath(filepath.Join(paths.RunNetns, out))
 
-	ns, err := l.Attach(out.Path)
+	ino, err := b.Identity(byPath)
 	must(t, err)
-	if !ns.Same(out) || l.OwnsNS(ns) {
-		t.Errorf("Attach(%s): same %v, owned %v", out.Path, ns.Same(out), l.OwnsNS(ns))
+	if named, err := b.Identity(model.Named(out)); err != nil || named != ino || l.OwnsNS(byPath) || l.OwnsNS(model.Named(out)) {
+		t.Errorf("attached %s: identity %d, by name %d (%v); owned %v, by name %v", byPath, ino, named, err, l.OwnsNS(byPath), l.OwnsNS(model.Named(out)))
 	}
-	if again, err := l.Attach(out.Path); err != nil || again != ns {
-		t.Errorf("Attach twice gave another handle: %v", err)
+	self, err := b.Identity(model.AtPath("/proc/self/ns/net"))
+	if host, _ := b.Identity(model.Host); err != nil || self != host {
+		t.Errorf("the host's own namespace by path has identity %d, %v; the host %d", self, err, host)
 	}
-	if self, err := l.Attach("/proc/self/ns/net"); err != nil || self != host {
-		t.Errorf("Attach of the host's own namespace = %v, %v; want the host handle", self, err)
+	for _, ns := range []model.NSRef{byPath, model.Named(out)} {
+		if _, err := l.Do(up(ns, "lo")); !errors.Is(err, lab.ErrNotOwned) {
+			t.Errorf("set lo up in an attached namespace (%s): %v, want ErrNotOwned", ns.Key(), err)
+		}
 	}
-	if err := l.MayChange(ns, "lo"); !errors.Is(err, lab.ErrNotOwned) {
-		t.Errorf("MayChange(lo) in an attached namespace: %v, want ErrNotOwned", err)
-	}
-	if _, err := l.Attach("/nonexistent"); !errors.Is(err, kernel.ErrNotFound) {
-		t.Errorf("Attach of a missing path: %v, want ErrNotFound", err)
+	if _, err := b.Identity(model.AtPath("/nonexistent")); !errors.Is(err, model.ErrNotFound) {
+		t.Errorf("the identity of a missing path: %v, want ErrNotFound", err)
 	}
 	must(t, l.Teardown(func(string) {}))
-	if !kernel.NamedExists(out.Name) {
+	if !kernel.NamedExists(out) {
 		t.Errorf("the teardown deleted the attached namespace")
 	}
 }
@@ -348,22 +382,24 @@ func TestAttach(t *testing.T) {
 // record, so the next run's start record is not lost.
 func TestJournalRecordAfterTornLine(t *testing.T) {
 	testenv.RequireRoot(t)
-	host := hostNS(t)
-	name := newLabName(t, host)
-	l, err := lab.Open(name, host, "first.star")
+	b := newBackend(t)
+	name := newLabName(t, b)
+	l, err := lab.Open(name, b, paths, "first.star")
 	must(t, err)
-	_, _, err = l.Netns(uniq("tr"))
-	must(t, err)
+	do(t, l, model.NetnsAdd{Name: uniq("tr")})
 	l.Close()
-	f, err := os.OpenFile(filepath.Join(lab.Dir, name, "journal"), os.O_WRONLY|os.O_APPEND, 0)
-	must(t, err)
-	_, err = f.WriteString(`{"op":"gone","obj":{"i`)
-	f.Close()
-	must(t, err)
+	appendJournal(t, name, `{"rec":"gone","i`)
 
-	l = openLabPlaybook(t, name, host, "second.star")
+	l = openLabPlaybook(t, name, b, "second.star")
 	l.Close()
-	if info, _ := labInfo(t, name); info.Playbook != "second.star" {
-		t.Errorf("after a torn line, List shows playbook %q, want second.star: the start record was lost", info.Playbook)
+	if info, _ := labInfo(t, name); info.Playbook != "second.star" || info.Objects != 1 {
+		t.Errorf("after a torn line, List shows %+v, want playbook second.star and 1 object: the start record was lost", info)
+	}
+	// The same for a line torn in the format of nsplay 0.1.
+	appendJournal(t, name, `{"op":"gone","obj":{"i`)
+	l = openLabPlaybook(t, name, b, "third.star")
+	l.Close()
+	if info, _ := labInfo(t, name); info.Playbook != "third.star" || info.Objects != 1 {
+		t.Errorf("after a torn line of nsplay 0.1, List shows %+v, want playbook third.star and 1 object", info)
 	}
 }

@@ -11,86 +11,89 @@ import (
 
 	"github.com/nsplay/nsplay/internal/kernel"
 	"github.com/nsplay/nsplay/internal/lab"
+	"github.com/nsplay/nsplay/internal/model"
 	"github.com/nsplay/nsplay/internal/testenv"
 )
 
 func TestCreateLink(t *testing.T) {
 	testenv.RequireRoot(t)
-	host := hostNS(t)
-	l := openLab(t, newLabName(t, host), host)
+	bk := newBackend(t)
+	name := newLabName(t, bk)
+	l := openLab(t, name, bk)
 	br := uniq("br")
-	ns, name, adopted, err := l.CreateLink(lab.LinkSpec{NS: host, Name: br, Kind: "bridge"}, func() error { return host.AddBridge(br, 0) })
-	if err != nil || adopted || ns != host || name != br {
-		t.Fatalf("CreateLink(bridge %s) = %v, %q, adopted %v, %v", br, ns, name, adopted, err)
+	res, err := l.Do(bridge(br))
+	if err != nil || res.Adopted || res.At != model.Link(model.Host, br) {
+		t.Fatalf("LinkAdd(bridge %s) = %+v, %v", br, res, err)
 	}
 	if !hasLink(t, "", br) {
 		t.Errorf("ip does not show %s", br)
 	}
 	a, b := uniq("va"), uniq("vb")
-	spec, mk := veth(host, a, host, b)
-	_, _, _, err = l.CreateLink(spec, mk)
-	must(t, err)
+	do(t, l, veth(model.Host, a, model.Host, b))
 	want := []string{"link host " + br, "link host " + a, "link host " + b}
-	if got := objects(l); strings.Join(got, "|") != strings.Join(want, "|") {
+	if got := objects(t, name); !slices.Equal(got, want) {
 		t.Errorf("objects = %v, want %v", got, want)
 	}
 	for _, link := range []string{br, a, b} {
-		if !l.OwnsLink(host, link) || l.MayChange(host, link) != nil {
-			t.Errorf("the lab does not own %s, which it created", link)
+		ref := model.Link(model.Host, link)
+		if _, err := l.Do(model.LinkSetUp{Link: ref, Up: false}); !l.OwnsLink(ref) || err != nil {
+			t.Errorf("the lab does not own %s, which it created: OwnsLink %v, set down: %v", link, l.OwnsLink(ref), err)
 		}
 	}
 
 	// Creating it again adopts it, and nothing is made.
-	ns, name, adopted, err = l.CreateLink(lab.LinkSpec{NS: host, Name: br, Kind: "bridge"}, mustNotMake(t))
-	if err != nil || !adopted || ns != host || name != br {
-		t.Errorf("CreateLink(%s) again = %v, %q, adopted %v, %v; want adopted", br, ns, name, adopted, err)
+	links := linkNames(t, "")
+	res, err = l.Do(bridge(br))
+	if err != nil || !res.Adopted || res.At != model.Link(model.Host, br) {
+		t.Errorf("LinkAdd(%s) again = %+v, %v; want adopted", br, res, err)
 	}
-	if got := len(l.Objects()); got != 3 {
-		t.Errorf("%d objects after adoption, want 3", got)
+	if got := linkNames(t, ""); !slices.Equal(got, links) {
+		t.Errorf("adopting %s changed the links: %v, before %v", br, got, links)
+	}
+	if got := objects(t, name); !slices.Equal(got, want) {
+		t.Errorf("objects after adoption = %v, want %v", got, want)
 	}
 }
 
 // The brief's scenario: a veth is created, one end moved into a lab
 // namespace and renamed; after Close and reopen (a re-run of a kept lab),
-// CreateLink with the same spec finds it where it is now.
+// LinkAdd with the same spec finds it where it is now.
 func TestCreateLinkAdoptsAfterMoveAndRename(t *testing.T) {
 	testenv.RequireRoot(t)
-	host := hostNS(t)
-	name := newLabName(t, host)
-	l := openLab(t, name, host)
+	b := newBackend(t)
+	name := newLabName(t, b)
+	l := openLab(t, name, b)
 	nsName, v, p := uniq("mv"), uniq("veth"), uniq("port")
+	ns1 := model.Named(nsName)
 
-	ns1, _, err := l.Netns(nsName)
-	must(t, err)
-	spec, mk := veth(host, v, host, p)
-	_, _, adopted, err := l.CreateLink(spec, mk)
-	if err != nil || adopted {
-		t.Fatalf("CreateLink = adopted %v, %v", adopted, err)
+	do(t, l, model.NetnsAdd{Name: nsName})
+	res, err := l.Do(veth(model.Host, v, model.Host, p))
+	if err != nil || res.Adopted {
+		t.Fatalf("LinkAdd = %+v, %v", res, err)
 	}
-	must(t, host.MoveTo(v, ns1))
-	must(t, l.LinkMoved(host, v, ns1, v))
-	must(t, ns1.Rename(v, "eth0"))
-	must(t, l.LinkMoved(ns1, v, ns1, "eth0"))
+	do(t, l, model.LinkMove{Link: model.Link(model.Host, v), To: ns1})
+	do(t, l, model.LinkRename{Link: model.Link(ns1, v), To: "eth0"})
 	if !hasLink(t, nsName, "eth0") || hasLink(t, "", v) {
 		t.Fatalf("the move and rename did not happen")
 	}
 	l.Close()
 
-	l = openLab(t, name, host)
-	ns1, adopted, err = l.Netns(nsName)
-	if err != nil || !adopted {
-		t.Fatalf("Netns after reopening: adopted %v, %v", adopted, err)
+	l = openLab(t, name, b)
+	if res, err := l.Do(model.NetnsAdd{Name: nsName}); err != nil || !res.Adopted {
+		t.Fatalf("NetnsAdd after reopening: %+v, %v", res, err)
 	}
-	spec, _ = veth(host, v, host, p)
-	now, nowName, adopted, err := l.CreateLink(spec, mustNotMake(t))
-	if err != nil || !adopted || !now.Same(ns1) || nowName != "eth0" {
-		t.Errorf("CreateLink(%s) after move and rename = %v, %q, adopted %v, %v; want eth0 in %s, adopted", v, now, nowName, adopted, err, nsName)
+	hostLinks, nsLinks := linkNames(t, ""), linkNames(t, nsName)
+	res, err = l.Do(veth(model.Host, v, model.Host, p))
+	if err != nil || !res.Adopted || res.At != model.Link(ns1, "eth0") {
+		t.Errorf("LinkAdd(%s) after move and rename = %+v, %v; want eth0 in %s, adopted", v, res, err, nsName)
 	}
 	// The peer, still in the host, is adopted as itself.
-	spec, _ = veth(host, p, host, v)
-	now, nowName, adopted, err = l.CreateLink(spec, mustNotMake(t))
-	if err != nil || !adopted || now != host || nowName != p {
-		t.Errorf("CreateLink(%s) = %v, %q, adopted %v, %v; want %s in host, adopted", p, now, nowName, adopted, err, p)
+	res, err = l.Do(veth(model.Host, p, model.Host, v))
+	if err != nil || !res.Adopted || res.At != model.Link(model.Host, p) {
+		t.Errorf("LinkAdd(%s) = %+v, %v; want %s in host, adopted", p, res, err, p)
+	}
+	if !slices.Equal(linkNames(t, ""), hostLinks) || !slices.Equal(linkNames(t, nsName), nsLinks) {
+		t.Errorf("adopting made links: host %v (before %v), %s %v (before %v)", linkNames(t, ""), hostLinks, nsName, linkNames(t, nsName), nsLinks)
 	}
 
 	var reports []string
@@ -102,31 +105,36 @@ func TestCreateLinkAdoptsAfterMoveAndRename(t *testing.T) {
 
 func TestCreateLinkClash(t *testing.T) {
 	testenv.RequireRoot(t)
-	host := hostNS(t)
-	l := openLab(t, newLabName(t, host), host)
-	xa, xb := outsideVeth(t, host)
+	b := newBackend(t)
+	name := newLabName(t, b)
+	l := openLab(t, name, b)
+	xa, xb := outsideVeth(t, "")
+	links := linkNames(t, "")
 
-	for _, spec := range []lab.LinkSpec{
-		{NS: host, Name: xa, Kind: "bridge"},
-		{NS: host, Name: xa, Kind: "veth", Peer: uniq("p"), PeerNS: host},
-		{NS: host, Name: uniq("n"), Kind: "veth", Peer: xb, PeerNS: host}, // the peer's name is taken
+	for _, op := range []model.LinkAdd{
+		bridge(xa),
+		veth(model.Host, xa, model.Host, uniq("p")),
+		veth(model.Host, uniq("n"), model.Host, xb), // the peer's name is taken
 	} {
-		_, _, _, err := l.CreateLink(spec, mustNotMake(t))
+		_, err := l.Do(op)
 		if !errors.Is(err, lab.ErrNotOwned) {
-			t.Errorf("CreateLink(%+v) over a link the lab did not create: %v, want ErrNotOwned", spec, err)
+			t.Errorf("%s over a link the lab did not create: %v, want ErrNotOwned", op.Text(), err)
 			continue
 		}
 		if !strings.Contains(err.Error(), "already exists") {
 			t.Errorf("clash error %q does not say the link exists", err)
 		}
 	}
-	if len(l.Objects()) != 0 {
-		t.Errorf("clashes left objects: %v", objects(l))
+	if got := linkNames(t, ""); !slices.Equal(got, links) {
+		t.Errorf("the clashes changed the links: %v, before %v", got, links)
 	}
-	if err := l.MayChange(host, xa); !errors.Is(err, lab.ErrNotOwned) {
-		t.Errorf("MayChange of a link the lab did not create: %v, want ErrNotOwned", err)
+	if got := objects(t, name); len(got) != 0 {
+		t.Errorf("clashes left objects: %v", got)
+	}
+	if _, err := l.Do(up(model.Host, xa)); !errors.Is(err, lab.ErrNotOwned) {
+		t.Errorf("a change of a link the lab did not create: %v, want ErrNotOwned", err)
 	} else if !strings.Contains(err.Error(), "--allow-host") {
-		t.Errorf("MayChange error %q does not mention --allow-host", err)
+		t.Errorf("the refusal %q does not mention --allow-host", err)
 	}
 	must(t, l.Teardown(func(string) {}))
 	if !hasLink(t, "", xa) || !hasLink(t, "", xb) {
@@ -138,67 +146,80 @@ func TestCreateLinkClash(t *testing.T) {
 // of that name already there is adopted, and may be changed.
 func TestCreateLinkInLabNamespace(t *testing.T) {
 	testenv.RequireRoot(t)
-	host := hostNS(t)
-	l := openLab(t, newLabName(t, host), host)
-	ns1, _, err := l.Netns(uniq("in"))
-	must(t, err)
-	ns, name, adopted, err := l.CreateLink(lab.LinkSpec{NS: ns1, Name: "lo", Kind: "loopback"}, mustNotMake(t))
-	if err != nil || !adopted || ns != ns1 || name != "lo" {
-		t.Errorf("CreateLink(lo) in a lab namespace = %v, %q, adopted %v, %v", ns, name, adopted, err)
+	b := newBackend(t)
+	name := newLabName(t, b)
+	l := openLab(t, name, b)
+	nsName := uniq("in")
+	ns1 := model.Named(nsName)
+	do(t, l, model.NetnsAdd{Name: nsName})
+	res, err := l.Do(model.LinkAdd{Link: model.Link(ns1, "lo"), Spec: model.Other{Of: "loopback"}})
+	if err != nil || !res.Adopted || res.At != model.Link(ns1, "lo") {
+		t.Errorf("LinkAdd(lo) in a lab namespace = %+v, %v", res, err)
 	}
-	if err := l.MayChange(ns1, "lo"); err != nil {
-		t.Errorf("MayChange(lo) in a lab namespace: %v", err)
+	if got := linkNames(t, nsName); !slices.Equal(got, []string{"lo"}) {
+		t.Errorf("adopting lo made links: %v", got)
 	}
-	if err := l.MayDeleteNS(ns1); err != nil {
-		t.Errorf("MayDeleteNS of the lab's namespace: %v", err)
+	if got := objects(t, name); !slices.Equal(got, []string{"netns " + nsName}) {
+		t.Errorf("adopting lo journalled it: %v", got)
+	}
+	if _, err := l.Do(up(ns1, "lo")); err != nil || !l.OwnsLink(model.Link(ns1, "lo")) {
+		t.Errorf("set lo up in a lab namespace: %v (owned %v)", err, l.OwnsLink(model.Link(ns1, "lo")))
+	}
+	if _, err := l.Do(model.NetnsDel{Name: nsName}); err != nil {
+		t.Errorf("NetnsDel of the lab's namespace: %v", err)
+	}
+	if kernel.NamedExists(nsName) || len(objects(t, name)) != 0 {
+		t.Errorf("NetnsDel left %s (journal %v)", nsName, objects(t, name))
 	}
 }
 
+// When the backend refuses to make a link, the lab journals nothing.
 func TestCreateLinkMakeFails(t *testing.T) {
 	testenv.RequireRoot(t)
-	host := hostNS(t)
-	name := newLabName(t, host)
-	l := openLab(t, name, host)
-	boom := errors.New("boom")
-	_, _, _, err := l.CreateLink(lab.LinkSpec{NS: host, Name: uniq("f"), Kind: "veth", Peer: uniq("g"), PeerNS: host}, func() error { return boom })
-	if !errors.Is(err, boom) {
-		t.Errorf("CreateLink with a failing make: %v, want make's error", err)
+	b := newBackend(t)
+	name := newLabName(t, b)
+	l := openLab(t, name, b)
+	links := linkNames(t, "")
+	// The peer's namespace is not there: the backend cannot make it.
+	_, err := l.Do(veth(model.Host, uniq("f"), model.Named(uniq("nons")), uniq("g")))
+	if !errors.Is(err, model.ErrNotFound) {
+		t.Errorf("LinkAdd the backend refuses: %v, want the backend's error (ErrNotFound)", err)
 	}
-	if len(l.Objects()) != 0 {
-		t.Errorf("a failed CreateLink left objects: %v", objects(l))
+	if got := objects(t, name); len(got) != 0 {
+		t.Errorf("a failed LinkAdd left objects: %v", got)
+	}
+	if got := linkNames(t, ""); !slices.Equal(got, links) {
+		t.Errorf("a failed LinkAdd made links: %v, before %v", got, links)
 	}
 	l.Close()
-	l = openLab(t, name, host)
-	if len(l.Objects()) != 0 {
-		t.Errorf("a failed CreateLink left objects in the journal: %v", objects(l))
+	l = openLab(t, name, b)
+	if got := objects(t, name); len(got) != 0 || len(l.LinksIn(model.Host)) != 0 {
+		t.Errorf("a failed LinkAdd left objects in the journal: %v, %v", got, l.LinksIn(model.Host))
 	}
 }
 
-// CreateLink forgets a journalled link that was deleted outside the lab,
+// LinkAdd forgets a journalled link that was deleted outside the lab,
 // and creates it again.
 func TestCreateLinkAfterOutsideDeletion(t *testing.T) {
 	testenv.RequireRoot(t)
-	host := hostNS(t)
-	name := newLabName(t, host)
-	l := openLab(t, name, host)
+	bk := newBackend(t)
+	name := newLabName(t, bk)
+	l := openLab(t, name, bk)
 	a, b := uniq("da"), uniq("db")
-	spec, mk := veth(host, a, host, b)
-	_, _, _, err := l.CreateLink(spec, mk)
-	must(t, err)
+	do(t, l, veth(model.Host, a, model.Host, b))
 	l.Close()
-	must(t, host.DeleteLink(a)) // the user deletes it by hand
+	testenv.IP(t, "link", "del", a) // the user deletes it by hand
 
-	l = openLab(t, name, host)
+	l = openLab(t, name, bk)
 	func() {
 		defer func() {
 			if r := recover(); r != nil {
-				t.Errorf("CreateLink of a journalled link deleted outside panicked: %v", r)
+				t.Errorf("LinkAdd of a journalled link deleted outside panicked: %v", r)
 			}
 		}()
-		spec, mk = veth(host, a, host, b)
-		_, _, adopted, err := l.CreateLink(spec, mk)
-		if err != nil || adopted {
-			t.Errorf("CreateLink of a link deleted outside = adopted %v, %v; want it created anew", adopted, err)
+		res, err := l.Do(veth(model.Host, a, model.Host, b))
+		if err != nil || res.Adopted {
+			t.Errorf("LinkAdd of a link deleted outside = %+v, %v; want it created anew", res, err)
 		}
 		if !hasLink(t, "", a) || !hasLink(t, "", b) {
 			t.Errorf("the veth was not created anew")
@@ -209,54 +230,65 @@ func TestCreateLinkAfterOutsideDeletion(t *testing.T) {
 // A peer name that is taken is an error, never taken for the link asked for.
 func TestCreateLinkPeerNameTakenInLabNamespace(t *testing.T) {
 	testenv.RequireRoot(t)
-	host := hostNS(t)
-	l := openLab(t, newLabName(t, host), host)
-	ns1, _, err := l.Netns(uniq("pn"))
-	must(t, err)
-	spec, mk := veth(ns1, "a", ns1, "b")
-	_, _, _, err = l.CreateLink(spec, mk)
-	must(t, err)
+	b := newBackend(t)
+	l := openLab(t, newLabName(t, b), b)
+	nsName := uniq("pn")
+	ns1 := model.Named(nsName)
+	do(t, l, model.NetnsAdd{Name: nsName})
+	do(t, l, veth(ns1, "a", ns1, "b"))
 
-	spec, mk = veth(ns1, "c", ns1, "b") // "b" is taken
-	ns, name, adopted, err := l.CreateLink(spec, mk)
-	if err == nil && (name != "c" || !hasLink(t, ns1.Name, "c")) {
-		t.Errorf("CreateLink(c, peer b) with b taken = %v, %q, adopted %v, nil: it returned another link than c and created nothing", ns, name, adopted)
+	res, err := l.Do(veth(ns1, "c", ns1, "b")) // "b" is taken
+	if err == nil && (res.At != model.Link(ns1, "c") || !hasLink(t, nsName, "c")) {
+		t.Errorf("LinkAdd(c, peer b) with b taken = %+v, nil: it returned another link than c and created nothing", res)
 	}
 }
 
 func TestMayChange(t *testing.T) {
 	testenv.RequireRoot(t)
-	host := hostNS(t)
-	l := openLab(t, newLabName(t, host), host)
-	xa, _ := outsideVeth(t, host)
+	b := newBackend(t)
+	l := openLab(t, newLabName(t, b), b)
+	xa, _ := outsideVeth(t, "")
 	out := outsideNS(t)
 
-	if err := l.MayChange(host, xa); !errors.Is(err, lab.ErrNotOwned) {
-		t.Errorf("MayChange(host %s): %v, want ErrNotOwned", xa, err)
+	if _, err := l.Do(up(model.Host, xa)); !errors.Is(err, lab.ErrNotOwned) {
+		t.Errorf("set host %s up: %v, want ErrNotOwned", xa, err)
 	}
-	if err := l.MayChange(out, "lo"); !errors.Is(err, lab.ErrNotOwned) {
-		t.Errorf("MayChange(lo in a namespace made outside): %v, want ErrNotOwned", err)
+	if _, err := l.Do(up(model.Named(out), "lo")); !errors.Is(err, lab.ErrNotOwned) {
+		t.Errorf("set lo up in a namespace made outside: %v, want ErrNotOwned", err)
 	}
-	if err := l.MayDeleteNS(out); !errors.Is(err, lab.ErrNotOwned) {
-		t.Errorf("MayDeleteNS(outside): %v, want ErrNotOwned", err)
+	if _, err := l.Do(model.NetnsSetID{NS: model.Named(out), ID: 77}); !errors.Is(err, lab.ErrNotOwned) {
+		t.Errorf("NetnsSetID of a namespace made outside: %v, want ErrNotOwned", err)
 	}
-	if err := l.MayDeleteNS(host); !errors.Is(err, lab.ErrNotOwned) {
-		t.Errorf("MayDeleteNS(host): %v, want ErrNotOwned", err)
+	if _, err := l.Do(model.NetnsDel{Name: out}); !errors.Is(err, lab.ErrNotOwned) {
+		t.Errorf("NetnsDel(outside): %v, want ErrNotOwned", err)
+	}
+	if _, err := l.Do(model.NetnsDel{Name: "host"}); !errors.Is(err, lab.ErrNotOwned) {
+		t.Errorf("NetnsDel(host): %v, want ErrNotOwned", err)
+	}
+	if slices.Contains(testenv.Links(t, "")[xa].Flags, "UP") {
+		t.Errorf("a refused change set %s up", xa)
 	}
 
 	l.AllowHost = true
-	if err := l.MayChange(host, xa); err != nil {
-		t.Errorf("MayChange with AllowHost: %v", err)
+	if _, err := l.Do(up(model.Host, xa)); err != nil {
+		t.Errorf("set host %s up with AllowHost: %v", xa, err)
 	}
-	if err := l.MayChangeNS(out); err != nil {
-		t.Errorf("MayChangeNS with AllowHost: %v", err)
+	if !slices.Contains(testenv.Links(t, "")[xa].Flags, "UP") {
+		t.Errorf("set %s up with AllowHost did not", xa)
 	}
-	if err := l.MayDeleteNS(out); !errors.Is(err, lab.ErrNotOwned) {
-		t.Errorf("MayDeleteNS with AllowHost: %v; a namespace the lab attached to is never deleted", err)
+	if _, err := l.Do(model.NetnsSetID{NS: model.Named(out), ID: 77}); err != nil {
+		t.Errorf("NetnsSetID with AllowHost: %v", err)
+	}
+	if _, err := l.Do(model.NetnsDel{Name: out}); !errors.Is(err, lab.ErrNotOwned) {
+		t.Errorf("NetnsDel with AllowHost: %v; a namespace the lab attached to is never deleted", err)
 	}
 	// AllowHost does not make the link the lab's: teardown leaves it.
-	if l.OwnsLink(host, xa) {
+	if l.OwnsLink(model.Link(model.Host, xa)) {
 		t.Errorf("OwnsLink(%s) with AllowHost", xa)
+	}
+	must(t, l.Teardown(func(string) {}))
+	if !hasLink(t, "", xa) || !kernel.NamedExists(out) {
+		t.Errorf("the teardown removed %s or %s, which the lab did not create", xa, out)
 	}
 }
 
@@ -265,47 +297,49 @@ func TestMayChange(t *testing.T) {
 // with the link.
 func TestAddAddr(t *testing.T) {
 	testenv.RequireRoot(t)
-	host := hostNS(t)
-	l := openLab(t, newLabName(t, host), host)
-	xa, _ := outsideVeth(t, host)
+	b := newBackend(t)
+	name := newLabName(t, b)
+	l := openLab(t, name, b)
+	xa, _ := outsideVeth(t, "")
+	onXA := model.AddrAdd{Link: model.Link(model.Host, xa), CIDR: "192.168.77.1/24"}
 
-	_, err := l.AddAddr(host, xa, "192.168.77.1/24")
+	_, err := l.Do(onXA)
 	if !errors.Is(err, lab.ErrNotOwned) {
-		t.Errorf("AddAddr on a host link without AllowHost: %v, want ErrNotOwned", err)
+		t.Errorf("AddrAdd on a host link without AllowHost: %v, want ErrNotOwned", err)
 	}
 	if ipHasAddr(t, "", xa, "192.168.77.1/24") {
-		t.Errorf("a refused AddAddr added the address")
+		t.Errorf("a refused AddrAdd added the address")
 	}
 
 	l.AllowHost = true
-	adopted, err := l.AddAddr(host, xa, "192.168.77.1/24")
-	if err != nil || adopted {
-		t.Fatalf("AddAddr with AllowHost = adopted %v, %v", adopted, err)
+	res, err := l.Do(onXA)
+	if err != nil || res.Adopted {
+		t.Fatalf("AddrAdd with AllowHost = %+v, %v", res, err)
 	}
 	if !ipHasAddr(t, "", xa, "192.168.77.1/24") {
 		t.Errorf("ip does not show the address")
 	}
-	if got := objects(l); len(got) != 1 || got[0] != "addr host "+xa+" 192.168.77.1/24" {
+	if got := objects(t, name); len(got) != 1 || got[0] != "addr host "+xa+" 192.168.77.1/24" {
 		t.Errorf("objects = %v, want the journalled address", got)
 	}
-	if _, err := l.AddAddr(host, xa, "192.168.77.1"); err == nil {
-		t.Errorf("AddAddr without a prefix length succeeded")
+	if _, err := l.Do(model.AddrAdd{Link: model.Link(model.Host, xa), CIDR: "192.168.77.1"}); err == nil {
+		t.Errorf("AddrAdd without a prefix length succeeded")
 	}
 
 	// On the lab's own link the address is not journalled, and adding it
 	// again adopts it.
 	br := uniq("br")
-	_, _, _, err = l.CreateLink(lab.LinkSpec{NS: host, Name: br, Kind: "bridge"}, func() error { return host.AddBridge(br, 0) })
-	must(t, err)
-	adopted, err = l.AddAddr(host, br, "192.168.78.1/24")
-	if err != nil || adopted {
-		t.Errorf("AddAddr on the lab's bridge = adopted %v, %v", adopted, err)
+	do(t, l, bridge(br))
+	onBR := model.AddrAdd{Link: model.Link(model.Host, br), CIDR: "192.168.78.1/24"}
+	res, err = l.Do(onBR)
+	if err != nil || res.Adopted {
+		t.Errorf("AddrAdd on the lab's bridge = %+v, %v", res, err)
 	}
-	adopted, err = l.AddAddr(host, br, "192.168.78.1/24")
-	if err != nil || !adopted {
-		t.Errorf("AddAddr twice on the lab's bridge = adopted %v, %v; want adopted", adopted, err)
+	res, err = l.Do(onBR)
+	if err != nil || !res.Adopted {
+		t.Errorf("AddrAdd twice on the lab's bridge = %+v, %v; want adopted", res, err)
 	}
-	if got := countKind(l, "addr"); got != 1 {
+	if got := countKind(t, name, "addr"); got != 1 {
 		t.Errorf("%d addr objects, want only the one on the host link", got)
 	}
 
@@ -326,112 +360,104 @@ func TestAddAddr(t *testing.T) {
 // host link is adopted, not a clash.
 func TestAddAddrAdoptsItsOwnAddressOnAHostLink(t *testing.T) {
 	testenv.RequireRoot(t)
-	host := hostNS(t)
-	name := newLabName(t, host)
-	l := openLab(t, name, host)
+	b := newBackend(t)
+	name := newLabName(t, b)
+	l := openLab(t, name, b)
 	l.AllowHost = true
-	xa, _ := outsideVeth(t, host)
-	_, err := l.AddAddr(host, xa, "192.168.79.1/24")
-	must(t, err)
+	xa, _ := outsideVeth(t, "")
+	add := model.AddrAdd{Link: model.Link(model.Host, xa), CIDR: "192.168.79.1/24"}
+	do(t, l, add)
 	l.Close()
 
-	l = openLab(t, name, host)
+	l = openLab(t, name, b)
 	l.AllowHost = true
-	adopted, err := l.AddAddr(host, xa, "192.168.79.1/24")
-	if err != nil || !adopted {
-		t.Errorf("AddAddr of the address the lab added itself, on a re-run = adopted %v, %v; want adopted", adopted, err)
+	res, err := l.Do(add)
+	if err != nil || !res.Adopted {
+		t.Errorf("AddrAdd of the address the lab added itself, on a re-run = %+v, %v; want adopted", res, err)
+	}
+	if got := countKind(t, name, "addr"); got != 1 {
+		t.Errorf("%d addr objects after the re-run, want 1", got)
 	}
 }
 
 // Teardown skips a journalled address that is already gone.
 func TestTeardownSkipsAnAddressAlreadyGone(t *testing.T) {
 	testenv.RequireRoot(t)
-	host := hostNS(t)
-	name := newLabName(t, host)
-	l := openLab(t, name, host)
+	b := newBackend(t)
+	name := newLabName(t, b)
+	l := openLab(t, name, b)
 	l.AllowHost = true
-	xa, _ := outsideVeth(t, host)
-	_, err := l.AddAddr(host, xa, "192.168.80.1/24")
-	must(t, err)
-	ipnet, err := kernel.ParseCIDR("192.168.80.1/24")
-	must(t, err)
-	must(t, host.DelAddr(xa, ipnet)) // someone removed it meanwhile
+	xa, _ := outsideVeth(t, "")
+	do(t, l, model.AddrAdd{Link: model.Link(model.Host, xa), CIDR: "192.168.80.1/24"})
+	testenv.IP(t, "addr", "del", "192.168.80.1/24", "dev", xa) // someone removed it meanwhile
 
 	if err := l.Teardown(func(string) {}); err != nil {
 		t.Errorf("Teardown with an address already gone: %v", err)
 		l.Close()
 		// Leave nothing behind: drop the journal by hand.
-		os.RemoveAll(filepath.Join(lab.Dir, name))
+		os.RemoveAll(filepath.Join(paths.Labs, name))
 	}
-}
-
-func contains(list []string, prefix string) bool {
-	for _, s := range list {
-		if strings.HasPrefix(s, prefix) {
-			return true
-		}
-	}
-	return false
 }
 
 // Routes outside the lab's namespaces are journalled and removed by
 // teardown; in its namespaces they go with the namespace.
 func TestAddRoute(t *testing.T) {
 	testenv.RequireRoot(t)
-	host := hostNS(t)
-	l := openLab(t, newLabName(t, host), host)
-	xa, _ := outsideVeth(t, host)
-	must(t, host.SetUp(xa))
+	b := newBackend(t)
+	name := newLabName(t, b)
+	l := openLab(t, name, b)
+	xa, _ := outsideVeth(t, "")
+	testenv.IP(t, "link", "set", xa, "up")
 
-	spec := kernel.RouteSpec{Dst: "10.88.0.0/16", Dev: xa}
-	adopted, err := l.AddRoute(host, spec)
-	if err != nil || adopted {
-		t.Fatalf("AddRoute in the host = adopted %v, %v", adopted, err)
+	route := model.RouteAdd{NS: model.Host, Route: model.Route{Dst: "10.88.0.0/16", Dev: xa, Table: "main"}}
+	res, err := l.Do(route)
+	if err != nil || res.Adopted {
+		t.Fatalf("RouteAdd in the host = %+v, %v", res, err)
 	}
 	if !strings.Contains(ipRoutes(t, ""), "10.88.0.0/16 dev "+xa) {
 		t.Errorf("ip route does not show the route:\n%s", ipRoutes(t, ""))
 	}
-	if got := objects(l); len(got) != 1 || got[0] != "route host 10.88.0.0/16" {
+	if got := objects(t, name); len(got) != 1 || got[0] != "route host 10.88.0.0/16" {
 		t.Errorf("objects = %v, want the journalled route", got)
 	}
-	adopted, err = l.AddRoute(host, spec)
-	if err != nil || !adopted {
-		t.Errorf("AddRoute of the lab's own route again = adopted %v, %v; want adopted", adopted, err)
+	res, err = l.Do(route)
+	if err != nil || !res.Adopted {
+		t.Errorf("RouteAdd of the lab's own route again = %+v, %v; want adopted", res, err)
 	}
 
 	// A route that is there but not the lab's is a clash.
-	other := kernel.RouteSpec{Dst: "10.89.0.0/16", Dev: xa}
-	must(t, host.AddRoute(other))
-	t.Cleanup(func() { host.DelRoute(other) })
-	if _, err := l.AddRoute(host, other); !errors.Is(err, lab.ErrNotOwned) {
-		t.Errorf("AddRoute over a route the lab did not add: %v, want ErrNotOwned", err)
+	other := model.Route{Dst: "10.89.0.0/16", Dev: xa, Table: "main"}
+	testenv.IP(t, "route", "add", "10.89.0.0/16", "dev", xa)
+	if _, err := l.Do(model.RouteAdd{NS: model.Host, Route: other}); !errors.Is(err, lab.ErrNotOwned) {
+		t.Errorf("RouteAdd over a route the lab did not add: %v, want ErrNotOwned", err)
 	}
-	if err := l.DeleteRoute(host, other); !errors.Is(err, lab.ErrNotOwned) {
-		t.Errorf("DeleteRoute of a route the lab did not add: %v, want ErrNotOwned", err)
+	if _, err := l.Do(model.RouteDel{NS: model.Host, Route: other}); !errors.Is(err, lab.ErrNotOwned) {
+		t.Errorf("RouteDel of a route the lab did not add: %v, want ErrNotOwned", err)
 	}
-	if got := countKind(l, "route"); got != 1 {
+	if got := countKind(t, name, "route"); got != 1 {
 		t.Errorf("%d route objects, want 1", got)
 	}
 
 	// In the lab's namespace: not journalled, adopted when there.
-	ns1, _, err := l.Netns(uniq("rt"))
-	must(t, err)
-	must(t, ns1.SetUp("lo"))
-	inside := kernel.RouteSpec{Dst: "10.90.0.0/16", Dev: "lo"}
-	adopted, err = l.AddRoute(ns1, inside)
-	if err != nil || adopted {
-		t.Errorf("AddRoute in the lab's namespace = adopted %v, %v", adopted, err)
+	nsName := uniq("rt")
+	ns1 := model.Named(nsName)
+	do(t, l, model.NetnsAdd{Name: nsName})
+	do(t, l, up(ns1, "lo"))
+	inside := model.Route{Dst: "10.90.0.0/16", Dev: "lo", Table: "main"}
+	res, err = l.Do(model.RouteAdd{NS: ns1, Route: inside})
+	if err != nil || res.Adopted {
+		t.Errorf("RouteAdd in the lab's namespace = %+v, %v", res, err)
 	}
-	adopted, err = l.AddRoute(ns1, inside)
-	if err != nil || !adopted {
-		t.Errorf("AddRoute in the lab's namespace again = adopted %v, %v; want adopted", adopted, err)
+	res, err = l.Do(model.RouteAdd{NS: ns1, Route: inside})
+	if err != nil || !res.Adopted {
+		t.Errorf("RouteAdd in the lab's namespace again = %+v, %v; want adopted", res, err)
 	}
-	if got := countKind(l, "route"); got != 1 {
+	if got := countKind(t, name, "route"); got != 1 {
 		t.Errorf("%d route objects, want 1 (the lab namespace's route is not journalled)", got)
 	}
-	must(t, l.DeleteRoute(ns1, inside))
-	if strings.Contains(ipRoutes(t, ns1.Name), "10.90.0.0/16") {
-		t.Errorf("DeleteRoute in the lab's namespace left the route")
+	do(t, l, model.RouteDel{NS: ns1, Route: inside})
+	if strings.Contains(ipRoutes(t, nsName), "10.90.0.0/16") {
+		t.Errorf("RouteDel in the lab's namespace left the route")
 	}
 
 	var reports []string
@@ -446,62 +472,64 @@ func TestAddRoute(t *testing.T) {
 	if !contains(reports, "ip route del 10.88.0.0/16") {
 		t.Errorf("reports %q do not tell of the route", reports)
 	}
+	testenv.IP(t, "route", "del", "10.89.0.0/16", "dev", xa)
 }
 
 func TestDeleteRouteOfTheLab(t *testing.T) {
 	testenv.RequireRoot(t)
-	host := hostNS(t)
-	name := newLabName(t, host)
-	l := openLab(t, name, host)
-	xa, _ := outsideVeth(t, host)
-	must(t, host.SetUp(xa))
-	spec := kernel.RouteSpec{Dst: "10.91.0.0/16", Dev: xa}
-	_, err := l.AddRoute(host, spec)
-	must(t, err)
-	must(t, l.DeleteRoute(host, spec))
-	if strings.Contains(ipRoutes(t, ""), "10.91.0.0/16") || countKind(l, "route") != 0 {
-		t.Errorf("DeleteRoute left the route (objects %v)", objects(l))
+	b := newBackend(t)
+	name := newLabName(t, b)
+	l := openLab(t, name, b)
+	xa, _ := outsideVeth(t, "")
+	testenv.IP(t, "link", "set", xa, "up")
+	route := model.Route{Dst: "10.91.0.0/16", Dev: xa, Table: "main"}
+	do(t, l, model.RouteAdd{NS: model.Host, Route: route})
+	do(t, l, model.RouteDel{NS: model.Host, Route: route})
+	if strings.Contains(ipRoutes(t, ""), "10.91.0.0/16") || countKind(t, name, "route") != 0 {
+		t.Errorf("RouteDel left the route (objects %v)", objects(t, name))
 	}
 	l.Close()
-	if l = openLab(t, name, host); countKind(l, "route") != 0 {
-		t.Errorf("the journal still holds the deleted route: %v", objects(l))
+	openLab(t, name, b)
+	if countKind(t, name, "route") != 0 {
+		t.Errorf("the journal still holds the deleted route: %v", objects(t, name))
 	}
 }
 
 func TestWriteFile(t *testing.T) {
 	testenv.RequireRoot(t)
-	host := hostNS(t)
-	l := openLab(t, newLabName(t, host), host)
+	b := newBackend(t)
+	name := newLabName(t, b)
+	l := openLab(t, name, b)
 	base := filepath.Join("/run", uniq("wf"))
 	t.Cleanup(func() { os.RemoveAll(base) })
 	path := filepath.Join(base, "a", "b", "resolv.conf")
 
-	must(t, l.WriteFile(path, []byte("nameserver 8.8.8.8\n")))
+	do(t, l, model.FileWrite{Path: path, Data: "nameserver 8.8.8.8\n"})
 	if b, err := os.ReadFile(path); err != nil || string(b) != "nameserver 8.8.8.8\n" {
 		t.Errorf("the file holds %q, %v", b, err)
 	}
 	want := []string{
-		"dir  " + base,
-		"dir  " + filepath.Join(base, "a"),
-		"dir  " + filepath.Join(base, "a", "b"),
-		"file  " + path,
+		"dir " + base,
+		"dir " + filepath.Join(base, "a"),
+		"dir " + filepath.Join(base, "a", "b"),
+		"file " + path,
 	}
-	if got := objects(l); strings.Join(got, "|") != strings.Join(want, "|") {
+	if got := objects(t, name); !slices.Equal(got, want) {
 		t.Errorf("objects = %v, want the folders, outermost first, and the file", got)
 	}
 	// The lab's own file is overwritten, nothing new is journalled.
-	must(t, l.WriteFile(path, []byte("nameserver 1.1.1.1\n")))
+	do(t, l, model.FileWrite{Path: path, Data: "nameserver 1.1.1.1\n"})
 	if b, _ := os.ReadFile(path); string(b) != "nameserver 1.1.1.1\n" {
 		t.Errorf("the file holds %q after a rewrite", b)
 	}
-	if len(l.Objects()) != 4 {
-		t.Errorf("a rewrite journalled more objects: %v", objects(l))
+	if got := objects(t, name); !slices.Equal(got, want) {
+		t.Errorf("a rewrite journalled more objects: %v", got)
 	}
 	// A file the lab did not write is not replaced.
 	foreign := filepath.Join(base, "a", "foreign")
 	must(t, os.WriteFile(foreign, []byte("mine"), 0o644))
-	if err := l.WriteFile(foreign, []byte("lab's")); !errors.Is(err, lab.ErrNotOwned) {
-		t.Errorf("WriteFile over a file the lab did not write: %v, want ErrNotOwned", err)
+	if _, err := l.Do(model.FileWrite{Path: foreign, Data: "lab's"}); !errors.Is(err, lab.ErrNotOwned) {
+		t.Errorf("FileWrite over a file the lab did not write: %v, want ErrNotOwned", err)
 	}
 	if b, _ := os.ReadFile(foreign); string(b) != "mine" {
 		t.Errorf("the foreign file was changed to %q", b)
@@ -514,7 +542,7 @@ func TestWriteFile(t *testing.T) {
 		t.Errorf("teardown left %s: %v", base, err)
 	}
 	wantReports := []string{"rm " + path, "rmdir " + filepath.Join(base, "a", "b"), "rmdir " + filepath.Join(base, "a"), "rmdir " + base}
-	if strings.Join(reports, "|") != strings.Join(wantReports, "|") {
+	if !slices.Equal(reports, wantReports) {
 		t.Errorf("reports = %q, want %q", reports, wantReports)
 	}
 }
@@ -523,12 +551,12 @@ func TestWriteFile(t *testing.T) {
 // a user's) is left in place, said so, and the lab goes down all the same.
 func TestTeardownLeavesForeignFiles(t *testing.T) {
 	testenv.RequireRoot(t)
-	host := hostNS(t)
-	name := newLabName(t, host)
-	l := openLab(t, name, host)
+	b := newBackend(t)
+	name := newLabName(t, b)
+	l := openLab(t, name, b)
 	base := filepath.Join("/run", uniq("ff"))
 	t.Cleanup(func() { os.RemoveAll(base) })
-	must(t, l.WriteFile(filepath.Join(base, "lab.conf"), []byte("x")))
+	do(t, l, model.FileWrite{Path: filepath.Join(base, "lab.conf"), Data: "x"})
 	foreign := filepath.Join(base, "user.conf")
 	must(t, os.WriteFile(foreign, []byte("y"), 0o644))
 
@@ -552,170 +580,179 @@ func TestTeardownLeavesForeignFiles(t *testing.T) {
 // fixing the cause succeeds.
 func TestDownTwiceAfterAFailure(t *testing.T) {
 	testenv.RequireRoot(t)
-	host := hostNS(t)
-	name := newLabName(t, host)
-	l := openLab(t, name, host)
+	b := newBackend(t)
+	name := newLabName(t, b)
+	l := openLab(t, name, b)
 	base := filepath.Join("/run", uniq("dd"))
 	t.Cleanup(func() { os.RemoveAll(base) })
 	conf := filepath.Join(base, "lab.conf")
-	must(t, l.WriteFile(conf, []byte("x")))
+	do(t, l, model.FileWrite{Path: conf, Data: "x"})
 	l.Close()
 	// Someone replaces the lab's file with a folder of theirs: the lab
 	// cannot remove it.
 	must(t, os.Remove(conf))
 	must(t, os.MkdirAll(filepath.Join(conf, "user"), 0o755))
 
-	if err := lab.Down(name, host, func(string) {}); err == nil {
+	if err := lab.Down(name, b, paths, func(string) {}); err == nil {
 		t.Fatalf("Down with the lab's file replaced by a folder succeeded")
 	}
 	must(t, os.RemoveAll(conf))
-	if err := lab.Down(name, host, func(string) {}); err != nil {
+	if err := lab.Down(name, b, paths, func(string) {}); err != nil {
 		t.Errorf("Down again after fixing the cause: %v", err)
 		if errors.Is(err, lab.ErrBusy) {
 			// The leaked lock cannot be released from here; remove the
 			// lab's traces by hand so the test leaves nothing.
 			os.RemoveAll(base)
-			os.RemoveAll(filepath.Join(lab.Dir, name))
+			os.RemoveAll(filepath.Join(paths.Labs, name))
 		}
 	}
 }
 
 func TestDownUnknownLab(t *testing.T) {
 	testenv.RequireRoot(t)
-	host := hostNS(t)
-	err := lab.Down(uniq("nolab"), host, func(string) {})
-	if !errors.Is(err, kernel.ErrNotFound) {
+	b := newBackend(t)
+	err := lab.Down(uniq("nolab"), b, paths, func(string) {})
+	if !errors.Is(err, model.ErrNotFound) {
 		t.Errorf("Down of a lab that is not up: %v, want ErrNotFound", err)
 	}
 }
 
-// MayChange tells a link the lab deleted, and a link that is not there,
-// from one it may not change: each says what is the matter, and matches
-// kernel.ErrNotFound.
+// A change of a link the lab deleted, and of a link that is not there, is
+// told from one the lab may not make: each says what is the matter, and
+// matches model.ErrNotFound.
 func TestMayChangeGoneLinks(t *testing.T) {
 	testenv.RequireRoot(t)
-	host := hostNS(t)
-	l := openLab(t, newLabName(t, host), host)
-	ns1, _, err := l.Netns(uniq("mg"))
-	must(t, err)
-	for _, ns := range []*kernel.NS{host, ns1} {
-		a, b := uniq("ma"), uniq("mb")
-		spec, mk := veth(ns, a, ns, b)
-		_, _, _, err := l.CreateLink(spec, mk)
-		must(t, err)
-		must(t, ns.DeleteLink(a))
-		must(t, l.LinkDeleted(ns, a, ns, b, "gone.star:7"))
-		for _, name := range []string{a, b} {
+	b := newBackend(t)
+	l := openLab(t, newLabName(t, b), b)
+	nsName := uniq("mg")
+	do(t, l, model.NetnsAdd{Name: nsName})
+	for _, ns := range []model.NSRef{model.Host, model.Named(nsName)} {
+		a, p := uniq("ma"), uniq("mb")
+		do(t, l, veth(ns, a, ns, p))
+		if _, err := l.DoAt(model.LinkDel{Link: model.Link(ns, a)}, "gone.star:7"); err != nil {
+			t.Fatal(err)
+		}
+		if hasLink(t, ipName(ns), a) || hasLink(t, ipName(ns), p) {
+			t.Errorf("LinkDel left %s or %s in %s", a, p, ns)
+		}
+		for _, name := range []string{a, p} {
 			want := "link " + name + " in " + ns.String() + " was deleted at gone.star:7"
-			if err := l.MayChange(ns, name); !errors.Is(err, kernel.ErrNotFound) || !strings.Contains(err.Error(), want) {
-				t.Errorf("MayChange of a deleted link: %v, want ErrNotFound saying %q", err, want)
+			if _, err := l.Do(up(ns, name)); !errors.Is(err, model.ErrNotFound) || !strings.Contains(err.Error(), want) {
+				t.Errorf("a change of a deleted link: %v, want ErrNotFound saying %q", err, want)
 			}
 		}
 	}
 	nobr := uniq("nobr")
-	if err := l.MayChange(host, nobr); !errors.Is(err, kernel.ErrNotFound) || !strings.Contains(err.Error(), "there is no link "+nobr+" in host") {
-		t.Errorf("MayChange of a link that is not there: %v, want ErrNotFound saying there is no such link", err)
+	if _, err := l.Do(up(model.Host, nobr)); !errors.Is(err, model.ErrNotFound) || !strings.Contains(err.Error(), "there is no link "+nobr+" in host") {
+		t.Errorf("a change of a link that is not there: %v, want ErrNotFound saying there is no such link", err)
 	}
 }
 
-// NSErr names where the lab deleted a namespace, and MayChange refuses
-// the links that were in it.
+// The lab remembers where it deleted a namespace (builtins name it when a
+// handle on it is used), and refuses a change of the links that were in
+// it: they are not there.
 func TestNSErrSaysWhereDeleted(t *testing.T) {
 	testenv.RequireRoot(t)
-	host := hostNS(t)
-	l := openLab(t, newLabName(t, host), host)
-	ns1, _, err := l.Netns(uniq("nd"))
-	must(t, err)
-	must(t, ns1.Delete(nil))
-	must(t, l.NetnsDeleted(ns1, "gone.star:9"))
-	want := "namespace " + ns1.Name + " was deleted at gone.star:9"
-	if err := l.NSErr(ns1); !errors.Is(err, kernel.ErrGone) || !strings.Contains(err.Error(), want) {
-		t.Errorf("NSErr of a deleted namespace: %v, want ErrGone saying %q", err, want)
+	b := newBackend(t)
+	l := openLab(t, newLabName(t, b), b)
+	nsName := uniq("nd")
+	do(t, l, model.NetnsAdd{Name: nsName})
+	if _, err := l.DoAt(model.NetnsDel{Name: nsName}, "gone.star:9"); err != nil {
+		t.Fatal(err)
 	}
-	if err := l.MayChange(ns1, "lo"); !errors.Is(err, kernel.ErrGone) || !strings.Contains(err.Error(), want) {
-		t.Errorf("MayChange(lo) in a deleted namespace: %v, want ErrGone saying %q", err, want)
+	if at := l.DeletedAt(nsName); at != "gone.star:9" {
+		t.Errorf("DeletedAt(%s) = %q, want gone.star:9", nsName, at)
 	}
-	if err := l.NSErr(host); err != nil {
-		t.Errorf("NSErr(host): %v", err)
+	if _, err := b.Identity(model.Named(nsName)); !errors.Is(err, model.ErrNotFound) {
+		t.Errorf("the identity of the deleted namespace: %v, want ErrNotFound", err)
 	}
+	want := "namespace " + nsName + " was deleted at gone.star:9"
+	if _, err := l.Do(up(model.Named(nsName), "lo")); !errors.Is(err, model.ErrNotFound) || !strings.Contains(err.Error(), want) {
+		t.Errorf("set lo up in a deleted namespace: %v, want ErrNotFound saying %q", err, want)
+	}
+	if at := l.DeletedAt(""); at != "" {
+		t.Errorf("DeletedAt of the host = %q", at)
+	}
+	// Made again, it is not deleted any more.
+	do(t, l, model.NetnsAdd{Name: nsName})
+	if at := l.DeletedAt(nsName); at != "" {
+		t.Errorf("DeletedAt(%s) after it was made again = %q", nsName, at)
+	}
+	must(t, l.Teardown(func(string) {}))
 }
 
 // An object that another lab owns, kept or running, is a clash that names
 // that lab and how to remove it: namespaces, links and files alike.
 func TestClashWithOtherLab(t *testing.T) {
 	testenv.RequireRoot(t)
-	host := hostNS(t)
+	b := newBackend(t)
 	before := take(t)
-	owner := newLabName(t, host)
-	k, err := lab.Open(owner, host, "owner.star")
+	owner := newLabName(t, b)
+	k, err := lab.Open(owner, b, paths, "owner.star")
 	must(t, err)
-	tu := buildTutorial(t, k, host)
+	tu := buildTutorial(t, k)
+	in := model.Named(tu.ns1) // attached: netns(path="/run/netns/NS1")
 	for _, state := range []string{"running", "kept"} {
 		want := "belongs to lab " + owner + ", which is running"
 		if state == "kept" {
 			must(t, k.Keep())
 			want = "belongs to lab " + owner + " (kept): remove that lab with `nsplay down " + owner + "`"
 		}
-		l := openLab(t, newLabName(t, host), host)
-		_, _, nsErr := l.Netns(tu.ns1)
-		_, _, _, linkErr := l.CreateLink(lab.LinkSpec{NS: host, Name: tu.bridge, Kind: "bridge"}, mustNotMake(t))
-		fileErr := l.WriteFile(tu.resolv, []byte("nameserver 192.0.2.1\n"))
-		in, err := l.Attach(filepath.Join(kernel.RunDir, tu.ns1))
-		must(t, err)
-		_, _, _, insideErr := l.CreateLink(lab.LinkSpec{NS: in, Name: "eth0", Kind: "veth", Peer: uniq("p"), PeerNS: in}, mustNotMake(t))
+		name := newLabName(t, b)
+		l := openLab(t, name, b)
+		_, nsErr := l.Do(model.NetnsAdd{Name: tu.ns1})
+		_, linkErr := l.Do(bridge(tu.bridge))
+		_, fileErr := l.Do(model.FileWrite{Path: tu.resolv, Data: "nameserver 192.0.2.1\n"})
+		_, insideErr := l.Do(veth(in, "eth0", in, uniq("p")))
 		for what, err := range map[string]error{"namespace": nsErr, "link": linkErr, "file": fileErr, "link in its namespace": insideErr} {
 			if !errors.Is(err, lab.ErrNotOwned) || !strings.Contains(err.Error(), want) {
 				t.Errorf("%s of lab %s (%s): %v, want ErrNotOwned saying %q", what, owner, state, err, want)
 			}
 		}
-		if len(l.Objects()) != 0 {
-			t.Errorf("the clashes left objects in the second lab: %v", objects(l))
+		if got := objects(t, name); len(got) != 0 {
+			t.Errorf("the clashes left objects in the second lab: %v", got)
 		}
 		must(t, l.Teardown(func(string) {}))
 	}
-	must(t, lab.Down(owner, host, func(string) {}))
+	must(t, lab.Down(owner, b, paths, func(string) {}))
 	assertBackTo(t, before, owner, tu)
 }
 
 // An IPv6 address added to a link without carrier has not begun duplicate
-// address detection; AwaitDAD, called after the step that gives the link
-// carrier (here the peer's set up), waits until it has passed, also when
-// the link was renamed meanwhile.
+// address detection; the step that gives the link carrier (here the
+// peer's set up) returns once it has passed, also when the link was
+// renamed meanwhile.
 func TestAwaitDAD(t *testing.T) {
 	testenv.RequireRoot(t)
-	host := hostNS(t)
-	l := openLab(t, newLabName(t, host), host)
-	nsA, _, err := l.Netns(uniq("dA"))
-	must(t, err)
-	nsB, _, err := l.Netns(uniq("dB"))
-	must(t, err)
-	_, _, _, err = l.CreateLink(veth(nsA, "a", nsB, "b"))
-	must(t, err)
+	b := newBackend(t)
+	l := openLab(t, newLabName(t, b), b)
+	a, bb := uniq("dA"), uniq("dB")
+	nsA, nsB := model.Named(a), model.Named(bb)
+	do(t, l, model.NetnsAdd{Name: a})
+	do(t, l, model.NetnsAdd{Name: bb})
+	do(t, l, veth(nsA, "a", nsB, "b"))
 	start := time.Now()
-	_, err = l.AddAddr(nsA, "a", "fd00:9::1/64")
-	must(t, err)
+	do(t, l, model.AddrAdd{Link: model.Link(nsA, "a"), CIDR: "fd00:9::1/64"})
 	if d := time.Since(start); d > time.Second {
-		t.Errorf("AddAddr on a link without carrier took %s", d)
+		t.Errorf("AddrAdd on a link without carrier took %s", d)
 	}
-	must(t, l.LinkMoved(nsA, "a", nsA, "a2"))
-	must(t, nsA.Rename("a", "a2"))
-	must(t, nsA.SetUp("a2"))
-	must(t, nsB.SetUp("b"))
-	must(t, l.AwaitDAD())
+	do(t, l, model.LinkRename{Link: model.Link(nsA, "a"), To: "a2"})
+	do(t, l, up(nsA, "a2"))
+	do(t, l, up(nsB, "b"))
 	var out []struct {
 		AddrInfo []struct {
 			Local     string `json:"local"`
 			Tentative bool   `json:"tentative"`
 		} `json:"addr_info"`
 	}
-	testenv.IPJSON(t, &out, "-n", nsA.Name, "addr", "show", "dev", "a2")
+	testenv.IPJSON(t, &out, "-n", a, "addr", "show", "dev", "a2")
 	found := false
 	for _, link := range out {
-		for _, a := range link.AddrInfo {
-			if a.Local == "fd00:9::1" {
+		for _, addr := range link.AddrInfo {
+			if addr.Local == "fd00:9::1" {
 				found = true
-				if a.Tentative {
-					t.Errorf("ip: fd00:9::1 on a2 is tentative after AwaitDAD")
+				if addr.Tentative {
+					t.Errorf("ip: fd00:9::1 on a2 is tentative after the step that gave it carrier")
 				}
 			}
 		}

@@ -1,9 +1,7 @@
 package lab_test
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -15,6 +13,7 @@ import (
 
 	"github.com/nsplay/nsplay/internal/kernel"
 	"github.com/nsplay/nsplay/internal/lab"
+	"github.com/nsplay/nsplay/internal/model"
 	"github.com/nsplay/nsplay/internal/testenv"
 	"golang.org/x/sys/unix"
 )
@@ -41,20 +40,19 @@ func eventually(limit time.Duration, cond func() bool) bool {
 	}
 }
 
-// startProc starts a command as spawn does; when the test ends it is
-// stopped if it still runs, and checked to be gone.
-func startProc(t *testing.T, spec kernel.ExecSpec) *kernel.Proc {
+// startProc starts a command through the backend as spawn does; when the
+// test ends it is stopped if it still runs, and checked to be gone.
+func startProc(t *testing.T, b model.Backend, ns model.NSRef, argv ...string) model.Proc {
 	t.Helper()
-	spec.Env = os.Environ()
-	p, err := kernel.Start(spec)
+	p, err := b.Start(model.ExecSpec{NS: ns, Argv: argv, Env: os.Environ()})
 	if err != nil {
-		t.Fatalf("Start(%q): %v", spec.Argv, err)
+		t.Fatalf("Start(%q): %v", argv, err)
 	}
 	pid := p.PID()
 	t.Cleanup(func() {
 		p.Stop(200 * time.Millisecond)
 		if !eventually(2*time.Second, func() bool { return !alive(pid) }) {
-			t.Errorf("process %d %q still runs after the test", pid, spec.Argv)
+			t.Errorf("process %d %q still runs after the test", pid, argv)
 			unix.Kill(-pid, unix.SIGKILL)
 			unix.Kill(pid, unix.SIGKILL)
 		}
@@ -62,35 +60,17 @@ func startProc(t *testing.T, spec kernel.ExecSpec) *kernel.Proc {
 	return p
 }
 
-// journalProcs returns the proc objects the lab's journal file adds.
-func journalProcs(t *testing.T, name string) []lab.Object {
+// journalProcs returns the processes the lab's journal file says it
+// started and has not stopped.
+func journalProcs(t *testing.T, name string) []model.ProcStart {
 	t.Helper()
-	f, err := os.Open(filepath.Join(lab.Dir, name, "journal"))
-	must(t, err)
-	defer f.Close()
-	var procs []lab.Object
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		var r struct {
-			Op  string      `json:"op"`
-			Obj *lab.Object `json:"obj"`
-		}
-		if json.Unmarshal(sc.Bytes(), &r) == nil && r.Op == "add" && r.Obj.Kind == "proc" {
-			procs = append(procs, *r.Obj)
+	var procs []model.ProcStart
+	for _, e := range journalEntries(t, name) {
+		if p, ok := e.Op.(model.ProcStart); ok {
+			procs = append(procs, p)
 		}
 	}
 	return procs
-}
-
-// appendJournal adds a raw line to a lab's journal, as an older run would
-// have written it.
-func appendJournal(t *testing.T, name, line string) {
-	t.Helper()
-	f, err := os.OpenFile(filepath.Join(lab.Dir, name, "journal"), os.O_WRONLY|os.O_APPEND, 0)
-	must(t, err)
-	_, err = f.WriteString(line + "\n")
-	must(t, err)
-	must(t, f.Close())
 }
 
 // Spawned journals the process with its pid and start time; Teardown stops
@@ -98,41 +78,31 @@ func appendJournal(t *testing.T, name, line string) {
 // namespaces, and says so.
 func TestTeardownStopsSpawnedProcesses(t *testing.T) {
 	testenv.RequireRoot(t)
-	host := hostNS(t)
-	name := newLabName(t, host)
-	l := openLab(t, name, host)
+	b := newBackend(t)
+	name := newLabName(t, b)
+	l := openLab(t, name, b)
 	nsName := uniq("sp")
-	ns, _, err := l.Netns(nsName)
-	must(t, err)
+	ns := model.Named(nsName)
+	do(t, l, model.NetnsAdd{Name: nsName})
 
-	p := startProc(t, kernel.ExecSpec{NS: ns, Argv: []string{"sleep", "30"}})
+	p := startProc(t, b, ns, "sleep", "30")
 	must(t, l.Spawned(p, "sleep"))
 	start, err := kernel.StartTime(p.PID())
 	must(t, err)
-	want := lab.Object{Kind: "proc", Name: "sleep", PID: p.PID(), Start: start}
-	var got []lab.Object
-	for _, o := range l.Objects() {
-		if o.Kind == "proc" {
-			o.ID = 0
-			got = append(got, o)
-		}
-	}
-	if len(got) != 1 || got[0] != want {
-		t.Errorf("the lab's proc objects = %+v, want %+v", got, want)
-	}
-	if js := journalProcs(t, name); len(js) != 1 || js[0].PID != p.PID() || js[0].Start != start || js[0].Name != "sleep" {
-		t.Errorf("the journal's proc objects = %+v, want pid %d start %d", js, p.PID(), start)
+	want := model.ProcStart{PID: p.PID(), Start: start, Command: "sleep"}
+	if js := journalProcs(t, name); len(js) != 1 || js[0] != want {
+		t.Errorf("the journal's processes = %+v, want %+v", js, want)
 	}
 	// A process spawned here that has ended already is not journalled.
-	done := startProc(t, kernel.ExecSpec{NS: ns, Argv: []string{"true"}})
+	done := startProc(t, b, ns, "true")
 	done.Wait(context.Background(), 5*time.Second)
 	must(t, l.Spawned(done, "true"))
-	if n := countKind(l, "proc"); n != 1 {
+	if n := countKind(t, name, "proc"); n != 1 {
 		t.Errorf("%d proc objects after spawning a process that ended; want 1", n)
 	}
 
 	// A process the lab did not spawn (a shell a user opened in the lab).
-	shell := startProc(t, kernel.ExecSpec{NS: ns, Argv: []string{"sleep", "31"}})
+	shell := startProc(t, b, ns, "sleep", "31")
 
 	var reports []string
 	must(t, l.Teardown(func(s string) { reports = append(reports, s) }))
@@ -167,29 +137,29 @@ func TestTeardownStopsSpawnedProcesses(t *testing.T) {
 // whose start time does not match: its pid now names another process.
 func TestDownStopsSpawnedProcessesAfterACrash(t *testing.T) {
 	testenv.RequireRoot(t)
-	host := hostNS(t)
-	name := newLabName(t, host)
-	l, err := lab.Open(name, host, "crash.star")
+	b := newBackend(t)
+	name := newLabName(t, b)
+	l, err := lab.Open(name, b, paths, "crash.star")
 	must(t, err)
 	// In the host namespace, which teardown does not sweep: only the
 	// journal leads to it.
-	p := startProc(t, kernel.ExecSpec{NS: host, Argv: []string{"sleep", "30"}})
+	p := startProc(t, b, model.Host, "sleep", "30")
 	must(t, l.Spawned(p, "sleep"))
-	ended := startProc(t, kernel.ExecSpec{NS: host, Argv: []string{"sleep", "30"}})
+	ended := startProc(t, b, model.Host, "sleep", "30")
 	must(t, l.Spawned(ended, "sleep"))
 	l.Close()
 	ended.Stop(time.Second)
 
-	other := startProc(t, kernel.ExecSpec{NS: host, Argv: []string{"sleep", "30"}})
+	other := startProc(t, b, model.Host, "sleep", "30")
 	st, err := kernel.StartTime(other.PID())
 	must(t, err)
-	appendJournal(t, name, fmt.Sprintf(`{"op":"add","obj":{"id":1000,"kind":"proc","name":"impostor","pid":%d,"start":%d}}`, other.PID(), st+1))
+	appendJournal(t, name, doRecord(t, 1000, model.ProcStart{PID: other.PID(), Start: st + 1, Command: "impostor"}))
 
 	if info, ok := labInfo(t, name); !ok || info.State != "orphaned" || info.Objects != 3 {
 		t.Errorf("List after the crash: %+v (listed %v); want orphaned with 3 objects", info, ok)
 	}
 	var reports []string
-	must(t, lab.Down(name, host, func(s string) { reports = append(reports, s) }))
+	must(t, lab.Down(name, b, paths, func(s string) { reports = append(reports, s) }))
 	if want := []string{fmt.Sprintf("kill %d (sleep)", p.PID())}; !slices.Equal(reports, want) {
 		t.Errorf("Down reported:\n  %s\nwant:\n  %s", strings.Join(reports, "\n  "), strings.Join(want, "\n  "))
 	}
@@ -203,7 +173,7 @@ func TestDownStopsSpawnedProcessesAfterACrash(t *testing.T) {
 	if !other.Alive() || !alive(other.PID()) {
 		t.Errorf("Down stopped process %d, whose start time is not the journal's", other.PID())
 	}
-	if _, err := os.Stat(filepath.Join(lab.Dir, name)); !os.IsNotExist(err) {
+	if _, err := os.Stat(filepath.Join(paths.Labs, name)); !os.IsNotExist(err) {
 		t.Errorf("the lab's folder is still there: %v", err)
 	}
 }
@@ -212,11 +182,11 @@ func TestDownStopsSpawnedProcessesAfterACrash(t *testing.T) {
 // background after the command itself ended (a server started with "&").
 func TestTeardownStopsWhatASpawnedCommandLeft(t *testing.T) {
 	testenv.RequireRoot(t)
-	host := hostNS(t)
-	name := newLabName(t, host)
-	l := openLab(t, name, host)
+	b := newBackend(t)
+	name := newLabName(t, b)
+	l := openLab(t, name, b)
 	file := filepath.Join(t.TempDir(), "pid")
-	p := startProc(t, kernel.ExecSpec{NS: host, Argv: []string{"sh", "-c", "sleep 30 >/dev/null 2>&1 & echo $! > " + file}})
+	p := startProc(t, b, model.Host, "sh", "-c", "sleep 30 >/dev/null 2>&1 & echo $! > "+file)
 	must(t, l.Spawned(p, "sh"))
 	var child int
 	if !eventually(5*time.Second, func() bool {

@@ -1,15 +1,14 @@
 package lab_test
 
 import (
-	"net"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 
-	"github.com/nsplay/nsplay/internal/kernel"
 	"github.com/nsplay/nsplay/internal/lab"
+	"github.com/nsplay/nsplay/internal/model"
 	"github.com/nsplay/nsplay/internal/testenv"
 )
 
@@ -20,58 +19,52 @@ import (
 // when read by Inspect from outside the running lab.
 func TestSnapshot(t *testing.T) {
 	testenv.RequireRoot(t)
-	host := hostNS(t)
-	name := newLabName(t, host)
-	l := openLab(t, name, host)
+	b := newBackend(t)
+	name := newLabName(t, b)
+	l := openLab(t, name, b)
+	// Named namespaces, the lab's and attached ones, sort by name: the
+	// lab's (sn…) comes before the attached one (so…).
 	br, hEnd, nsName := uniq("sbr"), uniq("sh"), uniq("sn")
-	resolv := filepath.Join(kernel.EtcNetnsDir, nsName, "resolv.conf")
+	ns := model.Named(nsName)
+	resolv := filepath.Join(paths.EtcNetns, nsName, "resolv.conf")
 
-	_, _, _, err := l.CreateLink(lab.LinkSpec{NS: host, Name: br, Kind: "bridge"}, func() error { return host.AddBridge(br, 0) })
-	must(t, err)
-	must(t, host.SetSTP(br, false))
-	_, err = l.AddAddr(host, br, "10.77.0.1/24")
-	must(t, err)
-	must(t, host.SetUp(br))
-	ns, _, err := l.Netns(nsName)
-	must(t, err)
-	must(t, ns.SetUp("lo"))
-	spec, mk := veth(host, hEnd, ns, "eth0")
-	_, _, _, err = l.CreateLink(spec, mk)
-	must(t, err)
-	must(t, host.SetMaster(hEnd, br))
-	must(t, host.SetUp(hEnd))
-	_, err = l.AddAddr(ns, "eth0", "10.77.0.2/24")
-	must(t, err)
-	must(t, ns.SetUp("eth0"))
-	_, err = l.AddRoute(ns, kernel.RouteSpec{Dst: "default", Via: "10.77.0.1"})
-	must(t, err)
-	_, err = l.AddRoute(host, kernel.RouteSpec{Dst: "10.78.0.0/16", Via: "10.77.0.2"})
-	must(t, err)
-	must(t, l.WriteFile(resolv, []byte("nameserver 8.8.8.8\nsearch lab.test\n")))
+	do(t, l, bridge(br))
+	do(t, l, model.BridgeSetSTP{Link: model.Link(model.Host, br), On: false})
+	do(t, l, model.AddrAdd{Link: model.Link(model.Host, br), CIDR: "10.77.0.1/24"})
+	do(t, l, up(model.Host, br))
+	do(t, l, model.NetnsAdd{Name: nsName})
+	do(t, l, up(ns, "lo"))
+	do(t, l, veth(model.Host, hEnd, ns, "eth0"))
+	do(t, l, model.LinkSetMaster{Link: model.Link(model.Host, hEnd), Master: br})
+	do(t, l, up(model.Host, hEnd))
+	do(t, l, model.AddrAdd{Link: model.Link(ns, "eth0"), CIDR: "10.77.0.2/24"})
+	do(t, l, up(ns, "eth0"))
+	do(t, l, model.RouteAdd{NS: ns, Route: model.Route{Dst: "default", Via: "10.77.0.1", Table: "main"}})
+	do(t, l, model.RouteAdd{NS: model.Host, Route: model.Route{Dst: "10.78.0.0/16", Via: "10.77.0.2", Table: "main"}})
+	do(t, l, model.FileWrite{Path: resolv, Data: "nameserver 8.8.8.8\nsearch lab.test\n"})
 	// Not the lab's: a veth pair in the host, with an address and so a route.
-	xa, xb := outsideVeth(t, host)
-	must(t, host.SetUp(xa))
-	must(t, host.AddAddr(xa, mustCIDR(t, "10.88.0.1/24")))
+	xa, xb := outsideVeth(t, "")
+	testenv.IP(t, "link", "set", xa, "up")
+	testenv.IP(t, "addr", "add", "10.88.0.1/24", "dev", xa)
 
-	// An attached namespace: the lab's veth there, not what else is there.
-	out := outsideNS(t)
-	att, err := l.Attach(out.Path)
-	must(t, err)
-	spec, mk = veth(att, "la", att, "lb")
-	_, _, _, err = l.CreateLink(spec, mk)
-	must(t, err)
-	_, err = l.AddAddr(att, "la", "10.66.0.1/24")
-	must(t, err)
-	must(t, att.SetUp("la"))
-	must(t, att.SetUp("lb"))
-	must(t, l.WriteFile(filepath.Join(kernel.EtcNetnsDir, out.Name, "resolv.conf"), []byte("nameserver 10.66.0.1\n")))
-	must(t, os.WriteFile(filepath.Join(kernel.EtcNetnsDir, out.Name, "hosts"), []byte("10.66.0.1 la\n"), 0o644))
-	t.Cleanup(func() { os.Remove(filepath.Join(kernel.EtcNetnsDir, out.Name, "hosts")) })
-	ya, yb := outsideVeth(t, att)
-	must(t, att.SetUp(ya))
-	must(t, att.AddAddr(ya, mustCIDR(t, "10.55.0.1/24")))
+	// An attached namespace (netns(path="/run/netns/OUT") names it by
+	// name): the lab's veth there, not what else is there.
+	out := uniq("so")
+	testenv.IP(t, "netns", "add", out)
+	t.Cleanup(func() { testenv.IP(t, "netns", "del", out) })
+	att := model.Named(out)
+	do(t, l, veth(att, "la", att, "lb"))
+	do(t, l, model.AddrAdd{Link: model.Link(att, "la"), CIDR: "10.66.0.1/24"})
+	do(t, l, up(att, "la"))
+	do(t, l, up(att, "lb"))
+	do(t, l, model.FileWrite{Path: filepath.Join(paths.EtcNetns, out, "resolv.conf"), Data: "nameserver 10.66.0.1\n"})
+	must(t, os.WriteFile(filepath.Join(paths.EtcNetns, out, "hosts"), []byte("10.66.0.1 la\n"), 0o644))
+	t.Cleanup(func() { os.Remove(filepath.Join(paths.EtcNetns, out, "hosts")) })
+	ya, yb := outsideVeth(t, out)
+	testenv.IP(t, "-n", out, "link", "set", ya, "up")
+	testenv.IP(t, "-n", out, "addr", "add", "10.55.0.1/24", "dev", ya)
 
-	want := strings.NewReplacer("BR", br, "HEND", hEnd, "NS", nsName, "OUT", out.Name).Replace(`netns host
+	want := strings.NewReplacer("BR", br, "HEND", hEnd, "NS", nsName, "OUT", out).Replace(`netns host
   link BR bridge up oper=up mtu=1500 stp=off ports=HEND
     addr 10.77.0.1/24 brd 10.77.0.255 scope global
   link HEND veth up oper=up mtu=1500 master=BR peer=eth0@NS
@@ -113,14 +106,14 @@ netns OUT
 	}
 
 	// One namespace only.
-	only, err := l.Snapshot(ns)
+	only, err := l.Snapshot(&ns)
 	must(t, err)
 	if len(snap.Namespaces) != 3 || len(only.Namespaces) != 1 || !reflect.DeepEqual(only.Namespaces[0], snap.Namespaces[1]) {
 		t.Errorf("Snapshot(%s):\n%s\nwant its part of the whole:\n%s", nsName, only.Text(), snap.Text())
 	}
 
 	// Inspect reads the same from the journal, while the lab runs.
-	in, err := lab.Inspect(name, host)
+	in, err := lab.Inspect(name, b, paths)
 	must(t, err)
 	defer in.Close()
 	inspected, err := in.Snapshot(nil)
@@ -128,11 +121,5 @@ netns OUT
 	if !reflect.DeepEqual(inspected, snap) {
 		t.Errorf("Inspect's snapshot:\n%s\nthe running lab's:\n%s", inspected.Text(), snap.Text())
 	}
-}
-
-func mustCIDR(t *testing.T, s string) *net.IPNet {
-	t.Helper()
-	n, err := kernel.ParseCIDR(s)
-	must(t, err)
-	return n
+	must(t, l.Teardown(func(string) {}))
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/nsplay/nsplay/internal/kernel"
 	"github.com/nsplay/nsplay/internal/lab"
+	"github.com/nsplay/nsplay/internal/model"
 	"github.com/nsplay/nsplay/internal/testenv"
 )
 
@@ -24,44 +25,35 @@ type tutorial struct {
 // bridge with an address, namespace, veth moved in and renamed, its peer on
 // the bridge, a default route inside, a route in the host through the
 // bridge, and /etc/netns/<ns1>/resolv.conf.
-func buildTutorial(t *testing.T, l *lab.Lab, host *kernel.NS) tutorial {
+func buildTutorial(t *testing.T, l *lab.Lab) tutorial {
 	t.Helper()
 	tu := tutorial{ns1: uniq("ns"), bridge: uniq("lxcbr"), veth: uniq("veth-ns"), port: uniq("lxcbr0.")}
-	tu.resolv = filepath.Join(kernel.EtcNetnsDir, tu.ns1, "resolv.conf")
+	tu.resolv = filepath.Join(paths.EtcNetns, tu.ns1, "resolv.conf")
+	host, ns1 := model.Host, model.Named(tu.ns1)
 
-	_, _, _, err := l.CreateLink(lab.LinkSpec{NS: host, Name: tu.bridge, Kind: "bridge"}, func() error { return host.AddBridge(tu.bridge, 0) })
-	must(t, err)
-	must(t, host.SetSTP(tu.bridge, false))
-	_, err = l.AddAddr(host, tu.bridge, "192.168.10.1/24")
-	must(t, err)
-	must(t, host.SetUp(tu.bridge))
+	do(t, l, bridge(tu.bridge))
+	do(t, l, model.BridgeSetSTP{Link: model.Link(host, tu.bridge), On: false})
+	do(t, l, model.AddrAdd{Link: model.Link(host, tu.bridge), CIDR: "192.168.10.1/24"})
+	do(t, l, up(host, tu.bridge))
 
-	ns1, _, err := l.Netns(tu.ns1)
-	must(t, err)
-	must(t, ns1.SetUp("lo"))
+	do(t, l, model.NetnsAdd{Name: tu.ns1})
+	do(t, l, up(ns1, "lo"))
 
-	spec, mk := veth(host, tu.veth, host, tu.port)
-	_, _, _, err = l.CreateLink(spec, mk)
-	must(t, err)
-	must(t, host.MoveTo(tu.veth, ns1))
-	must(t, l.LinkMoved(host, tu.veth, ns1, tu.veth))
-	must(t, ns1.Rename(tu.veth, "eth0"))
-	must(t, l.LinkMoved(ns1, tu.veth, ns1, "eth0"))
-	_, err = l.AddAddr(ns1, "eth0", "192.168.10.11/24")
-	must(t, err)
-	must(t, ns1.SetUp("eth0"))
-	must(t, host.SetMaster(tu.port, tu.bridge))
-	must(t, host.SetUp(tu.port))
+	do(t, l, veth(host, tu.veth, host, tu.port))
+	do(t, l, model.LinkMove{Link: model.Link(host, tu.veth), To: ns1})
+	do(t, l, model.LinkRename{Link: model.Link(ns1, tu.veth), To: "eth0"})
+	do(t, l, model.AddrAdd{Link: model.Link(ns1, "eth0"), CIDR: "192.168.10.11/24"})
+	do(t, l, up(ns1, "eth0"))
+	do(t, l, model.LinkSetMaster{Link: model.Link(host, tu.port), Master: tu.bridge})
+	do(t, l, up(host, tu.port))
 
-	_, err = l.AddRoute(ns1, kernel.RouteSpec{Dst: "default", Via: "192.168.10.1"})
-	must(t, err)
-	_, err = l.AddRoute(host, kernel.RouteSpec{Dst: "10.99.0.0/16", Via: "192.168.10.11"})
-	must(t, err)
-	must(t, l.WriteFile(tu.resolv, []byte("nameserver 8.8.8.8\n")))
+	do(t, l, model.RouteAdd{NS: ns1, Route: model.Route{Dst: "default", Via: "192.168.10.1", Table: "main"}})
+	do(t, l, model.RouteAdd{NS: host, Route: model.Route{Dst: "10.99.0.0/16", Via: "192.168.10.11", Table: "main"}})
+	do(t, l, model.FileWrite{Path: tu.resolv, Data: "nameserver 8.8.8.8\n"})
 
 	// It works: ns1 reaches the bridge.
-	waitOperUp(t, ns1, "eth0")
-	res, err := ns1.Ping(context.Background(), net.ParseIP("192.168.10.1"), 1, 2*time.Second)
+	waitOperUp(t, tu.ns1, "eth0")
+	res, err := l.B.Ping(context.Background(), ns1, net.ParseIP("192.168.10.1"), 1, 2*time.Second)
 	if err != nil || res.Received != 1 {
 		t.Fatalf("ping from %s to the bridge: %+v, %v", tu.ns1, res, err)
 	}
@@ -90,8 +82,8 @@ func assertBackTo(t *testing.T, before snapshot, labName string, tu tutorial) {
 	if _, err := os.Stat(filepath.Dir(tu.resolv)); !os.IsNotExist(err) {
 		t.Errorf("%s is still there: %v", filepath.Dir(tu.resolv), err)
 	}
-	if _, err := os.Stat(filepath.Join(lab.Dir, labName)); !os.IsNotExist(err) {
-		t.Errorf("the lab's folder %s is still there: %v", filepath.Join(lab.Dir, labName), err)
+	if _, err := os.Stat(filepath.Join(paths.Labs, labName)); !os.IsNotExist(err) {
+		t.Errorf("the lab's folder %s is still there: %v", filepath.Join(paths.Labs, labName), err)
 	}
 	if _, ok := labInfo(t, labName); ok {
 		t.Errorf("List still shows %s", labName)
@@ -100,11 +92,11 @@ func assertBackTo(t *testing.T, before snapshot, labName string, tu tutorial) {
 
 func TestTeardownLeavesNothing(t *testing.T) {
 	testenv.RequireRoot(t)
-	host := hostNS(t)
+	b := newBackend(t)
 	before := take(t)
-	name := newLabName(t, host)
-	l := openLab(t, name, host)
-	tu := buildTutorial(t, l, host)
+	name := newLabName(t, b)
+	l := openLab(t, name, b)
+	tu := buildTutorial(t, l)
 	if got := take(t); len(got.links) != len(before.links)+2 || len(got.netns) != len(before.netns)+1 {
 		t.Fatalf("the lab is not up as expected: links %v, netns %v", got.links, got.netns)
 	}
@@ -135,37 +127,28 @@ func TestTeardownLeavesNothing(t *testing.T) {
 	}
 }
 
-func index(list []string, prefix string) int {
-	return slices.IndexFunc(list, func(s string) bool { return strings.HasPrefix(s, prefix) })
-}
-
 // A crash: the lab is built (and journalled), then its process lets go of it
 // without tearing down, even in the middle of a journal line. Down, from a
 // later process, removes everything.
 func TestCrashThenDown(t *testing.T) {
 	testenv.RequireRoot(t)
-	host := hostNS(t)
+	b := newBackend(t)
 	before := take(t)
-	name := newLabName(t, host)
-	l, err := lab.Open(name, host, "crash.star")
+	name := newLabName(t, b)
+	l, err := lab.Open(name, b, paths, "crash.star")
 	must(t, err)
-	tu := buildTutorial(t, l, host)
+	tu := buildTutorial(t, l)
+	// And a namespace someone deleted after the crash.
+	gone := uniq("gone")
+	do(t, l, model.NetnsAdd{Name: gone})
+	l.Close()
 	// Journalled but never created: killed between the journal write and
 	// the kernel call.
 	ghost := uniq("ghost")
-	_, _, _, err = l.CreateLink(lab.LinkSpec{NS: host, Name: ghost, Kind: "bridge"}, func() error { return nil })
-	must(t, err)
-	// And a namespace someone deleted after the crash.
-	gone := uniq("gone")
-	_, _, err = l.Netns(gone)
-	must(t, err)
-	n := len(l.Objects())
-	l.Close()
-	must(t, kernel.DeleteNamed(gone))
-	f, err := os.OpenFile(filepath.Join(lab.Dir, name, "journal"), os.O_WRONLY|os.O_APPEND, 0)
-	must(t, err)
-	f.WriteString(`{"op":"add","obj":{"id":99,"kind":"li`)
-	f.Close()
+	appendJournal(t, name, doRecord(t, 500, bridge(ghost)))
+	n := len(objects(t, name))
+	testenv.IP(t, "netns", "del", gone)
+	appendJournal(t, name, `{"rec":"do","id":501,"op":{"op":"link.add","args":{"li`)
 
 	info, ok := labInfo(t, name)
 	if !ok || info.State != "orphaned" || info.Objects != n || info.Playbook != "crash.star" {
@@ -176,14 +159,14 @@ func TestCrashThenDown(t *testing.T) {
 	}
 
 	var reports []string
-	if err := lab.Down(name, host, func(s string) { reports = append(reports, s) }); err != nil {
+	if err := lab.Down(name, b, paths, func(s string) { reports = append(reports, s) }); err != nil {
 		t.Fatalf("Down after a crash: %v", err)
 	}
 	assertBackTo(t, before, name, tu)
 	if len(reports) == 0 {
 		t.Errorf("Down reported nothing")
 	}
-	if err := lab.Down(name, host, func(string) {}); err == nil {
+	if err := lab.Down(name, b, paths, func(string) {}); err == nil {
 		t.Errorf("Down twice succeeded")
 	}
 }
@@ -191,12 +174,12 @@ func TestCrashThenDown(t *testing.T) {
 // Down of a lab kept with Keep, from the same process.
 func TestKeepThenDown(t *testing.T) {
 	testenv.RequireRoot(t)
-	host := hostNS(t)
+	b := newBackend(t)
 	before := take(t)
-	name := newLabName(t, host)
-	l, err := lab.Open(name, host, "keep.star")
+	name := newLabName(t, b)
+	l, err := lab.Open(name, b, paths, "keep.star")
 	must(t, err)
-	tu := buildTutorial(t, l, host)
+	tu := buildTutorial(t, l)
 	must(t, l.Keep())
 	if info, _ := labInfo(t, name); info.State != "kept" {
 		t.Errorf("List after Keep: %+v", info)
@@ -204,7 +187,7 @@ func TestKeepThenDown(t *testing.T) {
 	if !kernel.NamedExists(tu.ns1) || !hasLink(t, "", tu.bridge) {
 		t.Fatalf("Keep did not keep the lab")
 	}
-	must(t, lab.Down(name, host, func(string) {}))
+	must(t, lab.Down(name, b, paths, func(string) {}))
 	assertBackTo(t, before, name, tu)
 }
 
@@ -212,44 +195,63 @@ func TestKeepThenDown(t *testing.T) {
 // teardown then removes it all.
 func TestRerunAdoptsKeptLab(t *testing.T) {
 	testenv.RequireRoot(t)
-	host := hostNS(t)
+	b := newBackend(t)
 	before := take(t)
-	name := newLabName(t, host)
-	l, err := lab.Open(name, host, "rerun.star")
+	name := newLabName(t, b)
+	l, err := lab.Open(name, b, paths, "rerun.star")
 	must(t, err)
-	tu := buildTutorial(t, l, host)
-	objs := objects(l)
+	tu := buildTutorial(t, l)
+	objs := objects(t, name)
 	must(t, l.Keep())
+	built := take(t)
 
-	l = openLab(t, name, host)
-	ns1, adopted, err := l.Netns(tu.ns1)
-	if err != nil || !adopted {
-		t.Fatalf("Netns on re-run = adopted %v, %v", adopted, err)
+	l = openLab(t, name, b)
+	host, ns1 := model.Host, model.Named(tu.ns1)
+	if res, err := l.Do(model.NetnsAdd{Name: tu.ns1}); err != nil || !res.Adopted {
+		t.Fatalf("NetnsAdd on re-run = %+v, %v", res, err)
 	}
-	_, _, adopted, err = l.CreateLink(lab.LinkSpec{NS: host, Name: tu.bridge, Kind: "bridge"}, mustNotMake(t))
-	if err != nil || !adopted {
-		t.Errorf("bridge on re-run = adopted %v, %v", adopted, err)
+	if res, err := l.Do(bridge(tu.bridge)); err != nil || !res.Adopted {
+		t.Errorf("bridge on re-run = %+v, %v", res, err)
 	}
-	if adopted, err := l.AddAddr(host, tu.bridge, "192.168.10.1/24"); err != nil || !adopted {
-		t.Errorf("bridge address on re-run = adopted %v, %v", adopted, err)
+	if res, err := l.Do(model.AddrAdd{Link: model.Link(host, tu.bridge), CIDR: "192.168.10.1/24"}); err != nil || !res.Adopted {
+		t.Errorf("bridge address on re-run = %+v, %v", res, err)
 	}
-	spec, _ := veth(host, tu.veth, host, tu.port)
-	now, nowName, adopted, err := l.CreateLink(spec, mustNotMake(t))
-	if err != nil || !adopted || now != ns1 || nowName != "eth0" {
-		t.Errorf("veth on re-run = %v, %q, adopted %v, %v; want eth0 in %s", now, nowName, adopted, err, tu.ns1)
+	if res, err := l.Do(veth(host, tu.veth, host, tu.port)); err != nil || !res.Adopted || res.At != model.Link(ns1, "eth0") {
+		t.Errorf("veth on re-run = %+v, %v; want eth0 in %s", res, err, tu.ns1)
 	}
-	if adopted, err := l.AddRoute(ns1, kernel.RouteSpec{Dst: "default", Via: "192.168.10.1"}); err != nil || !adopted {
-		t.Errorf("route in ns1 on re-run = adopted %v, %v", adopted, err)
+	if res, err := l.Do(model.RouteAdd{NS: ns1, Route: model.Route{Dst: "default", Via: "192.168.10.1", Table: "main"}}); err != nil || !res.Adopted {
+		t.Errorf("route in ns1 on re-run = %+v, %v", res, err)
 	}
-	if adopted, err := l.AddRoute(host, kernel.RouteSpec{Dst: "10.99.0.0/16", Via: "192.168.10.11"}); err != nil || !adopted {
-		t.Errorf("host route on re-run = adopted %v, %v", adopted, err)
+	if res, err := l.Do(model.RouteAdd{NS: host, Route: model.Route{Dst: "10.99.0.0/16", Via: "192.168.10.11", Table: "main"}}); err != nil || !res.Adopted {
+		t.Errorf("host route on re-run = %+v, %v", res, err)
 	}
-	must(t, l.WriteFile(tu.resolv, []byte("nameserver 8.8.8.8\n")))
-	if got := objects(l); !slices.Equal(got, objs) {
+	do(t, l, model.FileWrite{Path: tu.resolv, Data: "nameserver 8.8.8.8\n"})
+	if got := objects(t, name); !slices.Equal(got, objs) {
 		t.Errorf("objects after the re-run:\n  %s\nafter the first run:\n  %s", strings.Join(got, "\n  "), strings.Join(objs, "\n  "))
+	}
+	// Nothing was built twice: the machine is as the first run left it,
+	// but for the lab's journal.
+	now, journal := take(t), "file "+filepath.Join(paths.Labs, name, "journal")
+	for what := range joinKeys(built.machine, now.machine) {
+		was, wasThere := built.machine[what]
+		is, isThere := now.machine[what]
+		if what != journal && (wasThere != isThere || was != is) {
+			t.Errorf("the re-run changed %s: %q (there: %v), after the first run %q (there: %v)", what, is, isThere, was, wasThere)
+		}
 	}
 	must(t, l.Teardown(func(string) {}))
 	assertBackTo(t, before, name, tu)
+}
+
+// joinKeys is the set of what either snapshot holds.
+func joinKeys(a, b testenv.Snapshot) map[string]bool {
+	keys := map[string]bool{}
+	for _, s := range []testenv.Snapshot{a, b} {
+		for k := range s {
+			keys[k] = true
+		}
+	}
+	return keys
 }
 
 // The fast way to build (DESIGN.md): a veth created with its peer already
@@ -257,18 +259,16 @@ func TestRerunAdoptsKeptLab(t *testing.T) {
 // host end along, and waits until the kernel has done so.
 func TestTeardownVethWithPeerInLabNamespace(t *testing.T) {
 	testenv.RequireRoot(t)
-	host := hostNS(t)
+	b := newBackend(t)
 	before := take(t)
-	name := newLabName(t, host)
-	l := openLab(t, name, host)
+	name := newLabName(t, b)
+	l := openLab(t, name, b)
 	hostEnds := map[string]bool{}
 	for range 5 {
-		ns, _, err := l.Netns(uniq("fast"))
-		must(t, err)
+		ns := uniq("fast")
+		do(t, l, model.NetnsAdd{Name: ns})
 		end := uniq("h")
-		spec, mk := veth(host, end, ns, "eth0")
-		_, _, _, err = l.CreateLink(spec, mk)
-		must(t, err)
+		do(t, l, veth(model.Host, end, model.Named(ns), "eth0"))
 		hostEnds[end] = true
 	}
 	start := time.Now()
@@ -294,25 +294,25 @@ func TestTeardownVethWithPeerInLabNamespace(t *testing.T) {
 // and keeps the lab: by name it would hit other objects there.
 func TestDownFromAnotherNamespaceRefuses(t *testing.T) {
 	testenv.RequireRoot(t)
-	host := hostNS(t)
-	name := newLabName(t, host)
-	l := openLab(t, name, host)
+	b := newBackend(t)
+	name := newLabName(t, b)
+	l := openLab(t, name, b)
 	br := uniq("dw")
-	_, _, _, err := l.CreateLink(lab.LinkSpec{NS: host, Name: br, Kind: "bridge"}, func() error { return host.AddBridge(br, 0) })
-	must(t, err)
+	do(t, l, bridge(br))
 	must(t, l.Keep())
 
-	other, err := kernel.CreateNamed(uniq("dwo"))
-	must(t, err)
-	t.Cleanup(func() { other.Delete(nil) })
-	err = lab.Down(name, other, func(string) {})
+	other := outsideNS(t)
+	err := lab.Down(name, backendIn(t, other), paths, func(string) {})
 	if err == nil || !strings.Contains(err.Error(), "another network namespace") {
 		t.Fatalf("Down from another namespace: %v", err)
 	}
 	if !hasLink(t, "", br) {
 		t.Errorf("the lab's bridge is gone after the refused Down")
 	}
-	must(t, lab.Down(name, host, func(string) {}))
+	if info, ok := labInfo(t, name); !ok || info.State != "kept" {
+		t.Errorf("List after the refused Down: %+v (listed %v), want kept", info, ok)
+	}
+	must(t, lab.Down(name, b, paths, func(string) {}))
 	if hasLink(t, "", br) {
 		t.Errorf("the bridge is still there after Down from the lab's host")
 	}
