@@ -164,6 +164,9 @@ func (l *Lab) mayChange(link model.LinkRef) error {
 	if where, ok := l.deletedLinks[link]; ok && gone {
 		return notFound(fmt.Sprintf("link %s in %s was deleted at %s", link.Name, link.NS, where))
 	}
+	if where := l.deletedNS[link.NS.Name()]; where != "" && gone {
+		return notFound(fmt.Sprintf("namespace %s was deleted at %s", link.NS, where))
+	}
 	if l.AllowHost || l.OwnsLink(link) {
 		return nil
 	}

@@ -151,12 +151,18 @@ func replay(path string) (history, error) {
 
 // apply folds one journal line into the history.
 func (h *history) apply(line []byte, byID map[int]*entry, all *[]*entry) error {
+	var kind struct {
+		Rec string `json:"rec"`
+	}
+	if err := json.Unmarshal(line, &kind); err != nil {
+		return err
+	}
+	if kind.Rec == "" {
+		return h.applyV1(line, byID, all)
+	}
 	var r record
 	if err := json.Unmarshal(line, &r); err != nil {
 		return err
-	}
-	if r.Rec == "" {
-		return h.applyV1(line, byID, all)
 	}
 	switch r.Rec {
 	case "start":
