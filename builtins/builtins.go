@@ -56,6 +56,9 @@ type Env struct {
 	UsedVars map[string]bool
 
 	spaces []*Netns // the handles of namespaces, one per namespace, host first
+	// unknownAt holds the playbook lines (file:line) that used a value
+	// only the kernel knows (a plan): checks there are undecided.
+	unknownAt map[string]bool
 }
 
 const envKey = "nsplay.env"
@@ -73,6 +76,7 @@ func envOf(thread *starlark.Thread) (*Env, error) {
 
 // Predeclared returns the names every playbook and loaded file sees.
 func Predeclared(env *Env) (starlark.StringDict, error) {
+	env.unknownAt = map[string]bool{}
 	host, err := env.nsHandle(model.Host)
 	if err != nil {
 		return nil, err

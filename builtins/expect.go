@@ -33,6 +33,7 @@ package builtins
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/nsplay/nsplay/internal/model"
@@ -70,11 +71,17 @@ func undecided(thread *starlark.Thread, msg, what string) (starlark.Value, error
 	return starlark.None, nil
 }
 
-// record reports one check at the caller's position.
+// record reports one check at the caller's position; in a plan, one on a
+// line that used an unknown is undecided.
 func record(thread *starlark.Thread, ok bool, msg, what string) (starlark.Value, error) {
 	env, err := envOf(thread)
 	if err != nil {
 		return nil, err
+	}
+	if env.unknownAt[lineOf(caller(thread))] {
+		name, _, _ := strings.Cut(what, ":")
+		name, _, _ = strings.Cut(name, "(")
+		return undecided(thread, msg, name+": its line uses a value only the kernel knows")
 	}
 	if msg != "" {
 		what = msg + ": " + what

@@ -8,8 +8,7 @@ package builtins
 // unknown's attributes, calls, indexes, slices and operators give unknowns
 // again, so that `r.stdout.strip()`, `r.stdout.split()[0:2]` and `r.rc + 1`
 // stay unknown, and so do len(), int() and float() of one. Comparing two
-// unknowns is reported and taken as false. Comparing an unknown with a
-// known value (`r.rc == 0`) cannot be seen: Starlark gives it a plain False.
+// unknowns is taken as false. Comparing an unknown with a known value (`r.rc == 0`) cannot be seen: Starlark gives it a plain False.
 // So a check on a command's output is best one expect.* call on it:
 // expect.eq(r.rc, 0), expect.contains(r.stdout, "x").
 
@@ -57,30 +56,62 @@ func (u Unknown) Truth() starlark.Bool {
 }
 
 func (u Unknown) Attr(name string) (starlark.Value, error) {
+	u.touch()
 	return Unknown{what: u.what + "." + name, thread: u.thread}, nil
 }
-func (u Unknown) AttrNames() []string { return nil }
+
+// touch records that the statement running now used the unknown: a check
+// on that line is undecided, whatever the value it is given (a comparison
+// of unknowns gives a plain bool).
+func (u Unknown) touch() {
+	if u.thread == nil {
+		return
+	}
+	if env, err := envOf(u.thread); err == nil {
+		if pos, ok := statement(u.thread); ok {
+			env.unknownAt[lineOf(pos)] = true
+		}
+	}
+}
+
+// statement is the position of the playbook statement running now.
+func statement(thread *starlark.Thread) (syntax.Position, bool) {
+	for i := 0; i < thread.CallStackDepth(); i++ {
+		if pos := thread.CallFrame(i).Pos; pos.IsValid() && pos.Filename() != "<builtin>" {
+			return pos, true
+		}
+	}
+	return syntax.Position{}, false
+}
+
+func lineOf(pos syntax.Position) string { return fmt.Sprintf("%s:%d", pos.Filename(), pos.Line) }
+func (u Unknown) AttrNames() []string   { return nil }
 
 func (u Unknown) CallInternal(thread *starlark.Thread, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	u.touch()
 	return Unknown{what: u.what + "()", thread: u.thread}, nil
 }
 
 func (u Unknown) Binary(op syntax.Token, y starlark.Value, side starlark.Side) (starlark.Value, error) {
+	u.touch()
 	return u, nil
 }
 
-// CompareSameType reports a comparison of unknowns and takes it as false.
+// CompareSameType takes a comparison of unknowns as false; a check on the
+// same line is undecided (touch).
 func (u Unknown) CompareSameType(op syntax.Token, y starlark.Value, depth int) (bool, error) {
-	u.report("a comparison of %s and %s, which only the kernel knows: the plan takes it as false", u.what, y.(Unknown).what)
+	u.touch()
 	return false, nil
 }
 
 func (u Unknown) Index(i int) starlark.Value {
+	u.touch()
 	return Unknown{what: fmt.Sprintf("%s[%d]", u.what, i), thread: u.thread}
 }
 func (u Unknown) Len() int { return unknownLen }
 
 func (u Unknown) Slice(start, end, step int) starlark.Value {
+	u.touch()
 	v := Unknown{what: fmt.Sprintf("%s[%d:%d]", u.what, start, end), thread: u.thread}
 	if end < unknownLen && step == 1 {
 		v.n = max(end-start, 0)
@@ -91,6 +122,7 @@ func (u Unknown) Slice(start, end, step int) starlark.Value {
 // Iterate gives the elements of a slice of known length (unknowns each);
 // a loop over anything else runs zero times, and says so.
 func (u Unknown) Iterate() starlark.Iterator {
+	u.touch()
 	if u.n == 0 {
 		u.report("a loop over %s, which only the kernel knows: the plan runs it zero times", u.what)
 	}
@@ -114,11 +146,13 @@ func (it *unknownIterator) Done() {}
 
 // report tells of a use of the unknown at the statement running now.
 func (u Unknown) report(format string, args ...any) {
-	if u.thread == nil || u.thread.CallStackDepth() == 0 {
+	u.touch()
+	if u.thread == nil {
 		return
 	}
-	if env, err := envOf(u.thread); err == nil {
-		env.Report.Undecided(u.thread.CallFrame(0).Pos, fmt.Sprintf(format, args...))
+	pos, ok := statement(u.thread)
+	if env, err := envOf(u.thread); err == nil && ok {
+		env.Report.Undecided(pos, fmt.Sprintf(format, args...))
 	}
 }
 
@@ -129,6 +163,7 @@ func unknownAware(name string) *starlark.Builtin {
 	return starlark.NewBuiltin(name, func(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 		if len(args) > 0 {
 			if u, ok := args[0].(Unknown); ok {
+				u.touch()
 				return Unknown{what: name + "(" + u.what + ")", thread: u.thread}, nil
 			}
 		}
