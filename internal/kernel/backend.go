@@ -22,6 +22,10 @@ type Backend struct {
 	paths model.Paths
 	host  *NS
 	open  map[model.NSRef]*NS
+	// peers are the namespaces that held a veth peer, most recent first:
+	// a peer is looked for there first, so that finding the peers of a
+	// star's hosts costs a request each, not one per namespace open.
+	peers []*NS
 	// pending are the veth ends outside deleted namespaces that the
 	// kernel removes in the background: reads wait for them first, so
 	// that what is read next is the state after the deletion, while
@@ -87,6 +91,44 @@ func (b *Backend) known() []*NS {
 	return out
 }
 
+// peer finds the other end of a veth: in its own namespace, or in the open
+// namespace that the veth's namespace knows under the peer's netns id.
+func (b *Backend) peer(ns *NS, l LinkInfo) (*NS, LinkInfo, error) {
+	if l.Kind != "veth" || l.PeerIndex == 0 {
+		return nil, LinkInfo{}, fmt.Errorf("%s in %s is not a veth: %w", l.Name, ns, ErrNotFound)
+	}
+	if l.PeerNetnsID < 0 {
+		p, err := ns.LinkByIndex(l.PeerIndex)
+		return ns, p, err
+	}
+	for _, k := range append(slices.Clone(b.peers), b.known()...) {
+		if id, err := ns.NetnsIDOf(k); err == nil && id == l.PeerNetnsID {
+			b.peers = append([]*NS{k}, slices.DeleteFunc(b.peers, func(p *NS) bool { return p == k })...)
+			p, err := k.LinkByIndex(l.PeerIndex)
+			return k, p, err
+		}
+	}
+	return nil, LinkInfo{}, fmt.Errorf("the peer of %s in %s is in a namespace nsplay has not opened: %w", l.Name, ns, ErrNotFound)
+}
+
+// outsidePeers lists the veth ends in other namespaces whose peers are in ns.
+func (b *Backend) outsidePeers(ns *NS) []linkRef {
+	links, err := ns.Links()
+	if err != nil {
+		return nil
+	}
+	var refs []linkRef
+	for _, l := range links {
+		if l.Kind != "veth" || l.PeerNetnsID < 0 {
+			continue
+		}
+		if pns, p, err := b.peer(ns, l); err == nil && !pns.Same(ns) {
+			refs = append(refs, linkRef{pns, p})
+		}
+	}
+	return refs
+}
+
 // refOf is the ref under which a namespace is open.
 func (b *Backend) refOf(ns *NS) model.NSRef {
 	if ns.Same(b.host) {
@@ -127,7 +169,9 @@ func (b *Backend) NetnsID(in, of model.NSRef) (int, error) {
 
 // Apply makes one change through netlink, or in the file system for files.
 func (b *Backend) Apply(op model.Op) error {
-	b.settlePending()
+	if _, del := op.(model.NetnsDel); !del {
+		b.settlePending() // deleting many namespaces waits once, after the last
+	}
 	if err := b.apply(op); err != nil {
 		return err
 	}
@@ -196,7 +240,7 @@ func (b *Backend) apply(op model.Op) error {
 		if err != nil {
 			return err
 		}
-		b.pending = append(b.pending, ns.outsidePeers(b.known())...)
+		b.pending = append(b.pending, b.outsidePeers(ns)...)
 		b.Forget(ref)
 		return DeleteNamed(o.Name)
 	case model.NetnsSetID:
@@ -408,7 +452,7 @@ func (b *Backend) info(ns *NS, l LinkInfo, all []LinkInfo) (model.LinkInfo, erro
 	}
 	switch l.Kind {
 	case "veth":
-		if pns, p, err := ns.Peer(l, b.known()); err == nil {
+		if pns, p, err := b.peer(ns, l); err == nil {
 			peer := model.Link(b.refOf(pns), p.Name)
 			info.Peer = &peer
 		}
@@ -565,6 +609,7 @@ func (b *Backend) Identify(pid int) (string, error) { return Identify(pid) }
 
 func (b *Backend) Forget(ref model.NSRef) {
 	if ns, ok := b.open[ref]; ok {
+		b.peers = slices.DeleteFunc(b.peers, func(p *NS) bool { return p == ns })
 		ns.Close()
 		delete(b.open, ref)
 	}
