@@ -255,7 +255,7 @@ func goldenCmd(args []string, stdout, stderr io.Writer) (int, error) {
 	emit := func(e interp.Event) {
 		if e.Kind == "check" {
 			fmt.Fprintf(&checks, "check %s\n", sources.checkLine(e))
-			if !*e.Pass {
+			if e.Pass != nil && !*e.Pass {
 				fmt.Fprintln(stderr, textLine(e))
 			}
 		}

@@ -3,9 +3,7 @@ package model
 import (
 	"encoding/json"
 	"fmt"
-	"maps"
 	"reflect"
-	"slices"
 )
 
 // LinkSpec is what makes one kind of link: its kind-specific arguments.
@@ -235,8 +233,3 @@ var _ = register("link.add", LinkAdd{}) && register("link.del", LinkDel{}) &&
 	register("link.up", LinkSetUp{}) && register("link.mtu", LinkSetMTU{}) &&
 	register("link.master", LinkSetMaster{}) && register("bridge.stp", BridgeSetSTP{}) &&
 	register("link.move", LinkMove{}) && register("link.rename", LinkRename{})
-
-// KindNames lists the link kinds the model knows.
-func KindNames() []string {
-	return slices.DeleteFunc(slices.Sorted(maps.Keys(kinds)), func(k string) bool { return k == "other" })
-}
