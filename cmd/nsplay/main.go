@@ -9,6 +9,8 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
+
+	"github.com/nsplay/nsplay/internal/kernel"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -51,6 +53,8 @@ The playbook language is described in the README.
 `
 
 func main() {
+	// Commands a playbook runs start as this binary (see kernel.Start).
+	kernel.MaybeExecHelper()
 	os.Exit(nsplay(os.Args[1:], os.Stdout, os.Stderr))
 }
 

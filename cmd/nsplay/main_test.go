@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nsplay/nsplay/internal/kernel"
 	"github.com/nsplay/nsplay/internal/model"
 	"github.com/nsplay/nsplay/internal/testenv"
 )
@@ -23,6 +24,9 @@ import (
 const asNsplay = "NSPLAY_TEST_AS_NSPLAY"
 
 func TestMain(m *testing.M) {
+	// First: a command that nsplay started from a process that serves as
+	// nsplay (asNsplay) inherits its environment.
+	kernel.MaybeExecHelper()
 	if os.Getenv(asNsplay) == "1" {
 		os.Exit(nsplay(os.Args[1:], os.Stdout, os.Stderr))
 	}

@@ -10,7 +10,7 @@ import (
 
 // The netlink package does not model a bridge's STP state, so these two
 // calls speak RTM_NEWLINK / RTM_GETLINK with IFLA_BR_STP_STATE themselves,
-// on a route socket bound to the namespace like the handle's.
+// on a route socket made in the namespace like the handle's.
 
 // SetSTP turns the bridge's spanning tree protocol on or off.
 func (n *NS) SetSTP(bridge string, on bool) error {
@@ -88,8 +88,17 @@ func (n *NS) execRaw(req *nl.NetlinkRequest) ([][]byte, error) {
 		return nil, err
 	}
 	if n.raw == nil {
-		s, err := nl.GetNetlinkSocketAt(n.fd, netns.None(), unix.NETLINK_ROUTE)
+		var s *nl.NetlinkSocket
+		err := n.In(func() (err error) {
+			// Inside n already: with no namespace to go to, the netlink
+			// package does not switch the thread.
+			s, err = nl.GetNetlinkSocketAt(netns.None(), netns.None(), unix.NETLINK_ROUTE)
+			return err
+		})
 		if err != nil {
+			if s != nil {
+				s.Close()
+			}
 			return nil, err
 		}
 		n.raw = &nl.SocketHandle{Socket: s}

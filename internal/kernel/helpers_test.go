@@ -4,8 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -192,29 +190,4 @@ func fdInode(t *testing.T, ns *kernel.NS) uint64 {
 		t.Fatalf("fstat namespace %s: %v", ns, err)
 	}
 	return st.Ino
-}
-
-// threadsNotIn lists the threads of this process whose network namespace
-// is not the one with inode want, as "tid:inode".
-func threadsNotIn(t *testing.T, want uint64) []string {
-	t.Helper()
-	tasks, err := filepath.Glob("/proc/self/task/*/ns/net")
-	if err != nil || len(tasks) == 0 {
-		t.Fatalf("list threads: %v (%d found)", err, len(tasks))
-	}
-	var stray []string
-	for _, path := range tasks {
-		var st unix.Stat_t
-		if err := unix.Stat(path, &st); err != nil {
-			if errors.Is(err, os.ErrNotExist) || errors.Is(err, unix.ESRCH) {
-				continue // the thread ended meanwhile
-			}
-			t.Fatalf("stat %s: %v", path, err)
-		}
-		if st.Ino != want {
-			tid := filepath.Base(filepath.Dir(filepath.Dir(path)))
-			stray = append(stray, fmt.Sprintf("%s:%d", tid, st.Ino))
-		}
-	}
-	return stray
 }

@@ -9,7 +9,6 @@ import (
 	"github.com/nsplay/nsplay/internal/model"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netlink/nl"
-	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
 
@@ -39,9 +38,16 @@ func (n *NS) Monitor(report func(Change), existing bool) (*Monitor, error) {
 	if err := n.Err(); err != nil {
 		return nil, err
 	}
-	sock, err := nl.SubscribeAt(n.fd, netns.None(), unix.NETLINK_ROUTE,
-		unix.RTNLGRP_LINK, unix.RTNLGRP_IPV4_IFADDR, unix.RTNLGRP_IPV6_IFADDR, unix.RTNLGRP_IPV4_ROUTE, unix.RTNLGRP_IPV6_ROUTE)
+	var sock *nl.NetlinkSocket
+	err := n.In(func() (err error) {
+		sock, err = nl.Subscribe(unix.NETLINK_ROUTE,
+			unix.RTNLGRP_LINK, unix.RTNLGRP_IPV4_IFADDR, unix.RTNLGRP_IPV6_IFADDR, unix.RTNLGRP_IPV4_ROUTE, unix.RTNLGRP_IPV6_ROUTE)
+		return err
+	})
 	if err != nil {
+		if sock != nil {
+			sock.Close()
+		}
 		return nil, fmt.Errorf("subscribe to changes in %s: %w", n, err)
 	}
 	m := &Monitor{sock: sock, links: map[int32]string{}, names: map[int32]string{}}

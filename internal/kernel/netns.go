@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -90,8 +89,15 @@ func open(path, name string) (*NS, error) {
 		fd.Close()
 		return nil, fmt.Errorf("stat network namespace %s: %w", path, err)
 	}
-	h, err := netlink.NewHandleAt(fd, unix.NETLINK_ROUTE)
+	var h *netlink.Handle
+	err = netSwitch(int(fd), path).run(func() (err error) {
+		h, err = netlink.NewHandle(unix.NETLINK_ROUTE)
+		return err
+	})
 	if err != nil {
+		if h != nil {
+			h.Close()
+		}
 		fd.Close()
 		return nil, fmt.Errorf("open netlink socket in %s: %w", path, err)
 	}
@@ -137,8 +143,8 @@ func ValidNetnsName(name string) error {
 }
 
 // CreateNamed makes a new network namespace and bind-mounts it as
-// RunDir/name, like `ip netns add`. The calling goroutine's thread is
-// switched into the new namespace only for the mount and then restored.
+// RunDir/name, like `ip netns add`. A thread is switched into the new
+// namespace only for the mount.
 func CreateNamed(name string) (*NS, error) {
 	if err := ValidNetnsName(name); err != nil {
 		return nil, err
@@ -152,7 +158,7 @@ func CreateNamed(name string) (*NS, error) {
 		return nil, fmt.Errorf("create namespace %s: %w", name, classify(err))
 	}
 	f.Close()
-	err = inNewNetns(func() error {
+	err = newNetSwitch.run(func() error {
 		return unix.Mount("/proc/thread-self/ns/net", path, "none", unix.MS_BIND, "")
 	})
 	if err != nil {
@@ -186,51 +192,18 @@ func ensureRunDir() error {
 	return nil
 }
 
-// inNewNetns runs fn on a locked thread that has just unshared into a new
-// network namespace, then moves the thread back. If it cannot move back the
-// thread stays locked, so the Go runtime discards it when the goroutine ends.
-func inNewNetns(fn func() error) error {
-	return onThread(func() error {
-		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
-			return fmt.Errorf("unshare network namespace: %w", err)
-		}
-		return fn()
-	})
-}
-
-// In runs fn on a locked thread that is inside n, then moves the thread back.
-// Only what fn does directly happens in n: goroutines it starts do not.
+// In runs fn on a locked thread that is inside n, then moves the thread back
+// (see nsSwitch.run). Only what fn does directly happens in n: goroutines
+// it starts do not.
 func (n *NS) In(fn func() error) error {
 	if err := n.Err(); err != nil {
 		return err
 	}
-	return onThread(func() error {
-		if err := netns.Set(n.fd); err != nil {
-			return fmt.Errorf("enter namespace %s: %w", n.Path, err)
-		}
-		return fn()
-	})
+	return n.enter().run(fn)
 }
 
-func onThread(fn func() error) (err error) {
-	runtime.LockOSThread()
-	orig, err := netns.Get()
-	if err != nil {
-		runtime.UnlockOSThread()
-		return fmt.Errorf("remember current namespace: %w", err)
-	}
-	defer orig.Close()
-	// Deferred, so that the thread goes back even if fn panics.
-	defer func() {
-		if setErr := netns.Set(orig); setErr != nil {
-			// Leave the thread locked: the runtime ends it with the goroutine.
-			err = errors.Join(err, fmt.Errorf("return to original namespace: %w", setErr))
-			return
-		}
-		runtime.UnlockOSThread()
-	}()
-	return fn()
-}
+// enter is the switch into n.
+func (n *NS) enter() nsSwitch { return netSwitch(int(n.fd), n.Path) }
 
 // Inode identifies the namespace (as `ls -i /proc/PID/ns/net` shows it)
 // while n is open; 0 after Close.

@@ -6,17 +6,14 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/nsplay/nsplay/internal/kernel"
 	"github.com/nsplay/nsplay/internal/testenv"
-	"golang.org/x/sys/unix"
 )
 
 func TestNamedNamespaceLifecycle(t *testing.T) {
@@ -333,91 +330,6 @@ func TestInRunsInsideTheNamespace(t *testing.T) {
 	start := nsInode(t, "/proc/self/ns/net")
 	if got := nsInode(t, "/proc/thread-self/ns/net"); got != start {
 		t.Errorf("after In, the calling thread is in namespace %d, want %d", got, start)
-	}
-}
-
-// TestNoThreadLeftInLabNamespace checks that creating namespaces, running
-// code in them, pinging and running commands leave no OS thread of the
-// process in any namespace but the one it started in: Go schedules any
-// goroutine on any thread, so a thread left behind would make later netlink
-// and socket calls land in the wrong namespace.
-func TestNoThreadLeftInLabNamespace(t *testing.T) {
-	testenv.RequireRoot(t)
-	start := nsInode(t, "/proc/self/ns/net")
-	if stray := threadsNotIn(t, start); len(stray) > 0 {
-		t.Fatalf("threads outside the start namespace before the test: %v", stray)
-	}
-
-	// The observer works: a thread parked in a lab namespace is found.
-	p := newConnected(t)
-	parked, release, back := make(chan error), make(chan struct{}), make(chan error)
-	go func() {
-		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
-		orig, err := os.Open("/proc/thread-self/ns/net")
-		if err != nil {
-			parked <- err
-			return
-		}
-		defer orig.Close()
-		parked <- unix.Setns(p.A.Fd(), unix.CLONE_NEWNET)
-		<-release
-		back <- unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET)
-	}()
-	must(t, <-parked)
-	stray := threadsNotIn(t, start)
-	close(release)
-	must(t, <-back)
-	if len(stray) != 1 {
-		t.Fatalf("with one thread parked in %s, threadsNotIn found %v", p.A, stray)
-	}
-
-	// Now the real work, from many goroutines at once so that many threads
-	// take part.
-	var wg sync.WaitGroup
-	errs := make(chan error, 100)
-	for i := range 8 {
-		wg.Go(func() {
-			ns, err := kernel.CreateNamed(uniq("thr"))
-			if err != nil {
-				errs <- err
-				return
-			}
-			defer ns.Delete(nil)
-			want, err := inode(ns.Path)
-			if err != nil {
-				errs <- err
-				return
-			}
-			for range 20 {
-				err := ns.In(func() error {
-					if got, err := inode("/proc/thread-self/ns/net"); err != nil || got != want {
-						return errors.New("In ran fn outside the namespace: " + errString(err))
-					}
-					return nil
-				})
-				if err != nil {
-					errs <- err
-				}
-			}
-			res, err := p.A.Ping(context.Background(), net.ParseIP("10.0.0.2"), 2, time.Second)
-			if err != nil || res.Received != 2 {
-				errs <- errors.New("ping failed: " + errString(err))
-			}
-			if i%4 == 0 {
-				if _, err := kernel.Exec(context.Background(), kernel.ExecSpec{NS: ns, Argv: []string{"true"}, Env: os.Environ()}); err != nil {
-					errs <- err
-				}
-			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
-	if stray := threadsNotIn(t, start); len(stray) > 0 {
-		t.Errorf("threads left outside the start namespace (tid:netns inode): %v", stray)
 	}
 }
 

@@ -33,6 +33,9 @@ func (n *NS) Ping(ctx context.Context, dst net.IP, count int, timeout time.Durat
 		return err
 	})
 	if err != nil {
+		if conn != nil {
+			conn.Close()
+		}
 		return PingResult{}, fmt.Errorf("open ICMP socket in %s: %w", n, err)
 	}
 	defer conn.Close()

@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -101,13 +102,16 @@ type Proc struct {
 //
 // The command is forked from a thread that is, for that moment, in the
 // namespaces it is to run in, with the fresh namespaces it asks for (clone
-// flags), and runs nsplay's own binary as a small helper first (see init
-// below): the helper makes the mounts and the hostname, then execs the
-// command, so the command's pid is the helper's. nsplay's own threads never
-// stay in another namespace.
+// flags), and runs nsplay's own binary as a small helper first (see
+// MaybeExecHelper): the helper makes the mounts and the hostname, then
+// execs the command, so the command's pid is the helper's. nsplay's own
+// threads never stay in another namespace.
 func Start(spec ExecSpec) (*Proc, error) {
 	if len(spec.Argv) == 0 {
 		return nil, errors.New("command is empty")
+	}
+	if !helperReady.Load() {
+		return nil, errors.New("this program cannot start commands: it must call kernel.MaybeExecHelper first thing in main (in a test binary: in TestMain)")
 	}
 	flags, cfg, err := plan(spec)
 	if err != nil {
@@ -116,6 +120,15 @@ func Start(spec ExecSpec) (*Proc, error) {
 	conf, err := json.Marshal(cfg)
 	if err != nil {
 		return nil, err
+	}
+	var sw nsSwitch
+	if spec.JoinPID != 0 {
+		sw, err = joinSwitch(spec.JoinPID, spec.New)
+	} else if err = spec.NS.Err(); err == nil {
+		sw = spec.NS.enter()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("start %s: %w", spec.Argv[0], err)
 	}
 	errR, errW, err := os.Pipe()
 	if err != nil {
@@ -145,37 +158,34 @@ func Start(spec ExecSpec) (*Proc, error) {
 		// which the new namespace does not map, and has no capability in it.
 		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: true}
 	}
-	// The kernel kills the command if the thread that forked it ends:
-	// nsplay's threads live as long as nsplay. Not a command that joins
-	// another PID namespace: there it sees no parent, and Go's fork would
-	// take that for its parent's death and kill it at once.
-	if spec.JoinPID == 0 || sameNS(spec.JoinPID, "pid") || slices.Contains(spec.New, "pid") {
+	if cfg.Pdeathsig {
 		cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
 	}
-	if spec.JoinPID != 0 {
-		if cfg.JoinMnt {
-			mnt, oerr := os.Open(fmt.Sprintf("/proc/%d/ns/mnt", spec.JoinPID))
-			if oerr != nil {
-				errW.Close()
-				return nil, fmt.Errorf("process %d has ended: %w", spec.JoinPID, classify(oerr))
-			}
-			defer mnt.Close()
-			cmd.ExtraFiles = append(cmd.ExtraFiles, mnt)
+	if cfg.JoinMnt {
+		mnt, oerr := os.Open(fmt.Sprintf("/proc/%d/ns/mnt", spec.JoinPID))
+		if oerr != nil {
+			errW.Close()
+			return nil, fmt.Errorf("process %d has ended: %w", spec.JoinPID, classify(oerr))
 		}
-		err = startJoined(spec.JoinPID, spec.New, cmd)
-	} else {
-		err = spec.NS.In(cmd.Start)
+		defer mnt.Close()
+		cmd.ExtraFiles = append(cmd.ExtraFiles, mnt)
 	}
+	err = sw.runThen(cmd.Start, func() {
+		p.err = cmd.Wait()
+		close(p.done)
+	})
 	errW.Close()
 	if err != nil {
+		if cmd.Process != nil {
+			// Started, but the thread could not come back, and nothing
+			// waits for the command: stop it here.
+			unix.Kill(-cmd.Process.Pid, unix.SIGKILL)
+			cmd.Wait()
+		}
 		return nil, fmt.Errorf("start %s: %w", spec.Argv[0], err)
 	}
 	p.cmd = cmd
 	setupErr, _ := io.ReadAll(errR)
-	go func() {
-		p.err = cmd.Wait()
-		close(p.done)
-	}()
 	if len(setupErr) > 0 {
 		<-p.done
 		return nil, errors.New(string(setupErr))
@@ -191,6 +201,10 @@ type helperConfig struct {
 	Proc       bool   `json:"proc,omitempty"`        // mount a /proc for a fresh PID namespace
 	Etc        string `json:"etc,omitempty"`         // bind /etc/netns/<Etc>/* over /etc/*
 	Hostname   string `json:"hostname,omitempty"`
+	// Pdeathsig: the kernel kills the command if the thread that forked
+	// it ends. That thread waits for the command, locked to the goroutine
+	// that forked (nsSwitch.runThen), so it ends after the command.
+	Pdeathsig bool `json:"pdeathsig,omitempty"`
 }
 
 // plan works out the clone flags and what the helper must do.
@@ -216,6 +230,10 @@ func plan(spec ExecSpec) (uintptr, helperConfig, error) {
 		Mounts:   flags&unix.CLONE_NEWNS != 0,
 		Proc:     flags&unix.CLONE_NEWPID != 0,
 		Hostname: spec.Hostname,
+		// Not for a command that joins another PID namespace: there it
+		// sees no parent, and Go's fork would take that for its parent's
+		// death and kill it at once.
+		Pdeathsig: spec.JoinPID == 0 || sameNS(spec.JoinPID, "pid") || flags&unix.CLONE_NEWPID != 0,
 	}
 	if spec.JoinPID == 0 {
 		cfg.Etc = spec.EtcName
@@ -231,68 +249,42 @@ func plan(spec ExecSpec) (uintptr, helperConfig, error) {
 	return flags, cfg, nil
 }
 
-// startJoined starts cmd from a thread that has joined the namespaces of
-// process pid, except the kinds in fresh (the command gets new ones of
-// those; the kernel could not make a fresh PID namespace after joining one),
-// and then returns the thread to nsplay's namespaces. The thread must live
-// on: the kernel sends a parent-death signal to the commands a thread
-// forked when that thread ends. Only if it cannot be returned is it left
-// locked, for the runtime to end with this goroutine.
-func startJoined(pid int, fresh []string, cmd *exec.Cmd) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		errc <- joinNamespaces(pid, fresh, cmd.Start)
-	}()
-	return <-errc
-}
-
 // joinOrder is the order in which a thread joins another process's
 // namespaces. The mount namespace is not among them: the helper joins it
 // (JoinMnt), since after it /proc/self/exe, which the thread is about to
 // run, may not be there.
 var joinOrder = []string{"cgroup", "ipc", "uts", "net", "pid"}
 
-func joinNamespaces(pid int, fresh []string, start func() error) (err error) {
+// joinSwitch is the switch into the namespaces of process pid, except the
+// kinds in fresh (the command gets new ones of those; the kernel could not
+// make a fresh PID namespace after joining one).
+func joinSwitch(pid int, fresh []string) (nsSwitch, error) {
 	if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err != nil {
-		return fmt.Errorf("process %d has ended", pid)
+		return nsSwitch{}, fmt.Errorf("process %d has ended", pid)
 	}
 	if !sameNS(pid, "user") && !slices.Contains(fresh, "user") {
-		return fmt.Errorf("process %d is in a user namespace of its own, and nsplay cannot join one (a Go program has too many threads for it): pass new=[\"user\"] to run in a fresh one instead", pid)
+		return nsSwitch{}, fmt.Errorf("process %d is in a user namespace of its own, and nsplay cannot join one (a Go program has too many threads for it): pass new=[\"user\"] to run in a fresh one instead", pid)
 	}
-	var joined []int // the thread's own namespaces, to return to
-	defer func() {
-		for i := len(joined) - 1; i >= 0; i-- {
-			if rerr := unix.Setns(joined[i], 0); rerr != nil {
-				err = errors.Join(err, fmt.Errorf("return from the namespaces of process %d: %w", pid, rerr))
-				return // the thread stays locked and is discarded
-			}
-			unix.Close(joined[i])
-		}
-		runtime.UnlockOSThread() // back home: the thread may fork again
-	}()
+	var kinds []string
 	for _, kind := range joinOrder {
-		if sameNS(pid, kind) || slices.Contains(fresh, kind) {
-			continue
+		if !sameNS(pid, kind) && !slices.Contains(fresh, kind) {
+			kinds = append(kinds, kind)
 		}
-		own, err := unix.Open("/proc/thread-self/ns/"+kind, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			return fmt.Errorf("open this thread's %s namespace: %w", kind, err)
-		}
-		fd, err := unix.Open(fmt.Sprintf("/proc/%d/ns/%s", pid, kind), unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			unix.Close(own)
-			return fmt.Errorf("open the %s namespace of process %d: %w", kind, pid, classify(err))
-		}
-		err = unix.Setns(fd, 0)
-		unix.Close(fd)
-		if err != nil {
-			unix.Close(own)
-			return fmt.Errorf("join the %s namespace of process %d: %w", kind, pid, err)
-		}
-		joined = append(joined, own)
 	}
-	return start()
+	return nsSwitch{kinds: kinds, enter: func() error {
+		for _, kind := range kinds {
+			fd, err := unix.Open(fmt.Sprintf("/proc/%d/ns/%s", pid, kind), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+			if err != nil {
+				return fmt.Errorf("open the %s namespace of process %d: %w", kind, pid, classify(err))
+			}
+			err = unix.Setns(fd, 0)
+			unix.Close(fd)
+			if err != nil {
+				return fmt.Errorf("join the %s namespace of process %d: %w", kind, pid, err)
+			}
+		}
+		return nil
+	}}, nil
 }
 
 // sameNS tells whether process pid and the calling thread share the
@@ -454,22 +446,30 @@ const (
 	helperMntFd = 4
 )
 
-// init turns the process into the exec helper when Start started it. It
-// runs before main, on the main thread, so what it sets up applies to the
-// thread that calls execve. Any binary that imports this package, nsplay
-// and its test binaries alike, can therefore serve as the helper.
+// helperReady is set once the program has called MaybeExecHelper: only
+// then can the commands Start starts run the helper.
+var helperReady atomic.Bool
+
+// MaybeExecHelper turns the process into the exec helper when Start
+// started it, and then never returns; in any other process it returns at
+// once. Start runs the program's own binary as the helper, so every
+// program that starts commands, nsplay and its test binaries alike, calls
+// it first thing in main (in TestMain), before anything else of the
+// program runs in a process that is only to become the command.
 //
-// In any other process, init locks the main goroutine to the main thread.
-// A thread that joined another process's namespaces is discarded by ending
-// its goroutine while locked (startJoined), but the runtime cannot discard
-// the main thread: were such a goroutine to run there, the process's own
-// namespaces, as /proc/PID/ns shows them, would change for good.
-func init() {
-	runtime.LockOSThread()
+// It is a call, not an init function of this package: a library's init
+// would act in every program that imports the package, whether it starts
+// commands or not.
+func MaybeExecHelper() {
+	helperReady.Store(true)
 	conf, ok := os.LookupEnv(helperEnv)
 	if !ok {
 		return
 	}
+	// What the helper sets up (mount namespace, mounts, parent-death
+	// signal) belongs to the thread that makes it, and must be that of the
+	// thread that calls execve: the command keeps that thread's.
+	runtime.LockOSThread()
 	// Start passes a pipe on fd 3. Without one, the variable was passed on
 	// by mistake: do not make mounts in a namespace that may be the
 	// machine's.
@@ -490,6 +490,14 @@ func init() {
 }
 
 func execHelper(cfg helperConfig, argv []string) error {
+	if cfg.Pdeathsig {
+		// Start's fork set the signal on the process's first thread, and
+		// it holds until the exec; but the exec keeps only the setting of
+		// the thread that calls execve, which need not be the first.
+		if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0); err != nil {
+			return fmt.Errorf("set the parent-death signal: %w", err)
+		}
+	}
 	if cfg.JoinMnt {
 		// A thread that shares its filesystem attributes with others (all
 		// of a Go program's do) may not change its mount namespace.

@@ -12,7 +12,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -125,38 +124,6 @@ func stopAtEnd(t *testing.T, p *kernel.Proc, argv []string) {
 			unix.Kill(pid, unix.SIGKILL)
 		}
 	})
-}
-
-// startPinned is startProc from an OS thread that lives until the test
-// ends. Start binds the parent-death signal of a command in a namespace to
-// the thread that forked it, and joining a process's namespaces discards a
-// thread (see TestJoinKeepsOtherProcessesAlive): the processes that tests
-// of joining join are started here, so that those tests do not depend on
-// that bug.
-func startPinned(t *testing.T, spec kernel.ExecSpec) *kernel.Proc {
-	t.Helper()
-	if spec.Env == nil {
-		spec.Env = os.Environ()
-	}
-	type started struct {
-		p   *kernel.Proc
-		err error
-	}
-	res, release := make(chan started), make(chan struct{})
-	go func() {
-		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
-		p, err := kernel.Start(spec)
-		res <- started{p, err}
-		<-release
-	}()
-	r := <-res
-	t.Cleanup(func() { close(release) })
-	if r.err != nil {
-		t.Fatalf("Start(%q): %v", spec.Argv, r.err)
-	}
-	stopAtEnd(t, r.p, spec.Argv)
-	return r.p
 }
 
 // childPID waits for a command to write the pid of its child to file.
@@ -385,7 +352,7 @@ func TestStartParentDeathSignal(t *testing.T) {
 	if res.RC != 0 || res.Stdout != fmt.Sprintf("%d\n", unix.SIGKILL) {
 		t.Errorf("parent-death signal of a command in %s = %+v, want %d (SIGKILL)", ns, res, unix.SIGKILL)
 	}
-	target := startPinned(t, kernel.ExecSpec{NS: ns, Argv: []string{"sleep", "30"}})
+	target := startProc(t, kernel.ExecSpec{NS: ns, Argv: []string{"sleep", "30"}})
 	res = run(t, kernel.ExecSpec{JoinPID: target.PID(), Argv: []string{"perl", "-e", getPdeathsig}})
 	if res.RC != 0 || res.Stdout != fmt.Sprintf("%d\n", unix.SIGKILL) {
 		t.Errorf("parent-death signal of a command joining process %d = %+v, want %d (SIGKILL)", target.PID(), res, unix.SIGKILL)
@@ -584,36 +551,20 @@ func processNamespaces(t *testing.T) map[string]uint64 {
 	return m
 }
 
-// threadsAway lists the threads of the test process that are not in the
-// namespaces want, as "tid:kind".
-func threadsAway(want map[string]uint64) []string {
-	var away []string
-	tasks, _ := filepath.Glob("/proc/self/task/*")
-	for _, task := range tasks {
-		for _, k := range threadKinds {
-			got, err := inode(filepath.Join(task, "ns", k))
-			if err == nil && got != want[k] {
-				away = append(away, filepath.Base(task)+":"+k)
-			}
-		}
-	}
-	return away
-}
-
 // JoinPID: the command joins a process's namespaces (its hostname, its
 // mounts, its network namespace), and no thread of the test stays in them.
 func TestJoinPID(t *testing.T) {
 	testenv.RequireRoot(t)
 	noNewProcesses(t)
 	start := processNamespaces(t)
-	if away := threadsAway(start); len(away) > 0 {
+	if away := testenv.ThreadsAway(t); len(away) > 0 {
 		t.Fatalf("threads away from the process's namespaces before the test: %v", away)
 	}
 	ns := newNS(t)
 	must(t, ns.AddBridge("jbr0", 0))
 	mnt := t.TempDir()
 	host := uniq("joined-")
-	target := startPinned(t, kernel.ExecSpec{NS: ns, New: []string{"mnt"}, Hostname: host,
+	target := startProc(t, kernel.ExecSpec{NS: ns, New: []string{"mnt"}, Hostname: host,
 		Argv: []string{"sh", "-c", "mount -t tmpfs nsplay-join " + mnt + " && exec sleep 30"}})
 	tpid := target.PID()
 	if !eventually(5*time.Second, func() bool {
@@ -649,7 +600,7 @@ func TestJoinPID(t *testing.T) {
 	}
 
 	var away []string
-	if !eventually(2*time.Second, func() bool { away = threadsAway(start); return len(away) == 0 }) {
+	if !eventually(2*time.Second, func() bool { away = testenv.ThreadsAway(t); return len(away) == 0 }) {
 		t.Errorf("threads of the test left in other namespaces (tid:kind): %v", away)
 	}
 	if got := processNamespaces(t); !mapsEqual(got, start) {
@@ -678,7 +629,7 @@ func TestJoinPIDNamespace(t *testing.T) {
 	testenv.RequireRoot(t)
 	noNewProcesses(t)
 	ns := newNS(t)
-	target := startPinned(t, kernel.ExecSpec{NS: ns, New: []string{"pid"}, Argv: []string{"sleep", "30"}})
+	target := startProc(t, kernel.ExecSpec{NS: ns, New: []string{"pid"}, Argv: []string{"sleep", "30"}})
 	res := run(t, kernel.ExecSpec{JoinPID: target.PID(), Argv: []string{"sh", "-c", "cat /proc/1/comm; echo $$"}})
 	f := strings.Fields(res.Stdout)
 	if res.RC != 0 || len(f) != 2 || f[0] != "sleep" || f[1] == "1" {
@@ -697,7 +648,7 @@ func TestJoinPIDRefusesAUserNamespace(t *testing.T) {
 	noNewProcesses(t)
 	start := processNamespaces(t)
 	ns := newNS(t)
-	target := startPinned(t, kernel.ExecSpec{NS: ns, New: []string{"user"}, Argv: []string{"sleep", "30"}})
+	target := startProc(t, kernel.ExecSpec{NS: ns, New: []string{"user"}, Argv: []string{"sleep", "30"}})
 	_, err := kernel.Start(kernel.ExecSpec{JoinPID: target.PID(), Argv: []string{"sleep", "30"}, Env: os.Environ()})
 	wantErrContains(t, err, strconv.Itoa(target.PID()), "user namespace of its own")
 	_, err = kernel.Exec(context.Background(), kernel.ExecSpec{JoinPID: target.PID(), Argv: []string{"true"}, Env: os.Environ()})
@@ -706,8 +657,11 @@ func TestJoinPIDRefusesAUserNamespace(t *testing.T) {
 		t.Errorf("processes in %s: %v, want only the target %d", ns, pids, target.PID())
 	}
 	var away []string
-	if !eventually(2*time.Second, func() bool { away = threadsAway(start); return len(away) == 0 }) {
+	if !eventually(2*time.Second, func() bool { away = testenv.ThreadsAway(t); return len(away) == 0 }) {
 		t.Errorf("threads of the test left in other namespaces (tid:kind): %v", away)
+	}
+	if got := processNamespaces(t); !mapsEqual(got, start) {
+		t.Errorf("the process's namespaces changed: %v, at the start %v", got, start)
 	}
 }
 
@@ -721,7 +675,7 @@ func TestJoinPIDWithFreshNamespaces(t *testing.T) {
 	noNewProcesses(t)
 	ns := newNS(t)
 	mnt, mine := t.TempDir(), t.TempDir()
-	target := startPinned(t, kernel.ExecSpec{NS: ns, Argv: []string{"sh", "-c", "mount -t tmpfs nsplay-fresh " + mnt + " && exec sleep 30"}})
+	target := startProc(t, kernel.ExecSpec{NS: ns, Argv: []string{"sh", "-c", "mount -t tmpfs nsplay-fresh " + mnt + " && exec sleep 30"}})
 	tpid := target.PID()
 	if !eventually(5*time.Second, func() bool {
 		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/mounts", tpid))
@@ -784,18 +738,17 @@ func TestJoinPIDOfAnEndedProcess(t *testing.T) {
 }
 
 // Joining a process's namespaces does not kill processes that Start started
-// earlier: the thread that joined is returned and lives on, and the kernel
-// sends the parent-death signal only when a forking thread ends.
+// earlier: the kernel sends the parent-death signal when a forking thread
+// ends, and the thread that joined is returned and lives on.
 func TestJoinKeepsOtherProcessesAlive(t *testing.T) {
 	testenv.RequireRoot(t)
 	noNewProcesses(t)
 	ns := newNS(t)
-	target := startPinned(t, kernel.ExecSpec{NS: ns, Argv: []string{"sleep", "30"}})
+	target := startProc(t, kernel.ExecSpec{NS: ns, Argv: []string{"sleep", "30"}})
 	var procs []*kernel.Proc
 	for i := range 10 {
 		// What a playbook does: spawn, then exec_in a process, from one
-		// goroutine. The thread is locked only so that both calls start
-		// on the same thread, as they mostly do anyway.
+		// goroutine, here locked to one thread for both calls.
 		var p *kernel.Proc
 		var startErr, joinErr error
 		done := make(chan struct{})
@@ -831,34 +784,6 @@ func TestJoinKeepsOtherProcessesAlive(t *testing.T) {
 	}
 	if !target.Alive() {
 		t.Errorf("the joined process %d ended", target.PID())
-	}
-}
-
-// The main goroutine stays on the main thread (kernel's init locks it), so
-// no other goroutine ever runs there: a thread a join leaves in another
-// namespace is never the main thread, which the runtime cannot discard.
-func TestMainThreadRunsOnlyTheMainGoroutine(t *testing.T) {
-	testenv.RequireRoot(t)
-	main := os.Getpid() // the main thread's tid is the process's pid
-	var mu sync.Mutex
-	seen := map[int]bool{}
-	var wg sync.WaitGroup
-	for range 4 * runtime.GOMAXPROCS(0) {
-		wg.Go(func() {
-			for range 200 {
-				mu.Lock()
-				seen[unix.Gettid()] = true
-				mu.Unlock()
-				runtime.Gosched()
-			}
-		})
-	}
-	wg.Wait()
-	if seen[main] {
-		t.Errorf("a goroutine of the test ran on the main thread %d (threads seen: %d)", main, len(seen))
-	}
-	if _, err := os.Stat(fmt.Sprintf("/proc/self/task/%d", main)); err != nil {
-		t.Errorf("the main thread is gone: %v", err)
 	}
 }
 

@@ -17,11 +17,17 @@ func (n *NS) Listening(proto string, port int) (bool, error) {
 	if err := n.Err(); err != nil {
 		return false, err
 	}
-	h, err := netlink.NewHandleAt(n.fd, unix.NETLINK_INET_DIAG)
+	var h *netlink.Handle
+	err := n.In(func() (err error) {
+		h, err = netlink.NewHandle(unix.NETLINK_INET_DIAG)
+		return err
+	})
+	if h != nil {
+		defer h.Close()
+	}
 	if err != nil {
 		return false, fmt.Errorf("open a socket diagnostics socket in %s: %w", n, err)
 	}
-	defer h.Close()
 	for _, family := range []uint8{unix.AF_INET, unix.AF_INET6} {
 		var socks []*netlink.Socket
 		switch proto {

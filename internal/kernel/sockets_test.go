@@ -155,7 +155,6 @@ func TestListeningToAProcess(t *testing.T) {
 // another namespace is not reachable, and the error says why.
 func TestConnect(t *testing.T) {
 	testenv.RequireRoot(t)
-	start := nsInode(t, "/proc/self/ns/net")
 	p := newConnected(t)
 	host := current(t)
 	_, onA := listenIn(t, p.A, "tcp4", "127.0.0.1:0")
@@ -192,7 +191,7 @@ func TestConnect(t *testing.T) {
 	if took := time.Since(began); !errors.As(err, &nerr) || !nerr.Timeout() || took < 300*time.Millisecond || took > 2*time.Second {
 		t.Errorf("Connect to nobody with a 300ms timeout: %v after %s, want a timeout after 300ms", err, took)
 	}
-	if stray := threadsNotIn(t, start); len(stray) > 0 {
+	if stray := testenv.ThreadsAway(t); len(stray) > 0 {
 		t.Errorf("threads left outside the start namespace: %v", stray)
 	}
 }

@@ -39,12 +39,10 @@ import (
 // markerEnv is set in the environment of the re-executed process.
 const markerEnv = "NSPLAY_SANDBOXED"
 
-// inside is read once and the marker removed, so that programs the sandboxed
-// process starts (an nsplay run by exec_in, say) do not take themselves for
-// it.
+// inside is read once; Setup removes the marker, so that programs the
+// sandboxed process starts (an nsplay run by exec_in, say) do not take
+// themselves for it.
 var inside = os.Getenv(markerEnv) == "1"
-
-func init() { os.Unsetenv(markerEnv) }
 
 // Inside tells whether this process is the one Run started in a sandbox.
 func Inside() bool { return inside }
@@ -140,10 +138,14 @@ func userNamespaceError(err error) error {
 	return fmt.Errorf("the sandbox needs an unprivileged user namespace, and the kernel refused one (%w): check kernel.unprivileged_userns_clone, kernel.apparmor_restrict_unprivileged_userns and user.max_user_namespaces, or run nsplay as root", err)
 }
 
-// Setup makes the sandbox's private mounts; the sandboxed process calls it
-// first. Later calls do nothing and return the first call's error.
+// Setup makes the sandbox's private mounts and removes the marker from the
+// environment; the sandboxed process calls it first. Later calls do
+// nothing and return the first call's error.
 func Setup() error {
-	setupOnce.Do(func() { setupErr = setup() })
+	setupOnce.Do(func() {
+		os.Unsetenv(markerEnv)
+		setupErr = setup()
+	})
 	return setupErr
 }
 

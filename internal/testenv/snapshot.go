@@ -20,7 +20,8 @@ import (
 // Snapshot is what a test sees of the machine outside its labs: the named
 // namespaces (by name and identity) and the links in each, the links of
 // the test's own namespace with their addresses, its IPv4 routes, every
-// file under /etc/netns and /run/nsplay, and the live processes. A test
+// file under /etc/netns and /run/nsplay, the live processes, and the
+// threads of the test process that are not in its namespaces (ThreadsAway). A test
 // takes one before it builds anything and compares after, instead of
 // expecting an empty machine: a used machine has an /etc/netns, namespaces
 // and links of other tools and kept labs of other runs, and they must be
@@ -50,6 +51,9 @@ func TakeSnapshot(t testing.TB) Snapshot {
 	s.addFiles(t, model.DefaultPaths.Labs, false)
 	for _, p := range Processes(t) {
 		s["process "+p] = ""
+	}
+	for _, away := range ThreadsAway(t) {
+		s["thread "+away] = "away from the test process's namespaces"
 	}
 	return s
 }

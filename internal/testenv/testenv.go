@@ -12,14 +12,18 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nsplay/nsplay/internal/kernel"
 	"github.com/nsplay/nsplay/internal/sandbox"
 )
 
-// Main is the body of TestMain for packages with kernel tests: as root it
-// re-runs the test binary inside a sandbox and exits with its status.
+// Main is the body of TestMain for packages with kernel tests: it serves
+// as the exec helper of the commands the tests start (kernel.Start), and
+// as root it re-runs the test binary inside a sandbox and exits with its
+// status.
 //
 //	func TestMain(m *testing.M) { testenv.Main(m) }
 func Main(m *testing.M) {
+	kernel.MaybeExecHelper()
 	if os.Geteuid() == 0 && !sandbox.Inside() {
 		code, err := sandbox.Run(os.Args[1:])
 		if err != nil {
