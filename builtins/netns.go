@@ -421,6 +421,9 @@ func netnsPIDs(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple
 		return nil, err
 	}
 	pids, err := n.env.Lab.B.PIDs(ref)
+	if errors.Is(err, model.ErrUnknown) {
+		return Unknown{what: n.String() + ".pids()", thread: thread}, nil
+	}
 	if err != nil {
 		return nil, wrap(b, err)
 	}
