@@ -103,19 +103,25 @@ func (s nsSwitch) switched(fn func() error) (back bool, err error) {
 	}
 	for i, h := range homes {
 		var st unix.Stat_t
-		if serr := unix.Stat(threadNSPath(s.kinds[i]), &st); serr != nil || st.Dev != h.dev || st.Ino != h.ino {
-			return false, errors.Join(err, fmt.Errorf("the thread is not back in nsplay's %s namespace (%v)", s.kinds[i], serr))
+		serr := unix.Stat("/proc/thread-self/ns/"+nsFile(s.kinds[i]), &st)
+		if serr == nil && (st.Dev != h.dev || st.Ino != h.ino) {
+			serr = fmt.Errorf("it is in namespace %d, nsplay's is %d", st.Ino, h.ino)
+		}
+		if serr != nil {
+			return false, errors.Join(err, fmt.Errorf("check that the thread is back in nsplay's %s namespace: %w", s.kinds[i], serr))
 		}
 	}
 	return true, err
 }
 
-// threadNSPath is where the calling thread's namespace of kind shows.
-func threadNSPath(kind string) string {
+// nsFile is the name under /proc/PID/ns of a thread's namespace of kind:
+// for "pid", the one its children get (ns/pid stays the one the thread
+// itself is in).
+func nsFile(kind string) string {
 	if kind == "pid" {
-		kind = "pid_for_children" // ns/pid stays the one the thread itself is in
+		return "pid_for_children"
 	}
-	return "/proc/thread-self/ns/" + kind
+	return kind
 }
 
 // A home is one of nsplay's own namespaces, where a thread returns to.
@@ -124,19 +130,16 @@ type home struct {
 	dev, ino uint64
 }
 
-// homes are nsplay's namespaces, by kind: those of the main thread, which
-// no switch ever moves. They are opened once, on first use, and stay open.
-var homes sync.Map // kind -> home
+// homeByKind holds nsplay's namespaces: those of the main thread, which no
+// switch ever moves. Each is opened on first use and stays open.
+var homeByKind sync.Map // kind -> home
 
+// homeOf is nsplay's namespace of kind.
 func homeOf(kind string) (home, error) {
-	if h, ok := homes.Load(kind); ok {
+	if h, ok := homeByKind.Load(kind); ok {
 		return h.(home), nil
 	}
-	path := "/proc/self/ns/" + kind // the main thread's
-	if kind == "pid" {
-		path += "_for_children"
-	}
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	fd, err := unix.Open("/proc/self/ns/"+nsFile(kind), unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return home{}, fmt.Errorf("open nsplay's own %s namespace: %w", kind, err)
 	}
@@ -145,7 +148,7 @@ func homeOf(kind string) (home, error) {
 		unix.Close(fd)
 		return home{}, fmt.Errorf("stat nsplay's own %s namespace: %w", kind, err)
 	}
-	h, loaded := homes.LoadOrStore(kind, home{fd: fd, dev: st.Dev, ino: st.Ino})
+	h, loaded := homeByKind.LoadOrStore(kind, home{fd: fd, dev: st.Dev, ino: st.Ino})
 	if loaded {
 		unix.Close(fd) // another goroutine was first
 	}
