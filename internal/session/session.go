@@ -37,6 +37,9 @@ type Options struct {
 	// teardown (golden files).
 	Snapshot bool
 	Emit     func(interp.Event) // every event, as it happens
+	// Backend opens the backend of a run that is not a plan; nil is the
+	// kernel's. Tests wrap the kernel backend in one that fails on purpose.
+	Backend func(model.Paths) (model.Backend, error)
 }
 
 // Outcome is how a run went.
@@ -124,8 +127,11 @@ func Run(opts Options) (Outcome, error) {
 }
 
 func openBackend(opts Options) (model.Backend, error) {
-	if opts.Plan {
+	switch {
+	case opts.Plan:
 		return model.NewMemory(opts.Paths), nil
+	case opts.Backend != nil:
+		return opts.Backend(opts.Paths)
 	}
 	return kernel.NewBackend(opts.Paths)
 }
