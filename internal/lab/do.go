@@ -42,7 +42,7 @@ func (l *Lab) do(op model.Op) (Result, error) {
 		if !l.AllowHost && !l.OwnsNS(o.NS) {
 			return Result{}, notOwned("namespace "+o.NS.String(), model.Host, l.Name)
 		}
-		return Result{}, l.B.Apply(o)
+		return Result{}, l.apply(o)
 	case model.LinkAdd:
 		return l.addLink(o)
 	case model.LinkDel:
@@ -83,13 +83,22 @@ func (l *Lab) do(op model.Op) (Result, error) {
 	return Result{}, fmt.Errorf("lab: %T is not a change a playbook makes: %w", op, model.ErrUnsupported)
 }
 
+// apply has the backend make op. Its error names op as its step line
+// would, so that the user sees which step of a builtin failed.
+func (l *Lab) apply(op model.Op) error {
+	if err := l.B.Apply(op); err != nil {
+		return fmt.Errorf("%s: %w", op.Text(), err)
+	}
+	return nil
+}
+
 // create journals op, applies it, and forgets it again if that failed.
 func (l *Lab) create(op model.Op, ns model.NSRef) (*entry, error) {
 	e, err := l.add(op, ns)
 	if err != nil {
 		return nil, err
 	}
-	if err := l.B.Apply(op); err != nil {
+	if err := l.apply(op); err != nil {
 		return nil, errors.Join(err, l.gone(e))
 	}
 	return e, nil
@@ -137,7 +146,7 @@ func (l *Lab) delNetns(o model.NetnsDel) error {
 	if !l.OwnsNS(ref) {
 		return ownershipError(fmt.Sprintf("namespace %s was not created by lab %s, and nsplay never deletes a namespace it attached to", o.Name, l.Name))
 	}
-	if err := l.B.Apply(o); err != nil {
+	if err := l.apply(o); err != nil {
 		return err
 	}
 	if l.where != "" {
@@ -182,7 +191,7 @@ func (l *Lab) changeLink(link model.LinkRef, op model.Op) error {
 	if err := l.mayChange(link); err != nil {
 		return err
 	}
-	return l.B.Apply(op)
+	return l.apply(op)
 }
 
 func (l *Lab) addLink(o model.LinkAdd) (Result, error) {
@@ -226,7 +235,7 @@ func (l *Lab) addLink(o model.LinkAdd) (Result, error) {
 		}
 		made = append(made, e)
 	}
-	if err := l.B.Apply(o); err != nil {
+	if err := l.apply(o); err != nil {
 		for _, e := range made {
 			err = errors.Join(err, l.gone(e))
 		}
@@ -272,7 +281,7 @@ func (l *Lab) delLink(o model.LinkDel) error {
 	if err != nil {
 		return err
 	}
-	if err := l.B.Apply(o); err != nil {
+	if err := l.apply(o); err != nil {
 		return err
 	}
 	ends := []model.LinkRef{o.Link}
@@ -313,7 +322,7 @@ func (l *Lab) relocate(op model.Op, from, to model.LinkRef) error {
 			return err
 		}
 	}
-	if err := l.B.Apply(op); err != nil {
+	if err := l.apply(op); err != nil {
 		if e != nil {
 			err = errors.Join(err, l.moved(e, from))
 		}
@@ -337,7 +346,7 @@ func (l *Lab) addAddr(o model.AddrAdd) (Result, error) {
 		return Result{Adopted: true}, nil
 	}
 	if l.OwnsLink(o.Link) {
-		err := l.B.Apply(o)
+		err := l.apply(o)
 		if errors.Is(err, model.ErrExists) {
 			return Result{Adopted: true}, nil
 		}
@@ -354,7 +363,7 @@ func (l *Lab) addAddr(o model.AddrAdd) (Result, error) {
 // teardown removes it. An identical route the lab owns is adopted.
 func (l *Lab) addRoute(o model.RouteAdd) (Result, error) {
 	if l.OwnsNS(o.NS) {
-		err := l.B.Apply(o)
+		err := l.apply(o)
 		if errors.Is(err, model.ErrExists) {
 			return Result{Adopted: true}, nil
 		}
@@ -378,7 +387,7 @@ func (l *Lab) delRoute(o model.RouteDel) error {
 	if mine == nil && !l.OwnsNS(o.NS) && !l.AllowHost {
 		return notOwned("route "+o.Route.Dst, o.NS, l.Name)
 	}
-	if err := l.B.Apply(o); err != nil {
+	if err := l.apply(o); err != nil {
 		return err
 	}
 	if mine != nil {
@@ -392,7 +401,7 @@ func (l *Lab) delRoute(o model.RouteDel) error {
 func (l *Lab) writeFile(o model.FileWrite) error {
 	mine := func(e *entry) bool { w, ok := e.Do.(model.FileWrite); return ok && w.Path == o.Path }
 	if l.find(mine) != nil {
-		return l.B.Apply(o)
+		return l.apply(o)
 	}
 	if _, err := l.B.ReadFile(o.Path); !errors.Is(err, model.ErrNotFound) {
 		return l.clash("file "+o.Path, "the file system", "remove it", "write elsewhere", mine, 0)

@@ -136,7 +136,7 @@ func (l *Lab) stop(p model.ProcStart) (bool, error) {
 	if start, err := l.B.StartTime(p.PID); err == nil && start == p.Start {
 		alive = true
 	}
-	return alive, l.B.Apply(model.ProcStop(p))
+	return alive, l.apply(model.ProcStop(p))
 }
 
 // peerIn tells whether e is a veth whose peer sits in one of spaces.
