@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -77,6 +78,9 @@ func (l *Lab) Teardown(report func(string)) error {
 		}
 		switch {
 		case slices.Contains(labSpaces, e.ns()):
+		case l.holdsLeftovers(e):
+			// What the lab could not remove from the folder is
+			// reported; the folder stays in the journal with it.
 		case l.peerIn(e, labSpaces):
 			takenAlong = append(takenAlong, e)
 		default:
@@ -146,6 +150,24 @@ func (l *Lab) peerIn(e *entry, spaces []model.NSRef) bool {
 	}
 	info, err := l.B.Link(e.At)
 	return err == nil && info.Peer != nil && slices.Contains(spaces, info.Peer.NS)
+}
+
+// holdsLeftovers tells whether e is a folder that holds a file or folder
+// the lab still owns: one whose removal failed.
+func (l *Lab) holdsLeftovers(e *entry) bool {
+	dir, ok := e.Do.(model.DirAdd)
+	if !ok {
+		return false
+	}
+	return l.find(func(x *entry) bool {
+		switch o := x.Do.(type) {
+		case model.FileWrite:
+			return strings.HasPrefix(o.Path, dir.Path+"/")
+		case model.DirAdd:
+			return strings.HasPrefix(o.Path, dir.Path+"/")
+		}
+		return false
+	}) != nil
 }
 
 // remove applies an entry's inverse and says what it did.
