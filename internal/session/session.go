@@ -94,6 +94,9 @@ func Run(opts Options) (Outcome, error) {
 	if err != nil {
 		return Outcome{}, err
 	}
+	// A teardown that failed leaves the lab open: release its lock, so
+	// that `nsplay down` (or the next run in this process) can take it.
+	defer l.Close()
 	l.AllowHost = opts.AllowHost
 	var out Outcome
 	out.Result, out.RunErr = interp.Run(ctx, l, opts.Playbook, interp.Options{Vars: opts.Vars, Emit: emit})
