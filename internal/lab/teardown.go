@@ -117,7 +117,7 @@ func (l *Lab) Teardown(report func(string)) error {
 		done(e, what, err)
 	}
 	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("tear down lab %s: %w (what is left stays in its journal: run `nsplay down %s` again)", l.Name, err, l.Name)
+		return fmt.Errorf("tear down lab %s: %w (what is left stays in its journal: remove it with `nsplay down %s`)", l.Name, err, l.Name)
 	}
 	l.Close()
 	if l.dir == "" {
