@@ -252,8 +252,15 @@ func (b *Backend) apply(op model.Op) error {
 	case model.LinkAdd:
 		return b.addLink(o)
 	case model.FileWrite:
+		_, statErr := os.Lstat(o.Path)
 		if err := os.WriteFile(o.Path, []byte(o.Data), 0o644); err != nil {
-			return fmt.Errorf("write %s: %w", o.Path, classify(err))
+			err = fmt.Errorf("write %s: %w", o.Path, classify(err))
+			if errors.Is(statErr, os.ErrNotExist) { // a new file written in part: leave nothing
+				if rm := os.Remove(o.Path); rm != nil && !errors.Is(rm, os.ErrNotExist) {
+					err = errors.Join(err, rm)
+				}
+			}
+			return err
 		}
 		return nil
 	case model.FileRemove:

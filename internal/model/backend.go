@@ -11,7 +11,8 @@ import (
 // read every attribute through it; nothing above a backend reaches netlink.
 type Backend interface {
 	// Apply makes one change. It reports ErrNotFound, ErrExists and
-	// ErrUnsupported (wrapped) where they apply.
+	// ErrUnsupported (wrapped) where they apply. A change that fails
+	// leaves nothing of itself behind: the lab forgets it.
 	Apply(op Op) error
 
 	// Identity names the namespace while it exists (the kernel: its
