@@ -32,9 +32,9 @@ type ExecSpec struct {
 	NS      *NS    // the network namespace to run in, when JoinPID is 0
 	JoinPID int    // else: join all namespaces of this process, like `nsenter -t PID -a`, but those in New
 	EtcName string // bind-mount /etc/netns/<EtcName>/* over /etc/*; "" for none
-	// New lists fresh namespaces to run in, like unshare(1): "mnt", "uts",
-	// "ipc", "pid", "net", "user". "pid" brings a fresh /proc (and so
-	// "mnt"); "user" maps root inside to nobody (65534) outside.
+	// New lists fresh namespaces to run in, like unshare(1): the kinds
+	// that are model.NamespaceKind.Fresh. "pid" brings a fresh /proc (and
+	// so "mnt"); "user" maps root inside to nobody (65534) outside.
 	New      []string
 	Hostname string   // the hostname in a fresh UTS namespace (implies "uts")
 	Argv     []string // argv[0] is looked up in PATH
@@ -48,16 +48,6 @@ type ExecResult = model.ExecResult
 
 // ErrTimeout reports that a command ran past its timeout and was killed.
 var ErrTimeout = errors.New("timed out")
-
-// NamespaceKinds are the kinds of namespace a command can get fresh ones of.
-var NamespaceKinds = map[string]uintptr{
-	"mnt":  unix.CLONE_NEWNS,
-	"uts":  unix.CLONE_NEWUTS,
-	"ipc":  unix.CLONE_NEWIPC,
-	"pid":  unix.CLONE_NEWPID,
-	"net":  unix.CLONE_NEWNET,
-	"user": unix.CLONE_NEWUSER,
-}
 
 // nobody is the uid and gid that root in a fresh user namespace is outside.
 const nobody = 65534
@@ -211,9 +201,9 @@ type helperConfig struct {
 func plan(spec ExecSpec) (uintptr, helperConfig, error) {
 	var flags uintptr
 	for _, kind := range spec.New {
-		f, ok := NamespaceKinds[kind]
-		if !ok {
-			return 0, helperConfig{}, fmt.Errorf("unknown namespace kind %q: use mnt, uts, ipc, pid, net or user", kind)
+		f, err := cloneFlag(kind)
+		if err != nil {
+			return 0, helperConfig{}, err
 		}
 		flags |= f
 	}
@@ -247,6 +237,31 @@ func plan(spec ExecSpec) (uintptr, helperConfig, error) {
 		flags &^= unix.CLONE_NEWNS
 	}
 	return flags, cfg, nil
+}
+
+// cloneFlag is the clone(2) flag that gives a command a fresh namespace of
+// a kind. The model lists the kinds (model.NamespaceKinds) and which a
+// command may have fresh; this is the one place that maps them to the
+// kernel's flags.
+func cloneFlag(kind string) (uintptr, error) {
+	if err := model.CheckFresh(kind); err != nil {
+		return 0, err
+	}
+	switch kind {
+	case "mnt":
+		return unix.CLONE_NEWNS, nil
+	case "uts":
+		return unix.CLONE_NEWUTS, nil
+	case "ipc":
+		return unix.CLONE_NEWIPC, nil
+	case "pid":
+		return unix.CLONE_NEWPID, nil
+	case "net":
+		return unix.CLONE_NEWNET, nil
+	case "user":
+		return unix.CLONE_NEWUSER, nil
+	}
+	return 0, fmt.Errorf("the kernel backend cannot make a fresh %s namespace: %w", kind, model.ErrUnsupported)
 }
 
 // joinOrder is the order in which a thread joins another process's
