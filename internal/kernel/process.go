@@ -23,15 +23,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// EtcNetnsDir holds per-namespace files that commands run in a namespace see
-// over /etc, as with `ip netns exec`.
-const EtcNetnsDir = "/etc/netns"
-
 // ExecSpec is one command to run in a lab.
 type ExecSpec struct {
 	NS      *NS    // the network namespace to run in, when JoinPID is 0
 	JoinPID int    // else: join all namespaces of this process, like `nsenter -t PID -a`, but those in New
-	EtcName string // bind-mount /etc/netns/<EtcName>/* over /etc/*; "" for none
+	Etc     string // bind-mount the entries of this folder over /etc, as ip netns exec NAME does /etc/netns/NAME; "" for none
 	// New lists fresh namespaces to run in, like unshare(1): the kinds
 	// that are model.NamespaceKind.Fresh. "pid" brings a fresh /proc (and
 	// so "mnt"); "user" maps root inside to nobody (65534) outside.
@@ -54,7 +50,7 @@ const nobody = 65534
 
 // Exec runs a command and waits for it, the way `ip netns exec` does: in
 // the namespace, in a private mount namespace with /sys remounted for that
-// namespace and /etc/netns/<name>/* bind-mounted over /etc/*. The command
+// namespace and the entries of spec.Etc bind-mounted over /etc. The command
 // runs in its own process group; the whole group is killed on timeout or
 // when ctx is cancelled.
 func Exec(ctx context.Context, spec ExecSpec) (ExecResult, error) {
@@ -189,7 +185,7 @@ type helperConfig struct {
 	UnshareMnt bool   `json:"unshare_mnt,omitempty"` // then make a fresh one, a copy of it
 	Mounts     bool   `json:"mounts,omitempty"`      // in a fresh mount namespace: make it private, remount /sys
 	Proc       bool   `json:"proc,omitempty"`        // mount a /proc for a fresh PID namespace
-	Etc        string `json:"etc,omitempty"`         // bind /etc/netns/<Etc>/* over /etc/*
+	Etc        string `json:"etc,omitempty"`         // bind the entries of this folder over /etc
 	Hostname   string `json:"hostname,omitempty"`
 	// Pdeathsig: the kernel kills the command if the thread that forked
 	// it ends. That thread waits for the command, locked to the goroutine
@@ -226,7 +222,7 @@ func plan(spec ExecSpec) (uintptr, helperConfig, error) {
 		Pdeathsig: spec.JoinPID == 0 || sameNS(spec.JoinPID, "pid") || flags&unix.CLONE_NEWPID != 0,
 	}
 	if spec.JoinPID == 0 {
-		cfg.Etc = spec.EtcName
+		cfg.Etc = spec.Etc
 		return flags, cfg, nil
 	}
 	// Joining a process: the helper joins its mount namespace, and makes
@@ -549,7 +545,7 @@ func execHelper(cfg helperConfig, argv []string) error {
 		}
 	}
 	if cfg.Etc != "" {
-		if err := bindEtc(filepath.Join(EtcNetnsDir, cfg.Etc)); err != nil {
+		if err := bindEtc(cfg.Etc); err != nil {
 			return err
 		}
 	}
