@@ -71,16 +71,20 @@ func (p *Process) Attr(name string) (starlark.Value, error) {
 	return nil, nil
 }
 
-// namespaceFiles are the kinds .ns(kind) knows, as /proc/PID/ns names them.
-var namespaceFiles = []string{"cgroup", "ipc", "mnt", "net", "pid", "user", "uts"}
-
+// processNS names the file of one of the process's namespaces: any kind the
+// model knows, fresh or not.
 func processNS(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var kind string
 	if err := unpack(b.Name(), args, kwargs, 1, "kind", &kind); err != nil {
 		return nil, err
 	}
-	if !slices.Contains(namespaceFiles, kind) {
-		return nil, fmt.Errorf("ns: unknown namespace kind %q: use one of %s", kind, strings.Join(namespaceFiles, ", "))
+	if _, ok := model.NamespaceKindOf(kind); !ok {
+		var names []string
+		for _, k := range model.NamespaceKinds() {
+			names = append(names, k.Name)
+		}
+		slices.Sort(names)
+		return nil, fmt.Errorf("ns: unknown namespace kind %q: use one of %s", kind, strings.Join(names, ", "))
 	}
 	return starlark.String(fmt.Sprintf("/proc/%d/ns/%s", b.Receiver().(*Process).proc.PID(), kind)), nil
 }

@@ -57,7 +57,7 @@ func monitorCmd(args []string, stdout, stderr io.Writer) error {
 	if os.Geteuid() != 0 {
 		return errors.New("monitor needs root to watch namespaces: run it with sudo")
 	}
-	m := &monitor{changes: make(chan change, 1024), added: make(chan string, 64), watching: map[string]*kernel.Monitor{}}
+	m := &monitor{paths: model.DefaultPaths, changes: make(chan change, 1024), added: make(chan string, 64), watching: map[string]*kernel.Monitor{}}
 	if len(rest) == 1 {
 		m.lab = rest[0]
 	}
@@ -72,7 +72,7 @@ func monitorCmd(args []string, stdout, stderr io.Writer) error {
 	if err := m.watch("host", m.host, false); err != nil {
 		return err
 	}
-	names, err := kernel.NamedList()
+	names, err := kernel.NamedList(m.paths.RunNetns)
 	if err != nil {
 		return err
 	}
@@ -125,10 +125,11 @@ func monitorCmd(args []string, stdout, stderr io.Writer) error {
 var words = map[string]string{"add": "added", "change": "changed", "del": "deleted", "lost": "(lost)"}
 
 type monitor struct {
-	lab      string // "" for everything
+	lab      string      // "" for everything
+	paths    model.Paths // the machine's: the named namespaces and the labs it watches
 	host     *kernel.NS
 	changes  chan change
-	added    chan string // names that appeared under /run/netns
+	added    chan string // names that appeared under paths.RunNetns
 	watching map[string]*kernel.Monitor
 
 	// The lab's namespaces and host links, as of the journal's size and
@@ -165,7 +166,7 @@ func (m *monitor) addNamed(name string, fresh bool) {
 		return
 	}
 	for start := time.Now(); time.Since(start) < time.Second; time.Sleep(5 * time.Millisecond) {
-		ns, err := kernel.OpenNamed(name)
+		ns, err := kernel.OpenNamed(m.paths.RunNetns, name)
 		if err != nil {
 			continue
 		}
@@ -177,19 +178,20 @@ func (m *monitor) addNamed(name string, fresh bool) {
 	}
 }
 
-// watchNamespaces reports names added to and removed from /run/netns, like
-// `ip netns monitor`, through inotify.
+// watchNamespaces reports names added to and removed from the folder of
+// named namespaces (/run/netns), like `ip netns monitor`, through inotify.
 func (m *monitor) watchNamespaces() error {
-	if err := os.MkdirAll(kernel.RunDir, 0o755); err != nil {
+	dir := m.paths.RunNetns
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
 	fd, err := unix.InotifyInit1(unix.IN_CLOEXEC)
 	if err != nil {
-		return fmt.Errorf("watch %s: %w", kernel.RunDir, err)
+		return fmt.Errorf("watch %s: %w", dir, err)
 	}
-	if _, err := unix.InotifyAddWatch(fd, kernel.RunDir, unix.IN_CREATE|unix.IN_DELETE); err != nil {
+	if _, err := unix.InotifyAddWatch(fd, dir, unix.IN_CREATE|unix.IN_DELETE); err != nil {
 		unix.Close(fd)
-		return fmt.Errorf("watch %s: %w", kernel.RunDir, err)
+		return fmt.Errorf("watch %s: %w", dir, err)
 	}
 	go func() {
 		buf := make([]byte, 4096)
@@ -250,13 +252,13 @@ func (m *monitor) labHasLink(name string) bool {
 // read reads the lab's journal again whenever it changed: the lab may be
 // running, and it journals what it makes before it makes it.
 func (m *monitor) read() *monitor {
-	st, err := os.Stat(filepath.Join(model.DefaultPaths.Labs, m.lab, "journal"))
+	st, err := os.Stat(filepath.Join(m.paths.Labs, m.lab, "journal"))
 	if err != nil {
 		m.spaces, m.links = nil, nil
 		return m
 	}
 	if st.Size() != m.journalSize || !st.ModTime().Equal(m.journalTime) {
-		l, err := lab.Inspect(m.lab, nil, model.DefaultPaths)
+		l, err := lab.Inspect(m.lab, nil, m.paths)
 		if err != nil {
 			return m
 		}

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/aymanbagabas/go-udiff"
 	"github.com/nsplay/nsplay/internal/model"
@@ -382,19 +383,29 @@ func joinLines(parts []string) string {
 // (lxcbr0.star:3:5 becomes lxcbr0.star), so that a comment or a blank
 // line added above a statement changes nothing.
 func normalize(s string) string {
-	s = positionPattern.ReplaceAllString(s, "$1")
-	s = rttPattern.ReplaceAllString(s, "N ms")
-	s = macPattern.ReplaceAllString(s, "MAC")
-	s = procPattern.ReplaceAllString(s, "/proc/PID/")
-	s = handlePattern.ReplaceAllString(s, "process(PID,")
-	return inProcessPattern.ReplaceAllString(s, "process PID")
+	for _, r := range normalizers() {
+		s = r.pattern.ReplaceAllString(s, r.with)
+	}
+	return s
 }
 
-var (
-	positionPattern  = regexp.MustCompile(`(\.star)(:\d+){1,2}\b`)
-	rttPattern       = regexp.MustCompile(`\d+(\.\d+)? ms\b`)
-	macPattern       = regexp.MustCompile(`\b([0-9a-f]{2}:){5}[0-9a-f]{2}\b`)
-	procPattern      = regexp.MustCompile(`/proc/\d+/`)
-	handlePattern    = regexp.MustCompile(`process\(\d+,`)
-	inProcessPattern = regexp.MustCompile(`\bprocess \d+\b`)
-)
+// normalizers are what normalize replaces, in order. They are compiled on
+// first use, not when the program starts: every command exec_in and spawn
+// start runs this binary first (kernel's exec helper), and with it every
+// package-level initialisation.
+var normalizers = sync.OnceValue(func() []replacement {
+	return []replacement{
+		{regexp.MustCompile(`(\.star)(:\d+){1,2}\b`), "$1"},
+		{regexp.MustCompile(`\d+(\.\d+)? ms\b`), "N ms"},
+		{regexp.MustCompile(`\b([0-9a-f]{2}:){5}[0-9a-f]{2}\b`), "MAC"},
+		{regexp.MustCompile(`/proc/\d+/`), "/proc/PID/"},
+		{regexp.MustCompile(`process\(\d+,`), "process(PID,"},
+		{regexp.MustCompile(`\bprocess \d+\b`), "process PID"},
+	}
+})
+
+// replacement is one thing normalize replaces: what pattern matches, by with.
+type replacement struct {
+	pattern *regexp.Regexp
+	with    string
+}

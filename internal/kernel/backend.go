@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"slices"
 	"time"
 
@@ -63,7 +64,7 @@ func (b *Backend) NS(ref model.NSRef) (*NS, error) {
 		return b.host, nil
 	}
 	if ns, ok := b.open[ref]; ok {
-		if ref.Name() == "" || NamedInode(ref.Name()) == ns.Inode() {
+		if ref.Name() == "" || NamedInode(b.paths.RunNetns, ref.Name()) == ns.Inode() {
 			return ns, nil
 		}
 		b.Forget(ref) // deleted, or replaced by another of that name
@@ -71,9 +72,9 @@ func (b *Backend) NS(ref model.NSRef) (*NS, error) {
 	var ns *NS
 	var err error
 	if name := ref.Name(); name != "" {
-		ns, err = OpenNamed(name)
+		ns, err = OpenNamed(b.paths.RunNetns, name)
 	} else {
-		ns, err = Open(ref.Path())
+		ns, err = Open(b.paths.RunNetns, ref.Path())
 	}
 	if err != nil {
 		return nil, err
@@ -153,7 +154,7 @@ func (b *Backend) Identity(ref model.NSRef) (uint64, error) {
 	return ns.Inode(), nil
 }
 
-func (b *Backend) NamedList() ([]string, error) { return NamedList() }
+func (b *Backend) NamedList() ([]string, error) { return NamedList(b.paths.RunNetns) }
 
 func (b *Backend) NetnsID(in, of model.NSRef) (int, error) {
 	a, err := b.NS(in)
@@ -229,7 +230,7 @@ func (b *Backend) awaitDAD() error {
 func (b *Backend) apply(op model.Op) error {
 	switch o := op.(type) {
 	case model.NetnsAdd:
-		ns, err := CreateNamed(o.Name)
+		ns, err := CreateNamed(b.paths.RunNetns, o.Name)
 		if err == nil {
 			b.open[model.Named(o.Name)] = ns
 		}
@@ -242,7 +243,7 @@ func (b *Backend) apply(op model.Op) error {
 		}
 		b.pending = append(b.pending, b.outsidePeers(ns)...)
 		b.Forget(ref)
-		return DeleteNamed(o.Name)
+		return DeleteNamed(b.paths.RunNetns, o.Name)
 	case model.NetnsSetID:
 		ns, err := b.NS(o.NS)
 		if err != nil {
@@ -568,7 +569,10 @@ func (b *Backend) execSpec(s model.ExecSpec) (ExecSpec, error) {
 	if err != nil {
 		return spec, err
 	}
-	spec.NS, spec.EtcName = ns, s.NS.Name()
+	spec.NS = ns
+	if name := s.NS.Name(); name != "" {
+		spec.Etc = filepath.Join(b.paths.EtcNetns, name)
+	}
 	return spec, nil
 }
 
@@ -612,7 +616,7 @@ func (b *Backend) PIDs(ref model.NSRef) ([]int, error) {
 	return ns.PIDs()
 }
 
-func (b *Backend) Identify(pid int) (string, error) { return Identify(pid) }
+func (b *Backend) Identify(pid int) (string, error) { return Identify(b.paths.RunNetns, pid) }
 
 func (b *Backend) Forget(ref model.NSRef) {
 	if ns, ok := b.open[ref]; ok {

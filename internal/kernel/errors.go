@@ -17,8 +17,8 @@ var ErrNotFound = model.ErrNotFound
 var ErrExists = model.ErrExists
 
 // ErrGone reports the use of a namespace handle whose namespace is gone:
-// the handle was closed or deleted, or its name under RunDir was removed or
-// given to another namespace. Callers match it with errors.Is.
+// the handle was closed or deleted, or its name in the folder of named
+// namespaces was removed or given to another namespace. Callers match it with errors.Is.
 var ErrGone = errors.New("namespace is gone")
 
 // goneError says in full why a namespace handle may not be used, and

@@ -64,16 +64,16 @@ func TestExecEtcNetnsResolvConf(t *testing.T) {
 	testenv.RequireRoot(t)
 	ns := newNS(t)
 	// /etc is an overlay inside the sandbox: writing here is safe.
-	dir := filepath.Join(kernel.EtcNetnsDir, ns.Name)
+	dir := filepath.Join(paths.EtcNetns, ns.Name)
 	createdParent := false
-	if _, err := os.Stat(kernel.EtcNetnsDir); os.IsNotExist(err) {
+	if _, err := os.Stat(paths.EtcNetns); os.IsNotExist(err) {
 		createdParent = true
 	}
 	must(t, os.MkdirAll(dir, 0o755))
 	t.Cleanup(func() {
 		os.RemoveAll(dir)
 		if createdParent {
-			os.Remove(kernel.EtcNetnsDir)
+			os.Remove(paths.EtcNetns)
 		}
 	})
 	must(t, os.WriteFile(filepath.Join(dir, "resolv.conf"), []byte("nameserver 8.8.8.8\n"), 0o644))
@@ -82,28 +82,28 @@ func TestExecEtcNetnsResolvConf(t *testing.T) {
 		t.Skipf("this machine has no /etc/resolv.conf to replace: %v", err)
 	}
 
-	res := run(t, kernel.ExecSpec{NS: ns, EtcName: ns.Name, Argv: []string{"cat", "/etc/resolv.conf"}})
+	res := run(t, kernel.ExecSpec{NS: ns, Etc: dir, Argv: []string{"cat", "/etc/resolv.conf"}})
 	if res.RC != 0 || res.Stdout != "nameserver 8.8.8.8\n" {
-		t.Errorf("cat /etc/resolv.conf in %s with EtcName: rc %d, %q, stderr %q", ns, res.RC, res.Stdout, res.Stderr)
+		t.Errorf("cat /etc/resolv.conf in %s with Etc: rc %d, %q, stderr %q", ns, res.RC, res.Stdout, res.Stderr)
 	}
-	// Without EtcName the file is the machine's.
+	// Without Etc the file is the machine's.
 	res = run(t, kernel.ExecSpec{NS: ns, Argv: []string{"cat", "/etc/resolv.conf"}})
 	if res.Stdout != string(orig) {
-		t.Errorf("cat /etc/resolv.conf without EtcName = %q, want the original %q", res.Stdout, orig)
+		t.Errorf("cat /etc/resolv.conf without Etc = %q, want the original %q", res.Stdout, orig)
 	}
 	// The bind mount is private to the command.
 	if now, _ := os.ReadFile("/etc/resolv.conf"); string(now) != string(orig) {
 		t.Errorf("the test's /etc/resolv.conf changed to %q", now)
 	}
-	// A name without a folder under /etc/netns is fine: nothing is replaced.
-	res = run(t, kernel.ExecSpec{NS: ns, EtcName: "no-such-" + ns.Name, Argv: []string{"cat", "/etc/resolv.conf"}})
+	// A folder that is not there is fine: nothing is replaced.
+	res = run(t, kernel.ExecSpec{NS: ns, Etc: filepath.Join(paths.EtcNetns, "no-such-"+ns.Name), Argv: []string{"cat", "/etc/resolv.conf"}})
 	if res.Stdout != string(orig) {
-		t.Errorf("EtcName without a folder: /etc/resolv.conf = %q", res.Stdout)
+		t.Errorf("Etc without a folder: /etc/resolv.conf = %q", res.Stdout)
 	}
 
 	// A file that does not exist in /etc cannot be replaced: a clear error.
 	must(t, os.WriteFile(filepath.Join(dir, "nsplay-no-such-file"), []byte("x"), 0o644))
-	_, err = kernel.Exec(context.Background(), kernel.ExecSpec{NS: ns, EtcName: ns.Name, Argv: []string{"true"}, Env: os.Environ()})
+	_, err = kernel.Exec(context.Background(), kernel.ExecSpec{NS: ns, Etc: dir, Argv: []string{"true"}, Env: os.Environ()})
 	wantErrContains(t, err, "nsplay-no-such-file", "must exist in /etc")
 }
 

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/nsplay/nsplay/internal/kernel"
+	"github.com/nsplay/nsplay/internal/model"
 	"github.com/nsplay/nsplay/internal/testenv"
 	"golang.org/x/sys/unix"
 )
@@ -18,6 +19,9 @@ import (
 // Every test binary of this package runs in a sandbox of its own (fresh
 // network namespace, private /run, overlay /etc): see internal/testenv.
 func TestMain(m *testing.M) { testenv.Main(m) }
+
+// paths are the machine's: inside the sandbox they are the test's own.
+var paths = model.DefaultPaths
 
 var seq atomic.Int64
 
@@ -29,7 +33,7 @@ func uniq(prefix string) string { return fmt.Sprintf("%s%d", prefix, seq.Add(1))
 func newNS(t *testing.T) *kernel.NS {
 	t.Helper()
 	name := uniq("kt")
-	ns, err := kernel.CreateNamed(name)
+	ns, err := kernel.CreateNamed(paths.RunNetns, name)
 	if err != nil {
 		t.Fatalf("CreateNamed(%q): %v", name, err)
 	}
@@ -41,7 +45,7 @@ func newNS(t *testing.T) *kernel.NS {
 func removeNS(t *testing.T, ns *kernel.NS) {
 	t.Helper()
 	ns.Close()
-	if err := kernel.DeleteNamed(ns.Name); err != nil && !errors.Is(err, kernel.ErrNotFound) {
+	if err := kernel.DeleteNamed(paths.RunNetns, ns.Name); err != nil && !errors.Is(err, kernel.ErrNotFound) {
 		t.Errorf("clean up namespace %s: %v", ns.Name, err)
 	}
 }

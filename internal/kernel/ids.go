@@ -21,9 +21,10 @@ func (n *NS) SetNetnsID(o *NS, id int) error {
 	return nil
 }
 
-// NamedList lists the names under RunDir, sorted, like `ip netns list`.
-func NamedList() ([]string, error) {
-	entries, err := os.ReadDir(RunDir)
+// NamedList lists the names under dir, sorted, like `ip netns list` does
+// for /run/netns.
+func NamedList(dir string) ([]string, error) {
+	entries, err := os.ReadDir(dir)
 	if os.IsNotExist(err) {
 		return nil, nil
 	}
@@ -38,20 +39,20 @@ func NamedList() ([]string, error) {
 	return names, nil
 }
 
-// Identify returns the name under RunDir of the network namespace process
+// Identify returns the name under dir of the network namespace process
 // pid is in, or "" if it has none, like `ip netns identify PID`.
-func Identify(pid int) (string, error) {
+func Identify(dir string, pid int) (string, error) {
 	var st unix.Stat_t
 	if err := unix.Stat(fmt.Sprintf("/proc/%d/ns/net", pid), &st); err != nil {
 		return "", fmt.Errorf("process %d: %w", pid, classify(err))
 	}
-	names, err := NamedList()
+	names, err := NamedList(dir)
 	if err != nil {
 		return "", err
 	}
 	for _, name := range names {
 		var o unix.Stat_t
-		if unix.Stat(filepath.Join(RunDir, name), &o) == nil && o.Dev == st.Dev && o.Ino == st.Ino {
+		if unix.Stat(filepath.Join(dir, name), &o) == nil && o.Dev == st.Dev && o.Ino == st.Ino {
 			return name, nil
 		}
 	}

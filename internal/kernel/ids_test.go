@@ -19,7 +19,7 @@ func TestNamedList(t *testing.T) {
 	for range 3 {
 		made = append(made, newNS(t).Name)
 	}
-	got, err := kernel.NamedList()
+	got, err := kernel.NamedList(paths.RunNetns)
 	must(t, err)
 	want := testenv.Netns(t)
 	slices.Sort(want)
@@ -34,8 +34,8 @@ func TestNamedList(t *testing.T) {
 			t.Errorf("NamedList = %v lacks %s", got, name)
 		}
 	}
-	must(t, kernel.DeleteNamed(made[1]))
-	got, err = kernel.NamedList()
+	must(t, kernel.DeleteNamed(paths.RunNetns, made[1]))
+	got, err = kernel.NamedList(paths.RunNetns)
 	if err != nil || slices.Contains(got, made[1]) {
 		t.Errorf("NamedList after deleting %s = %v, %v", made[1], got, err)
 	}
@@ -51,7 +51,7 @@ func TestIdentify(t *testing.T) {
 		pid  int
 		want string
 	}{{p.PID(), ns.Name}, {1, ""}} {
-		got, err := kernel.Identify(tc.pid)
+		got, err := kernel.Identify(paths.RunNetns, tc.pid)
 		ip := strings.TrimSpace(testenv.IP(t, "netns", "identify", strconv.Itoa(tc.pid)))
 		if err != nil || got != tc.want || got != ip {
 			t.Errorf("Identify(%d) = %q, %v; ip netns identify = %q; want %q", tc.pid, got, err, ip, tc.want)
@@ -59,10 +59,10 @@ func TestIdentify(t *testing.T) {
 	}
 	// A fresh network namespace has no name.
 	fresh := startProc(t, kernel.ExecSpec{NS: ns, New: []string{"net"}, Argv: []string{"sleep", "30"}})
-	if got, err := kernel.Identify(fresh.PID()); err != nil || got != "" {
+	if got, err := kernel.Identify(paths.RunNetns, fresh.PID()); err != nil || got != "" {
 		t.Errorf("Identify of a process in an unnamed namespace = %q, %v; want \"\"", got, err)
 	}
-	if _, err := kernel.Identify(1 << 30); !errors.Is(err, kernel.ErrNotFound) {
+	if _, err := kernel.Identify(paths.RunNetns, 1<<30); !errors.Is(err, kernel.ErrNotFound) {
 		t.Errorf("Identify of no process: %v, want ErrNotFound", err)
 	}
 }

@@ -21,14 +21,15 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// RunDir is where named namespaces are bind-mounted, as `ip netns` does.
-const RunDir = "/run/netns"
-
 // NS is an open network namespace with one netlink handle bound to it, so
 // that link, address and route calls never switch the calling thread.
+//
+// The functions that take a dir take the folder where named namespaces are
+// bind-mounted, as `ip netns` does in /run/netns (model.Paths.RunNetns).
 type NS struct {
-	Name string // the name under RunDir, or "" for a namespace known by another path
+	Name string // the name under dir, or "" for a namespace known by another path
 	Path string // a path that names the namespace, e.g. /run/netns/ns1 or /proc/42/ns/net
+	dir  string // the folder of named namespaces it was opened in; Name is under it
 	// Label is how messages name the namespace when it has no Name ("host").
 	Label string
 	fd    netns.NsHandle
@@ -43,7 +44,7 @@ type NS struct {
 // start, before anything switches threads, to get the "host" namespace.
 func Current() (*NS, error) {
 	path := fmt.Sprintf("/proc/%d/task/%d/ns/net", os.Getpid(), unix.Gettid())
-	ns, err := open(path, "")
+	ns, err := open("", path, "")
 	if ns != nil {
 		ns.Label = "host"
 	}
@@ -51,30 +52,31 @@ func Current() (*NS, error) {
 }
 
 // Open opens an existing namespace by path (/proc/PID/ns/net, a bind mount).
-// A path under RunDir gives the namespace its name there.
-func Open(path string) (*NS, error) {
+// A path right under dir gives the namespace its name there.
+func Open(dir, path string) (*NS, error) {
 	name := ""
-	if dir, file := filepath.Split(filepath.Clean(path)); filepath.Clean(dir) == RunDir {
+	if parent, file := filepath.Split(filepath.Clean(path)); dir != "" && filepath.Clean(parent) == filepath.Clean(dir) {
 		name = file
 	}
-	return open(path, name)
+	return open(dir, path, name)
 }
 
-// OpenNamed opens the namespace `ip netns add NAME` would have made.
-func OpenNamed(name string) (*NS, error) {
+// OpenNamed opens the namespace `ip netns add NAME` would have made in dir.
+func OpenNamed(dir, name string) (*NS, error) {
 	if err := ValidNetnsName(name); err != nil {
 		return nil, err
 	}
-	return open(filepath.Join(RunDir, name), name)
+	return open(dir, filepath.Join(dir, name), name)
 }
 
-// NamedExists tells whether RunDir holds a namespace of that name.
-func NamedExists(name string) bool {
-	_, err := os.Lstat(filepath.Join(RunDir, name))
+// NamedExists tells whether dir holds a namespace of that name.
+func NamedExists(dir, name string) bool {
+	_, err := os.Lstat(filepath.Join(dir, name))
 	return err == nil
 }
 
-func open(path, name string) (*NS, error) {
+// open opens the namespace at path; name is its name under dir, or "".
+func open(dir, path, name string) (*NS, error) {
 	fd, err := netns.GetFromPath(path)
 	if err != nil {
 		return nil, fmt.Errorf("open network namespace %s: %w", path, classify(err))
@@ -82,7 +84,11 @@ func open(path, name string) (*NS, error) {
 	var fs unix.Statfs_t
 	if err := unix.Fstatfs(int(fd), &fs); err != nil || fs.Type != unix.NSFS_MAGIC {
 		fd.Close()
-		return nil, fmt.Errorf("%s is not a namespace (not on nsfs): a namespace path is /proc/PID/ns/net or a bind mount of one, like %s/NAME", path, RunDir)
+		hint := "a namespace path is /proc/PID/ns/net or a bind mount of one"
+		if dir != "" {
+			hint += ", like " + filepath.Join(dir, "NAME")
+		}
+		return nil, fmt.Errorf("%s is not a namespace (not on nsfs): %s", path, hint)
 	}
 	var st unix.Stat_t
 	if err := unix.Fstat(int(fd), &st); err != nil {
@@ -101,11 +107,11 @@ func open(path, name string) (*NS, error) {
 		fd.Close()
 		return nil, fmt.Errorf("open netlink socket in %s: %w", path, err)
 	}
-	return &NS{Name: name, Path: path, fd: fd, ino: st.Ino, nl: h}, nil
+	return &NS{Name: name, Path: path, dir: dir, fd: fd, ino: st.Ino, nl: h}, nil
 }
 
 // Err is nil while n may be used. After Close or Delete, and once the name
-// n has under RunDir no longer names it (`ip netns del` from outside), it
+// n has under its folder no longer names it (`ip netns del` from outside), it
 // says why not and matches ErrGone. Every method that reaches the kernel
 // checks it first: a closed netlink handle would otherwise answer from the
 // namespace of the calling thread, the host.
@@ -113,8 +119,8 @@ func (n *NS) Err() error {
 	if n.closed != nil {
 		return n.closed
 	}
-	if n.Name != "" && NamedInode(n.Name) != n.ino {
-		return goneError(fmt.Sprintf("namespace %s is gone: %s no longer names it (deleted with ip netns del?)", n.Name, filepath.Join(RunDir, n.Name)))
+	if n.Name != "" && NamedInode(n.dir, n.Name) != n.ino {
+		return goneError(fmt.Sprintf("namespace %s is gone: %s no longer names it (deleted with ip netns del?)", n.Name, filepath.Join(n.dir, n.Name)))
 	}
 	return nil
 }
@@ -143,16 +149,16 @@ func ValidNetnsName(name string) error {
 }
 
 // CreateNamed makes a new network namespace and bind-mounts it as
-// RunDir/name, like `ip netns add`. A thread is switched into the new
+// dir/name, like `ip netns add`. A thread is switched into the new
 // namespace only for the mount.
-func CreateNamed(name string) (*NS, error) {
+func CreateNamed(dir, name string) (*NS, error) {
 	if err := ValidNetnsName(name); err != nil {
 		return nil, err
 	}
-	if err := ensureRunDir(); err != nil {
+	if err := ensureShared(dir); err != nil {
 		return nil, err
 	}
-	path := filepath.Join(RunDir, name)
+	path := filepath.Join(dir, name)
 	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE|os.O_EXCL, 0o444)
 	if err != nil {
 		return nil, fmt.Errorf("create namespace %s: %w", name, classify(err))
@@ -165,7 +171,7 @@ func CreateNamed(name string) (*NS, error) {
 		os.Remove(path)
 		return nil, fmt.Errorf("create namespace %s: %w", name, err)
 	}
-	ns, err := open(path, name)
+	ns, err := open(dir, path, name)
 	if err != nil {
 		unix.Unmount(path, unix.MNT_DETACH)
 		os.Remove(path)
@@ -174,20 +180,21 @@ func CreateNamed(name string) (*NS, error) {
 	return ns, nil
 }
 
-// ensureRunDir makes RunDir a shared mount point, as iproute2 does, so that
-// namespaces mounted there are seen in mount namespaces made later.
-func ensureRunDir() error {
-	if err := os.MkdirAll(RunDir, 0o755); err != nil {
-		return fmt.Errorf("create %s: %w", RunDir, err)
+// ensureShared makes dir a shared mount point, as iproute2 does with
+// /run/netns, so that namespaces mounted there are seen in mount
+// namespaces made later.
+func ensureShared(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("create %s: %w", dir, err)
 	}
-	err := unix.Mount("", RunDir, "none", unix.MS_SHARED|unix.MS_REC, "")
+	err := unix.Mount("", dir, "none", unix.MS_SHARED|unix.MS_REC, "")
 	if errors.Is(err, unix.EINVAL) {
-		if err = unix.Mount(RunDir, RunDir, "none", unix.MS_BIND|unix.MS_REC, ""); err == nil {
-			err = unix.Mount("", RunDir, "none", unix.MS_SHARED|unix.MS_REC, "")
+		if err = unix.Mount(dir, dir, "none", unix.MS_BIND|unix.MS_REC, ""); err == nil {
+			err = unix.Mount("", dir, "none", unix.MS_SHARED|unix.MS_REC, "")
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("make %s a shared mount: %w", RunDir, err)
+		return fmt.Errorf("make %s a shared mount: %w", dir, err)
 	}
 	return nil
 }
@@ -214,10 +221,10 @@ func (n *NS) Inode() uint64 {
 	return n.ino
 }
 
-// NamedInode is the inode of the namespace mounted as RunDir/name, or 0.
-func NamedInode(name string) uint64 {
+// NamedInode is the inode of the namespace mounted as dir/name, or 0.
+func NamedInode(dir, name string) uint64 {
 	var st unix.Stat_t
-	if unix.Stat(filepath.Join(RunDir, name), &st) != nil {
+	if unix.Stat(filepath.Join(dir, name), &st) != nil {
 		return 0
 	}
 	return st.Ino
@@ -252,7 +259,7 @@ func (n *NS) Close() {
 	n.closed = goneError(fmt.Sprintf("the handle of namespace %s is closed", n))
 }
 
-// Delete closes n and removes its mount under RunDir, like `ip netns del`.
+// Delete closes n and removes its mount under its folder, like `ip netns del`.
 // The kernel frees the namespace, and the links in it, once nothing else
 // holds it, and does so in the background: Delete waits (up to 5s) until
 // the veths whose peers sit in the known namespaces are gone too, so that
@@ -260,14 +267,14 @@ func (n *NS) Close() {
 // every use after it: Err says that it was deleted.
 func (n *NS) Delete(known []*NS) error {
 	if n.Name == "" {
-		return fmt.Errorf("namespace %s has no name under %s: nsplay deletes only namespaces it created", n.Path, RunDir)
+		return fmt.Errorf("namespace %s has no name: nsplay deletes only the named namespaces it created", n.Path)
 	}
 	if err := n.Err(); err != nil {
 		return err
 	}
 	peers := n.outsidePeers(known)
 	n.Close()
-	if err := DeleteNamed(n.Name); err != nil {
+	if err := DeleteNamed(n.dir, n.Name); err != nil {
 		return err
 	}
 	n.closed = goneError("namespace " + n.Name + " was deleted")
@@ -314,9 +321,9 @@ func (n *NS) WaitGone(l LinkInfo, limit time.Duration) error {
 	return fmt.Errorf("its peer %s in %s is still there after %s", l.Name, n, limit)
 }
 
-// DeleteNamed removes RunDir/name. A name that is not there is ErrNotFound.
-func DeleteNamed(name string) error {
-	path := filepath.Join(RunDir, name)
+// DeleteNamed removes dir/name. A name that is not there is ErrNotFound.
+func DeleteNamed(dir, name string) error {
+	path := filepath.Join(dir, name)
 	if err := unix.Unmount(path, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) {
 		return fmt.Errorf("unmount %s: %w", path, classify(err))
 	}

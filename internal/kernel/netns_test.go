@@ -19,19 +19,19 @@ import (
 func TestNamedNamespaceLifecycle(t *testing.T) {
 	testenv.RequireRoot(t)
 	name := uniq("life")
-	if kernel.NamedExists(name) {
+	if kernel.NamedExists(paths.RunNetns, name) {
 		t.Fatalf("NamedExists(%q) before creation", name)
 	}
-	ns, err := kernel.CreateNamed(name)
+	ns, err := kernel.CreateNamed(paths.RunNetns, name)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { removeNS(t, ns) })
 
-	if ns.Name != name || ns.Path != filepath.Join(kernel.RunDir, name) || ns.String() != name {
-		t.Errorf("CreateNamed: Name %q Path %q String %q, want %q, %s, %q", ns.Name, ns.Path, ns.String(), name, filepath.Join(kernel.RunDir, name), name)
+	if ns.Name != name || ns.Path != filepath.Join(paths.RunNetns, name) || ns.String() != name {
+		t.Errorf("CreateNamed: Name %q Path %q String %q, want %q, %s, %q", ns.Name, ns.Path, ns.String(), name, filepath.Join(paths.RunNetns, name), name)
 	}
-	if !kernel.NamedExists(name) {
+	if !kernel.NamedExists(paths.RunNetns, name) {
 		t.Errorf("NamedExists(%q) = false after CreateNamed", name)
 	}
 	if !slices.Contains(testenv.Netns(t), name) {
@@ -43,7 +43,7 @@ func TestNamedNamespaceLifecycle(t *testing.T) {
 		t.Errorf("ip -n %s link = %+v, want only lo, down", name, links)
 	}
 
-	again, err := kernel.OpenNamed(name)
+	again, err := kernel.OpenNamed(paths.RunNetns, name)
 	if err != nil {
 		t.Fatalf("OpenNamed: %v", err)
 	}
@@ -52,30 +52,30 @@ func TestNamedNamespaceLifecycle(t *testing.T) {
 	}
 	again.Close()
 
-	_, err = kernel.CreateNamed(name)
+	_, err = kernel.CreateNamed(paths.RunNetns, name)
 	if !errors.Is(err, kernel.ErrExists) {
 		t.Errorf("CreateNamed(%q) twice: %v, want ErrExists", name, err)
 	}
 	// The failed duplicate must not have damaged the first one.
-	if again, err := kernel.OpenNamed(name); err != nil || !again.Same(ns) {
+	if again, err := kernel.OpenNamed(paths.RunNetns, name); err != nil || !again.Same(ns) {
 		t.Errorf("after a duplicate CreateNamed, OpenNamed(%q): %v (same: %v)", name, err, err == nil && again.Same(ns))
 	} else {
 		again.Close()
 	}
 
-	if err := kernel.DeleteNamed(name); err != nil {
+	if err := kernel.DeleteNamed(paths.RunNetns, name); err != nil {
 		t.Fatalf("DeleteNamed: %v", err)
 	}
-	if kernel.NamedExists(name) {
+	if kernel.NamedExists(paths.RunNetns, name) {
 		t.Errorf("NamedExists(%q) after DeleteNamed", name)
 	}
 	if slices.Contains(testenv.Netns(t), name) {
 		t.Errorf("ip netns list still shows %s after DeleteNamed", name)
 	}
-	if _, err := kernel.OpenNamed(name); !errors.Is(err, kernel.ErrNotFound) {
+	if _, err := kernel.OpenNamed(paths.RunNetns, name); !errors.Is(err, kernel.ErrNotFound) {
 		t.Errorf("OpenNamed of a deleted namespace: %v, want ErrNotFound", err)
 	}
-	if err := kernel.DeleteNamed(name); !errors.Is(err, kernel.ErrNotFound) {
+	if err := kernel.DeleteNamed(paths.RunNetns, name); !errors.Is(err, kernel.ErrNotFound) {
 		t.Errorf("DeleteNamed twice: %v, want ErrNotFound", err)
 	}
 }
@@ -86,7 +86,7 @@ func TestNSDelete(t *testing.T) {
 	if err := ns.Delete(nil); err != nil {
 		t.Fatalf("Delete: %v", err)
 	}
-	if kernel.NamedExists(ns.Name) || slices.Contains(testenv.Netns(t), ns.Name) {
+	if kernel.NamedExists(paths.RunNetns, ns.Name) || slices.Contains(testenv.Netns(t), ns.Name) {
 		t.Errorf("namespace %s still there after Delete", ns.Name)
 	}
 
@@ -112,7 +112,7 @@ func TestGoneHandleRefuses(t *testing.T) {
 	}{
 		{"Delete", func(ns *kernel.NS) error { return ns.Delete(nil) }, "was deleted"},
 		{"Close", func(ns *kernel.NS) error { ns.Close(); return nil }, "is closed"},
-		{"ip netns del", func(ns *kernel.NS) error { return kernel.DeleteNamed(ns.Name) }, "is gone"},
+		{"ip netns del", func(ns *kernel.NS) error { return kernel.DeleteNamed(paths.RunNetns, ns.Name) }, "is gone"},
 	} {
 		t.Run(strings.ReplaceAll(c.how, " ", "_"), func(t *testing.T) {
 			ns := newNS(t)
@@ -190,16 +190,16 @@ func TestNSDeleteWaitsForOutsidePeers(t *testing.T) {
 
 func TestNetnsNameValidation(t *testing.T) {
 	testenv.RequireRoot(t)
-	before, _ := os.ReadDir(kernel.RunDir)
+	before, _ := os.ReadDir(paths.RunNetns)
 	for _, name := range []string{"", ".", "..", "a/b", "/abs", strings.Repeat("n", 256)} {
 		if err := kernel.ValidNetnsName(name); err == nil {
 			t.Errorf("ValidNetnsName(%q) = nil, want an error", name)
 		}
-		if ns, err := kernel.CreateNamed(name); err == nil {
+		if ns, err := kernel.CreateNamed(paths.RunNetns, name); err == nil {
 			ns.Delete(nil)
 			t.Errorf("CreateNamed(%q) succeeded", name)
 		}
-		if ns, err := kernel.OpenNamed(name); err == nil {
+		if ns, err := kernel.OpenNamed(paths.RunNetns, name); err == nil {
 			ns.Close()
 			t.Errorf("OpenNamed(%q) succeeded", name)
 		}
@@ -209,9 +209,9 @@ func TestNetnsNameValidation(t *testing.T) {
 			t.Errorf("ValidNetnsName(%q) = %v, want nil", name, err)
 		}
 	}
-	after, _ := os.ReadDir(kernel.RunDir)
+	after, _ := os.ReadDir(paths.RunNetns)
 	if len(after) != len(before) {
-		t.Errorf("invalid names changed %s: %d entries before, %d after", kernel.RunDir, len(before), len(after))
+		t.Errorf("invalid names changed %s: %d entries before, %d after", paths.RunNetns, len(before), len(after))
 	}
 }
 
@@ -225,7 +225,7 @@ func TestCurrentAndSame(t *testing.T) {
 		t.Errorf("Current is namespace %d, the process is in %d", got, want)
 	}
 
-	byPath, err := kernel.Open("/proc/self/ns/net")
+	byPath, err := kernel.Open(paths.RunNetns, "/proc/self/ns/net")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -248,17 +248,17 @@ func TestCurrentAndSame(t *testing.T) {
 		t.Errorf("a namespace is not Same as itself")
 	}
 
-	if _, err := kernel.Open("/nonexistent/ns/net"); !errors.Is(err, kernel.ErrNotFound) {
+	if _, err := kernel.Open(paths.RunNetns, "/nonexistent/ns/net"); !errors.Is(err, kernel.ErrNotFound) {
 		t.Errorf("Open of a missing path: %v, want ErrNotFound", err)
 	}
-	if ns, err := kernel.Open("/etc/hostname"); err == nil {
+	if ns, err := kernel.Open(paths.RunNetns, "/etc/hostname"); err == nil {
 		ns.Close()
 		t.Errorf("Open of a file that is no namespace succeeded")
 	} else {
 		wantErrContains(t, err, "/etc/hostname", "is not a namespace")
 	}
-	// A path under RunDir names the namespace.
-	if named, err := kernel.Open(other.Path); err != nil || named.Name != other.Name || !named.Same(other) {
+	// A path in the folder of named namespaces names the namespace.
+	if named, err := kernel.Open(paths.RunNetns, other.Path); err != nil || named.Name != other.Name || !named.Same(other) {
 		t.Errorf("Open(%s) = %v, %v; want the namespace named %s", other.Path, named, err, other.Name)
 	} else {
 		named.Close()

@@ -23,18 +23,14 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// EtcNetnsDir holds per-namespace files that commands run in a namespace see
-// over /etc, as with `ip netns exec`.
-const EtcNetnsDir = "/etc/netns"
-
 // ExecSpec is one command to run in a lab.
 type ExecSpec struct {
 	NS      *NS    // the network namespace to run in, when JoinPID is 0
 	JoinPID int    // else: join all namespaces of this process, like `nsenter -t PID -a`, but those in New
-	EtcName string // bind-mount /etc/netns/<EtcName>/* over /etc/*; "" for none
-	// New lists fresh namespaces to run in, like unshare(1): "mnt", "uts",
-	// "ipc", "pid", "net", "user". "pid" brings a fresh /proc (and so
-	// "mnt"); "user" maps root inside to nobody (65534) outside.
+	Etc     string // bind-mount the entries of this folder over /etc, as ip netns exec NAME does /etc/netns/NAME; "" for none
+	// New lists fresh namespaces to run in, like unshare(1): the kinds
+	// that are model.NamespaceKind.Fresh. "pid" brings a fresh /proc (and
+	// so "mnt"); "user" maps root inside to nobody (65534) outside.
 	New      []string
 	Hostname string   // the hostname in a fresh UTS namespace (implies "uts")
 	Argv     []string // argv[0] is looked up in PATH
@@ -49,22 +45,12 @@ type ExecResult = model.ExecResult
 // ErrTimeout reports that a command ran past its timeout and was killed.
 var ErrTimeout = errors.New("timed out")
 
-// NamespaceKinds are the kinds of namespace a command can get fresh ones of.
-var NamespaceKinds = map[string]uintptr{
-	"mnt":  unix.CLONE_NEWNS,
-	"uts":  unix.CLONE_NEWUTS,
-	"ipc":  unix.CLONE_NEWIPC,
-	"pid":  unix.CLONE_NEWPID,
-	"net":  unix.CLONE_NEWNET,
-	"user": unix.CLONE_NEWUSER,
-}
-
 // nobody is the uid and gid that root in a fresh user namespace is outside.
 const nobody = 65534
 
 // Exec runs a command and waits for it, the way `ip netns exec` does: in
 // the namespace, in a private mount namespace with /sys remounted for that
-// namespace and /etc/netns/<name>/* bind-mounted over /etc/*. The command
+// namespace and the entries of spec.Etc bind-mounted over /etc. The command
 // runs in its own process group; the whole group is killed on timeout or
 // when ctx is cancelled.
 func Exec(ctx context.Context, spec ExecSpec) (ExecResult, error) {
@@ -199,7 +185,7 @@ type helperConfig struct {
 	UnshareMnt bool   `json:"unshare_mnt,omitempty"` // then make a fresh one, a copy of it
 	Mounts     bool   `json:"mounts,omitempty"`      // in a fresh mount namespace: make it private, remount /sys
 	Proc       bool   `json:"proc,omitempty"`        // mount a /proc for a fresh PID namespace
-	Etc        string `json:"etc,omitempty"`         // bind /etc/netns/<Etc>/* over /etc/*
+	Etc        string `json:"etc,omitempty"`         // bind the entries of this folder over /etc
 	Hostname   string `json:"hostname,omitempty"`
 	// Pdeathsig: the kernel kills the command if the thread that forked
 	// it ends. That thread waits for the command, locked to the goroutine
@@ -211,9 +197,9 @@ type helperConfig struct {
 func plan(spec ExecSpec) (uintptr, helperConfig, error) {
 	var flags uintptr
 	for _, kind := range spec.New {
-		f, ok := NamespaceKinds[kind]
-		if !ok {
-			return 0, helperConfig{}, fmt.Errorf("unknown namespace kind %q: use mnt, uts, ipc, pid, net or user", kind)
+		f, err := cloneFlag(kind)
+		if err != nil {
+			return 0, helperConfig{}, err
 		}
 		flags |= f
 	}
@@ -236,7 +222,7 @@ func plan(spec ExecSpec) (uintptr, helperConfig, error) {
 		Pdeathsig: spec.JoinPID == 0 || sameNS(spec.JoinPID, "pid") || flags&unix.CLONE_NEWPID != 0,
 	}
 	if spec.JoinPID == 0 {
-		cfg.Etc = spec.EtcName
+		cfg.Etc = spec.Etc
 		return flags, cfg, nil
 	}
 	// Joining a process: the helper joins its mount namespace, and makes
@@ -247,6 +233,31 @@ func plan(spec ExecSpec) (uintptr, helperConfig, error) {
 		flags &^= unix.CLONE_NEWNS
 	}
 	return flags, cfg, nil
+}
+
+// cloneFlag is the clone(2) flag that gives a command a fresh namespace of
+// a kind. The model lists the kinds (model.NamespaceKinds) and which a
+// command may have fresh; this is the one place that maps them to the
+// kernel's flags.
+func cloneFlag(kind string) (uintptr, error) {
+	if err := model.CheckFresh(kind); err != nil {
+		return 0, err
+	}
+	switch kind {
+	case "mnt":
+		return unix.CLONE_NEWNS, nil
+	case "uts":
+		return unix.CLONE_NEWUTS, nil
+	case "ipc":
+		return unix.CLONE_NEWIPC, nil
+	case "pid":
+		return unix.CLONE_NEWPID, nil
+	case "net":
+		return unix.CLONE_NEWNET, nil
+	case "user":
+		return unix.CLONE_NEWUSER, nil
+	}
+	return 0, fmt.Errorf("the kernel backend cannot make a fresh %s namespace: %w", kind, model.ErrUnsupported)
 }
 
 // joinOrder is the order in which a thread joins another process's
@@ -534,7 +545,7 @@ func execHelper(cfg helperConfig, argv []string) error {
 		}
 	}
 	if cfg.Etc != "" {
-		if err := bindEtc(filepath.Join(EtcNetnsDir, cfg.Etc)); err != nil {
+		if err := bindEtc(cfg.Etc); err != nil {
 			return err
 		}
 	}

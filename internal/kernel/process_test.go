@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/nsplay/nsplay/internal/kernel"
+	"github.com/nsplay/nsplay/internal/model"
 	"github.com/nsplay/nsplay/internal/testenv"
 	"golang.org/x/sys/unix"
 )
@@ -365,7 +366,8 @@ var nsKinds = []string{"cgroup", "ipc", "mnt", "net", "pid", "user", "uts"}
 // Each kind in New gives the command a namespace of that kind of its own;
 // the others stay the test's (the mount namespace is always fresh, as with
 // ip netns exec), and the network namespace is the target's unless "net"
-// is asked for.
+// is asked for. Every kind the model lets a command have fresh is one the
+// kernel backend makes.
 func TestStartNewNamespaces(t *testing.T) {
 	testenv.RequireRoot(t)
 	ns := newNS(t)
@@ -374,8 +376,15 @@ func TestStartNewNamespaces(t *testing.T) {
 	for _, k := range nsKinds {
 		self[k] = nsInode(t, "/proc/self/ns/"+k)
 	}
-	for _, kind := range []string{"mnt", "uts", "ipc", "pid", "net", "user"} {
+	for _, k := range model.NamespaceKinds() {
+		if !k.Fresh() {
+			continue
+		}
+		kind := k.Name
 		t.Run(kind, func(t *testing.T) {
+			if !slices.Contains(nsKinds, kind) {
+				t.Fatalf("the test does not look at %s namespaces: add the kind to nsKinds", kind)
+			}
 			noNewProcesses(t)
 			p := startProc(t, kernel.ExecSpec{NS: ns, New: []string{kind}, Argv: []string{"sleep", "30"}})
 			for _, k := range nsKinds {

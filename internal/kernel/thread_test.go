@@ -76,7 +76,7 @@ func TestNoThreadLeftInLabNamespace(t *testing.T) {
 	fresh := [][]string{nil, {"user"}, {"pid"}, {"user", "pid"}, {"net"}, {"uts", "ipc"}}
 	for i := range 8 {
 		wg.Go(func() {
-			ns, err := kernel.CreateNamed(uniq("thr"))
+			ns, err := kernel.CreateNamed(paths.RunNetns, uniq("thr"))
 			if err != nil {
 				report("create", err)
 				return
@@ -97,7 +97,7 @@ func TestNoThreadLeftInLabNamespace(t *testing.T) {
 				err = fmt.Errorf("%d of 2 replies", res.Received)
 			}
 			report("ping", err)
-			again, err := kernel.OpenNamed(ns.Name)
+			again, err := kernel.OpenNamed(paths.RunNetns, ns.Name)
 			report("open", err)
 			if err == nil {
 				again.Close()

@@ -133,7 +133,7 @@ func outsideNS(t *testing.T) string {
 	name := uniq("out")
 	testenv.IP(t, "netns", "add", name)
 	t.Cleanup(func() {
-		if err := exec.Command("ip", "netns", "del", name).Run(); err != nil && kernel.NamedExists(name) {
+		if err := exec.Command("ip", "netns", "del", name).Run(); err != nil && kernel.NamedExists(paths.RunNetns, name) {
 			t.Errorf("clean up namespace %s: %v", name, err)
 		}
 	})

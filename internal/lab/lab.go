@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 
 	"github.com/nsplay/nsplay/internal/model"
@@ -56,15 +55,30 @@ type Lab struct {
 	where        string // the playbook position of the change DoAt makes now
 }
 
-var labName = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$`)
+// checkLabName allows up to 64 letters, digits, '_', '.' and '-', not
+// starting with '.' or '-': a lab's name is a folder's name. A plain loop,
+// not a regular expression compiled when the package loads: every command
+// exec_in and spawn start runs nsplay's binary first (kernel's exec
+// helper), and with it every package's initialisation.
+func checkLabName(name string) error {
+	ok := len(name) >= 1 && len(name) <= 64 && name[0] != '.' && name[0] != '-'
+	for i := 0; ok && i < len(name); i++ {
+		c := name[i]
+		ok = 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '.' || c == '-'
+	}
+	if !ok {
+		return fmt.Errorf("lab name %q: use up to 64 letters, digits, '_', '.' and '-', not starting with '.' or '-'", name)
+	}
+	return nil
+}
 
 // Open takes the lab's lock and reads its journal, so that what a kept lab
 // owns is adopted. An empty playbook opens it for `nsplay down`. Paths
 // without a Labs folder give a lab whose journal lives in memory (a plan:
 // nothing on the machine changes).
 func Open(name string, b model.Backend, paths model.Paths, playbook string) (*Lab, error) {
-	if !labName.MatchString(name) {
-		return nil, fmt.Errorf("lab name %q: use up to 64 letters, digits, '_', '.' and '-', not starting with '.' or '-'", name)
+	if err := checkLabName(name); err != nil {
+		return nil, err
 	}
 	if paths.Labs == "" {
 		l := newLab(name, b, paths, "", history{})

@@ -205,7 +205,7 @@ func TestJournalReplay(t *testing.T) {
 			t.Errorf("the teardown did not %q:\n  %s", want, strings.Join(reports, "\n  "))
 		}
 	}
-	if hasLink(t, "", b) || kernel.NamedExists(ns1) {
+	if hasLink(t, "", b) || kernel.NamedExists(paths.RunNetns, ns1) {
 		t.Errorf("the teardown left %s or %s", b, ns1)
 	}
 }
@@ -243,7 +243,7 @@ func TestJournalTornLine(t *testing.T) {
 	}
 	must(t, l.Teardown(func(string) {}))
 	for _, n := range []string{ns1, ns2} {
-		if kernel.NamedExists(n) {
+		if kernel.NamedExists(paths.RunNetns, n) {
 			t.Errorf("namespace %s survived the teardown", n)
 		}
 	}
@@ -310,7 +310,7 @@ func TestNetnsCreateAndAdopt(t *testing.T) {
 		t.Errorf("NetnsAdd(a/b) succeeded")
 	}
 	must(t, l.Teardown(func(string) {}))
-	if kernel.NamedExists(nsName) {
+	if kernel.NamedExists(paths.RunNetns, nsName) {
 		t.Errorf("%s survived the teardown", nsName)
 	}
 }
@@ -341,7 +341,7 @@ func TestNetnsClash(t *testing.T) {
 		t.Errorf("NetnsDel of a namespace made outside the lab: %v, want ErrNotOwned", err)
 	}
 	must(t, l.Teardown(func(string) {}))
-	if !kernel.NamedExists(out) {
+	if !kernel.NamedExists(paths.RunNetns, out) {
 		t.Errorf("the lab deleted %s, which it did not create", out)
 	}
 }
@@ -373,7 +373,7 @@ func TestAttach(t *testing.T) {
 		t.Errorf("the identity of a missing path: %v, want ErrNotFound", err)
 	}
 	must(t, l.Teardown(func(string) {}))
-	if !kernel.NamedExists(out) {
+	if !kernel.NamedExists(paths.RunNetns, out) {
 		t.Errorf("the teardown deleted the attached namespace")
 	}
 }

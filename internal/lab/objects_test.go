@@ -98,7 +98,7 @@ func TestCreateLinkAdoptsAfterMoveAndRename(t *testing.T) {
 
 	var reports []string
 	must(t, l.Teardown(func(s string) { reports = append(reports, s) }))
-	if hasLink(t, "", p) || kernel.NamedExists(nsName) {
+	if hasLink(t, "", p) || kernel.NamedExists(paths.RunNetns, nsName) {
 		t.Errorf("teardown left %s in the host or %s; reports: %q", p, nsName, reports)
 	}
 }
@@ -168,7 +168,7 @@ func TestCreateLinkInLabNamespace(t *testing.T) {
 	if _, err := l.Do(model.NetnsDel{Name: nsName}); err != nil {
 		t.Errorf("NetnsDel of the lab's namespace: %v", err)
 	}
-	if kernel.NamedExists(nsName) || len(objects(t, name)) != 0 {
+	if kernel.NamedExists(paths.RunNetns, nsName) || len(objects(t, name)) != 0 {
 		t.Errorf("NetnsDel left %s (journal %v)", nsName, objects(t, name))
 	}
 }
@@ -287,7 +287,7 @@ func TestMayChange(t *testing.T) {
 		t.Errorf("OwnsLink(%s) with AllowHost", xa)
 	}
 	must(t, l.Teardown(func(string) {}))
-	if !hasLink(t, "", xa) || !kernel.NamedExists(out) {
+	if !hasLink(t, "", xa) || !kernel.NamedExists(paths.RunNetns, out) {
 		t.Errorf("the teardown removed %s or %s, which the lab did not create", xa, out)
 	}
 }

@@ -127,7 +127,7 @@ func TestTeardownStopsSpawnedProcesses(t *testing.T) {
 	if res, err := p.Wait(context.Background(), time.Second); err != nil || res.RC != 143 {
 		t.Errorf("the spawned process ended with %+v, %v; want SIGTERM (rc 143)", res, err)
 	}
-	if kernel.NamedExists(nsName) {
+	if kernel.NamedExists(paths.RunNetns, nsName) {
 		t.Errorf("namespace %s is still there", nsName)
 	}
 }

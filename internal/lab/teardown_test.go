@@ -154,7 +154,7 @@ func TestCrashThenDown(t *testing.T) {
 	if !ok || info.State != "orphaned" || info.Objects != n || info.Playbook != "crash.star" {
 		t.Errorf("List after the crash: %+v (listed %v); want orphaned, %d objects, crash.star", info, ok, n)
 	}
-	if !kernel.NamedExists(tu.ns1) || !hasLink(t, "", tu.bridge) {
+	if !kernel.NamedExists(paths.RunNetns, tu.ns1) || !hasLink(t, "", tu.bridge) {
 		t.Fatalf("the crashed lab is not up")
 	}
 
@@ -184,7 +184,7 @@ func TestKeepThenDown(t *testing.T) {
 	if info, _ := labInfo(t, name); info.State != "kept" {
 		t.Errorf("List after Keep: %+v", info)
 	}
-	if !kernel.NamedExists(tu.ns1) || !hasLink(t, "", tu.bridge) {
+	if !kernel.NamedExists(paths.RunNetns, tu.ns1) || !hasLink(t, "", tu.bridge) {
 		t.Fatalf("Keep did not keep the lab")
 	}
 	must(t, lab.Down(name, b, paths, func(string) {}))

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -15,8 +14,8 @@ import (
 type ExecSpec struct {
 	NS      NSRef // the network namespace to run in, when JoinPID is 0
 	JoinPID int   // else: join all namespaces of this process, like `nsenter -t PID -a`, but those in New
-	// New lists fresh namespaces to run in, like unshare(1): "mnt", "uts",
-	// "ipc", "pid", "net", "user".
+	// New lists fresh namespaces to run in, like unshare(1): the names of
+	// the kinds that are Fresh (NamespaceKinds).
 	New      []string
 	Hostname string   // the hostname in a fresh UTS namespace (implies "uts")
 	Argv     []string // argv[0] is looked up in PATH
@@ -26,21 +25,14 @@ type ExecSpec struct {
 	Timeout  time.Duration // exec only; 0 for none
 }
 
-// NamespaceKinds are the kinds of namespace a command can get fresh ones
-// of, with the unshare(1) flag that asks for each.
-var NamespaceKinds = []struct{ Name, Flag string }{
-	{"mnt", "--mount"}, {"uts", "--uts"}, {"ipc", "--ipc"}, {"pid", "--pid --mount-proc"},
-	{"net", "--net"}, {"user", "--user (root inside, nobody outside)"},
-}
-
 // Check tells what is wrong with the spec before a backend sees it.
 func (s ExecSpec) Check() error {
 	if len(s.Argv) == 0 {
 		return errors.New("the command is empty")
 	}
 	for _, kind := range s.New {
-		if !slices.ContainsFunc(NamespaceKinds, func(k struct{ Name, Flag string }) bool { return k.Name == kind }) {
-			return fmt.Errorf("unknown namespace kind %q: use mnt, uts, ipc, pid, net or user", kind)
+		if err := CheckFresh(kind); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -58,10 +50,8 @@ func (s ExecSpec) Where() string {
 	if len(s.New) > 0 || s.Hostname != "" {
 		where += " unshare"
 		for _, kind := range s.New {
-			for _, k := range NamespaceKinds {
-				if k.Name == kind {
-					where += " " + k.Flag
-				}
+			if k, _ := NamespaceKindOf(kind); k.Fresh() {
+				where += " " + k.Unshare
 			}
 		}
 		if s.Hostname != "" {

@@ -31,7 +31,7 @@ import (
 	"sync"
 	"syscall"
 
-	"github.com/nsplay/nsplay/internal/kernel"
+	"github.com/nsplay/nsplay/internal/model"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
@@ -223,7 +223,8 @@ func setup() error {
 // mounting its own overlay on /etc.) Where the machine has no /etc/netns,
 // the lab makes one in the upper layer, which the sandbox owns.
 func privateEtcNetns() error {
-	_, err := os.Lstat(kernel.EtcNetnsDir)
+	dir := model.DefaultPaths.EtcNetns
+	_, err := os.Lstat(dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
@@ -231,10 +232,10 @@ func privateEtcNetns() error {
 		err = os.Mkdir(etcNetns, 0o755)
 	}
 	if err == nil {
-		err = os.Symlink(etcNetns, filepath.Join(etcUpper, strings.TrimPrefix(kernel.EtcNetnsDir, "/etc/")))
+		err = os.Symlink(etcNetns, filepath.Join(etcUpper, strings.TrimPrefix(dir, "/etc/")))
 	}
 	if err != nil {
-		return fmt.Errorf("sandbox: make a private %s: %w", kernel.EtcNetnsDir, err)
+		return fmt.Errorf("sandbox: make a private %s: %w", dir, err)
 	}
 	return nil
 }

@@ -13,7 +13,6 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/nsplay/nsplay/internal/kernel"
 	"github.com/nsplay/nsplay/internal/model"
 )
 
@@ -39,7 +38,7 @@ func TakeSnapshot(t testing.TB) Snapshot {
 	s.addRoutes(t)
 	for _, name := range Netns(t) {
 		var st syscall.Stat_t
-		if err := syscall.Stat(filepath.Join(kernel.RunDir, name), &st); err != nil {
+		if err := syscall.Stat(filepath.Join(model.DefaultPaths.RunNetns, name), &st); err != nil {
 			s["netns "+name] = err.Error()
 			continue
 		}

@@ -26,13 +26,13 @@ const (
 // goes when the test ends.
 func UseEtcNetns(t testing.TB, names ...string) {
 	t.Helper()
-	if err := os.Mkdir(kernel.EtcNetnsDir, 0o755); err == nil {
-		t.Cleanup(func() { os.Remove(kernel.EtcNetnsDir) })
+	if err := os.Mkdir(model.DefaultPaths.EtcNetns, 0o755); err == nil {
+		t.Cleanup(func() { os.Remove(model.DefaultPaths.EtcNetns) })
 	} else if !errors.Is(err, fs.ErrExist) {
 		t.Fatal(err)
 	}
 	for _, name := range names {
-		dir := filepath.Join(kernel.EtcNetnsDir, name)
+		dir := filepath.Join(model.DefaultPaths.EtcNetns, name)
 		if err := os.Mkdir(dir, 0o755); err != nil {
 			t.Fatal(err)
 		}
