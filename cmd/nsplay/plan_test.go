@@ -1,0 +1,178 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/nsplay/nsplay/internal/testenv"
+)
+
+// stepLines are the step lines of a run's text output: "FILE:LINE: ...",
+// with pids (which differ from run to run, and are stand-ins in a plan)
+// written as PID.
+func stepLines(out string) []string {
+	var steps []string
+	step := regexp.MustCompile(`^\S+\.star:\d+: `)
+	pid := regexp.MustCompile(`(/proc/|nsenter -t )\d+`)
+	for line := range strings.Lines(out) {
+		if step.MatchString(line) {
+			steps = append(steps, pid.ReplaceAllString(strings.TrimSuffix(line, "\n"), "${1}PID"))
+		}
+	}
+	return steps
+}
+
+// TestPlanPrintsTheStepsOfRun holds `nsplay plan` to its promise: for every
+// repository playbook it prints the step lines `nsplay run` prints, the
+// same text in the same order.
+func TestPlanPrintsTheStepsOfRun(t *testing.T) {
+	testenv.RequireRoot(t)
+	before := testenv.TakeSnapshot(t)
+	cleanLabs(t)
+	files, err := filepath.Glob("../../playbooks/*.star")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no playbooks: %v", err)
+	}
+	for _, file := range files {
+		t.Run(filepath.Base(file), func(t *testing.T) {
+			ranOut, stderr, code := run(t, "run", file)
+			wantExit(t, code, exitOK, ranOut, stderr)
+			planned, stderr, code := run(t, "plan", file)
+			wantExit(t, code, exitOK, planned, stderr)
+			if got, want := stepLines(planned), stepLines(ranOut); !slices.Equal(got, want) {
+				t.Errorf("plan's steps differ from run's\nplan:\n%s\nrun:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+			}
+		})
+	}
+	before.AssertUnchanged(t)
+}
+
+// TestPlanCatchesTheTutorialsMistake: the tutorial leaves lxcbr0.1 down;
+// the plan fails the carrier and reachability checks at their lines, as
+// nobody, and nothing on the machine changes.
+func TestPlanCatchesTheTutorialsMistake(t *testing.T) {
+	testenv.RequireRoot(t)
+	before := testenv.TakeSnapshot(t)
+	dir, err := os.MkdirTemp("", "nsplay-plan")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	src, err := os.ReadFile(tutorial)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mistake := strings.Replace(string(src), "v.peer.set_master(br).set_up()", "v.peer.set_master(br)", 1)
+	if mistake == string(src) {
+		t.Fatal("the tutorial no longer sets lxcbr0.1 up in one line; update this test")
+	}
+	if err := os.WriteFile(filepath.Join(dir, "lxcbr0.star"), []byte(mistake), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(copySelf(t, dir), "plan", "lxcbr0.star")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), asNsplay+"=1")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	out, _ := cmd.Output()
+	if code := cmd.ProcessState.ExitCode(); code != exitFailed {
+		t.Errorf("plan of the tutorial with lxcbr0.1 down as nobody: status %d, want %d\n%s", code, exitFailed, out)
+	}
+	for _, want := range []string{
+		"FAIL lxcbr0.star:42: eth0 has carrier: expect.true: got False, want a true value\n",
+		"FAIL lxcbr0.star:47: expect.reachable: 192.168.10.1 does not answer from ns1 within 2s: eth0 in ns1 has no carrier: its peer lxcbr0.1 in host is down\n",
+		"UNDECIDED lxcbr0.star:50: ",
+		"\n11 passed, 2 failed, 2 undecided\n",
+	} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("plan output lacks %q:\n%s", want, out)
+		}
+	}
+	before.AssertUnchanged(t)
+}
+
+// TestPlanUnknowns: what only the kernel knows is undecided in a plan, a
+// branch on it is reported where it is, and the exit status counts only
+// decided checks.
+func TestPlanUnknowns(t *testing.T) {
+	dir := t.TempDir()
+	playbook := filepath.Join(dir, "unknowns.star")
+	src := `n = netns("u1")
+n.link("lo").set_up()
+r = exec_in(n, "echo hi")
+expect.eq(r.rc, 0)
+if r.stdout.strip():
+    fail("a plan takes a branch on an unknown as false")
+for line in r.stdout.splitlines():
+    fail("a plan runs a loop over an unknown zero times")
+p = spawn(n, "sleep 100")
+expect.listening(n, 80, timeout = "10ms")
+expect.true(ping(n, "127.0.0.1").rtt_ms)
+expect.eq(n.link("lo").up, True)
+`
+	if err := os.WriteFile(playbook, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stdout, stderr, code := run(t, "plan", playbook)
+	wantExit(t, code, exitOK, stdout, stderr)
+	for _, want := range []string{
+		"UNDECIDED " + playbook + ":4: expect.eq: exec_in(...).rc is known only to the kernel\n",
+		"UNDECIDED " + playbook + ":5: a branch on exec_in(...).stdout.strip(), which only the kernel knows: the plan takes it as false\n",
+		"UNDECIDED " + playbook + ":7: a loop over exec_in(...).stdout.splitlines(), which only the kernel knows: the plan runs it zero times\n",
+		"UNDECIDED " + playbook + ":10: expect.listening: whether tcp port 80 is listened on in u1 is known only to the kernel\n",
+		"PASS " + playbook + ":12: expect.eq(True, True)\n",
+		"UNDECIDED " + playbook + ":11: expect.true: ping(...).rtt_ms is known only to the kernel\n",
+		"1 passed, 0 failed, 5 undecided\n",
+	} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("plan output lacks %q:\n%s", want, stdout)
+		}
+	}
+}
+
+// TestGraph draws the tutorial from the model in both formats, and a kept
+// lab from the kernel.
+func TestGraph(t *testing.T) {
+	mermaid := `flowchart LR
+  subgraph s0["host"]
+    n0["lxcbr0<br/>bridge<br/>192.168.10.1/24"]
+    n1["lxcbr0.1<br/>veth"]
+  end
+  subgraph s1["ns1 (created by the lab)"]
+    n2["eth0<br/>veth<br/>192.168.10.11/24"]
+  end
+  n1 ---|veth| n2
+  n1 ---|port| n0
+`
+	stdout, stderr, code := run(t, "graph", "--format", "mermaid", tutorial)
+	if code != exitOK || stdout != mermaid {
+		t.Errorf("graph --format mermaid: status %d\n%s%s\nwant:\n%s", code, stdout, stderr, mermaid)
+	}
+	dot, stderr, code := run(t, "graph", tutorial)
+	for _, want := range []string{"graph \"" + tutorial + "\" {\n", "\tsubgraph cluster_1 {\n\t\tlabel=\"ns1 (created by the lab)\";\n",
+		"\t\tn0 [label=\"lxcbr0\\nbridge\\n192.168.10.1/24\"];\n", "\tn1 -- n2 [label=\"veth\"];\n", "\tn1 -- n0 [label=\"port\"];\n"} {
+		if code != exitOK || !strings.Contains(dot, want) {
+			t.Errorf("graph (dot) lacks %q: status %d\n%s%s", want, code, dot, stderr)
+		}
+	}
+	if _, stderr, code := run(t, "graph", "--format", "svg", tutorial); code != exitError || !strings.Contains(stderr, "use dot or mermaid") {
+		t.Errorf("graph --format svg: status %d %q", code, stderr)
+	}
+	testenv.RequireRoot(t)
+	before := testenv.TakeSnapshot(t)
+	cleanLabs(t)
+	if stdout, stderr, code := run(t, "run", "--keep", tutorial); code != exitOK {
+		t.Fatalf("run --keep: %d\n%s\n%s", code, stdout, stderr)
+	}
+	live, stderr, code := run(t, "graph", "--format", "mermaid", "lxcbr0")
+	if code != exitOK || live != mermaid {
+		t.Errorf("graph of the kept lab: status %d\n%s%s\nwant:\n%s", code, live, stderr, mermaid)
+	}
+	run(t, "down", "lxcbr0")
+	before.AssertUnchanged(t)
+}
