@@ -151,7 +151,7 @@ func (b *Backend) Identity(ref model.NSRef) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	return ns.Inode(), nil
+	return ns.Cookie(), nil
 }
 
 func (b *Backend) NamedList() ([]string, error) { return NamedList(b.paths.RunNetns) }

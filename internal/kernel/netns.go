@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/nsplay/nsplay/internal/model"
 	"github.com/vishvananda/netlink"
@@ -31,11 +32,12 @@ type NS struct {
 	Path string // a path that names the namespace, e.g. /run/netns/ns1 or /proc/42/ns/net
 	dir  string // the folder of named namespaces it was opened in; Name is under it
 	// Label is how messages name the namespace when it has no Name ("host").
-	Label string
-	fd    netns.NsHandle
-	ino   uint64 // the namespace's inode, read once: it never changes
-	nl    *netlink.Handle
-	raw   *nl.SocketHandle // for requests the netlink package does not model; opened on first use
+	Label  string
+	fd     netns.NsHandle
+	ino    uint64 // the namespace's inode, read once: it never changes
+	cookie uint64 // its netns cookie (see Cookie)
+	nl     *netlink.Handle
+	raw    *nl.SocketHandle // for requests the netlink package does not model; opened on first use
 	// closed says why n may not be used: set by Close and Delete.
 	closed error
 }
@@ -96,7 +98,11 @@ func open(dir, path, name string) (*NS, error) {
 		return nil, fmt.Errorf("stat network namespace %s: %w", path, err)
 	}
 	var h *netlink.Handle
+	cookie := st.Ino
 	err = netSwitch(int(fd), path).run(func() (err error) {
+		if c, ok := netnsCookie(); ok {
+			cookie = c
+		}
 		h, err = netlink.NewHandle(unix.NETLINK_ROUTE)
 		return err
 	})
@@ -107,8 +113,29 @@ func open(dir, path, name string) (*NS, error) {
 		fd.Close()
 		return nil, fmt.Errorf("open netlink socket in %s: %w", path, err)
 	}
-	return &NS{Name: name, Path: path, dir: dir, fd: fd, ino: st.Ino, nl: h}, nil
+	return &NS{Name: name, Path: path, dir: dir, fd: fd, ino: st.Ino, cookie: cookie, nl: h}, nil
 }
+
+// netnsCookie is the kernel's cookie of the calling thread's network
+// namespace (SO_NETNS_COOKIE, Linux 5.14): unlike its inode, it is never
+// given to another namespace, also after this one is freed.
+func netnsCookie() (uint64, bool) {
+	s, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return 0, false
+	}
+	defer unix.Close(s)
+	var c uint64
+	size := uint32(unsafe.Sizeof(c))
+	_, _, errno := unix.Syscall6(unix.SYS_GETSOCKOPT, uintptr(s), unix.SOL_SOCKET, unix.SO_NETNS_COOKIE,
+		uintptr(unsafe.Pointer(&c)), uintptr(unsafe.Pointer(&size)), 0)
+	return c, errno == 0
+}
+
+// Cookie names the namespace for as long as the machine runs: the kernel's
+// netns cookie, or, on kernels before 5.14, its inode (which the kernel may
+// give to a namespace made after this one is freed).
+func (n *NS) Cookie() uint64 { return n.cookie }
 
 // Err is nil while n may be used. After Close or Delete, and once the name
 // n has under its folder no longer names it (`ip netns del` from outside), it

@@ -60,7 +60,6 @@ func (h *history) applyV1(line []byte, byID map[int]*entry, all *[]*entry) error
 			if err != nil {
 				return err
 			}
-			e.NSIno = o.NSIno
 			if _, ok := e.Do.(model.LinkAdd); ok {
 				e.At = model.Link(ns, o.Name)
 			}
@@ -81,7 +80,9 @@ func (h *history) applyV1(line []byte, byID map[int]*entry, all *[]*entry) error
 
 // v1Entry turns an object of nsplay 0.1 into the entry that made it.
 func v1Entry(o *v1Object) (*entry, error) {
-	e := &entry{ID: o.ID, NSIno: o.NSIno}
+	// 0.1 journalled namespace inodes; identities are netns cookies now,
+	// so a 0.1 entry's namespace is taken for the lab's by name.
+	e := &entry{ID: o.ID}
 	ns, err := v1NS(o.NS)
 	if err != nil && o.NS != "" {
 		return nil, err

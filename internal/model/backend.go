@@ -15,9 +15,10 @@ type Backend interface {
 	// leaves nothing of itself behind: the lab forgets it.
 	Apply(op Op) error
 
-	// Identity names the namespace while it exists (the kernel: its
-	// inode); a namespace that is not there is ErrNotFound. A namespace
-	// deleted and made again under the same name has another identity.
+	// Identity names the namespace, and is never given to another one
+	// (the kernel: its netns cookie); a namespace that is not there is
+	// ErrNotFound. A namespace deleted and made again under the same name
+	// has another identity.
 	Identity(ns NSRef) (uint64, error)
 	// NamedList lists the named namespaces, sorted (ip netns list).
 	NamedList() ([]string, error)
