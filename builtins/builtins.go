@@ -43,6 +43,9 @@ type Reporter interface {
 	// Undecided tells of a check, or a branch, that depends on what only
 	// the kernel knows, in a plan.
 	Undecided(pos syntax.Position, msg string)
+	// Result tells what a step found that its step line, made before it
+	// ran, could not say: a command's exit status, a process's pid.
+	Result(pos syntax.Position, msg string)
 }
 
 // Env is what builtins need from a run.
@@ -125,6 +128,13 @@ func unpack(fn string, args starlark.Tuple, kwargs []starlark.Tuple, npos int, p
 // caller is the playbook position of the call being made.
 func caller(thread *starlark.Thread) syntax.Position {
 	return thread.CallFrame(1).Pos
+}
+
+// result reports what a step found, at the caller's position.
+func result(thread *starlark.Thread, format string, args ...any) {
+	if env, err := envOf(thread); err == nil {
+		env.Report.Result(caller(thread), fmt.Sprintf(format, args...))
+	}
 }
 
 // callerLine is the caller's position as file:line, for messages that

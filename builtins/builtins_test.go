@@ -24,6 +24,7 @@ type nopReporter struct{}
 func (nopReporter) Step(syntax.Position, string)        {}
 func (nopReporter) Check(syntax.Position, bool, string) {}
 func (nopReporter) Undecided(syntax.Position, string)   {}
+func (nopReporter) Result(syntax.Position, string)      {}
 
 // exec runs a Starlark program with the builtins against a fresh lab that
 // is torn down when the test ends, and returns its globals.

@@ -52,6 +52,9 @@ func execInFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple,
 	if res.Unknown {
 		return unknownResult(thread, b.Name()), nil
 	}
+	if res.RC != 0 {
+		result(thread, "exit status %d", res.RC)
+	}
 	if check && res.RC != 0 {
 		msg := strings.TrimSpace(res.Stderr)
 		if len(msg) > 2000 {

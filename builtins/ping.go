@@ -36,6 +36,7 @@ func pingFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, k
 	if err := env.Ctx.Err(); err != nil {
 		return nil, fmt.Errorf("ping: %w", err)
 	}
+	result(thread, "%d of %d answered", res.Received, res.Sent)
 	var rtt starlark.Value = starlark.None
 	switch {
 	case !res.Known && res.Received > 0:

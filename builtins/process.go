@@ -55,11 +55,11 @@ func (p *Process) CompareSameType(op syntax.Token, y starlark.Value, depth int) 
 func (p *Process) Attr(name string) (starlark.Value, error) {
 	switch name {
 	case "pid":
-		if p.proc.PID() == 0 {
-			return Unknown{what: "spawn(...).pid", thread: p.thread}, nil
-		}
 		return starlark.MakeInt(p.proc.PID()), nil
 	case "alive":
+		if !p.proc.Known() {
+			return Unknown{what: "spawn(...).alive", thread: p.thread}, nil
+		}
 		return starlark.Bool(p.proc.Alive()), nil
 	case "ns":
 		return starlark.NewBuiltin("ns", processNS).BindReceiver(p), nil
@@ -168,6 +168,7 @@ func spawnFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, 
 		proc.Stop(0)
 		return nil, wrap(b, err)
 	}
+	result(thread, "pid %d", proc.PID())
 	return &Process{proc: proc, shown: spec.Shown, thread: thread}, nil
 }
 

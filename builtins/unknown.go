@@ -15,9 +15,9 @@ package builtins
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"go.starlark.net/starlark"
-	"go.starlark.net/starlarkstruct"
 	"go.starlark.net/syntax"
 )
 
@@ -173,11 +173,26 @@ func unknownAware(name string) *starlark.Builtin {
 
 // unknownResult is exec_in's or wait's result in a plan.
 func unknownResult(thread *starlark.Thread, call string) starlark.Value {
-	field := func(name string) starlark.Value { return Unknown{what: call + "(...)." + name, thread: thread} }
-	return starlarkstruct.FromStringDict(starlarkstruct.Default, starlark.StringDict{
-		"rc": field("rc"), "stdout": field("stdout"), "stderr": field("stderr"),
-	})
+	return unknownStruct{Unknown{what: call + "(...)", thread: thread}, []string{"rc", "stderr", "stdout"}}
 }
+
+// unknownStruct is a result whose fields are all unknown: reading one
+// marks the line (so `expect.true(r.rc == 0)` is undecided, though the
+// comparison gives a plain False).
+type unknownStruct struct {
+	Unknown
+	fields []string
+}
+
+func (s unknownStruct) Attr(name string) (starlark.Value, error) {
+	if !slices.Contains(s.fields, name) {
+		return nil, nil
+	}
+	return s.Unknown.Attr(name)
+}
+func (s unknownStruct) AttrNames() []string  { return s.fields }
+func (s unknownStruct) Truth() starlark.Bool { return starlark.True }
+func (s unknownStruct) Type() string         { return "struct" }
 
 // unknownIn names the first unknown among values, or "".
 func unknownIn(values ...starlark.Value) string {

@@ -20,7 +20,7 @@ import (
 
 // Event is one thing a run reports.
 type Event struct {
-	Kind string `json:"kind"` // "step", "check", "log", "warning", "error", "teardown", "kept", "summary"
+	Kind string `json:"kind"` // "step", "result", "check", "log", "warning", "error", "teardown", "kept", "summary"
 	Pos  string `json:"pos,omitempty"`
 	Msg  string `json:"msg,omitempty"`
 	Pass *bool  `json:"pass,omitempty"` // check; nil for an undecided one
@@ -158,6 +158,10 @@ func (r *reporter) Check(pos syntax.Position, ok bool, msg string) {
 		r.failed++
 	}
 	r.emit(Event{Kind: "check", Pos: shortPos(pos), Msg: msg, Pass: &ok})
+}
+
+func (r *reporter) Result(pos syntax.Position, msg string) {
+	r.emit(Event{Kind: "result", Pos: shortPos(pos), Msg: msg})
 }
 
 func (r *reporter) Undecided(pos syntax.Position, msg string) {

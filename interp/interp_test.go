@@ -96,7 +96,7 @@ func runPlaybook(t *testing.T, file string) string {
 				verdict = "FAIL"
 			}
 			fmt.Fprintf(&report, "%s %s: %s\n", verdict, e.Pos, e.Msg)
-		case "step", "log", "warning":
+		case "step", "result", "log", "warning":
 			fmt.Fprintf(&report, "%s %s\n", e.Kind, strings.TrimPrefix(e.Pos+": "+e.Msg, ": "))
 		}
 	}
@@ -164,6 +164,7 @@ func normalize(s string) string {
 		regexp.MustCompile(`([0-9a-f]{2}:){5}[0-9a-f]{2}`): "MAC",
 		regexp.MustCompile(`/proc/\d+/`):                   "/proc/PID/",
 		regexp.MustCompile(`\(pid \d+\)`):                  "(pid N)",
+		regexp.MustCompile(`: pid \d+\n`):                  ": pid N\n",
 		regexp.MustCompile(`nsenter -t \d+`):               "nsenter -t N",
 		regexp.MustCompile(`kill -([A-Z]+) -\d+`):          "kill -$1 -N",
 		regexp.MustCompile(`process\(\d+,`):                "process(N,",

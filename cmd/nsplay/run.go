@@ -172,6 +172,8 @@ func textLine(e interp.Event) string {
 		return fmt.Sprintf("error %s: %s", e.Pos, msg)
 	case "teardown":
 		return "down: " + msg
+	case "result":
+		return "    = " + msg // under its step line
 	case "kept":
 		return msg
 	case "warning":

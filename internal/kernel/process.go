@@ -311,6 +311,9 @@ func sameNS(pid int, kind string) bool {
 // PID is the command's process id.
 func (p *Proc) PID() int { return p.cmd.Process.Pid }
 
+// Known is true: the kernel knows whether a command it runs still runs.
+func (p *Proc) Known() bool { return true }
+
 // Alive tells whether the command is still running.
 func (p *Proc) Alive() bool {
 	select {

@@ -26,6 +26,7 @@ type memProc struct {
 }
 
 func (p *memProc) PID() int    { return p.pid }
+func (p *memProc) Known() bool { return false }
 func (p *memProc) Alive() bool { return p.alive }
 
 // Signal ends the process for any signal but 0, which only probes it.

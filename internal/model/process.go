@@ -74,7 +74,12 @@ type ExecResult struct {
 
 // Proc is a command running in the background.
 type Proc interface {
-	PID() int // 0 when only the kernel could tell (a plan)
+	// PID is its process id; a plan's stand-in process has a stand-in
+	// pid (see memory_proc.go).
+	PID() int
+	// Known is false for a plan's stand-in: whether it still runs, and
+	// how it ended, only the kernel knows.
+	Known() bool
 	Alive() bool
 	Signal(sig syscall.Signal) error
 	// Wait waits for the command to end, up to timeout, and returns how.

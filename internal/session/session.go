@@ -102,6 +102,9 @@ func Run(opts Options) (Outcome, error) {
 	out.Result, out.RunErr = interp.Run(ctx, l, opts.Playbook, interp.Options{Vars: opts.Vars, Emit: emit})
 	var pe *interp.Error
 	if errors.As(out.RunErr, &pe) {
+		if opts.Plan && strings.Contains(pe.Msg, "nsplay.unknown") {
+			pe.Msg += " (in a plan, what only the kernel knows is unknown, and Starlark cannot compare, order, hash or convert an unknown: check it in one expect.* call, like expect.true(r.rc == 0))"
+		}
 		emit(interp.Event{Kind: "error", Pos: pe.Pos, Msg: pe.Msg})
 	}
 	if opts.Snapshot {
@@ -137,6 +140,19 @@ func openBackend(opts Options) (model.Backend, error) {
 		return opts.Backend(opts.Paths)
 	}
 	return kernel.NewBackend(opts.Paths)
+}
+
+// planBackend is the in-memory model, with the folders the lab writes in
+// that the machine has already (read, never changed), so that the plan's
+// teardown removes what the run's would.
+func planBackend(paths model.Paths) (model.Backend, error) {
+	m := model.NewMemory(paths)
+	if st, err := os.Stat(paths.EtcNetns); err == nil && st.IsDir() {
+		if err := m.Apply(model.DirAdd{Path: paths.EtcNetns}); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
 }
 
 // PlanPaths are the paths of a plan: named namespaces and /etc/netns as on
