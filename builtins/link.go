@@ -85,6 +85,15 @@ func (l *Link) Attr(name string) (starlark.Value, error) {
 	if m, ok := linkMethods[name]; ok {
 		return starlark.NewBuiltin(name, m).BindReceiver(l), nil
 	}
+	info, err := l.ns.env.Lab.B.Link(ref)
+	if errors.Is(err, model.ErrNotFound) {
+		if at := l.ns.env.Lab.LinkDeletedAt(ref); at != "" {
+			return nil, fmt.Errorf("link %s in %s was deleted at %s", ref.Name, ref.NS, at)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
 	if name == "addrs" {
 		addrs, err := l.ns.env.Lab.B.Addrs(ref)
 		if err != nil {
@@ -95,10 +104,6 @@ func (l *Link) Attr(name string) (starlark.Value, error) {
 			vals[i] = starlark.String(a.CIDR)
 		}
 		return starlark.NewList(vals), nil
-	}
-	info, err := l.ns.env.Lab.B.Link(ref)
-	if err != nil {
-		return nil, err
 	}
 	switch name {
 	case "index":

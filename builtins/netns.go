@@ -81,7 +81,10 @@ func (n *Netns) live() (model.NSRef, error) {
 	if err == nil && ino == n.ino {
 		return n.ref, nil
 	}
-	if at := n.env.Lab.DeletedAt(n.ref.Name()); at != "" {
+	if at := n.env.Lab.DeletedIDAt(n.ino); at != "" {
+		if err == nil {
+			return n.ref, gone("namespace %s was deleted at %s; the one made under its name since is another (use the handle netns() gave for it)", n.ref, at)
+		}
 		return n.ref, gone("namespace %s was deleted at %s", n.ref, at)
 	}
 	if err == nil {

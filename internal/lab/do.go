@@ -146,11 +146,12 @@ func (l *Lab) delNetns(o model.NetnsDel) error {
 	if !l.OwnsNS(ref) {
 		return ownershipError(fmt.Sprintf("namespace %s was not created by lab %s, and nsplay never deletes a namespace it attached to", o.Name, l.Name))
 	}
+	ino, _ := l.B.Identity(ref)
 	if err := l.apply(o); err != nil {
 		return err
 	}
 	if l.where != "" {
-		l.deletedNS[o.Name] = l.where
+		l.deletedNS[o.Name], l.deletedIDs[ino] = l.where, l.where
 	}
 	// What was in it went with it.
 	var errs []error
@@ -164,6 +165,13 @@ func (l *Lab) delNetns(o model.NetnsDel) error {
 
 // DeletedAt says where the playbook deleted the namespace, or "".
 func (l *Lab) DeletedAt(name string) string { return l.deletedNS[name] }
+
+// DeletedIDAt says where the playbook deleted the namespace of that
+// identity, or "": also after another was made under its name.
+func (l *Lab) DeletedIDAt(id uint64) string { return l.deletedIDs[id] }
+
+// LinkDeletedAt says where the playbook deleted the link, or "".
+func (l *Lab) LinkDeletedAt(link model.LinkRef) string { return l.deletedLinks[link] }
 
 // mayChange returns an error unless the lab owns the link or --allow-host
 // was given.
@@ -362,6 +370,7 @@ func (l *Lab) addAddr(o model.AddrAdd) (Result, error) {
 // addRoute adds a route. Outside the lab's namespaces it is journalled so
 // teardown removes it. An identical route the lab owns is adopted.
 func (l *Lab) addRoute(o model.RouteAdd) (Result, error) {
+	delete(l.deletedRoutes, o.Text())
 	if l.OwnsNS(o.NS) {
 		err := l.apply(o)
 		if errors.Is(err, model.ErrExists) {
@@ -384,11 +393,18 @@ func (l *Lab) addRoute(o model.RouteAdd) (Result, error) {
 // lab owns; other routes only with --allow-host.
 func (l *Lab) delRoute(o model.RouteDel) error {
 	mine := l.find(func(e *entry) bool { return e.Do == model.Op(model.RouteAdd(o)) })
+	key := model.RouteAdd(o).Text()
+	if where := l.deletedRoutes[key]; where != "" && mine == nil {
+		return notFound(fmt.Sprintf("route %s in %s was deleted at %s", o.Route.Dst, o.NS, where))
+	}
 	if mine == nil && !l.OwnsNS(o.NS) && !l.AllowHost {
 		return notOwned("route "+o.Route.Dst, o.NS, l.Name)
 	}
 	if err := l.apply(o); err != nil {
 		return err
+	}
+	if l.where != "" {
+		l.deletedRoutes[key] = l.where
 	}
 	if mine != nil {
 		return l.gone(mine)

@@ -52,7 +52,10 @@ type Lab struct {
 	// later use of their handles can say so.
 	deletedNS    map[string]string
 	deletedLinks map[model.LinkRef]string
-	where        string // the playbook position of the change DoAt makes now
+	// deletedRoutes: by the text of the route's `ip route add`.
+	deletedRoutes map[string]string
+	deletedIDs    map[uint64]string // namespaces by identity
+	where         string            // the playbook position of the change DoAt makes now
 }
 
 // checkLabName allows up to 64 letters, digits, '_', '.' and '-', not
@@ -119,7 +122,7 @@ func Open(name string, b model.Backend, paths model.Paths, playbook string) (*La
 
 func newLab(name string, b model.Backend, paths model.Paths, dir string, past history) *Lab {
 	l := &Lab{Name: name, B: b, Paths: paths, dir: dir, entries: past.entries, procs: map[int]model.Proc{},
-		deletedNS: map[string]string{}, deletedLinks: map[model.LinkRef]string{}}
+		deletedNS: map[string]string{}, deletedLinks: map[model.LinkRef]string{}, deletedRoutes: map[string]string{}, deletedIDs: map[uint64]string{}}
 	for _, e := range past.entries {
 		l.nextID = max(l.nextID, e.ID+1)
 	}
