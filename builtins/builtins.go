@@ -101,6 +101,7 @@ func Predeclared(env *Env) (starlark.StringDict, error) {
 		"len":            unknownAware("len"),
 		"int":            unknownAware("int"),
 		"float":          unknownAware("float"),
+		CompareName:      starlark.NewBuiltin("compare", compareFn),
 	}, nil
 }
 
