@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/big"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -161,15 +162,18 @@ func (i Impairment) args() [][2]string {
 	return out
 }
 
-// rateUnits are tc's: bits per second, and bytes per second ("bps", as tc
-// counts them: 1mbps is 8mbit), with decimal multiples.
-var rateUnits = []struct {
+// rateUnit is one of tc's units of rate.
+type rateUnit struct {
 	name string
 	bits int64 // bits per second of one unit
-}{
-	{"tbit", 1e12}, {"gbit", 1e9}, {"mbit", 1e6}, {"kbit", 1e3}, {"bit", 1},
-	{"tbps", 8e12}, {"gbps", 8e9}, {"mbps", 8e6}, {"kbps", 8e3}, {"bps", 8},
 }
+
+// bitUnits are tc's units in bits per second, largest first; byteUnits
+// those in bytes per second ("bps", as tc counts them: 1mbps is 8mbit).
+var (
+	bitUnits  = []rateUnit{{"tbit", 1e12}, {"gbit", 1e9}, {"mbit", 1e6}, {"kbit", 1e3}, {"bit", 1}}
+	byteUnits = []rateUnit{{"tbps", 8e12}, {"gbps", 8e9}, {"mbps", 8e6}, {"kbps", 8e3}, {"bps", 8}}
+)
 
 // decimal is how a rate's number is written: digits, maybe a fraction.
 var decimal = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?$`)
@@ -185,7 +189,7 @@ func ParseRate(s string) (uint64, error) {
 	num := strings.TrimRight(lower, "abcdefghijklmnopqrstuvwxyz")
 	unit := lower[len(num):]
 	var bits int64
-	for _, u := range rateUnits {
+	for _, u := range slices.Concat(bitUnits, byteUnits) {
 		if u.name == unit {
 			bits = u.bits
 		}
@@ -210,7 +214,7 @@ func ParseRate(s string) (uint64, error) {
 // exact: 1000000 is "8mbit", 187500 is "1.5mbit". ParseRate reads it back.
 func FormatRate(bytesPerSec uint64) string {
 	bits := new(big.Int).Mul(new(big.Int).SetUint64(bytesPerSec), big.NewInt(8))
-	for _, u := range rateUnits[:5] {
+	for _, u := range bitUnits {
 		unit := big.NewInt(u.bits)
 		if bits.Cmp(unit) >= 0 || u.bits == 1 {
 			whole, frac := new(big.Int).QuoRem(bits, unit, new(big.Int))
