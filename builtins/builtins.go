@@ -8,6 +8,7 @@
 //	resolv_conf(ns, nameservers, search=[])                             (exec.go)
 //	exec_in(target, cmd, check=True, timeout="30s", env={}, stdin="") -> struct(rc, stdout, stderr) (exec.go)
 //	ping(ns, dst, count=1, timeout="1s")        -> struct(sent, received, rtt_ms) (ping.go)
+//	throughput(src, dst, to=None, duration="1s", port=5201) -> struct(mbps, bytes, seconds) (throughput.go)
 //	expect.eq/.ne/.true/.false/.contains/.reachable/.unreachable      (expect.go)
 //	spawn(target, cmd, new=[], hostname=None, env={}, stdin="") -> process (process.go)
 //	netns_list() / netns_identify(pid)                                  (netns.go)
@@ -93,6 +94,7 @@ func Predeclared(env *Env) (starlark.StringDict, error) {
 		"resolv_conf":    starlark.NewBuiltin("resolv_conf", resolvConfFn),
 		"exec_in":        starlark.NewBuiltin("exec_in", execInFn),
 		"ping":           starlark.NewBuiltin("ping", pingFn),
+		"throughput":     starlark.NewBuiltin("throughput", throughputFn),
 		"expect":         expectModule,
 		"var":            starlark.NewBuiltin("var", varFn),
 		"state":          starlark.NewBuiltin("state", stateFn),
@@ -102,6 +104,7 @@ func Predeclared(env *Env) (starlark.StringDict, error) {
 		"len":            unknownAware("len"),
 		"int":            unknownAware("int"),
 		"float":          unknownAware("float"),
+		CompareName:      starlark.NewBuiltin("compare", compareFn),
 	}, nil
 }
 

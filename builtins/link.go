@@ -20,6 +20,7 @@ package builtins
 //
 //	.set_up() .set_down() .add_addr(cidr, nodad=False) .del_addr(cidr) .set_master(bridge)
 //	.set_nomaster() .move(ns) .rename(name) .set_mtu(n) .delete()
+//	.impair(...) .impairments .clear_impairments()   (impair.go)
 //
 // A new IPv6 address is tentative until duplicate address detection (DAD)
 // has passed, ~1-2 s after its link has carrier: add_addr, and set_up and
@@ -66,9 +67,9 @@ func (l *Link) ref() (model.LinkRef, error) {
 }
 
 func (l *Link) AttrNames() []string {
-	return []string{"add_addr", "addrs", "carrier", "del_addr", "delete", "index", "kind", "mac", "master", "move",
-		"mtu", "name", "ns", "oper", "peer", "ports", "rename", "set_down", "set_master", "set_mtu", "set_nomaster",
-		"set_up", "stp"}
+	return []string{"add_addr", "addrs", "carrier", "clear_impairments", "del_addr", "delete", "impair", "impairments",
+		"index", "kind", "mac", "master", "move", "mtu", "name", "ns", "oper", "peer", "ports", "rename", "set_down",
+		"set_master", "set_mtu", "set_nomaster", "set_up", "stp"}
 }
 
 func (l *Link) Attr(name string) (starlark.Value, error) {
@@ -104,6 +105,9 @@ func (l *Link) Attr(name string) (starlark.Value, error) {
 			vals[i] = starlark.String(a.CIDR)
 		}
 		return starlark.NewList(vals), nil
+	}
+	if name == "impairments" {
+		return l.impairments(ref)
 	}
 	switch name {
 	case "index":
@@ -162,6 +166,10 @@ var linkMethods = map[string]builtinFn{
 	"move":         linkMove,
 	"rename":       linkRename,
 	"delete":       linkDelete,
+
+	// impair.go
+	"impair":            linkImpair,
+	"clear_impairments": linkChange(func(l model.LinkRef) model.Op { return model.QdiscClear{Link: l} }),
 }
 
 // receiverLink is a link method's receiver and its live reference.

@@ -8,7 +8,8 @@ package builtins
 // unknown's attributes, calls, indexes, slices and operators give unknowns
 // again, so that `r.stdout.strip()`, `r.stdout.split()[0:2]` and `r.rc + 1`
 // stay unknown, and so do len(), int() and float() of one. Comparing two
-// unknowns is taken as false. Comparing an unknown with a known value (`r.rc == 0`) cannot be seen: Starlark gives it a plain False.
+// unknowns is taken as false. Ordering one (`t.mbps < 9`) gives an unknown
+// (see CompareName). Comparing an unknown with a known value (`r.rc == 0`) cannot be seen: Starlark gives it a plain False.
 // So a check on a command's output is best one expect.* call on it:
 // expect.eq(r.rc, 0), expect.contains(r.stdout, "x").
 
@@ -203,3 +204,30 @@ func unknownIn(values ...starlark.Value) string {
 	}
 	return ""
 }
+
+// CompareName is the name under which the playbook's ordered comparisons
+// (<, <=, >, >=) call compareFn: interp compiles them so, because Starlark
+// orders only values of one type and `t.mbps < 9` on an unknown would stop
+// a plan. No playbook can spell the name.
+const CompareName = "<compare>"
+
+// compareFn orders x and y as Starlark's operator does; with an unknown it
+// gives an unknown, so that a check on it is undecided and a branch on it
+// is reported.
+func compareFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	op, x, y := string(args[0].(starlark.String)), args[1], args[2]
+	if unknownIn(x, y) == "" {
+		ok, err := starlark.Compare(comparisons[op], x, y)
+		return starlark.Bool(ok), err
+	}
+	text := func(v starlark.Value) string {
+		if u, ok := v.(Unknown); ok {
+			u.touch()
+			return u.what
+		}
+		return v.String()
+	}
+	return Unknown{what: text(x) + " " + op + " " + text(y), thread: thread}, nil
+}
+
+var comparisons = map[string]syntax.Token{"<": syntax.LT, "<=": syntax.LE, ">": syntax.GT, ">=": syntax.GE}

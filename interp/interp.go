@@ -95,7 +95,7 @@ func Run(ctx context.Context, l *lab.Lab, file string, opts Options) (Result, er
 	stop := context.AfterFunc(ctx, func() { thread.Cancel(context.Cause(ctx).Error()) })
 	defer stop()
 
-	_, err = starlark.ExecFileOptions(fileOptions, thread, file, nil, predeclared)
+	_, err = exec(thread, file, predeclared)
 	res := Result{Passed: rep.passed, Failed: rep.failed, Undecided: rep.undecided}
 	if err != nil {
 		if ctx.Err() != nil {
@@ -227,7 +227,7 @@ func (ld *loader) load(thread *starlark.Thread, name string) (starlark.StringDic
 	t := ld.thread(path)
 	stop := context.AfterFunc(ld.env.Ctx, func() { t.Cancel(context.Cause(ld.env.Ctx).Error()) })
 	defer stop()
-	m.globals, m.err = starlark.ExecFileOptions(fileOptions, t, path, nil, ld.predeclared)
+	m.globals, m.err = exec(t, path, ld.predeclared)
 	m.loading = false
 	return m.globals, m.err
 }

@@ -13,13 +13,13 @@ import (
 	"github.com/nsplay/nsplay/internal/testenv"
 )
 
-// stepLines are the step lines of a run's text output: "FILE:LINE: ...",
+// stepLines are the step and teardown lines of a run's text output,
 // with pids (which differ from run to run, and are stand-ins in a plan)
 // written as PID.
 func stepLines(out string) []string {
 	var steps []string
-	step := regexp.MustCompile(`^\S+\.star:\d+: `)
-	pid := regexp.MustCompile(`(/proc/|nsenter -t )\d+`)
+	step := regexp.MustCompile(`^(\S+\.star:\d+|down): `)
+	pid := regexp.MustCompile(`(/proc/|nsenter -t |kill )\d+`)
 	for line := range strings.Lines(out) {
 		if step.MatchString(line) {
 			steps = append(steps, pid.ReplaceAllString(strings.TrimSuffix(line, "\n"), "${1}PID"))

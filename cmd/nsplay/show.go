@@ -95,7 +95,26 @@ func showTables(w io.Writer, snap model.Snapshot) error {
 			fmt.Fprintf(tw, "%s\t%s\t%s\n", ns.Name, f.Path, strings.ReplaceAll(strings.TrimSpace(f.Content), "\n", "; "))
 		}
 	}
+	showImpairments(tw, snap)
 	return tw.Flush()
+}
+
+// showImpairments prints the links that have impairments, if any, with
+// them as impair() takes them.
+func showImpairments(tw io.Writer, snap model.Snapshot) {
+	header := "\nNETNS\tLINK\tIMPAIRMENTS"
+	for _, ns := range snap.Namespaces {
+		for _, l := range ns.Links {
+			if l.Impairments == nil {
+				continue
+			}
+			if header != "" {
+				fmt.Fprintln(tw, header)
+				header = ""
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", ns.Name, l.Name, strings.ReplaceAll(l.Impairments.String(), ",", " "))
+		}
+	}
 }
 
 // linkState is what `ip -br link` would say: UP, DOWN, or up without carrier.

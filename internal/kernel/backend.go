@@ -288,6 +288,8 @@ func (b *Backend) apply(op model.Op) error {
 			return err
 		}
 		return ns.DelRoute(o.Route)
+	case model.QdiscSet, model.QdiscClear:
+		return b.applyQdisc(op)
 	}
 	return b.applyToLink(op)
 }

@@ -64,6 +64,10 @@ func (l *Lab) do(op model.Op) (Result, error) {
 		return Result{}, l.changeLink(o.Link, o)
 	case model.BridgeSetSTP:
 		return Result{}, l.changeLink(o.Link, o)
+	case model.QdiscSet:
+		return Result{}, l.impair(o.Link, o)
+	case model.QdiscClear:
+		return Result{}, l.impair(o.Link, o)
 	case model.AddrAdd:
 		return l.addAddr(o)
 	case model.AddrDel:

@@ -79,6 +79,9 @@ func (l *Lab) nsState(ns model.NSRef) (model.NSState, error) {
 		}
 		st.Links = append(st.Links, model.StateOf(li, addrs))
 	}
+	if err := l.impairmentsOf(ns, st.Links); err != nil {
+		return st, err
+	}
 	routes, err := l.B.Routes(ns)
 	if err != nil {
 		return st, err

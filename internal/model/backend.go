@@ -52,6 +52,12 @@ type Backend interface {
 	Listening(ns NSRef, proto string, port int) (bool, error)
 	// Connect opens (and closes) a TCP connection from ns.
 	Connect(ns NSRef, addr net.IP, port int, timeout time.Duration) error
+	// Throughput sends TCP data from src to to:port for d, to a receiver
+	// in dst, and reports what the receiver counted.
+	Throughput(ctx context.Context, src, dst NSRef, to net.IP, port int, d time.Duration) (ThroughputResult, error)
+	// Impairments reads what the root qdiscs (tbf, netem) of the links in
+	// ns do, by link name; links without one are left out.
+	Impairments(ns NSRef) (map[string]Impairment, error)
 
 	// Exec runs a command and waits for it; Start runs one in the
 	// background.

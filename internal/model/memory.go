@@ -77,6 +77,8 @@ type memLink struct {
 	hadPort bool // bridge: its carrier follows its ports once it had one
 	mtuSet  bool // bridge: its MTU was set, so it no longer follows its ports'
 
+	impair Impairment // what its root qdisc does (memory_impair.go)
+
 	oper        string
 	lastCarrier bool
 	pending     bool // a carrier event is due even if the carrier did not change
@@ -323,6 +325,8 @@ func (m *Memory) apply(op Op) error {
 		return m.remove(o.Path)
 	case ProcStart, ProcStop:
 		return nil // a plan's processes are not there to stop
+	case QdiscSet, QdiscClear:
+		return m.applyQdisc(op)
 	}
 	var ref LinkRef
 	switch o := op.(type) {
@@ -643,6 +647,7 @@ func (m *Memory) move(l *memLink, ref NSRef) error {
 	}
 	m.release(l)
 	l.v4, l.v6 = nil, nil
+	l.impair = Impairment{} // the kernel gives it its default qdisc there
 	l.ns.dropRoutes(l, nil)
 	l.ns.links = slices.DeleteFunc(l.ns.links, func(o *memLink) bool { return o == l })
 	if to.byIndex(l.index) != nil {

@@ -88,6 +88,8 @@ type LinkState struct {
 	Ports   []string   `json:"ports,omitempty"`   // bridge
 	Addrs   []AddrInfo `json:"addrs"`
 	Carrier bool       `json:"carrier"`
+	// Impairments is what its root qdisc (tbf, netem) does, nil for none.
+	Impairments *Impairment `json:"impairments,omitempty"`
 }
 
 // StateOf is the snapshot form of a link and its addresses.
@@ -170,6 +172,9 @@ func linkExtras(l LinkState) string {
 	if l.STP != nil {
 		parts = append(parts, "stp="+map[bool]string{false: "off", true: "on"}[*l.STP])
 		parts = append(parts, "ports="+strings.Join(l.Ports, ","))
+	}
+	if l.Impairments != nil {
+		parts = append(parts, "impairments="+l.Impairments.String())
 	}
 	if len(parts) == 0 {
 		return ""

@@ -58,8 +58,8 @@ func TakeSnapshot(t testing.TB) Snapshot {
 }
 
 // addLinks records each link of a namespace ("" for the test's own) with
-// what a lab could change: kind, admin state, MTU, MAC, master and
-// addresses. Carrier, operational state and IPv6 link-local addresses are
+// what a lab could change: kind, admin state, MTU, MAC, master, root qdisc
+// and addresses. Carrier, operational state and IPv6 link-local addresses are
 // left out: the kernel changes them on its own, after the fact.
 func (s Snapshot) addLinks(t testing.TB, netns string) {
 	t.Helper()
@@ -71,6 +71,7 @@ func (s Snapshot) addLinks(t testing.TB, netns string) {
 	}
 	var links []struct {
 		Link
+		Qdisc    string `json:"qdisc"`
 		AddrInfo []struct {
 			Local     string `json:"local"`
 			Prefixlen int    `json:"prefixlen"`
@@ -82,7 +83,7 @@ func (s Snapshot) addLinks(t testing.TB, netns string) {
 		if slices.Contains(l.Flags, "UP") {
 			state = "up"
 		}
-		desc := fmt.Sprintf("%s %s mtu %d mac %s master %q", l.LinkInfo.Kind, state, l.MTU, l.Address, l.Master)
+		desc := fmt.Sprintf("%s %s mtu %d mac %s master %q qdisc %s", l.LinkInfo.Kind, state, l.MTU, l.Address, l.Master, l.Qdisc)
 		for _, a := range l.AddrInfo {
 			if !strings.HasPrefix(a.Local, "fe80:") {
 				desc += fmt.Sprintf(" %s/%d", a.Local, a.Prefixlen)
