@@ -25,7 +25,7 @@ func TestNetemMissing(t *testing.T) {
 	}
 	stdout, stderr, code := run(t, "run", file)
 	wantExit(t, code, exitError, stdout, stderr)
-	want := "nsplay: " + file + ":3:9: impair: eth0 in nm-a: this kernel has no netem qdisc: delay, jitter, loss, duplicate, corrupt, reorder and limit need module sch_netem (kernel option CONFIG_NET_SCH_NETEM); a rate alone uses tbf"
+	want := "nsplay: " + file + ":3:9: impair: tc -n nm-a qdisc replace dev eth0 root netem delay 100ms: eth0 in nm-a: this kernel has no netem qdisc: delay, jitter, loss, duplicate, corrupt, reorder and limit need module sch_netem (kernel option CONFIG_NET_SCH_NETEM); a rate alone uses tbf"
 	if !strings.HasPrefix(stderr, want) {
 		t.Errorf("stderr = %q, want it to start with %q", stderr, want)
 	}

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bufio"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,46 +14,6 @@ import (
 
 	"github.com/nsplay/nsplay/internal/testenv"
 )
-
-// stepLines are the step and teardown lines of a run's text output,
-// with pids (which differ from run to run, and are stand-ins in a plan)
-// written as PID.
-func stepLines(out string) []string {
-	var steps []string
-	step := regexp.MustCompile(`^(\S+\.star:\d+|down): `)
-	pid := regexp.MustCompile(`(/proc/|nsenter -t |kill )\d+`)
-	for line := range strings.Lines(out) {
-		if step.MatchString(line) {
-			steps = append(steps, pid.ReplaceAllString(strings.TrimSuffix(line, "\n"), "${1}PID"))
-		}
-	}
-	return steps
-}
-
-// TestPlanPrintsTheStepsOfRun holds `nsplay plan` to its promise: for every
-// repository playbook it prints the step lines `nsplay run` prints, the
-// same text in the same order.
-func TestPlanPrintsTheStepsOfRun(t *testing.T) {
-	testenv.RequireRoot(t)
-	before := testenv.TakeSnapshot(t)
-	cleanLabs(t)
-	files, err := filepath.Glob("../../playbooks/*.star")
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no playbooks: %v", err)
-	}
-	for _, file := range files {
-		t.Run(filepath.Base(file), func(t *testing.T) {
-			ranOut, stderr, code := run(t, "run", file)
-			wantExit(t, code, exitOK, ranOut, stderr)
-			planned, stderr, code := run(t, "plan", file)
-			wantExit(t, code, exitOK, planned, stderr)
-			if got, want := stepLines(planned), stepLines(ranOut); !slices.Equal(got, want) {
-				t.Errorf("plan's steps differ from run's\nplan:\n%s\nrun:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-			}
-		})
-	}
-	before.AssertUnchanged(t)
-}
 
 // TestPlanCatchesTheTutorialsMistake: the tutorial leaves lxcbr0.1 down;
 // the plan fails the carrier and reachability checks at their lines, as
@@ -175,4 +137,47 @@ func TestGraph(t *testing.T) {
 	}
 	run(t, "down", "lxcbr0")
 	before.AssertUnchanged(t)
+}
+
+// TestPlanPrintsTheStepsOfRun plans and runs every repository playbook:
+// the plan prints the step and teardown lines the run prints, in the same
+// order, but for the pids of processes, which only the kernel gives.
+func TestPlanPrintsTheStepsOfRun(t *testing.T) {
+	testenv.RequireRoot(t)
+	files, err := filepath.Glob("../../playbooks/*.star")
+	if err != nil || len(files) < 2 {
+		t.Fatalf("playbooks: %v %v", files, err)
+	}
+	for _, file := range files {
+		t.Run(filepath.Base(file), func(t *testing.T) {
+			cleanLabs(t)
+			planned, stderr, code := run(t, "plan", "--json", file)
+			wantExit(t, code, exitOK, planned, stderr)
+			ran, stderr, code := run(t, "run", "--json", file)
+			wantExit(t, code, exitOK, ran, stderr)
+			if want, got := stepsOf(t, ran), stepsOf(t, planned); !slices.Equal(got, want) {
+				t.Errorf("plan's steps differ from run's:\nplan:\n  %s\nrun:\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+			}
+		})
+	}
+}
+
+var pids = regexp.MustCompile(`/proc/\d+/|-t \d+ |kill \d+ `)
+
+// stepsOf lists the step and teardown events of a --json run as
+// "pos: msg", with pids left out.
+func stepsOf(t *testing.T, jsonLines string) []string {
+	t.Helper()
+	var steps []string
+	sc := bufio.NewScanner(strings.NewReader(jsonLines))
+	for sc.Scan() {
+		var e struct{ Kind, Pos, Msg string }
+		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+			t.Fatalf("%v: %q", err, sc.Text())
+		}
+		if e.Kind == "step" || e.Kind == "teardown" {
+			steps = append(steps, pids.ReplaceAllString(e.Pos+": "+e.Msg, "PID "))
+		}
+	}
+	return steps
 }

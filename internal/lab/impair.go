@@ -16,14 +16,14 @@ func (l *Lab) impair(link model.LinkRef, op model.Op) error {
 		return err
 	}
 	if l.OwnsLink(link) {
-		return ignoreNotFound(op, l.B.Apply(op))
+		return ignoreNotFound(op, l.apply(op))
 	}
 	mine := func(e *entry) bool { s, ok := e.Do.(model.QdiscSet); return ok && s.Link == link }
 	if _, set := op.(model.QdiscSet); set && l.find(mine) == nil {
 		_, err := l.create(op, link.NS)
 		return err
 	}
-	if err := ignoreNotFound(op, l.B.Apply(op)); err != nil {
+	if err := ignoreNotFound(op, l.apply(op)); err != nil {
 		return err
 	}
 	if _, clear := op.(model.QdiscClear); clear {
