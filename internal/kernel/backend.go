@@ -280,6 +280,24 @@ func (b *Backend) apply(op model.Op) error {
 			return err
 		}
 		return ns.DelRoute(o.Route)
+	case model.SysctlSet:
+		ns, err := b.NS(o.NS)
+		if err != nil {
+			return err
+		}
+		return ns.SetSysctl(o.Key, o.Value)
+	case model.NATRule:
+		ns, err := b.NS(o.Namespace())
+		if err != nil {
+			return err
+		}
+		return ns.AddNATRule(o)
+	case model.NATTableDel:
+		ns, err := b.NS(o.NS)
+		if err != nil {
+			return err
+		}
+		return ns.DeleteNATTable(o.Table)
 	}
 	return b.applyToLink(op)
 }
@@ -499,6 +517,22 @@ func (b *Backend) Settle(ref model.NSRef, limit time.Duration) error {
 		return err
 	}
 	return ns.Settle(limit)
+}
+
+func (b *Backend) Sysctl(ref model.NSRef, key string) (string, error) {
+	ns, err := b.NS(ref)
+	if err != nil {
+		return "", err
+	}
+	return ns.Sysctl(key)
+}
+
+func (b *Backend) NATRules(ref model.NSRef, table string) ([]string, error) {
+	ns, err := b.NS(ref)
+	if err != nil {
+		return nil, err
+	}
+	return ns.NATRules(table)
 }
 
 func (b *Backend) ReadFile(path string) ([]byte, error) {
