@@ -46,6 +46,8 @@ func (e *entry) ns() model.NSRef {
 		return o.Link.NS
 	case model.RouteAdd:
 		return o.NS
+	case model.InNamespace:
+		return o.Namespace()
 	}
 	return model.Host
 }

@@ -2,7 +2,9 @@ package testenv
 
 import (
 	"encoding/json"
+	"os"
 	"os/exec"
+	"strings"
 	"testing"
 )
 
@@ -73,4 +75,35 @@ func Nft(t testing.TB, netns string) Ruleset {
 		}
 	}
 	return rs
+}
+
+// addNftTables records the nftables tables of the test's own namespace,
+// when nft is there to read them (the NAT tests need it and say so).
+func (s Snapshot) addNftTables(t testing.TB) {
+	t.Helper()
+	if _, err := exec.LookPath("nft"); err != nil {
+		return
+	}
+	for _, table := range Nft(t, "").Tables {
+		s["nft table "+table] = ""
+	}
+}
+
+// addSysctls records the sysctls of the test's own namespace that a lab
+// may set there with --allow-host: those directly under net.ipv4, and
+// net.ipv4.conf and net.ipv6.conf for all and default.
+func (s Snapshot) addSysctls(t testing.TB) {
+	t.Helper()
+	for _, dir := range []string{"ipv4", "ipv4/conf/all", "ipv4/conf/default", "ipv6/conf/all", "ipv6/conf/default"} {
+		entries, err := os.ReadDir("/proc/sys/net/" + dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range entries {
+			path := "/proc/sys/net/" + dir + "/" + e.Name()
+			if data, err := os.ReadFile(path); err == nil && !e.IsDir() {
+				s["sysctl "+path] = strings.TrimSpace(string(data))
+			}
+		}
+	}
 }
