@@ -59,32 +59,24 @@ func (n *NS) SetSysctl(key, value string) error {
 		return errors.Join(err, f.Close())
 	})
 	if errors.Is(err, unix.EINVAL) {
-		return fmt.Errorf("sysctl %s in %s: the kernel does not take %q (invalid argument)", key, n, value)
+		return fmt.Errorf("%s in %s: the kernel does not take %q (invalid argument)", key, n, value)
 	}
 	return sysctlError(key, n, err)
 }
 
 func sysctlError(key string, n *NS, err error) error {
-	var global globalError
 	switch {
 	case err == nil:
 		return nil
-	case errors.As(err, &global):
+	case errors.Is(err, model.ErrGlobal):
 		return err
 	case errors.Is(err, os.ErrNotExist):
 		return notFoundError{fmt.Errorf("there is no sysctl %s in %s (the kernel has no such key there; `sysctl -a` in the namespace lists those it has)", key, n)}
 	case errors.Is(err, os.ErrPermission):
-		return fmt.Errorf("sysctl %s is read-only in %s: %w", key, n, err)
+		return fmt.Errorf("%s is read-only in %s: %w", key, n, err)
 	}
-	return fmt.Errorf("sysctl %s in %s: %w", key, n, err)
+	return fmt.Errorf("%s in %s: %w", key, n, err)
 }
-
-// globalError says why a key is not per namespace; it matches
-// model.ErrGlobal.
-type globalError string
-
-func (e globalError) Error() string { return string(e) }
-func (e globalError) Unwrap() error { return model.ErrGlobal }
 
 // freshView is how a key looks from a new network namespace, where the
 // kernel shows only what each namespace has of its own.
@@ -100,9 +92,9 @@ type freshView struct{ exists, writable bool }
 func (v freshView) global(key string, writable bool) error {
 	switch {
 	case !v.exists:
-		return globalError(fmt.Sprintf("sysctl %s is not per network namespace: only the machine's first namespace has it, and it applies to the whole machine", key))
+		return model.NotPerNamespace(fmt.Sprintf("%s is not per network namespace: only the machine's first namespace has it, and it applies to the whole machine", key))
 	case writable && !v.writable:
-		return globalError(fmt.Sprintf("sysctl %s is not per network namespace: other namespaces may only read it, and its value applies to the whole machine", key))
+		return model.NotPerNamespace(fmt.Sprintf("%s is not per network namespace: other namespaces may only read it, and its value applies to the whole machine", key))
 	}
 	return nil
 }

@@ -69,10 +69,10 @@ func TestSysctlErrors(t *testing.T) {
 		msg        string
 	}{
 		{"net.ipv4.no_such_key", "1", model.ErrNotFound, "there is no sysctl net.ipv4.no_such_key in " + ns.Name},
-		{"net.core.rmem_max", "1000000", nil, "sysctl net.core.rmem_max is read-only in " + ns.Name},
+		{"net.core.rmem_max", "1000000", nil, "net.core.rmem_max is read-only in " + ns.Name},
 		{"net.ipv4.neigh.default.gc_thresh3", "4096", model.ErrNotFound, "there is no sysctl net.ipv4.neigh.default.gc_thresh3 in " + ns.Name},
-		{"kernel.hostname", "x", model.ErrGlobal, `sysctl "kernel.hostname" is not per network namespace`},
-		{"net.ipv4.ip_forward", "yes", nil, `sysctl net.ipv4.ip_forward in ` + ns.Name + `: the kernel does not take "yes" (invalid argument)`},
+		{"kernel.hostname", "x", model.ErrGlobal, `"kernel.hostname" is not per network namespace`},
+		{"net.ipv4.ip_forward", "yes", nil, `net.ipv4.ip_forward in ` + ns.Name + `: the kernel does not take "yes" (invalid argument)`},
 	} {
 		err := ns.SetSysctl(tc.key, tc.value)
 		if err == nil || !strings.Contains(err.Error(), tc.msg) || (tc.is != nil && !errors.Is(err, tc.is)) {

@@ -18,7 +18,7 @@ func (l *Lab) setSysctl(o model.SysctlSet) error {
 		return err
 	}
 	if !l.AllowHost && !l.OwnsNS(o.NS) {
-		return ownershipError(fmt.Sprintf("sysctl %s in %s: the namespace was not created by lab %s, and the change would outlive the lab; --allow-host lets nsplay make it and write the old value back at teardown", o.Key, o.NS, l.Name))
+		return ownershipError(fmt.Sprintf("%s in %s: the namespace was not created by lab %s, and the change would outlive the lab; --allow-host lets nsplay make it and write the old value back at teardown", o.Key, o.NS, l.Name))
 	}
 	if l.find(sysctlOf(o.NS, o.Key)) != nil {
 		return l.B.Apply(o) // the old value is journalled already

@@ -68,7 +68,7 @@ func (m *Memory) setSysctl(o SysctlSet) error {
 	if _, known := sysctlDefaults[o.Key]; known {
 		n, err := strconv.Atoi(strings.TrimSpace(value))
 		if err != nil {
-			return fmt.Errorf("sysctl %s in %s: %q is not an integer (the kernel: Invalid argument)", o.Key, ns, o.Value)
+			return fmt.Errorf("%s in %s: %q is not an integer (the kernel: Invalid argument)", o.Key, ns, o.Value)
 		}
 		value = strconv.Itoa(n)
 	}

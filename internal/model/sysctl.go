@@ -12,6 +12,13 @@ import (
 // namespace would change the machine.
 var ErrGlobal = errors.New("not per network namespace")
 
+// NotPerNamespace says why a key is not per network namespace; it matches
+// ErrGlobal.
+type NotPerNamespace string
+
+func (e NotPerNamespace) Error() string { return string(e) }
+func (e NotPerNamespace) Unwrap() error { return ErrGlobal }
+
 // SysctlSet writes a sysctl of the net.* tree, as a namespace sees it
 // under /proc/sys. Old is the value before, which the lab reads and
 // journals: in a namespace the lab created the change goes with the
@@ -24,7 +31,9 @@ type SysctlSet struct {
 	Old   string `json:"old,omitempty"`
 }
 
-func (o SysctlSet) Text() string { return inNS(o.NS, "sysctl -w "+o.Key+"="+o.Value) }
+func (o SysctlSet) Text() string {
+	return inNS(o.NS, "sysctl -w "+ShellJoin([]string{o.Key + "=" + o.Value}))
+}
 func (o SysctlSet) Inverse() Op {
 	return SysctlSet{NS: o.NS, Key: o.Key, Value: o.Old, Old: o.Value}
 }
@@ -40,15 +49,15 @@ var _ = register("sysctl.set", SysctlSet{})
 func SysctlPath(key string) (string, error) {
 	parts := strings.Split(key, ".")
 	if parts[0] != "net" {
-		return "", fmt.Errorf("sysctl %q is not per network namespace: nsplay sets only keys under net.* (like net.ipv4.ip_forward), which each network namespace has of its own; the others belong to the whole machine: %w", key, ErrGlobal)
+		return "", NotPerNamespace(fmt.Sprintf("%q is not per network namespace: nsplay sets only keys under net.* (like net.ipv4.ip_forward), which each network namespace has of its own; the others belong to the whole machine", key))
 	}
 	if len(parts) < 2 {
-		return "", fmt.Errorf("sysctl %q names no key: write one like net.ipv4.ip_forward", key)
+		return "", fmt.Errorf("%q names no key: write one like net.ipv4.ip_forward", key)
 	}
 	for i, p := range parts {
 		p = strings.ReplaceAll(p, "/", ".")
 		if p == "" || p == "." || p == ".." {
-			return "", fmt.Errorf("sysctl %q has an empty or dotted part: write a key like net.ipv4.ip_forward (a dot inside a part, as in an interface name, is written /)", key)
+			return "", fmt.Errorf("%q has an empty or dotted part: write a key like net.ipv4.ip_forward (a dot inside a part, as in an interface name, is written /)", key)
 		}
 		parts[i] = p
 	}
