@@ -587,7 +587,7 @@ func (b *Backend) Connect(ref model.NSRef, addr net.IP, port int, timeout time.D
 
 // execSpec resolves where a model command runs.
 func (b *Backend) execSpec(s model.ExecSpec) (ExecSpec, error) {
-	spec := ExecSpec{JoinPID: s.JoinPID, New: s.New, Hostname: s.Hostname, Argv: s.Argv, Env: s.Env, Stdin: s.Stdin, Timeout: s.Timeout}
+	spec := ExecSpec{JoinPID: s.JoinPID, New: s.New, Hostname: s.Hostname, Argv: s.Argv, Env: s.Env, Stdin: s.Stdin, Timeout: s.Timeout, Detach: s.Detach}
 	if s.JoinPID != 0 {
 		return spec, nil
 	}

@@ -40,6 +40,9 @@ func (e busyError) Unwrap() error { return ErrBusy }
 type Lab struct {
 	Name      string
 	AllowHost bool // may change and delete objects the lab did not create
+	// Keeping: the run keeps the lab (--keep), so the processes it spawns
+	// are to outlive nsplay, until `nsplay down` stops them.
+	Keeping bool
 	B         model.Backend
 	Paths     model.Paths
 

@@ -91,7 +91,7 @@ func Run(opts Options) (Outcome, error) {
 	if err != nil {
 		return Outcome{}, err
 	}
-	l.AllowHost = opts.AllowHost
+	l.AllowHost, l.Keeping = opts.AllowHost, opts.Keep
 	var out Outcome
 	out.Result, out.RunErr = interp.Run(ctx, l, opts.Playbook, interp.Options{Vars: opts.Vars, Emit: emit})
 	var pe *interp.Error

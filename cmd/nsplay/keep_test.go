@@ -1,0 +1,91 @@
+package main
+
+import (
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nsplay/nsplay/internal/testenv"
+)
+
+// spawnedPID is the pid keepspawn.star printed.
+func spawnedPID(t *testing.T, out string) int {
+	t.Helper()
+	m := regexp.MustCompile(`keepspawn.star:\d+: pid (\d+)\n`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("keepspawn.star printed no pid:\n%s", out)
+	}
+	pid, _ := strconv.Atoi(m[1])
+	return pid
+}
+
+// running tells whether process pid runs (and is not a zombie), and its
+// command name.
+func running(pid int) (bool, string) {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false, ""
+	}
+	s := string(data)
+	comm := s[strings.IndexByte(s, '(')+1 : strings.LastIndexByte(s, ')')]
+	return !strings.HasPrefix(s[strings.LastIndexByte(s, ')')+2:], "Z"), comm
+}
+
+// With --keep, a spawned service outlives nsplay: it runs on, and writes
+// its output, after nsplay has exited; `nsplay down` stops it.
+func TestKeptLabKeepsItsServices(t *testing.T) {
+	testenv.RequireRoot(t)
+	before := testenv.TakeSnapshot(t)
+	cleanLabs(t)
+	cmd := nsplayProcess(t, "run", "--keep", "testdata/keepspawn.star")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("run --keep: %v\n%s", err, out)
+	}
+	pid := spawnedPID(t, string(out))
+	// nsplay has exited; the service wrote its line a second after it
+	// started, and went on.
+	time.Sleep(1500 * time.Millisecond)
+	if ok, comm := running(pid); !ok || comm != "sleep" {
+		t.Fatalf("the spawned process %d is not running on after nsplay exited (running %v, %q)", pid, ok, comm)
+	}
+	if data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/fd/1"); err != nil || string(data) != "late\n" {
+		t.Errorf("its stdout holds %q, %v; want \"late\\n\"", data, err)
+	}
+	stdout, stderr, code := run(t, "down", "keepspawn")
+	wantExit(t, code, exitOK, stdout, stderr)
+	if !strings.Contains(stdout, "down: kill "+strconv.Itoa(pid)+" (sh)\n") {
+		t.Errorf("down did not stop the service %d:\n%s", pid, stdout)
+	}
+	if ok, _ := running(pid); ok {
+		t.Errorf("the service %d runs on after down", pid)
+	}
+	before.AssertUnchanged(t)
+}
+
+// Without --keep nothing changes: a spawned process dies with nsplay, also
+// when nsplay is killed.
+func TestSpawnedDiesWithNsplay(t *testing.T) {
+	testenv.RequireRoot(t)
+	before := testenv.TakeSnapshot(t)
+	cleanLabs(t)
+	cmd, out := startNsplay(t, "run", "-D", "wait=yes", "testdata/keepspawn.star")
+	pid := spawnedPID(t, out.String())
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+	for start := time.Now(); ; time.Sleep(10 * time.Millisecond) {
+		if ok, _ := running(pid); !ok {
+			break
+		}
+		if time.Since(start) > 5*time.Second {
+			t.Fatalf("the spawned process %d runs on after nsplay was killed", pid)
+		}
+	}
+	stdout, stderr, code := run(t, "down", "keepspawn")
+	wantExit(t, code, exitOK, stdout, stderr)
+	before.AssertUnchanged(t)
+}
