@@ -40,11 +40,11 @@ func (e busyError) Unwrap() error { return ErrBusy }
 type Lab struct {
 	Name      string
 	AllowHost bool // may change and delete objects the lab did not create
+	B         model.Backend
+	Paths     model.Paths
 	// Keeping: the run keeps the lab (--keep), so the processes it spawns
 	// are to outlive nsplay, until `nsplay down` stops them.
 	Keeping bool
-	B         model.Backend
-	Paths     model.Paths
 
 	dir     string
 	lock    *os.File
