@@ -89,3 +89,44 @@ func TestSpawnedDiesWithNsplay(t *testing.T) {
 	wantExit(t, code, exitOK, stdout, stderr)
 	before.AssertUnchanged(t)
 }
+
+// A kept NAT lab keeps its service, and `nsplay show` lists the sysctls
+// and the NAT rules the lab set, in tables and in JSON.
+func TestShowKeptNATLab(t *testing.T) {
+	testenv.RequireRoot(t)
+	before := testenv.TakeSnapshot(t)
+	cleanLabs(t)
+	stdout, stderr, code := run(t, "run", "--keep", "../../playbooks/nat.star")
+	wantExit(t, code, exitOK, stdout, stderr)
+	stdout, stderr, code = run(t, "show", "nat")
+	wantExit(t, code, exitOK, stdout, stderr)
+	for _, row := range []string{
+		`(?m)^NETNS\s+SYSCTL\s+VALUE$`,
+		`(?m)^nat-gw\s+net\.ipv4\.ip_forward\s+1$`,
+		`(?m)^nat-gw\s+net\.ipv6\.conf\.all\.forwarding\s+1$`,
+		`(?m)^NETNS\s+NAT RULE$`,
+		`(?m)^nat-gw\s+prerouting iifname eth1 fib daddr type local tcp dport 80 dnat ip to 10\.10\.0\.2:8080$`,
+		`(?m)^nat-gw\s+postrouting oifname eth1 ip saddr 10\.10\.0\.0/24 masquerade$`,
+	} {
+		if !regexpMatch(row, stdout) {
+			t.Errorf("show lacks %s:\n%s", row, stdout)
+		}
+	}
+	stdout, stderr, code = run(t, "show", "--json", "nat")
+	wantExit(t, code, exitOK, stdout, stderr)
+	for _, want := range []string{`"sysctls": {`, `"net.ipv4.ip_forward": "1"`, `"nat": [`, `"postrouting oifname eth1 ip saddr 10.10.0.0/24 masquerade"`} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("show --json lacks %s:\n%s", want, stdout)
+		}
+	}
+	// The LAN's service is still there.
+	if out := testenv.IP(t, "netns", "exec", "nat-h1", "ss", "-Htln", "sport", "8080"); !strings.Contains(out, ":8080") {
+		t.Errorf("nothing listens on port 8080 in nat-h1 in the kept lab: %q", out)
+	}
+	stdout, stderr, code = run(t, "down", "nat")
+	wantExit(t, code, exitOK, stdout, stderr)
+	if !regexpMatch(`down: kill \d+ \(/bin/sh\)\n`, stdout) {
+		t.Errorf("down did not stop the service:\n%s", stdout)
+	}
+	before.AssertUnchanged(t)
+}
