@@ -130,3 +130,28 @@ func TestShowKeptNATLab(t *testing.T) {
 	}
 	before.AssertUnchanged(t)
 }
+
+// A host sysctl changed with --allow-host is written back by down after
+// nsplay was killed.
+func TestHostSysctlAfterKill9(t *testing.T) {
+	testenv.RequireRoot(t)
+	before := testenv.TakeSnapshot(t)
+	cleanLabs(t)
+	const path = "/proc/sys/net/ipv4/ip_forward"
+	old, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd, _ := startNsplay(t, "run", "--allow-host", "testdata/hostsysctl.star")
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+	if now, _ := os.ReadFile(path); string(now) == string(old) {
+		t.Fatalf("ip_forward is %q after the run was killed: the playbook did not change it", now)
+	}
+	stdout, stderr, code := run(t, "down", "hostsysctl")
+	wantExit(t, code, exitOK, stdout, stderr)
+	if want := "down: sysctl -w net.ipv4.ip_forward=" + strings.TrimSpace(string(old)) + "\n"; !strings.Contains(stdout, want) {
+		t.Errorf("down did not write the old value back:\n%s", stdout)
+	}
+	before.AssertUnchanged(t)
+}
