@@ -68,9 +68,6 @@ func portForwardFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.T
 
 // addRule adds a rule through the lab and reports it.
 func addRule(thread *starlark.Thread, b *starlark.Builtin, env *Env, r model.NATRule) error {
-	if err := r.Check(); err != nil {
-		return wrap(b, err)
-	}
 	res, err := env.Lab.Do(r)
 	if err != nil {
 		return wrap(b, err)

@@ -123,10 +123,12 @@ func (n *NS) forwards(v6 bool, in string) bool {
 }
 
 // masquerades tells whether a rule of a NAT chain at postrouting in any
-// table of n masquerades what leaves link out (or whatever leaves).
+// table of n masquerades what leaves link out (or whatever leaves). A
+// ruleset it cannot read counts as none: this only shapes a diagnosis,
+// which then looks for a route back to the sender.
 func (n *NS) masquerades(out string) bool {
 	found := false
-	n.nft(func(c *nftables.Conn) error {
+	_ = n.nft(func(c *nftables.Conn) error {
 		chains, err := c.ListChains()
 		if err != nil {
 			return err
