@@ -14,6 +14,8 @@
 //	netns_list() / netns_identify(pid)                                  (netns.go)
 //	var(name, default)                                                  (var.go)
 //	state(ns=None)                              -> dict, the normalized snapshot (state.go)
+//	sysctl(ns, key, value) / ns.sysctl(key)                             (sysctl.go)
+//	nat(ns, out, src=None) / port_forward(ns, port, to, proto="tcp", dev=None) (nat.go)
 //
 // Every builtin starts with one unpack call; arguments after the ones shown
 // positional are keyword-only. Handles read the live kernel on every
@@ -101,6 +103,9 @@ func Predeclared(env *Env) (starlark.StringDict, error) {
 		"spawn":          starlark.NewBuiltin("spawn", spawnFn),
 		"netns_list":     starlark.NewBuiltin("netns_list", netnsListFn),
 		"netns_identify": starlark.NewBuiltin("netns_identify", netnsIdentifyFn),
+		"sysctl":         starlark.NewBuiltin("sysctl", sysctlFn),
+		"nat":            starlark.NewBuiltin("nat", natFn),
+		"port_forward":   starlark.NewBuiltin("port_forward", portForwardFn),
 		"len":            unknownAware("len"),
 		"int":            unknownAware("int"),
 		"float":          unknownAware("float"),

@@ -17,6 +17,7 @@ package builtins
 //	.id                 its NETNSID as the host knows it (ip netns list-id), None if it has none
 //	.set_id(n)          ip netns set NAME n (only a namespace the lab created, unless --allow-host)
 //	.delete()           ip netns del (only a namespace the lab created)
+//	.sysctl(key)        a sysctl of its net.* tree, now (sysctl.go)
 //
 //	netns_list()        the names under /run/netns, sorted (ip netns list)  -> [string]
 //	netns_identify(pid) the name of the named namespace process pid is in, or None (ip netns identify)
@@ -159,7 +160,7 @@ func (n *Netns) path() string {
 }
 
 func (n *Netns) AttrNames() []string {
-	return []string{"delete", "exec", "id", "link", "links", "name", "owned", "path", "pids", "routes", "set_id"}
+	return []string{"delete", "exec", "id", "link", "links", "name", "owned", "path", "pids", "routes", "set_id", "sysctl"}
 }
 
 var netnsMethods = map[string]builtinFn{
@@ -170,6 +171,7 @@ var netnsMethods = map[string]builtinFn{
 	"exec":   netnsExec,
 	"delete": netnsDelete,
 	"set_id": netnsSetID,
+	"sysctl": netnsSysctl,
 }
 
 // receiverNS is the live namespace of a netns method's receiver.

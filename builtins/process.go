@@ -11,7 +11,9 @@ package builtins
 //	    empty network namespace), "user" (root inside is nobody outside);
 //	    hostname sets the hostname in a fresh UTS namespace ("uts" implied).
 //	    The lab stops it at teardown: SIGTERM to its process group, SIGKILL
-//	    after 2 seconds.
+//	    after 2 seconds. In a run with --keep it outlives nsplay (a session
+//	    of its own, no parent-death signal, its output in files in memory)
+//	    until `nsplay down` stops it.
 //
 //	.pid           its process id
 //	.alive         True while it runs
@@ -160,6 +162,7 @@ func spawnFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, 
 		return nil, wrap(b, err)
 	}
 	step(thread, "%s &", spec.Text())
+	spec.Detach = env.Lab.Keeping
 	proc, err := env.Lab.B.Start(spec)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %q: %w", b.Name(), spec.Shown, err)

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -16,9 +18,10 @@ import (
 
 func showFlagSet(asJSON *bool) *flagSet {
 	fs := newFlagSet("show", "[--json] LAB", `Prints the live state of a lab that is up (kept with --keep, running, or
-orphaned): its links, addresses, routes and /etc/netns files, read from the
-kernel now, as tables like 'containerlab inspect'. --json prints the same
-fields as state() in a playbook.`)
+orphaned): its links, addresses, routes, the sysctls and NAT rules it set,
+and its /etc/netns files, read from the kernel now, as tables like
+'containerlab inspect'. --json prints the same fields as state() in a
+playbook.`)
 	fs.BoolVar(asJSON, "json", false, "print the state as JSON, with the fields of state()")
 	return fs
 }
@@ -85,6 +88,14 @@ func showTables(w io.Writer, snap model.Snapshot) error {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", ns.Name, r.Dst, dash(r.Via), dash(r.Dev), r.Metric, r.Table, r.Proto, r.Scope)
 		}
 	}
+	showSection(tw, snap, "NETNS\tSYSCTL\tVALUE", func(ns model.NSState) []string {
+		var rows []string
+		for _, key := range slices.Sorted(maps.Keys(ns.Sysctls)) {
+			rows = append(rows, key+"\t"+ns.Sysctls[key])
+		}
+		return rows
+	})
+	showSection(tw, snap, "NETNS\tNAT RULE", func(ns model.NSState) []string { return ns.NAT })
 	files := false
 	for _, ns := range snap.Namespaces {
 		for _, f := range ns.Files {
@@ -95,24 +106,29 @@ func showTables(w io.Writer, snap model.Snapshot) error {
 			fmt.Fprintf(tw, "%s\t%s\t%s\n", ns.Name, f.Path, strings.ReplaceAll(strings.TrimSpace(f.Content), "\n", "; "))
 		}
 	}
-	showImpairments(tw, snap)
+	showSection(tw, snap, "NETNS\tLINK\tIMPAIRMENTS", func(ns model.NSState) []string {
+		var rows []string
+		for _, l := range ns.Links {
+			if l.Impairments != nil {
+				rows = append(rows, l.Name+"\t"+strings.ReplaceAll(l.Impairments.String(), ",", " "))
+			}
+		}
+		return rows
+	})
 	return tw.Flush()
 }
 
-// showImpairments prints the links that have impairments, if any, with
-// them as impair() takes them.
-func showImpairments(tw io.Writer, snap model.Snapshot) {
-	header := "\nNETNS\tLINK\tIMPAIRMENTS"
+// showSection prints a table of the rows each namespace has, under its
+// header; nothing when there are none.
+func showSection(tw io.Writer, snap model.Snapshot, header string, rows func(model.NSState) []string) {
+	first := true
 	for _, ns := range snap.Namespaces {
-		for _, l := range ns.Links {
-			if l.Impairments == nil {
-				continue
+		for _, row := range rows(ns) {
+			if first {
+				fmt.Fprintln(tw, "\n"+header)
+				first = false
 			}
-			if header != "" {
-				fmt.Fprintln(tw, header)
-				header = ""
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\n", ns.Name, l.Name, strings.ReplaceAll(l.Impairments.String(), ",", " "))
+			fmt.Fprintf(tw, "%s\t%s\n", ns.Name, row)
 		}
 	}
 }

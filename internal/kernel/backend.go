@@ -290,6 +290,24 @@ func (b *Backend) apply(op model.Op) error {
 		return ns.DelRoute(o.Route)
 	case model.QdiscSet, model.QdiscClear:
 		return b.applyQdisc(op)
+	case model.SysctlSet:
+		ns, err := b.NS(o.NS)
+		if err != nil {
+			return err
+		}
+		return ns.SetSysctl(o.Key, o.Value)
+	case model.NATRule:
+		ns, err := b.NS(o.Namespace())
+		if err != nil {
+			return err
+		}
+		return ns.AddNATRule(o)
+	case model.NATTableDel:
+		ns, err := b.NS(o.NS)
+		if err != nil {
+			return err
+		}
+		return ns.DeleteNATTable(o.Table)
 	}
 	return b.applyToLink(op)
 }
@@ -511,6 +529,22 @@ func (b *Backend) Settle(ref model.NSRef, limit time.Duration) error {
 	return ns.Settle(limit)
 }
 
+func (b *Backend) Sysctl(ref model.NSRef, key string) (string, error) {
+	ns, err := b.NS(ref)
+	if err != nil {
+		return "", err
+	}
+	return ns.Sysctl(key)
+}
+
+func (b *Backend) NATRules(ref model.NSRef, table string) ([]string, error) {
+	ns, err := b.NS(ref)
+	if err != nil {
+		return nil, err
+	}
+	return ns.NATRules(table)
+}
+
 func (b *Backend) ReadFile(path string) ([]byte, error) {
 	data, err := os.ReadFile(path)
 	return data, classify(err)
@@ -563,7 +597,7 @@ func (b *Backend) Connect(ref model.NSRef, addr net.IP, port int, timeout time.D
 
 // execSpec resolves where a model command runs.
 func (b *Backend) execSpec(s model.ExecSpec) (ExecSpec, error) {
-	spec := ExecSpec{JoinPID: s.JoinPID, New: s.New, Hostname: s.Hostname, Argv: s.Argv, Env: s.Env, Stdin: s.Stdin, Timeout: s.Timeout}
+	spec := ExecSpec{JoinPID: s.JoinPID, New: s.New, Hostname: s.Hostname, Argv: s.Argv, Env: s.Env, Stdin: s.Stdin, Timeout: s.Timeout, Detach: s.Detach}
 	if s.JoinPID != 0 {
 		return spec, nil
 	}

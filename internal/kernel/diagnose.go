@@ -10,7 +10,8 @@ import (
 // WhyUnreachable explains, in the terms a user of `ip` looks for, why dst
 // may not answer from n: no route, the output link down or without carrier
 // (and then why: the veth peer or its bridge down), no address, an IPv6
-// address that duplicate address detection keeps from use. known are the
+// address that duplicate address detection keeps from use, a gateway that
+// does not forward or has no route on, no route back. known are the
 // namespaces in which to look for veth peers and for dst.
 func (n *NS) WhyUnreachable(dst net.IP, known []*NS) string {
 	dev, via, err := n.RouteTo(dst)
@@ -40,6 +41,9 @@ func (n *NS) WhyUnreachable(dst net.IP, known []*NS) string {
 		if cause := n.dadCause(dev, dst, known); cause != "" {
 			return cause
 		}
+	}
+	if cause := n.pathCause(dst, dev, via, known); cause != "" {
+		return cause
 	}
 	hop := "it"
 	if via != nil {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -37,6 +38,8 @@ type ExecSpec struct {
 	Env      []string // the command's whole environment; nil for nsplay's own
 	Stdin    string
 	Timeout  time.Duration // Exec only; 0 for none
+	// Detach lets the command outlive nsplay (see Start).
+	Detach bool
 }
 
 // ExecResult is how a command ended and what it printed.
@@ -80,8 +83,11 @@ func Exec(ctx context.Context, spec ExecSpec) (ExecResult, error) {
 type Proc struct {
 	cmd            *exec.Cmd
 	stdout, stderr bytes.Buffer
-	done           chan struct{} // closed when the command has ended
-	err            error         // from Wait, once done is closed
+	// outputs are the files in memory that a detached command writes its
+	// stdout and stderr to; read into stdout and stderr once it ends.
+	outputs []*os.File
+	done    chan struct{} // closed when the command has ended
+	err     error         // from Wait, once done is closed
 }
 
 // Start starts a command in the background. Its output is kept until Wait.
@@ -133,6 +139,12 @@ func Start(spec ExecSpec) (*Proc, error) {
 	cmd.Stdout, cmd.Stderr = &p.stdout, &p.stderr
 	cmd.ExtraFiles = []*os.File{errW}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: flags, Setpgid: true}
+	if spec.Detach {
+		if err := p.detach(cmd); err != nil {
+			errW.Close()
+			return nil, fmt.Errorf("start %s: %w", spec.Argv[0], err)
+		}
+	}
 	// Output is collected until the command ends; a background process it
 	// left holding the pipes gets a second more, not forever.
 	cmd.WaitDelay = time.Second
@@ -151,6 +163,7 @@ func Start(spec ExecSpec) (*Proc, error) {
 		mnt, oerr := os.Open(fmt.Sprintf("/proc/%d/ns/mnt", spec.JoinPID))
 		if oerr != nil {
 			errW.Close()
+			p.closeOutputs()
 			return nil, fmt.Errorf("process %d has ended: %w", spec.JoinPID, classify(oerr))
 		}
 		defer mnt.Close()
@@ -158,6 +171,7 @@ func Start(spec ExecSpec) (*Proc, error) {
 	}
 	err = sw.runThen(cmd.Start, func() {
 		p.err = cmd.Wait()
+		p.readOutput()
 		close(p.done)
 	})
 	errW.Close()
@@ -168,6 +182,7 @@ func Start(spec ExecSpec) (*Proc, error) {
 			unix.Kill(-cmd.Process.Pid, unix.SIGKILL)
 			cmd.Wait()
 		}
+		p.closeOutputs()
 		return nil, fmt.Errorf("start %s: %w", spec.Argv[0], err)
 	}
 	p.cmd = cmd
@@ -177,6 +192,44 @@ func Start(spec ExecSpec) (*Proc, error) {
 		return nil, errors.New(string(setupErr))
 	}
 	return p, nil
+}
+
+// detach makes cmd a command that can outlive nsplay (spawn in a run that
+// keeps its lab): a session of its own, so that no terminal's hangup
+// reaches it, and stdout and stderr in files in memory (memfd) rather than
+// pipes, which would break, and end it with SIGPIPE, when nsplay exits.
+// plan leaves out its parent-death signal. Its output stays readable at
+// /proc/PID/fd/1 and /proc/PID/fd/2 while it runs.
+func (p *Proc) detach(cmd *exec.Cmd) error {
+	for _, name := range []string{"stdout", "stderr"} {
+		fd, err := unix.MemfdCreate("nsplay-"+name, unix.MFD_CLOEXEC)
+		if err != nil {
+			p.closeOutputs()
+			return fmt.Errorf("make a file in memory for its %s: %w", name, err)
+		}
+		p.outputs = append(p.outputs, os.NewFile(uintptr(fd), "nsplay-"+name))
+	}
+	cmd.Stdout, cmd.Stderr = p.outputs[0], p.outputs[1]
+	cmd.SysProcAttr.Setpgid, cmd.SysProcAttr.Setsid = false, true
+	return nil
+}
+
+// readOutput takes what a detached command wrote, once it has ended.
+func (p *Proc) readOutput() {
+	for i, f := range p.outputs {
+		_, err := io.Copy([]*bytes.Buffer{&p.stdout, &p.stderr}[i], io.NewSectionReader(f, 0, math.MaxInt64))
+		if err != nil {
+			p.err = errors.Join(p.err, fmt.Errorf("read its %s: %w", f.Name(), err))
+		}
+	}
+	p.closeOutputs()
+}
+
+func (p *Proc) closeOutputs() {
+	for _, f := range p.outputs {
+		f.Close()
+	}
+	p.outputs = nil
 }
 
 // helperConfig tells the helper what to set up before it execs the command.
@@ -219,7 +272,8 @@ func plan(spec ExecSpec) (uintptr, helperConfig, error) {
 		// Not for a command that joins another PID namespace: there it
 		// sees no parent, and Go's fork would take that for its parent's
 		// death and kill it at once.
-		Pdeathsig: spec.JoinPID == 0 || sameNS(spec.JoinPID, "pid") || flags&unix.CLONE_NEWPID != 0,
+		// Nor for one that is to outlive nsplay.
+		Pdeathsig: !spec.Detach && (spec.JoinPID == 0 || sameNS(spec.JoinPID, "pid") || flags&unix.CLONE_NEWPID != 0),
 	}
 	if spec.JoinPID == 0 {
 		cfg.Etc = spec.Etc

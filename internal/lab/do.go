@@ -83,6 +83,10 @@ func (l *Lab) do(op model.Op) (Result, error) {
 		return Result{}, l.delRoute(o)
 	case model.FileWrite:
 		return Result{}, l.writeFile(o)
+	case model.SysctlSet:
+		return Result{}, l.setSysctl(o)
+	case model.NATRule:
+		return l.addNATRule(o)
 	}
 	return Result{}, fmt.Errorf("lab: %T is not a change a playbook makes: %w", op, model.ErrUnsupported)
 }

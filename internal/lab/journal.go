@@ -48,6 +48,8 @@ func (e *entry) ns() model.NSRef {
 		return o.NS
 	case model.QdiscSet:
 		return o.Link.NS
+	case model.InNamespace:
+		return o.Namespace()
 	}
 	return model.Host
 }

@@ -41,6 +41,9 @@ type Lab struct {
 	AllowHost bool // may change and delete objects the lab did not create
 	B         model.Backend
 	Paths     model.Paths
+	// Keeping: the run keeps the lab (--keep), so the processes it spawns
+	// are to outlive nsplay, until `nsplay down` stops them.
+	Keeping bool
 
 	dir     string
 	lock    *os.File

@@ -103,6 +103,12 @@ func (l *Lab) nsState(ns model.NSRef) (model.NSState, error) {
 			return st, err
 		}
 	}
+	if st.Sysctls, err = l.sysctls(ns); err != nil {
+		return st, err
+	}
+	if st.NAT, err = l.natRules(ns); err != nil {
+		return st, err
+	}
 	return st, nil
 }
 

@@ -39,6 +39,12 @@ type Backend interface {
 	// Settle waits, up to limit, until the operational states of the
 	// namespace's links agree with their carriers.
 	Settle(ns NSRef, limit time.Duration) error
+	// Sysctl reads a sysctl of the net.* tree as namespace ns sees it
+	// (SysctlPath); a key that is not there is ErrNotFound.
+	Sysctl(ns NSRef, key string) (string, error)
+	// NATRules lists the rules of a lab's nftables table in ns, each as
+	// its NATRule text, in chain order; no such table is ErrNotFound.
+	NATRules(ns NSRef, table string) ([]string, error)
 	// ReadFile and ReadDir read the files a lab writes.
 	ReadFile(path string) ([]byte, error)
 	ReadDir(path string) ([]string, error)

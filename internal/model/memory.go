@@ -48,11 +48,10 @@ type memNS struct {
 	id        uint64
 	links     []*memLink // in index order
 	routes    []*memRoute
-	lastIndex int            // the kernel's per-namespace cursor for interface indexes
-	nsids     map[*memNS]int // the ids this namespace knows others by (ip netns list-id)
-	// forwarding is net.ipv4.ip_forward and net.ipv6.conf.all.forwarding:
-	// off in a new namespace, as in the kernel. The sysctl op sets it.
-	forwarding bool
+	lastIndex int                  // the kernel's per-namespace cursor for interface indexes
+	nsids     map[*memNS]int       // the ids this namespace knows others by (ip netns list-id)
+	sysctls   map[string]string    // the sysctls set, by key (memory_sysctl.go)
+	natTables map[string][]NATRule // the rules of the labs' nftables tables, by table (memory_nat.go)
 }
 
 func (ns *memNS) String() string { return ns.ref.String() }
@@ -327,6 +326,12 @@ func (m *Memory) apply(op Op) error {
 		return nil // a plan's processes are not there to stop
 	case QdiscSet, QdiscClear:
 		return m.applyQdisc(op)
+	case SysctlSet:
+		return m.setSysctl(o)
+	case NATRule:
+		return m.addNATRule(o)
+	case NATTableDel:
+		return m.delNATTable(o)
 	}
 	var ref LinkRef
 	switch o := op.(type) {

@@ -68,7 +68,7 @@ func (m *Memory) Throughput(_ context.Context, srcRef, dstRef NSRef, to net.IP, 
 	if why := m.trace(src, norm(to)); why != "" {
 		return ThroughputResult{}, fmt.Errorf("connect from %s to %s port %d: %s", src, to, port, why)
 	}
-	if at, _, _ := m.send(src, norm(to), nil); at != dst {
+	if at, _, _, _ := m.send(src, packet{dst: norm(to)}, nil); at != dst {
 		return ThroughputResult{}, fmt.Errorf("connect from %s to %s port %d: %s is in %s, not in %s, where the receiver listens", src, to, port, to, at, dst)
 	}
 	return ThroughputResult{}, nil

@@ -53,72 +53,112 @@ func norm(ip net.IP) net.IP {
 }
 
 // trace follows an echo request from s to dst and its reply back, and
-// says where one is lost, or "".
+// says where one is lost, or "". The reply goes to the source dst saw: a
+// namespace that masqueraded the request takes it and passes it on to the
+// source it replaced, the last of them first.
 func (m *Memory) trace(s *memNS, dst net.IP) string {
-	to, src, why := m.send(s, dst, nil)
+	to, src, nats, why := m.send(s, packet{dst: dst}, nil)
 	if why != "" {
 		return why
 	}
-	back, _, why := m.send(to, src, nil)
-	switch {
-	case why != "":
-		return fmt.Sprintf("%s answers in %s, but its reply to %s is lost: %s", dst, to, src, why)
-	case back != s:
-		return fmt.Sprintf("%s answers in %s, but its reply to %s goes to %s, which has that address too", dst, to, src, back)
+	from, target := to, src
+	for i := len(nats); i >= 0; i-- {
+		want := s
+		if i > 0 {
+			want = nats[i-1].gw
+		}
+		back, _, _, why := m.send(from, packet{dst: target, src: dst, reply: true}, nil)
+		switch {
+		case why != "":
+			return fmt.Sprintf("%s answers in %s, but its reply to %s is lost: %s", dst, to, target, why)
+		case back != want:
+			return fmt.Sprintf("%s answers in %s, but its reply to %s goes to %s, which has that address too", dst, to, target, back)
+		}
+		if i > 0 {
+			from, target = nats[i-1].gw, nats[i-1].orig
+		}
 	}
 	return ""
 }
 
-// send follows a packet from ns to dst: it returns the namespace that
-// takes it and the source address ns picks, or why it is lost. path holds
-// the namespaces that forwarded it so far, against loops.
-func (m *Memory) send(ns *memNS, dst net.IP, path []*memNS) (*memNS, net.IP, string) {
+// packet is what send follows: to dst, from src (nil: the namespace it
+// starts in sends it, from the address it picks). A reply is not
+// masqueraded again: the kernel translates only a connection's first
+// packet, and the replies by its record.
+type packet struct {
+	dst, src net.IP
+	reply    bool
+}
+
+// natHop is a namespace that masqueraded a packet: the source it replaced.
+type natHop struct {
+	gw   *memNS
+	orig net.IP
+}
+
+// send follows a packet from ns to its destination: it returns the
+// namespace that takes it, the source address it arrives with, and the
+// namespaces that masqueraded it on the way, in order; or why it is lost.
+// path holds the namespaces that forwarded it so far, against loops.
+func (m *Memory) send(ns *memNS, p packet, path []*memNS) (*memNS, net.IP, []natHop, string) {
+	dst := p.dst
 	if slices.Contains(path, ns) {
-		return nil, nil, fmt.Sprintf("packets to %s go round in a loop through %s", dst, names(append(path, ns)))
+		return nil, nil, nil, fmt.Sprintf("packets to %s go round in a loop through %s", dst, names(append(path, ns)))
 	}
 	if ns.owner(dst) != nil || ns.onLoopback(dst) {
 		if lo := ns.loopback(); !lo.up {
-			return nil, nil, fmt.Sprintf("%s is down", lo)
+			return nil, nil, nil, fmt.Sprintf("%s is down", lo)
 		}
-		return ns, dst, ""
+		return ns, dst, nil, ""
 	}
 	r := ns.lookup(dst)
 	if r == nil {
 		if down := ns.downLinkFor(dst); down != nil {
-			return nil, nil, fmt.Sprintf("%s is down", down)
+			return nil, nil, nil, fmt.Sprintf("%s is down", down)
 		}
-		return nil, nil, fmt.Sprintf("%s has no route to %s", ns, dst)
+		return nil, nil, nil, fmt.Sprintf("%s has no route to %s", ns, dst)
 	}
 	out, hop, nh := r.dev, dst.String(), dst
 	if r.via != nil {
 		hop, nh = "the gateway "+r.via.String(), r.via
 	}
 	if !out.hasCarrier() {
-		return nil, nil, fmt.Sprintf("%s has no carrier%s", out, out.peerCause())
+		return nil, nil, nil, fmt.Sprintf("%s has no carrier%s", out, out.peerCause())
 	}
 	if cause := out.peerCause(); cause != "" {
-		return nil, nil, fmt.Sprintf("%s is up with carrier%s", out, cause)
+		return nil, nil, nil, fmt.Sprintf("%s is up with carrier%s", out, cause)
 	}
 	if out.master != nil {
-		return nil, nil, fmt.Sprintf("%s is a port of %s: what comes back to it goes to the bridge, so the addresses and routes belong on %s", out, out.master.name, out.master.name)
+		return nil, nil, nil, fmt.Sprintf("%s is a port of %s: what comes back to it goes to the bridge, so the addresses and routes belong on %s", out, out.master.name, out.master.name)
 	}
-	src := ns.source(out, nh)
-	if src == nil && path == nil {
-		return nil, nil, fmt.Sprintf("%s has no address", out)
+	src := p.src
+	if src == nil {
+		if src = ns.source(out, nh); src == nil {
+			return nil, nil, nil, fmt.Sprintf("%s has no address", out)
+		}
+	}
+	var nats []natHop
+	if !p.reply && ns.masquerades(out, src) {
+		as := ns.source(out, nh)
+		if as == nil {
+			return nil, nil, nil, fmt.Sprintf("%s masquerades what leaves %s, but %s has no address to give it", ns, out.name, out.name)
+		}
+		nats, src = []natHop{{gw: ns, orig: src}}, as
 	}
 	at := out.neighbour(nh)
 	if at == nil {
-		return nil, nil, fmt.Sprintf("%s is up with carrier, but nothing reached through it has %s", out, hop)
+		return nil, nil, nil, fmt.Sprintf("%s is up with carrier, but nothing reached through it has %s", out, hop)
 	}
 	to := at.ns
 	if to.owner(dst) != nil {
-		return to, src, ""
+		return to, src, nats, ""
 	}
-	if !to.forwarding {
-		return nil, nil, fmt.Sprintf("%s reaches %s in %s, which does not have %s and does not forward (forwarding is off)", out, hop, to, dst)
+	if v6 := dst.To4() == nil; !to.forwards(v6) {
+		return nil, nil, nil, fmt.Sprintf("%s reaches %s in %s, which does not have %s and does not forward (forwarding is off): %s turns it on",
+			out, hop, to, dst, SysctlCall(to.ref, ForwardingKey(v6), "1"))
 	}
-	next, _, why := m.send(to, dst, append(path, ns))
-	return next, src, why
+	next, seen, more, why := m.send(to, packet{dst: dst, src: src, reply: p.reply}, append(path, ns))
+	return next, seen, append(nats, more...), why
 }
 
 func names(path []*memNS) string {

@@ -6,7 +6,7 @@ import (
 )
 
 // A router between two hosts forwards only once forwarding is on there,
-// which the sysctl op will set; and the reply needs a route back.
+// which the sysctl op sets; and the reply needs a route back.
 func TestMemoryForwarding(t *testing.T) {
 	m := NewMemory(DefaultPaths)
 	a, b, r := Named("a"), Named("b"), Named("r")
@@ -36,11 +36,16 @@ func TestMemoryForwarding(t *testing.T) {
 	if got, want := why(a, "10.2.0.1"), ""; got != want {
 		t.Errorf("the router's far address (a weak host takes it on any link): %q", got)
 	}
-	if got, want := why(a, "10.2.0.2"), "eth0 in a reaches the gateway 10.1.0.1 in r, which does not have 10.2.0.2 and does not forward (forwarding is off)"; got != want {
+	if got, want := why(a, "10.2.0.2"), "eth0 in a reaches the gateway 10.1.0.1 in r, which does not have 10.2.0.2 and does not forward (forwarding is off): sysctl(\"r\", \"net.ipv4.ip_forward\", \"1\") turns it on"; got != want {
 		t.Errorf("across the router, forwarding off:\n%s\nwant\n%s", got, want)
 	}
-	router, _ := m.space(r)
-	router.forwarding = true
+	forward := func(ns NSRef) {
+		t.Helper()
+		if err := m.Apply(SysctlSet{NS: ns, Key: "net.ipv4.ip_forward", Value: "1"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	forward(r)
 	if got, want := why(a, "10.2.0.2"), "10.2.0.2 answers in b, but its reply to 10.1.0.2 is lost: b has no route to 10.1.0.2"; got != want {
 		t.Errorf("forwarding on, no route back:\n%s\nwant\n%s", got, want)
 	}
@@ -57,8 +62,7 @@ func TestMemoryForwarding(t *testing.T) {
 	if err := m.Apply(RouteAdd{NS: a, Route: Route{Dst: "10.9.0.0/16", Via: "10.1.0.1"}}); err != nil {
 		t.Fatal(err)
 	}
-	a1, _ := m.space(a)
-	a1.forwarding = true
+	forward(a)
 	if got, want := why(a, "10.9.0.1"), "packets to 10.9.0.1 go round in a loop through a, r, a"; got != want {
 		t.Errorf("a loop:\n%s\nwant\n%s", got, want)
 	}

@@ -428,7 +428,7 @@ func TestMemoryTutorial(t *testing.T) {
 	if why := reachable(t, m, host, "192.168.10.11"); why != "" {
 		t.Errorf("192.168.10.11 from host: %s", why)
 	}
-	if why := reachable(t, m, ns1, "8.8.8.8"); why != "eth0 in ns1 reaches the gateway 192.168.10.1 in host, which does not have 8.8.8.8 and does not forward (forwarding is off)" {
+	if why := reachable(t, m, ns1, "8.8.8.8"); why != "eth0 in ns1 reaches the gateway 192.168.10.1 in host, which does not have 8.8.8.8 and does not forward (forwarding is off): sysctl(host, \"net.ipv4.ip_forward\", \"1\") turns it on" {
 		t.Errorf("8.8.8.8 from ns1: %q", why)
 	}
 	if why := reachable(t, m, ns1, "192.168.10.99"); why != "eth0 in ns1 is up with carrier, but nothing reached through it has 192.168.10.99" {

@@ -19,6 +19,14 @@ type Op interface {
 	Inverse() Op
 }
 
+// InNamespace is an op that changes one namespace and says which, so that
+// the lab files it under that namespace (teardown leaves what is inside
+// the lab's own namespaces to go with them).
+type InNamespace interface {
+	Op
+	Namespace() NSRef
+}
+
 // ops maps each op's JSON name to its type; Register adds to it.
 var ops = map[string]reflect.Type{}
 

@@ -23,6 +23,9 @@ type ExecSpec struct {
 	Env      []string // the command's whole environment; nil for nsplay's own
 	Stdin    string
 	Timeout  time.Duration // exec only; 0 for none
+	// Detach lets a background command outlive nsplay: spawn in a run
+	// that keeps its lab (--keep), whose services stay until `nsplay down`.
+	Detach bool
 }
 
 // Check tells what is wrong with the spec before a backend sees it.

@@ -2,6 +2,8 @@ package model
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 )
 
@@ -72,6 +74,10 @@ type NSState struct {
 	Links  []LinkState `json:"links"`
 	Routes []RouteInfo `json:"routes"`
 	Files  []FileState `json:"files"` // /etc/netns/<name>/*
+	// Sysctls are the sysctls the lab set, by key, with their values now.
+	Sysctls map[string]string `json:"sysctls,omitempty"`
+	// NAT are the rules of the lab's nftables table, as NATRules lists them.
+	NAT []string `json:"nat,omitempty"`
 }
 
 // LinkState is one link in a snapshot.
@@ -140,6 +146,12 @@ func (s Snapshot) Text() string {
 		}
 		for _, r := range ns.Routes {
 			fmt.Fprintf(&b, "  route %s proto %s scope %s\n", r.Text(), r.Proto, r.Scope)
+		}
+		for _, key := range slices.Sorted(maps.Keys(ns.Sysctls)) {
+			fmt.Fprintf(&b, "  sysctl %s = %s\n", key, ns.Sysctls[key])
+		}
+		for _, r := range ns.NAT {
+			fmt.Fprintf(&b, "  nat %s\n", r)
 		}
 		for _, f := range ns.Files {
 			fmt.Fprintf(&b, "  file %s\n", f.Path)

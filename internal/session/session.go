@@ -97,7 +97,7 @@ func Run(opts Options) (Outcome, error) {
 	// A teardown that failed leaves the lab open: release its lock, so
 	// that `nsplay down` (or the next run in this process) can take it.
 	defer l.Close()
-	l.AllowHost = opts.AllowHost
+	l.AllowHost, l.Keeping = opts.AllowHost, opts.Keep
 	var out Outcome
 	out.Result, out.RunErr = interp.Run(ctx, l, opts.Playbook, interp.Options{Vars: opts.Vars, Emit: emit})
 	var pe *interp.Error

@@ -18,7 +18,8 @@ import (
 
 // Snapshot is what a test sees of the machine outside its labs: the named
 // namespaces (by name and identity) and the links in each, the links of
-// the test's own namespace with their addresses, its IPv4 routes, every
+// the test's own namespace with their addresses, its IPv4 routes, its
+// sysctls a lab may set and its nftables tables (nft.go), every
 // file under /etc/netns and /run/nsplay, the live processes, and the
 // threads of the test process that are not in its namespaces (ThreadsAway). A test
 // takes one before it builds anything and compares after, instead of
@@ -36,6 +37,8 @@ func TakeSnapshot(t testing.TB) Snapshot {
 	s := Snapshot{}
 	s.addLinks(t, "")
 	s.addRoutes(t)
+	s.addSysctls(t)
+	s.addNftTables(t)
 	for _, name := range Netns(t) {
 		var st syscall.Stat_t
 		if err := syscall.Stat(filepath.Join(model.DefaultPaths.RunNetns, name), &st); err != nil {

@@ -1,0 +1,157 @@
+package main
+
+import (
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nsplay/nsplay/internal/testenv"
+)
+
+// spawnedPID is the pid keepspawn.star printed.
+func spawnedPID(t *testing.T, out string) int {
+	t.Helper()
+	m := regexp.MustCompile(`keepspawn.star:\d+: pid (\d+)\n`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("keepspawn.star printed no pid:\n%s", out)
+	}
+	pid, _ := strconv.Atoi(m[1])
+	return pid
+}
+
+// running tells whether process pid runs (and is not a zombie), and its
+// command name.
+func running(pid int) (bool, string) {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false, ""
+	}
+	s := string(data)
+	comm := s[strings.IndexByte(s, '(')+1 : strings.LastIndexByte(s, ')')]
+	return !strings.HasPrefix(s[strings.LastIndexByte(s, ')')+2:], "Z"), comm
+}
+
+// With --keep, a spawned service outlives nsplay: it runs on, and writes
+// its output, after nsplay has exited; `nsplay down` stops it.
+func TestKeptLabKeepsItsServices(t *testing.T) {
+	testenv.RequireRoot(t)
+	before := testenv.TakeSnapshot(t)
+	cleanLabs(t)
+	cmd := nsplayProcess(t, "run", "--keep", "testdata/keepspawn.star")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("run --keep: %v\n%s", err, out)
+	}
+	pid := spawnedPID(t, string(out))
+	// nsplay has exited; the service wrote its line a second after it
+	// started, and went on.
+	time.Sleep(1500 * time.Millisecond)
+	if ok, comm := running(pid); !ok || comm != "sleep" {
+		t.Fatalf("the spawned process %d is not running on after nsplay exited (running %v, %q)", pid, ok, comm)
+	}
+	if data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/fd/1"); err != nil || string(data) != "late\n" {
+		t.Errorf("its stdout holds %q, %v; want \"late\\n\"", data, err)
+	}
+	stdout, stderr, code := run(t, "down", "keepspawn")
+	wantExit(t, code, exitOK, stdout, stderr)
+	if !strings.Contains(stdout, "down: kill "+strconv.Itoa(pid)+" (sh)\n") {
+		t.Errorf("down did not stop the service %d:\n%s", pid, stdout)
+	}
+	if ok, _ := running(pid); ok {
+		t.Errorf("the service %d runs on after down", pid)
+	}
+	before.AssertUnchanged(t)
+}
+
+// Without --keep nothing changes: a spawned process dies with nsplay, also
+// when nsplay is killed.
+func TestSpawnedDiesWithNsplay(t *testing.T) {
+	testenv.RequireRoot(t)
+	before := testenv.TakeSnapshot(t)
+	cleanLabs(t)
+	cmd, out := startNsplay(t, "run", "-D", "wait=yes", "testdata/keepspawn.star")
+	pid := spawnedPID(t, out.String())
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+	for start := time.Now(); ; time.Sleep(10 * time.Millisecond) {
+		if ok, _ := running(pid); !ok {
+			break
+		}
+		if time.Since(start) > 5*time.Second {
+			t.Fatalf("the spawned process %d runs on after nsplay was killed", pid)
+		}
+	}
+	stdout, stderr, code := run(t, "down", "keepspawn")
+	wantExit(t, code, exitOK, stdout, stderr)
+	before.AssertUnchanged(t)
+}
+
+// A kept NAT lab keeps its service, and `nsplay show` lists the sysctls
+// and the NAT rules the lab set, in tables and in JSON.
+func TestShowKeptNATLab(t *testing.T) {
+	testenv.RequireRoot(t)
+	before := testenv.TakeSnapshot(t)
+	cleanLabs(t)
+	stdout, stderr, code := run(t, "run", "--keep", "../../playbooks/nat.star")
+	wantExit(t, code, exitOK, stdout, stderr)
+	stdout, stderr, code = run(t, "show", "nat")
+	wantExit(t, code, exitOK, stdout, stderr)
+	for _, row := range []string{
+		`(?m)^NETNS\s+SYSCTL\s+VALUE$`,
+		`(?m)^nat-gw\s+net\.ipv4\.ip_forward\s+1$`,
+		`(?m)^nat-gw\s+net\.ipv6\.conf\.all\.forwarding\s+1$`,
+		`(?m)^NETNS\s+NAT RULE$`,
+		`(?m)^nat-gw\s+prerouting iifname eth1 fib daddr type local tcp dport 80 dnat ip to 10\.10\.0\.2:8080$`,
+		`(?m)^nat-gw\s+postrouting oifname eth1 ip saddr 10\.10\.0\.0/24 masquerade$`,
+	} {
+		if !regexpMatch(row, stdout) {
+			t.Errorf("show lacks %s:\n%s", row, stdout)
+		}
+	}
+	stdout, stderr, code = run(t, "show", "--json", "nat")
+	wantExit(t, code, exitOK, stdout, stderr)
+	for _, want := range []string{`"sysctls": {`, `"net.ipv4.ip_forward": "1"`, `"nat": [`, `"postrouting oifname eth1 ip saddr 10.10.0.0/24 masquerade"`} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("show --json lacks %s:\n%s", want, stdout)
+		}
+	}
+	// The LAN's service is still there.
+	if out := testenv.IP(t, "netns", "exec", "nat-h1", "ss", "-Htln", "sport", "8080"); !strings.Contains(out, ":8080") {
+		t.Errorf("nothing listens on port 8080 in nat-h1 in the kept lab: %q", out)
+	}
+	stdout, stderr, code = run(t, "down", "nat")
+	wantExit(t, code, exitOK, stdout, stderr)
+	if !regexpMatch(`down: kill \d+ \(/bin/sh\)\n`, stdout) {
+		t.Errorf("down did not stop the service:\n%s", stdout)
+	}
+	before.AssertUnchanged(t)
+}
+
+// A host sysctl changed with --allow-host is written back by down after
+// nsplay was killed.
+func TestHostSysctlAfterKill9(t *testing.T) {
+	testenv.RequireRoot(t)
+	before := testenv.TakeSnapshot(t)
+	cleanLabs(t)
+	const path = "/proc/sys/net/ipv4/ip_forward"
+	old, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd, _ := startNsplay(t, "run", "--allow-host", "testdata/hostsysctl.star")
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+	if now, _ := os.ReadFile(path); string(now) == string(old) {
+		t.Fatalf("ip_forward is %q after the run was killed: the playbook did not change it", now)
+	}
+	stdout, stderr, code := run(t, "down", "hostsysctl")
+	wantExit(t, code, exitOK, stdout, stderr)
+	if want := "down: sysctl -w net.ipv4.ip_forward=" + strings.TrimSpace(string(old)) + "\n"; !strings.Contains(stdout, want) {
+		t.Errorf("down did not write the old value back:\n%s", stdout)
+	}
+	before.AssertUnchanged(t)
+}
