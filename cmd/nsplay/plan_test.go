@@ -153,8 +153,12 @@ func TestPlanPrintsTheStepsOfRun(t *testing.T) {
 			cleanLabs(t)
 			planned, stderr, code := run(t, "plan", "--json", file)
 			wantExit(t, code, exitOK, planned, stderr)
+			// A check of the run may fail on a loaded machine (a shaped
+			// link's rate): the steps are what this test compares.
 			ran, stderr, code := run(t, "run", "--json", file)
-			wantExit(t, code, exitOK, ran, stderr)
+			if code != exitOK && code != exitFailed {
+				t.Fatalf("run: exit status %d\n%s\n%s", code, ran, stderr)
+			}
 			if want, got := stepsOf(t, ran), stepsOf(t, planned); !slices.Equal(got, want) {
 				t.Errorf("plan's steps differ from run's:\nplan:\n  %s\nrun:\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
 			}
