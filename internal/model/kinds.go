@@ -198,9 +198,11 @@ func oneOf(arg, v string, allowed []string) error {
 	return fmt.Errorf("%s=%q is not one of %s", arg, v, strings.Join(allowed, ", "))
 }
 
-// text writes the attributes that are set as a snapshot line shows them.
-func (a KindAttrs) text() []string {
+// kindParts writes what identifies a link of the kinds, and its parent,
+// as a snapshot line shows them.
+func (l LinkState) kindParts() []string {
 	var parts []string
+	a := l.KindAttrs
 	for _, kv := range []struct {
 		key string
 		val any
@@ -208,7 +210,7 @@ func (a KindAttrs) text() []string {
 	}{
 		{"mode", a.Mode, a.Mode != ""}, {"vlan_id", a.VLANID, a.VLANID != 0}, {"vni", a.VNI, a.VNI != 0},
 		{"port", a.Port, a.Port != 0}, {"local", a.Local, a.Local != ""}, {"remote", a.Remote, a.Remote != ""},
-		{"group", a.Group, a.Group != ""},
+		{"group", a.Group, a.Group != ""}, {"parent", l.Parent + "@" + l.ParentNS, l.Parent != ""},
 	} {
 		if kv.set {
 			parts = append(parts, fmt.Sprintf("%s=%v", kv.key, kv.val))
@@ -217,5 +219,9 @@ func (a KindAttrs) text() []string {
 	return parts
 }
 
+// KindDetails is kindParts in one string: "vni=42 port=4789 ... parent=eth0@ns1",
+// "" for a link of another kind.
+func (l LinkState) KindDetails() string { return strings.Join(l.kindParts(), " ") }
+
 // String writes the attributes that are set, as a snapshot line does.
-func (a KindAttrs) String() string { return strings.Join(a.text(), " ") }
+func (a KindAttrs) String() string { return LinkState{KindAttrs: a}.KindDetails() }

@@ -182,10 +182,7 @@ func linkExtras(l LinkState) string {
 		parts = append(parts, "stp="+map[bool]string{false: "off", true: "on"}[*l.STP])
 		parts = append(parts, "ports="+strings.Join(l.Ports, ","))
 	}
-	parts = append(parts, l.KindAttrs.text()...)
-	if l.Parent != "" {
-		parts = append(parts, "parent="+l.Parent+"@"+l.ParentNS)
-	}
+	parts = append(parts, l.kindParts()...)
 	if len(parts) == 0 {
 		return ""
 	}
