@@ -20,7 +20,6 @@ import (
 
 // A throwaway differential check: random op sequences applied to the model
 // and, as ip commands, to a kernel in a private unshare --net --mount.
-// KINDS=1 adds macvlans, vxlans and tun/taps to the ops.
 
 var spaces = []model.NSRef{model.Host, model.Named("n1"), model.Named("n2")}
 
@@ -35,12 +34,7 @@ func randomOp(r *rand.Rand, m *model.Memory) model.Op {
 	}
 	names := []string{"va", "vb", "vc", "vd", "ve", "vg"}
 	cidrs := []string{"10.0.0.1/24", "10.0.0.2/24", "10.0.0.3/24", "10.0.1.1/24", "10.0.0.9/32", "10.0.0.1/16", "fd00::1/64", "fd00::2/64"}
-	kinds := os.Getenv("KINDS") != ""
-	n := 14
-	if kinds {
-		n = 18
-	}
-	switch r.IntN(n) {
+	switch r.IntN(14) {
 	case 0, 1:
 		return model.LinkAdd{Link: model.Link(ns, names[r.IntN(6)]), Spec: model.Veth{Peer: model.Link(spaces[r.IntN(3)], names[r.IntN(6)])}}
 	case 2:
@@ -77,22 +71,6 @@ func randomOp(r *rand.Rand, m *model.Memory) model.Op {
 			return model.LinkSetMTU{Link: pick(), MTU: []int{1400, 9000}[r.IntN(2)]}
 		}
 		return model.LinkDel{Link: pick()}
-	case 14:
-		return model.LinkAdd{Link: model.Link(spaces[r.IntN(3)], []string{"mv0", "mv1", "eth1"}[r.IntN(3)]),
-			Spec: model.Macvlan{Parent: pick(), Mode: model.MacvlanModes[r.IntN(4)]}}
-	case 15:
-		v := model.Vxlan{VNI: 42 + r.IntN(2), Port: 4789}
-		if r.IntN(2) == 0 {
-			v.Dev = pick().Name
-		}
-		if r.IntN(2) == 0 {
-			v.Remote = "10.0.0." + strconv.Itoa(1+r.IntN(3))
-		}
-		return model.LinkAdd{Link: model.Link(ns, []string{"vx0", "vx1"}[r.IntN(2)]), Spec: v}
-	case 16:
-		return model.LinkAdd{Link: model.Link(ns, []string{"tap0", "tun0"}[r.IntN(2)]), Spec: model.Tuntap{Mode: model.TuntapModes[r.IntN(2)]}}
-	case 17:
-		return model.LinkSetUp{Link: pick(), Up: true}
 	}
 	return nil
 }
