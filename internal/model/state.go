@@ -178,11 +178,11 @@ func linkExtras(l LinkState) string {
 	if l.Peer != "" {
 		parts = append(parts, "peer="+l.Peer+"@"+l.PeerNS)
 	}
+	parts = append(parts, l.kindParts()...)
 	if l.STP != nil {
 		parts = append(parts, "stp="+map[bool]string{false: "off", true: "on"}[*l.STP])
 		parts = append(parts, "ports="+strings.Join(l.Ports, ","))
 	}
-	parts = append(parts, l.kindParts()...)
 	if len(parts) == 0 {
 		return ""
 	}
