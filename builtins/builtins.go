@@ -4,6 +4,11 @@
 //	netns(name) / netns(pid=N) / netns(path=P)           -> netns       (netns.go)
 //	bridge(name, ns=host, stp=False, mtu=0)              -> link        (link.go)
 //	veth(name, peer, ns=host, peer_ns=None)              -> link        (link.go)
+//	macvlan(name, link, ns=None, mode="bridge")          -> link        (kinds.go)
+//	vlan(name, link, id, ns=None)                        -> link        (kinds.go)
+//	vxlan(name, vni, ns=host, local=None, remote=None, group=None, dev=None, port=4789) -> link (kinds.go)
+//	tuntap(name, ns=host, mode="tap")                    -> link        (kinds.go)
+//	dummy(name, ns=host)                                 -> link        (kinds.go)
 //	route(ns, dst, via=None, dev=None, metric=0, table="main") -> route (route.go)
 //	resolv_conf(ns, nameservers, search=[])                             (exec.go)
 //	exec_in(target, cmd, check=True, timeout="30s", env={}, stdin="") -> struct(rc, stdout, stderr) (exec.go)
@@ -92,6 +97,11 @@ func Predeclared(env *Env) (starlark.StringDict, error) {
 		"netns":          starlark.NewBuiltin("netns", netnsFn),
 		"bridge":         starlark.NewBuiltin("bridge", bridgeFn),
 		"veth":           starlark.NewBuiltin("veth", vethFn),
+		"macvlan":        starlark.NewBuiltin("macvlan", macvlanFn),
+		"vlan":           starlark.NewBuiltin("vlan", vlanFn),
+		"vxlan":          starlark.NewBuiltin("vxlan", vxlanFn),
+		"tuntap":         starlark.NewBuiltin("tuntap", tuntapFn),
+		"dummy":          starlark.NewBuiltin("dummy", dummyFn),
 		"route":          starlark.NewBuiltin("route", routeFn),
 		"resolv_conf":    starlark.NewBuiltin("resolv_conf", resolvConfFn),
 		"exec_in":        starlark.NewBuiltin("exec_in", execInFn),

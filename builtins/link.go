@@ -17,6 +17,7 @@ package builtins
 //	.peer     the other end of a veth (None for other kinds)
 //	.stp      a bridge's STP state (None for other kinds)
 //	.ports    a bridge's ports ([link])
+//	.mode .vlan_id .vni .port .local .remote .group .parent   of the kinds in kinds.go
 //
 //	.set_up() .set_down() .add_addr(cidr, nodad=False) .del_addr(cidr) .set_master(bridge)
 //	.set_nomaster() .move(ns) .rename(name) .set_mtu(n) .delete()
@@ -34,6 +35,7 @@ package builtins
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/nsplay/nsplay/internal/model"
 	"go.starlark.net/starlark"
@@ -67,9 +69,9 @@ func (l *Link) ref() (model.LinkRef, error) {
 }
 
 func (l *Link) AttrNames() []string {
-	return []string{"add_addr", "addrs", "carrier", "clear_impairments", "del_addr", "delete", "impair", "impairments",
-		"index", "kind", "mac", "master", "move", "mtu", "name", "ns", "oper", "peer", "ports", "rename", "set_down",
-		"set_master", "set_mtu", "set_nomaster", "set_up", "stp"}
+	return slices.Sorted(slices.Values(append([]string{"add_addr", "addrs", "carrier", "clear_impairments", "del_addr",
+		"delete", "impair", "impairments", "index", "kind", "mac", "master", "move", "mtu", "name", "ns", "oper", "peer",
+		"ports", "rename", "set_down", "set_master", "set_mtu", "set_nomaster", "set_up", "stp"}, kindAttrNames...)))
 }
 
 func (l *Link) Attr(name string) (starlark.Value, error) {
@@ -150,7 +152,7 @@ func (l *Link) Attr(name string) (starlark.Value, error) {
 		}
 		return starlark.NewList(ports), nil
 	}
-	return nil, nil
+	return l.kindAttr(name, info)
 }
 
 type builtinFn = func(*starlark.Thread, *starlark.Builtin, starlark.Tuple, []starlark.Tuple) (starlark.Value, error)

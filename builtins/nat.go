@@ -31,8 +31,8 @@ func natFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kw
 		return nil, err
 	}
 	op := model.Masquerade{NS: ns.ref, Table: model.NATTable(env.Lab.Name)}
-	if op.Out, err = linkNameIn(ns, "out", out); err != nil {
-		return nil, wrap(b, err)
+	if op.Out, err = linkNameIn(b, "out", out, ns); err != nil {
+		return nil, err
 	}
 	switch s := src.(type) {
 	case starlark.String:
@@ -59,8 +59,8 @@ func portForwardFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.T
 	}
 	op.NS, op.Table = ns.ref, model.NATTable(env.Lab.Name)
 	if dev != starlark.None {
-		if op.Dev, err = linkNameIn(ns, "dev", dev); err != nil {
-			return nil, wrap(b, err)
+		if op.Dev, err = linkNameIn(b, "dev", dev, ns); err != nil {
+			return nil, err
 		}
 	}
 	return starlark.None, addRule(thread, b, env, op)
@@ -78,19 +78,4 @@ func addRule(thread *starlark.Thread, b *starlark.Builtin, env *Env, r model.NAT
 		step(thread, "%s", r.Text())
 	}
 	return nil
-}
-
-// linkNameIn is the name of a link argument of namespace ns: a name, or a
-// handle on a link there.
-func linkNameIn(ns *Netns, arg string, v starlark.Value) (string, error) {
-	switch v := v.(type) {
-	case starlark.String:
-		return string(v), nil
-	case *Link:
-		if v.ns.ino != ns.ino {
-			return "", fmt.Errorf("%s=%s is in %s, not in %s", arg, v.name, v.ns.ref, ns.ref)
-		}
-		return v.name, nil
-	}
-	return "", fmt.Errorf("%s wants a link handle or name, got %s", arg, v.Type())
 }

@@ -128,17 +128,8 @@ func routeFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, 
 	default:
 		return nil, fmt.Errorf("route: via= wants a gateway address string, got %s", via.Type())
 	}
-	switch v := dev.(type) {
-	case starlark.String:
-		spec.Dev = string(v)
-	case *Link:
-		if v.ns.ino != ns.ino {
-			return nil, fmt.Errorf("route: dev=%s is in %s, not in %s", v.name, v.ns.ref, ns.ref)
-		}
-		spec.Dev = v.name
-	case starlark.NoneType:
-	default:
-		return nil, fmt.Errorf("route: dev= wants a link handle or name, got %s", dev.Type())
+	if spec.Dev, err = linkNameIn(b, "dev", dev, ns); err != nil {
+		return nil, err
 	}
 	if spec.Metric < 0 {
 		return nil, fmt.Errorf("route: metric=%d is negative", spec.Metric)

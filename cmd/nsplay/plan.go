@@ -22,9 +22,10 @@ run it; nothing on the machine changes (no namespace, link, file, journal or
 lock).
 
 The model decides addresses, admin state, carrier (a veth end has carrier
-when both ends are up; a bridge when one of its ports has), masters and
-ports, routes and reachability (layer 2 through bridges and veth pairs,
-connected subnets, routes). Values only the kernel knows - what exec_in
+when both ends are up; a bridge when one of its ports has; a macvlan or vlan
+when its parent has), masters and ports, MTUs, routes and reachability
+(layer 2 through bridges, veth pairs, macvlans, vlans and vxlans, connected
+subnets, routes). Values only the kernel knows - what exec_in
 printed and its exit status, spawned processes, round-trip times, listening
 sockets - are unknown: a check that touches one is UNDECIDED, neither passed
 nor failed, and a branch on one is reported at its position. The summary

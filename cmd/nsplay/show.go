@@ -67,7 +67,7 @@ func showCmd(args []string, stdout io.Writer) error {
 // showTables prints links, routes and files, one table each.
 func showTables(w io.Writer, snap model.Snapshot) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NETNS\tLINK\tKIND\tSTATE\tMTU\tMASTER\tPEER\tADDRESSES")
+	fmt.Fprintln(tw, "NETNS\tLINK\tKIND\tSTATE\tMTU\tMASTER\tPEER\tADDRESSES\tDETAILS")
 	for _, ns := range snap.Namespaces {
 		for _, l := range ns.Links {
 			peer := "-"
@@ -78,8 +78,8 @@ func showTables(w io.Writer, snap model.Snapshot) error {
 			for _, a := range l.Addrs {
 				addrs = append(addrs, a.CIDR)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", ns.Name, l.Name, l.Kind, linkState(l), l.MTU,
-				dash(l.Master), peer, dash(strings.Join(addrs, " ")))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", ns.Name, l.Name, l.Kind, linkState(l), l.MTU,
+				dash(l.Master), peer, dash(strings.Join(addrs, " ")), dash(l.KindDetails()))
 		}
 	}
 	fmt.Fprintln(tw, "\nNETNS\tROUTE\tVIA\tDEV\tMETRIC\tTABLE\tPROTO\tSCOPE")

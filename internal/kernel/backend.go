@@ -98,18 +98,25 @@ func (b *Backend) peer(ns *NS, l LinkInfo) (*NS, LinkInfo, error) {
 	if l.Kind != "veth" || l.PeerIndex == 0 {
 		return nil, LinkInfo{}, fmt.Errorf("%s in %s is not a veth: %w", l.Name, ns, ErrNotFound)
 	}
-	if l.PeerNetnsID < 0 {
-		p, err := ns.LinkByIndex(l.PeerIndex)
+	return b.linkAt(ns, l.PeerIndex, l.PeerNetnsID, "the peer of "+l.Name)
+}
+
+// linkAt finds the link with index in ns, or, when netnsID is not -1, in
+// the open namespace that ns knows under that id. what names the link in
+// the error.
+func (b *Backend) linkAt(ns *NS, index, netnsID int, what string) (*NS, LinkInfo, error) {
+	if netnsID < 0 {
+		p, err := ns.LinkByIndex(index)
 		return ns, p, err
 	}
 	for _, k := range append(slices.Clone(b.peers), b.known()...) {
-		if id, err := ns.NetnsIDOf(k); err == nil && id == l.PeerNetnsID {
+		if id, err := ns.NetnsIDOf(k); err == nil && id == netnsID {
 			b.peers = append([]*NS{k}, slices.DeleteFunc(b.peers, func(p *NS) bool { return p == k })...)
-			p, err := k.LinkByIndex(l.PeerIndex)
+			p, err := k.LinkByIndex(index)
 			return k, p, err
 		}
 	}
-	return nil, LinkInfo{}, fmt.Errorf("the peer of %s in %s is in a namespace nsplay has not opened: %w", l.Name, ns, ErrNotFound)
+	return nil, LinkInfo{}, fmt.Errorf("%s in %s is in a namespace nsplay has not opened: %w", what, ns, ErrNotFound)
 }
 
 // outsidePeers lists the veth ends in other namespaces whose peers are in ns.
@@ -251,7 +258,11 @@ func (b *Backend) apply(op model.Op) error {
 		}
 		return b.host.SetNetnsID(ns, o.ID)
 	case model.LinkAdd:
-		return b.addLink(o)
+		err := b.addLink(o)
+		if lacksDriver(err) {
+			return driverMissing(o.Spec.Kind(), err)
+		}
+		return err
 	case model.FileWrite:
 		_, statErr := os.Lstat(o.Path)
 		if err := os.WriteFile(o.Path, []byte(o.Data), 0o644); err != nil {
@@ -414,6 +425,24 @@ func (b *Backend) addLink(o model.LinkAdd) error {
 			return err
 		}
 		return ns.AddVeth(o.Link.Name, spec.Peer.Name, peerNS)
+	case model.Macvlan:
+		parentNS, err := b.NS(spec.Parent.NS)
+		if err != nil {
+			return err
+		}
+		return parentNS.AddMacvlan(o.Link.Name, spec.Parent.Name, spec.Mode, ns)
+	case model.Vlan:
+		parentNS, err := b.NS(spec.Parent.NS)
+		if err != nil {
+			return err
+		}
+		return parentNS.AddVlan(o.Link.Name, spec.Parent.Name, spec.ID, ns)
+	case model.Vxlan:
+		return ns.AddVxlan(o.Link.Name, spec)
+	case model.Tuntap:
+		return ns.AddTuntap(o.Link.Name, spec.Mode)
+	case model.Dummy:
+		return ns.AddDummy(o.Link.Name)
 	}
 	return fmt.Errorf("the kernel backend cannot make a %s link: %w", o.Spec.Kind(), model.ErrUnsupported)
 }
@@ -470,7 +499,13 @@ func (b *Backend) Links(ref model.NSRef) ([]model.LinkInfo, error) {
 // of it: its master's name, a veth's peer, a bridge's STP state and ports.
 // all are the namespace's links, for bridges; nil to look the master up.
 func (b *Backend) info(ns *NS, l LinkInfo, all []LinkInfo) (model.LinkInfo, error) {
-	info := model.LinkInfo{Name: l.Name, Index: l.Index, Kind: l.Kind, Up: l.Up, Oper: l.Oper, Carrier: l.Carrier, MAC: l.MAC, MTU: l.MTU}
+	info := model.LinkInfo{Name: l.Name, Index: l.Index, Kind: l.Kind, Up: l.Up, Oper: l.Oper, Carrier: l.Carrier, MAC: l.MAC, MTU: l.MTU, KindAttrs: l.KindAttrs}
+	if l.LowerIndex != 0 {
+		if lns, lower, err := b.linkAt(ns, l.LowerIndex, l.LowerNetnsID, "the parent of "+l.Name); err == nil {
+			parent := model.Link(b.refOf(lns), lower.Name)
+			info.Parent = &parent
+		}
+	}
 	if l.MasterIndex != 0 {
 		if i := slices.IndexFunc(all, func(m LinkInfo) bool { return m.Index == l.MasterIndex }); i >= 0 {
 			info.Master = all[i].Name

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nsplay/nsplay/internal/model"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
@@ -24,6 +25,11 @@ type LinkInfo struct {
 	MasterIndex int // 0 when the link has no master
 	PeerIndex   int // veth: the peer's index, in the namespace PeerNetnsID names
 	PeerNetnsID int // veth: -1 when the peer is in the same namespace
+	// LowerIndex is the index of a macvlan's or vlan's parent or a
+	// vxlan's dev (0: none), in the namespace LowerNetnsID names (-1: the
+	// link's own).
+	LowerIndex, LowerNetnsID int
+	model.KindAttrs
 }
 
 func linkInfo(l netlink.Link) LinkInfo {
@@ -33,16 +39,17 @@ func linkInfo(l netlink.Link) LinkInfo {
 		kind = "loopback"
 	}
 	info := LinkInfo{
-		Name:        a.Name,
-		Index:       a.Index,
-		Kind:        kind,
-		Up:          a.RawFlags&unix.IFF_UP != 0,
-		Oper:        strings.ReplaceAll(a.OperState.String(), "-", ""), // as ip prints it: LOWERLAYERDOWN
-		Carrier:     a.RawFlags&unix.IFF_LOWER_UP != 0,
-		MAC:         a.HardwareAddr.String(),
-		MTU:         a.MTU,
-		MasterIndex: a.MasterIndex,
-		PeerNetnsID: -1,
+		Name:         a.Name,
+		Index:        a.Index,
+		Kind:         kind,
+		Up:           a.RawFlags&unix.IFF_UP != 0,
+		Oper:         strings.ReplaceAll(a.OperState.String(), "-", ""), // as ip prints it: LOWERLAYERDOWN
+		Carrier:      a.RawFlags&unix.IFF_LOWER_UP != 0,
+		MAC:          a.HardwareAddr.String(),
+		MTU:          a.MTU,
+		MasterIndex:  a.MasterIndex,
+		PeerNetnsID:  -1,
+		LowerNetnsID: -1,
 	}
 	if kind == "loopback" && info.MAC == "" {
 		// The netlink package drops an all-zero address; ip shows lo's.
@@ -52,6 +59,7 @@ func linkInfo(l netlink.Link) LinkInfo {
 		info.PeerIndex = a.ParentIndex
 		info.PeerNetnsID = a.NetNsID
 	}
+	kindInfo(l, &info)
 	return info
 }
 
@@ -279,9 +287,10 @@ func (n *NS) Settle(limit time.Duration) error {
 }
 
 // inTransition tells whether the kernel has yet to update a link's
-// operational state after its carrier changed.
+// operational state after its carrier changed. (A vxlan's or dummy's is
+// "unknown" with carrier, a tun/tap's "down" without: never late.)
 func inTransition(l LinkInfo) bool {
-	if !l.Up || (l.Kind != "bridge" && l.Kind != "veth") {
+	if !l.Up || !slices.Contains([]string{"bridge", "veth", "macvlan", "vlan"}, l.Kind) {
 		return false
 	}
 	return l.Carrier != (l.Oper == "up")

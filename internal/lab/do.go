@@ -219,6 +219,13 @@ func (l *Lab) addLink(o model.LinkAdd) (Result, error) {
 	if res, ok, err := l.adoptLink(o); ok || err != nil {
 		return res, err
 	}
+	// A link made on a parent changes the parent (it takes what arrives
+	// there): the parent must be the lab's.
+	if p, ok := o.Spec.(model.OnParent); ok {
+		if err := l.mayChange(p.ParentLink()); err != nil {
+			return Result{}, fmt.Errorf("the parent of %s: %w", o.Link.Name, err)
+		}
+	}
 	ends := o.Spec.Ends(o.Link)
 	for i, end := range ends {
 		if _, err := l.B.Link(end); err != nil {
@@ -275,6 +282,9 @@ func (l *Lab) adoptLink(o model.LinkAdd) (Result, bool, error) {
 			}
 		}
 		switch {
+		case err == nil && info.Kind == o.Spec.Kind() && info.KindAttrs != model.AttrsOf(o.Spec):
+			return Result{}, true, fmt.Errorf("%s is the lab's already, but a %s with %s, not %s; take the lab down (nsplay down %s) to make it anew, or choose another name",
+				e.At, info.Kind, info.KindAttrs, model.AttrsOf(o.Spec), l.Name)
 		case err == nil && info.Kind == o.Spec.Kind():
 			return Result{Adopted: true, At: e.At}, true, nil
 		case err == nil:

@@ -10,7 +10,8 @@ import (
 // A new kind is a new LinkSpec (registered with registerKind) plus its
 // kernel and in-memory implementations.
 type LinkSpec interface {
-	// Kind is the kernel's name for it: "bridge", "veth".
+	// Kind is the kernel's name for it: "bridge", "veth" (netlink's for a
+	// tun/tap: "tuntap"), as LinkInfo.Kind reports it.
 	Kind() string
 	// TypeArgs is what follows "type KIND" in `ip link add`, "" for none.
 	TypeArgs() string
@@ -92,14 +93,25 @@ type LinkAdd struct {
 }
 
 func (o LinkAdd) Text() string {
-	s := "link add " + o.Link.Name + " type " + o.Spec.Kind()
+	if c, ok := o.Spec.(ownCommand); ok {
+		return c.addText(o.Link)
+	}
+	in, s := o.Link.NS, "link add "+o.Link.Name
+	if p, ok := o.Spec.(OnParent); ok {
+		parent := p.ParentLink()
+		in, s = parent.NS, s+" link "+parent.Name
+		if parent.NS != o.Link.NS {
+			s += " netns " + o.Link.NS.String()
+		}
+	}
+	s += " type " + o.Spec.Kind()
 	if args := o.Spec.TypeArgs(); args != "" {
 		s += " " + args
 	}
 	if v, ok := o.Spec.(Veth); ok && v.Peer.NS != o.Link.NS {
 		s += " netns " + v.Peer.NS.String()
 	}
-	return o.Link.NS.IP(s)
+	return in.IP(s)
 }
 func (o LinkAdd) Inverse() Op { return LinkDel{Link: o.Link} }
 

@@ -38,6 +38,9 @@ type Memory struct {
 	dirs   map[string]bool
 	order  []*memLink       // links an operation touched, in the order the kernel fires their carrier events
 	procs  map[int]*memProc // a plan's background commands, by their stand-in pids
+	// tunnels are the vxlans whose underlay a frame is being followed
+	// over, so that one whose underlay runs through itself ends.
+	tunnels map[*memLink]bool
 }
 
 var _ Backend = (*Memory)(nil)
@@ -71,6 +74,11 @@ type memLink struct {
 	v4, v6 []*memAddr // each in the order the kernel lists them
 	master *memLink   // a bridge port's bridge
 	peer   *memLink   // a veth's other end
+	lower  *memLink   // a macvlan's or vlan's parent, a vxlan's dev
+	attrs  KindAttrs  // what identifies a macvlan, vlan, vxlan or tun/tap
+	// underlay is the namespace a vxlan sends from: the one it was made
+	// in, wherever it went since.
+	underlay *memNS
 
 	stp     bool // bridge: spanning tree on
 	hadPort bool // bridge: its carrier follows its ports once it had one
@@ -121,15 +129,38 @@ type linkKind struct {
 	carrier func(l *memLink) bool
 	// make sets up the links a LinkAdd of spec makes, ends as spec.Ends
 	// lists them; nil for a kind a playbook cannot make.
-	make func(spec LinkSpec, ends []*memLink) error
+	make func(m *Memory, spec LinkSpec, ends []*memLink) error
+	// send carries a frame sent out of the link over its wire (memory_l2.go);
+	// nil for a kind whose frames go nowhere.
+	send func(w *l2, l *memLink, tag int)
+	// A link made over a lower one starts with the lower's MTU less
+	// headroom and takes no more (nil: its lower does not limit it); one
+	// that followsMTU drops to the lower's when that gets smaller.
+	headroom   func(l *memLink) int
+	followsMTU bool
+	// rxHandler: the kind takes its lower's receive handler, as a bridge
+	// takes its ports': its lower cannot be a port, nor a port its lower
+	// (the kernel: Device or resource busy).
+	rxHandler bool
+	// lostWithLower: the link goes when its lower leaves its namespace,
+	// not only when it is deleted.
+	lostWithLower bool
 }
 
 var linkKinds = map[string]linkKind{
 	"loopback": {mtu: 65536, fixed: true, notPort: "a loopback cannot be a bridge port (the kernel: Invalid argument)",
 		carrier: func(*memLink) bool { return true }},
 	"bridge": {mtu: 1500, minMTU: 68, maxMTU: 65535, fixed: true, notPort: "a bridge cannot be a port of another (the kernel: Can not enslave a bridge to a bridge)",
-		carrier: bridgeCarrier, make: makeBridge},
-	"veth": {mtu: 1500, minMTU: 68, maxMTU: 65535, carrier: vethCarrier, make: makeVeth},
+		carrier: bridgeCarrier, make: makeBridge, send: bridgeSend},
+	"veth": {mtu: 1500, minMTU: 68, maxMTU: 65535, carrier: vethCarrier, make: makeVeth, send: vethSend},
+	"macvlan": {mtu: 1500, minMTU: 68, maxMTU: 65535, carrier: stackedCarrier, make: makeMacvlan, send: macvlanSend,
+		headroom: noHeadroom, followsMTU: true, rxHandler: true},
+	"vlan": {mtu: 1500, maxMTU: 65535, carrier: stackedCarrier, make: makeVlan, send: vlanSend,
+		headroom: noHeadroom, followsMTU: true},
+	"vxlan": {mtu: 1500, minMTU: 68, maxMTU: 65535, carrier: alwaysCarrier, make: makeVxlan, send: vxlanSend,
+		headroom: vxlanHeadroom, lostWithLower: true},
+	"tuntap": {mtu: 1500, minMTU: 68, maxMTU: 65521, carrier: noCarrier, make: makeTuntap},
+	"dummy":  {mtu: 1500, carrier: alwaysCarrier, make: makeDummy},
 }
 
 // A bridge has carrier from its creation until it gets a port; from then
@@ -140,7 +171,7 @@ func bridgeCarrier(br *memLink) bool {
 	return !br.hadPort || br.up && slices.ContainsFunc(br.ns.ports(br), forwards)
 }
 
-func makeBridge(spec LinkSpec, ends []*memLink) error {
+func makeBridge(_ *Memory, spec LinkSpec, ends []*memLink) error {
 	b, ok := spec.(Bridge)
 	if !ok {
 		return fmt.Errorf("a bridge from %T: %w", spec, ErrUnsupported)
@@ -161,7 +192,7 @@ func makeBridge(spec LinkSpec, ends []*memLink) error {
 // A veth end has carrier while both ends are up.
 func vethCarrier(l *memLink) bool { return l.up && l.peer != nil && l.peer.up }
 
-func makeVeth(spec LinkSpec, ends []*memLink) error {
+func makeVeth(_ *Memory, spec LinkSpec, ends []*memLink) error {
 	if _, ok := spec.(Veth); !ok {
 		return fmt.Errorf("a veth from %T: %w", spec, ErrUnsupported)
 	}
@@ -481,13 +512,21 @@ func (m *Memory) linkAdd(o LinkAdd) error {
 		}
 		spaces[i] = ns
 	}
+	var parent *memLink
+	if p, ok := o.Spec.(OnParent); ok {
+		var err error
+		if parent, err = m.link(p.ParentLink()); err != nil {
+			return err
+		}
+	}
 	// The kernel registers a veth's peer before the link itself: the
 	// peer gets the lower index, and fires its carrier event first.
 	ends := make([]*memLink, len(refs))
 	for i := len(refs) - 1; i >= 0; i-- {
 		ends[i] = m.newLink(spaces[i], refs[i].Name, o.Spec.Kind())
 	}
-	if err := rules.make(o.Spec, ends); err != nil {
+	ends[0].lower = parent
+	if err := rules.make(m, o.Spec, ends); err != nil {
 		return err
 	}
 	for i := len(ends) - 1; i >= 0; i-- {
@@ -517,6 +556,9 @@ func (m *Memory) unlink(l *memLink) {
 	l.ns = nil
 	if l.peer != nil {
 		m.unlink(l.peer)
+	}
+	for _, u := range m.uppers(l) {
+		m.unlink(u)
 	}
 }
 
@@ -570,6 +612,8 @@ func (l *memLink) checkMTU(mtu int) error {
 		return fmt.Errorf("mtu %d on %s: a %s takes at least %d", mtu, l, l.kind, l.rules.minMTU)
 	case l.rules.maxMTU > 0 && mtu > l.rules.maxMTU:
 		return fmt.Errorf("mtu %d on %s: a %s takes at most %d", mtu, l, l.kind, l.rules.maxMTU)
+	case l.rules.headroom != nil && l.lower != nil && mtu > l.lower.mtu-l.rules.headroom(l):
+		return fmt.Errorf("mtu %d on %s: a %s takes at most the MTU of %s less %d, %d", mtu, l, l.kind, l.lower.name, l.rules.headroom(l), l.lower.mtu-l.rules.headroom(l))
 	}
 	return nil
 }
@@ -586,6 +630,11 @@ func (m *Memory) setMTU(l *memLink, mtu int) error {
 	}
 	if l.master != nil {
 		l.master.followPorts()
+	}
+	for _, u := range m.uppers(l) {
+		if u.rules.followsMTU && u.mtu > mtu {
+			u.mtu = mtu
+		}
 	}
 	return nil
 }
@@ -620,6 +669,8 @@ func (m *Memory) setMaster(l *memLink, master string) error {
 		return fmt.Errorf("%s is a %s, and only a bridge takes ports: %w", br, br.kind, ErrUnsupported)
 	case l.rules.notPort != "":
 		return fmt.Errorf("set master %s on %s: %s", master, l, l.rules.notPort)
+	case slices.ContainsFunc(m.uppers(l), func(u *memLink) bool { return u.rules.rxHandler }):
+		return fmt.Errorf("set master %s on %s: it is the parent of a %s, which takes what arrives on it (the kernel: Device or resource busy); a bridge cannot have it as a port too", master, l, m.uppers(l)[0].kind)
 	case l.master == br:
 		return nil
 	case len(l.ns.ports(br)) >= maxBridgePorts:
@@ -651,6 +702,11 @@ func (m *Memory) move(l *memLink, ref NSRef) error {
 		m.setDown(l)
 	}
 	m.release(l)
+	for _, u := range m.uppers(l) {
+		if u.rules.lostWithLower {
+			m.unlink(u)
+		}
+	}
 	l.v4, l.v6 = nil, nil
 	l.impair = Impairment{} // the kernel gives it its default qdisc there
 	l.ns.dropRoutes(l, nil)
@@ -1016,8 +1072,11 @@ func operstate(l *memLink, carrier bool) string {
 		return "up"
 	}
 	iflink := l.index
-	if l.peer != nil {
+	switch {
+	case l.peer != nil:
 		iflink = l.peer.index
+	case l.lower != nil:
+		iflink = l.lower.index
 	}
 	if iflink == l.index {
 		return "down"
@@ -1047,7 +1106,11 @@ func (l *memLink) tentative(a *memAddr) bool {
 }
 
 func (m *Memory) info(l *memLink) LinkInfo {
-	info := LinkInfo{Name: l.name, Index: l.index, Kind: l.kind, Up: l.up, Oper: "down", Carrier: l.hasCarrier(), MAC: l.mac, MTU: l.mtu}
+	info := LinkInfo{Name: l.name, Index: l.index, Kind: l.kind, Up: l.up, Oper: "down", Carrier: l.hasCarrier(), MAC: l.mac, MTU: l.mtu, KindAttrs: l.attrs}
+	if l.lower != nil {
+		lower := Link(l.lower.ns.ref, l.lower.name)
+		info.Parent = &lower
+	}
 	if l.up {
 		info.Oper = l.oper
 	}

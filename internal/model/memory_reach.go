@@ -145,7 +145,7 @@ func (m *Memory) send(ns *memNS, p packet, path []*memNS) (*memNS, net.IP, []nat
 		}
 		nats, src = []natHop{{gw: ns, orig: src}}, as
 	}
-	at := out.neighbour(nh)
+	at := m.neighbour(out, nh)
 	if at == nil {
 		return nil, nil, nil, fmt.Sprintf("%s is up with carrier, but nothing reached through it has %s", out, hop)
 	}
@@ -268,8 +268,8 @@ func (ns *memNS) source(out *memLink, nh net.IP) net.IP {
 // neighbour finds the link that answers for nh on out's layer 2. IPv4:
 // any link whose namespace has nh on a link that is up (arp_ignore is 0);
 // IPv6: a link that has nh itself.
-func (out *memLink) neighbour(nh net.IP) *memLink {
-	for _, l := range out.reached() {
+func (m *Memory) neighbour(out *memLink, nh net.IP) *memLink {
+	for _, l := range m.reached(out) {
 		if nh.To4() != nil && l.ns.owner(nh) != nil {
 			return l
 		}
@@ -278,48 +278,6 @@ func (out *memLink) neighbour(nh net.IP) *memLink {
 		}
 	}
 	return nil
-}
-
-// reached lists the links a frame sent out of out arrives at and whose
-// namespaces take it in: the far end of a veth; through a bridge port, the
-// bridge itself and what its other forwarding ports reach. A frame sent
-// out of a bridge goes out of its forwarding ports.
-func (out *memLink) reached() []*memLink {
-	var ends []*memLink
-	flooded := map[*memLink]bool{}
-	var cross func(l *memLink)
-	flood := func(br, in *memLink) {
-		if flooded[br] {
-			return
-		}
-		flooded[br] = true
-		if in != nil {
-			ends = append(ends, br)
-		}
-		for _, p := range br.ns.ports(br) {
-			if p != in && forwards(p) {
-				cross(p)
-			}
-		}
-	}
-	cross = func(l *memLink) {
-		p := l.peer
-		switch {
-		case p == nil || !p.hasCarrier():
-		case p.master != nil:
-			if forwards(p) {
-				flood(p.master, p)
-			}
-		default:
-			ends = append(ends, p)
-		}
-	}
-	if out.kind == "bridge" {
-		flood(out, nil)
-	} else {
-		cross(out)
-	}
-	return ends
 }
 
 // peerCause names what keeps a link from carrying: a veth's peer down, or

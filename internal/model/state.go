@@ -21,6 +21,10 @@ type LinkInfo struct {
 	Peer    *LinkRef // veth: the other end, nil when it is in a namespace nobody opened
 	STP     *bool    // bridge: spanning tree on
 	Ports   []string // bridge: its ports, by name
+	// Parent is the link a macvlan or vlan was made on, or a vxlan's
+	// dev; nil for none, or when it is in a namespace nobody opened.
+	Parent *LinkRef
+	KindAttrs
 }
 
 // AddrInfo is one address of a link.
@@ -82,16 +86,20 @@ type NSState struct {
 
 // LinkState is one link in a snapshot.
 type LinkState struct {
-	Name    string     `json:"name"`
-	Kind    string     `json:"kind"`
-	Up      bool       `json:"up"`
-	Oper    string     `json:"oper"`
-	MTU     int        `json:"mtu"`
-	Master  string     `json:"master,omitempty"`
-	Peer    string     `json:"peer,omitempty"`    // veth: the other end's name
-	PeerNS  string     `json:"peer_ns,omitempty"` // and its namespace
-	STP     *bool      `json:"stp,omitempty"`     // bridge
-	Ports   []string   `json:"ports,omitempty"`   // bridge
+	Name   string   `json:"name"`
+	Kind   string   `json:"kind"`
+	Up     bool     `json:"up"`
+	Oper   string   `json:"oper"`
+	MTU    int      `json:"mtu"`
+	Master string   `json:"master,omitempty"`
+	Peer   string   `json:"peer,omitempty"`    // veth: the other end's name
+	PeerNS string   `json:"peer_ns,omitempty"` // and its namespace
+	STP    *bool    `json:"stp,omitempty"`     // bridge
+	Ports  []string `json:"ports,omitempty"`   // bridge
+	// Parent is a macvlan's or vlan's parent link, or a vxlan's dev.
+	Parent   string `json:"parent,omitempty"`
+	ParentNS string `json:"parent_ns,omitempty"`
+	KindAttrs
 	Addrs   []AddrInfo `json:"addrs"`
 	Carrier bool       `json:"carrier"`
 	// Impairments is what its root qdisc (tbf, netem) does, nil for none.
@@ -101,7 +109,10 @@ type LinkState struct {
 // StateOf is the snapshot form of a link and its addresses.
 func StateOf(l LinkInfo, addrs []AddrInfo) LinkState {
 	ls := LinkState{Name: l.Name, Kind: l.Kind, Up: l.Up, Oper: l.Oper, MTU: l.MTU, Carrier: l.Carrier,
-		Master: l.Master, STP: l.STP, Addrs: []AddrInfo{}}
+		Master: l.Master, STP: l.STP, Addrs: []AddrInfo{}, KindAttrs: l.KindAttrs}
+	if l.Parent != nil {
+		ls.Parent, ls.ParentNS = l.Parent.Name, l.Parent.NS.String()
+	}
 	for _, a := range addrs {
 		ls.Addrs = append(ls.Addrs, AddrInfo{CIDR: a.CIDR, Broadcast: a.Broadcast, Scope: a.Scope})
 	}
@@ -181,6 +192,7 @@ func linkExtras(l LinkState) string {
 	if l.Peer != "" {
 		parts = append(parts, "peer="+l.Peer+"@"+l.PeerNS)
 	}
+	parts = append(parts, l.kindParts()...)
 	if l.STP != nil {
 		parts = append(parts, "stp="+map[bool]string{false: "off", true: "on"}[*l.STP])
 		parts = append(parts, "ports="+strings.Join(l.Ports, ","))
