@@ -119,24 +119,6 @@ func (b *Backend) linkAt(ns *NS, index, netnsID int, what string) (*NS, LinkInfo
 	return nil, LinkInfo{}, fmt.Errorf("%s in %s is in a namespace nsplay has not opened: %w", what, ns, ErrNotFound)
 }
 
-// outsidePeers lists the veth ends in other namespaces whose peers are in ns.
-func (b *Backend) outsidePeers(ns *NS) []linkRef {
-	links, err := ns.Links()
-	if err != nil {
-		return nil
-	}
-	var refs []linkRef
-	for _, l := range links {
-		if l.Kind != "veth" || l.PeerNetnsID < 0 {
-			continue
-		}
-		if pns, p, err := b.peer(ns, l); err == nil && !pns.Same(ns) {
-			refs = append(refs, linkRef{pns, p})
-		}
-	}
-	return refs
-}
-
 // refOf is the ref under which a namespace is open.
 func (b *Backend) refOf(ns *NS) model.NSRef {
 	if ns.Same(b.host) {
@@ -248,7 +230,7 @@ func (b *Backend) apply(op model.Op) error {
 		if err != nil {
 			return err
 		}
-		b.pending = append(b.pending, b.outsidePeers(ns)...)
+		b.pending = append(b.pending, ns.outsidePeers(b.peer)...)
 		b.Forget(ref)
 		return DeleteNamed(b.paths.RunNetns, o.Name)
 	case model.NetnsSetID:

@@ -299,7 +299,7 @@ func (n *NS) Delete(known []*NS) error {
 	if err := n.Err(); err != nil {
 		return err
 	}
-	peers := n.outsidePeers(known)
+	peers := n.outsidePeers(func(n *NS, l LinkInfo) (*NS, LinkInfo, error) { return n.Peer(l, known) })
 	n.Close()
 	if err := DeleteNamed(n.dir, n.Name); err != nil {
 		return err
@@ -318,8 +318,9 @@ type linkRef struct {
 	link LinkInfo
 }
 
-// outsidePeers lists the veth ends in other namespaces whose peers are in n.
-func (n *NS) outsidePeers(known []*NS) []linkRef {
+// outsidePeers lists the veth ends in other namespaces whose peers are in
+// n; peer finds the other end of a veth.
+func (n *NS) outsidePeers(peer func(*NS, LinkInfo) (*NS, LinkInfo, error)) []linkRef {
 	links, err := n.Links()
 	if err != nil {
 		return nil
@@ -329,7 +330,7 @@ func (n *NS) outsidePeers(known []*NS) []linkRef {
 		if l.Kind != "veth" || l.PeerNetnsID < 0 {
 			continue
 		}
-		if pns, p, err := n.Peer(l, known); err == nil && !pns.Same(n) {
+		if pns, p, err := peer(n, l); err == nil && !pns.Same(n) {
 			refs = append(refs, linkRef{pns, p})
 		}
 	}
