@@ -91,11 +91,15 @@ func Run(ctx context.Context, l *lab.Lab, file string, opts Options) (Result, er
 		root = real
 	}
 	ld := &loader{root: root, shownRoot: filepath.Dir(file), env: env, emit: emit, predeclared: predeclared, modules: map[string]*module{}}
+	src, err := readSource(file)
+	if err != nil {
+		return Result{}, err
+	}
 	thread := ld.thread(file)
 	stop := context.AfterFunc(ctx, func() { thread.Cancel(context.Cause(ctx).Error()) })
 	defer stop()
 
-	_, err = starlark.ExecFileOptions(fileOptions, thread, file, nil, predeclared)
+	_, err = starlark.ExecFileOptions(fileOptions, thread, file, src, predeclared)
 	res := Result{Passed: rep.passed, Failed: rep.failed, Undecided: rep.undecided}
 	if err != nil {
 		if ctx.Err() != nil {
@@ -200,6 +204,9 @@ func (ld *loader) thread(name string) *starlark.Thread {
 }
 
 func (ld *loader) load(thread *starlark.Thread, name string) (starlark.StringDict, error) {
+	if filepath.IsAbs(name) {
+		return nil, fmt.Errorf("%s is an absolute path: load takes a path relative to the file that loads it, inside the playbook's folder %s", name, ld.shownRoot)
+	}
 	from := thread.CallFrame(0).Pos.Filename()
 	path := filepath.Join(filepath.Dir(from), name)
 	abs, err := filepath.Abs(path)
@@ -223,7 +230,12 @@ func (ld *loader) load(thread *starlark.Thread, name string) (starlark.StringDic
 	t := ld.thread(path)
 	stop := context.AfterFunc(ld.env.Ctx, func() { t.Cancel(context.Cause(ld.env.Ctx).Error()) })
 	defer stop()
-	m.globals, m.err = starlark.ExecFileOptions(fileOptions, t, path, nil, ld.predeclared)
+	src, err := readSource(path)
+	if err != nil {
+		m.err = err
+	} else {
+		m.globals, m.err = starlark.ExecFileOptions(fileOptions, t, path, src, ld.predeclared)
+	}
 	m.loading = false
 	return m.globals, m.err
 }
