@@ -158,7 +158,7 @@ func expectListening(thread *starlark.Thread, b *starlark.Builtin, args starlark
 	var nsA nsArg
 	var port int
 	proto, msg, timeout := "tcp", "", "2s"
-	if err := unpack(b.Name(), args, kwargs, 2, "ns", &nsA, "port", &port, "proto?", &proto, "timeout?", &timeout, "msg?", &msg); err != nil {
+	if err := unpack(b.Name(), args, kwargs, 2, "ns", &nsA, "port", portRange.of(&port), "proto?", &proto, "timeout?", &timeout, "msg?", &msg); err != nil {
 		return nil, err
 	}
 	limit, err := duration(b.Name(), "timeout", timeout)
@@ -192,7 +192,7 @@ func expectConnects(thread *starlark.Thread, b *starlark.Builtin, args starlark.
 	var addr, msg string
 	var port int
 	timeout := "2s"
-	if err := unpack(b.Name(), args, kwargs, 3, "ns", &nsA, "addr", &addr, "port", &port, "timeout?", &timeout, "msg?", &msg); err != nil {
+	if err := unpack(b.Name(), args, kwargs, 3, "ns", &nsA, "addr", &addr, "port", portRange.of(&port), "timeout?", &timeout, "msg?", &msg); err != nil {
 		return nil, err
 	}
 	env, ns, err := nsOf(thread, b, &nsA)

@@ -187,15 +187,12 @@ func bridgeFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple,
 	var name string
 	var nsA nsArg
 	var spec model.Bridge
-	if err := unpack(b.Name(), args, kwargs, 1, "name", &name, "ns?", &nsA, "stp?", &spec.STP, "mtu?", &spec.MTU); err != nil {
+	if err := unpack(b.Name(), args, kwargs, 1, "name", &name, "ns?", &nsA, "stp?", &spec.STP, "mtu?", bridgeMTU.of(&spec.MTU)); err != nil {
 		return nil, err
 	}
 	env, ns, err := optionalNSOf(thread, b, &nsA)
 	if err != nil {
 		return nil, err
-	}
-	if spec.MTU < 0 {
-		return nil, fmt.Errorf("bridge: mtu=%d is negative; leave it out (0) for the kernel's default", spec.MTU)
 	}
 	l, adopted, err := createLink(thread, b, env, model.LinkAdd{Link: model.Link(ns.ref, name), Spec: spec})
 	if err != nil || !adopted {
@@ -354,7 +351,7 @@ func linkSetMaster(thread *starlark.Thread, b *starlark.Builtin, args starlark.T
 
 func linkSetMTU(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var mtu int
-	if err := unpack(b.Name(), args, kwargs, 1, "mtu", &mtu); err != nil {
+	if err := unpack(b.Name(), args, kwargs, 1, "mtu", mtuRange.of(&mtu)); err != nil {
 		return nil, err
 	}
 	l, ref, err := receiverLink(b)

@@ -178,15 +178,12 @@ func receiverNS(b *starlark.Builtin) (*Netns, model.NSRef, error) {
 
 func netnsSetID(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var id int
-	if err := unpack(b.Name(), args, kwargs, 1, "id", &id); err != nil {
+	if err := unpack(b.Name(), args, kwargs, 1, "id", netnsIDs.of(&id)); err != nil {
 		return nil, err
 	}
 	n, ref, err := receiverNS(b)
 	if err != nil {
 		return nil, err
-	}
-	if id < 0 {
-		return nil, fmt.Errorf("set_id: %d is negative; ids are 0 or more", id)
 	}
 	if err := do(thread, b, n.env.Lab, model.NetnsSetID{NS: ref, ID: id}); err != nil {
 		return nil, err
@@ -215,7 +212,7 @@ func netnsListFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 
 func netnsIdentifyFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var pid int
-	if err := unpack(b.Name(), args, kwargs, 1, "pid", &pid); err != nil {
+	if err := unpack(b.Name(), args, kwargs, 1, "pid", pidRange.of(&pid)); err != nil {
 		return nil, err
 	}
 	env, err := envOf(thread)
@@ -232,7 +229,7 @@ func netnsIdentifyFn(thread *starlark.Thread, b *starlark.Builtin, args starlark
 func netnsFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var name, path string
 	pid := -1
-	if err := unpack(b.Name(), args, kwargs, 1, "name?", &name, "pid?", &pid, "path?", &path); err != nil {
+	if err := unpack(b.Name(), args, kwargs, 1, "name?", &name, "pid?", pidRange.of(&pid), "path?", &path); err != nil {
 		return nil, err
 	}
 	env, err := envOf(thread)

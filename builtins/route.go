@@ -108,7 +108,7 @@ func routeFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, 
 	var dev starlark.Value = starlark.None
 	spec := model.Route{Table: "main"}
 	if err := unpack(b.Name(), args, kwargs, 2, "ns", &nsA, "dst", &dst, "via?", &via, "dev?", &dev,
-		"metric?", &spec.Metric, "table?", &spec.Table); err != nil {
+		"metric?", metricRange.of(&spec.Metric), "table?", &spec.Table); err != nil {
 		return nil, err
 	}
 	env, ns, err := nsOf(thread, b, &nsA)
@@ -139,9 +139,6 @@ func routeFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, 
 	case starlark.NoneType:
 	default:
 		return nil, fmt.Errorf("route: dev= wants a link handle or name, got %s", dev.Type())
-	}
-	if spec.Metric < 0 {
-		return nil, fmt.Errorf("route: metric=%d is negative", spec.Metric)
 	}
 	if spec.Metric == 0 && spec.IPv6() {
 		spec.Metric = model.IPv6DefaultMetric // what the kernel gives it
