@@ -237,7 +237,8 @@ func (l *Lab) addLink(o model.LinkAdd) (Result, error) {
 
 // adoptLink finds a link the lab made as o.Link before (a kept lab), where
 // it is now. One of another kind was put there from outside in place of
-// the lab's: the lab forgets it.
+// the lab's: the lab forgets it. One made with other ends than o asks for
+// (a veth with another peer) is an error: the playbook changed.
 func (l *Lab) adoptLink(o model.LinkAdd) (Result, bool, error) {
 	for _, e := range append([]*entry(nil), l.entries...) {
 		if _, ok := e.Do.(model.LinkAdd); !ok || e.Born != o.Link {
@@ -251,6 +252,9 @@ func (l *Lab) adoptLink(o model.LinkAdd) (Result, bool, error) {
 		}
 		switch {
 		case err == nil && info.Kind == o.Spec.Kind():
+			if why := e.Do.(model.LinkAdd).Mismatch(o); why != "" {
+				return Result{}, true, fmt.Errorf("%s %s (now %s) is the lab's from an earlier run, but %s: take the kept lab down first (nsplay down %s), or choose another name", o.Spec.Kind(), o.Link.Name, e.At, why, l.Name)
+			}
 			return Result{Adopted: true, At: e.At}, true, nil
 		case err == nil:
 			return Result{}, true, errors.Join(fmt.Errorf("%s is a %s, not a %s, and the lab did not make it so; delete it or choose another name", e.At, info.Kind, o.Spec.Kind()), l.gone(e))
