@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -336,6 +337,30 @@ func TestKill9ThenDown(t *testing.T) {
 	if !regexpMatch(`down: kill \d+ \(sleep\) in slow1\n`, stdout) {
 		t.Errorf("down did not stop the process left in slow1:\n%s", stdout)
 	}
+	before.AssertUnchanged(t)
+}
+
+// A second run of a lab that is running is refused with the pid of the
+// nsplay that runs it, and ls shows that pid.
+func TestSecondRunNamesTheFirst(t *testing.T) {
+	testenv.RequireRoot(t)
+	before := testenv.TakeSnapshot(t)
+	cleanLabs(t)
+	cmd, _ := startNsplay(t, "run", "testdata/slow.star")
+	pid := strconv.Itoa(cmd.Process.Pid)
+	stdout, stderr, code := run(t, "run", "testdata/slow.star")
+	wantExit(t, code, exitError, stdout, stderr)
+	if want := "lab slow is in use: nsplay (pid " + pid + ") is running it"; !strings.Contains(stderr, want) {
+		t.Errorf("the second run's error does not name the first run's pid:\n%s\nwant %q", stderr, want)
+	}
+	if stdout, _, _ := run(t, "ls"); !regexpMatch(`slow\s+running\s+\d+\s+\S*slow.star\s+`+pid+`\n`, stdout) {
+		t.Errorf("ls does not show pid %s holding the lab:\n%s", pid, stdout)
+	}
+	if stdout, _, _ := run(t, "ls", "--json"); !strings.Contains(stdout, `"state":"running"`) || !strings.Contains(stdout, `"pid":`+pid+`}`) {
+		t.Errorf("ls --json does not give pid %s:\n%s", pid, stdout)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	cmd.Wait()
 	before.AssertUnchanged(t)
 }
 

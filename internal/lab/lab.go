@@ -14,6 +14,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/nsplay/nsplay/internal/model"
 	"golang.org/x/sys/unix"
@@ -82,8 +84,14 @@ func Open(name string, b model.Backend, paths model.Paths, playbook string) (*La
 	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
 		lock.Close()
 		if errors.Is(err, unix.EWOULDBLOCK) {
-			return nil, busyError(fmt.Sprintf("lab %s is in use: another nsplay is running it; wait for it or stop it first", name))
+			return nil, busyError(busyMessage(name, holder(dir)))
 		}
+		return nil, fmt.Errorf("lock lab %s: %w", name, err)
+	}
+	// The lock file names its holder, for the refusal of a second run and
+	// for `nsplay ls`.
+	if err := errors.Join(lock.Truncate(0), writePID(lock)); err != nil {
+		lock.Close()
 		return nil, fmt.Errorf("lock lab %s: %w", name, err)
 	}
 	j, past, err := openJournal(filepath.Join(dir, "journal"))
@@ -101,6 +109,31 @@ func Open(name string, b model.Backend, paths model.Paths, playbook string) (*La
 		return nil, err
 	}
 	return l, nil
+}
+
+// busyMessage refuses a lab that the nsplay process pid holds (0: not
+// known).
+func busyMessage(name string, pid int) string {
+	if pid == 0 {
+		return fmt.Sprintf("lab %s is in use: another nsplay is running it; wait for it or stop it first", name)
+	}
+	return fmt.Sprintf("lab %s is in use: nsplay (pid %d) is running it; wait for it to end, or stop it (kill %d)", name, pid, pid)
+}
+
+func writePID(f *os.File) error {
+	_, err := f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	return err
+}
+
+// holder is the pid of the nsplay that holds the lab in dir: what its lock
+// file says, or else what its journal's last run says; 0 if neither does.
+func holder(dir string) int {
+	data, _ := os.ReadFile(filepath.Join(dir, "lock"))
+	if pid, err := strconv.Atoi(strings.TrimSpace(string(data))); err == nil && pid > 0 {
+		return pid
+	}
+	h, _ := replay(filepath.Join(dir, "journal"))
+	return h.pid
 }
 
 func newLab(name string, b model.Backend, paths model.Paths, dir string, past history) *Lab {
