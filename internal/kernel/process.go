@@ -182,7 +182,7 @@ func Start(spec ExecSpec) (*Proc, error) {
 			unix.Kill(-cmd.Process.Pid, unix.SIGKILL)
 			cmd.Wait()
 		}
-		return nil, fmt.Errorf("start %s: %w", spec.Argv[0], err)
+		return nil, fmt.Errorf("start %s: %w", spec.Argv[0], namespaceLimit(kindsOf(flags), explainLimit(err)))
 	}
 	p.cmd = cmd
 	setupErr, _ := io.ReadAll(errR)
@@ -191,6 +191,18 @@ func Start(spec ExecSpec) (*Proc, error) {
 		return nil, errors.New(string(setupErr))
 	}
 	return p, nil
+}
+
+// kindsOf names the kinds of namespace that clone flags make, sorted.
+func kindsOf(flags uintptr) []string {
+	var kinds []string
+	for kind, f := range NamespaceKinds {
+		if flags&f != 0 {
+			kinds = append(kinds, kind)
+		}
+	}
+	slices.Sort(kinds)
+	return kinds
 }
 
 // helperConfig tells the helper what to set up before it execs the command.
