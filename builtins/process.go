@@ -129,11 +129,24 @@ func processKill(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 	return starlark.None, nil
 }
 
+// resultStruct is what exec_in and wait return. .truncated counts, by
+// stream name, the bytes left out after the first model.OutputLimit: {}
+// (false) when nothing was.
 func resultStruct(res model.ExecResult) starlark.Value {
+	truncated := starlark.NewDict(2)
+	for _, s := range []struct {
+		name string
+		cut  int64
+	}{{"stdout", res.StdoutCut}, {"stderr", res.StderrCut}} {
+		if s.cut > 0 {
+			truncated.SetKey(starlark.String(s.name), starlark.MakeInt64(s.cut))
+		}
+	}
 	return starlarkstruct.FromStringDict(starlarkstruct.Default, starlark.StringDict{
-		"rc":     starlark.MakeInt(res.RC),
-		"stdout": starlark.String(res.Stdout),
-		"stderr": starlark.String(res.Stderr),
+		"rc":        starlark.MakeInt(res.RC),
+		"stdout":    starlark.String(res.Stdout),
+		"stderr":    starlark.String(res.Stderr),
+		"truncated": truncated,
 	})
 }
 

@@ -175,7 +175,7 @@ func unknownAware(name string) *starlark.Builtin {
 func unknownResult(thread *starlark.Thread, call string) starlark.Value {
 	field := func(name string) starlark.Value { return Unknown{what: call + "(...)." + name, thread: thread} }
 	return starlarkstruct.FromStringDict(starlarkstruct.Default, starlark.StringDict{
-		"rc": field("rc"), "stdout": field("stdout"), "stderr": field("stderr"),
+		"rc": field("rc"), "stdout": field("stdout"), "stderr": field("stderr"), "truncated": field("truncated"),
 	})
 }
 

@@ -93,12 +93,13 @@ func Exec(ctx context.Context, spec ExecSpec) (ExecResult, error) {
 // Proc is a command started by Start.
 type Proc struct {
 	cmd            *exec.Cmd
-	stdout, stderr bytes.Buffer
+	stdout, stderr output
 	done           chan struct{} // closed when the command has ended
 	err            error         // from Wait, once done is closed
 }
 
-// Start starts a command in the background. Its output is kept until Wait.
+// Start starts a command in the background. Its output is kept until Wait,
+// the first model.OutputLimit bytes of each stream.
 //
 // The command is forked from a thread that is, for that moment, in the
 // namespaces it is to run in, with the fresh namespaces it asks for (clone
@@ -440,7 +441,8 @@ func (p *Proc) result() (ExecResult, error) {
 	if p.err != nil && !errors.As(p.err, &exitErr) && !errors.Is(p.err, exec.ErrWaitDelay) {
 		return ExecResult{}, fmt.Errorf("run %s: %w", p.cmd.Args[1], p.err)
 	}
-	res := ExecResult{RC: p.cmd.ProcessState.ExitCode(), Stdout: p.stdout.String(), Stderr: p.stderr.String()}
+	res := ExecResult{RC: p.cmd.ProcessState.ExitCode(), Stdout: p.stdout.buf.String(), Stderr: p.stderr.buf.String(),
+		StdoutCut: p.stdout.cut, StderrCut: p.stderr.cut}
 	if ws, ok := p.cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
 		res.RC = 128 + int(ws.Signal())
 	}

@@ -79,8 +79,15 @@ func (s ExecSpec) Text() string { return s.Where() + " " + s.Shown }
 type ExecResult struct {
 	RC             int // exit status, or 128+signal when a signal ended it
 	Stdout, Stderr string
-	Unknown        bool
+	// StdoutCut and StderrCut count the bytes left out after the first
+	// OutputLimit of each stream.
+	StdoutCut, StderrCut int64
+	Unknown              bool
 }
+
+// OutputLimit is how much of each of a command's stdout and stderr is
+// kept: the first MiB.
+const OutputLimit = 1 << 20
 
 // Proc is a command running in the background.
 type Proc interface {
