@@ -55,6 +55,7 @@ type Env struct {
 	// out a -D the playbook never reads.
 	UsedVars map[string]bool
 
+	gate   gate     // closed to the playbook's thread once the run gave up on it (gate.go)
 	spaces []*Netns // the handles of namespaces, one per namespace, host first
 	// unknownAt holds the playbook lines (file:line) that used a value
 	// only the kernel knows (a plan): checks there are undecided.
@@ -81,7 +82,7 @@ func Predeclared(env *Env) (starlark.StringDict, error) {
 	if err != nil {
 		return nil, err
 	}
-	return starlark.StringDict{
+	names := starlark.StringDict{
 		"host":           host,
 		"netns":          starlark.NewBuiltin("netns", netnsFn),
 		"bridge":         starlark.NewBuiltin("bridge", bridgeFn),
@@ -96,10 +97,16 @@ func Predeclared(env *Env) (starlark.StringDict, error) {
 		"spawn":          starlark.NewBuiltin("spawn", spawnFn),
 		"netns_list":     starlark.NewBuiltin("netns_list", netnsListFn),
 		"netns_identify": starlark.NewBuiltin("netns_identify", netnsIdentifyFn),
+		"str":            depthChecked("str"),
+		"repr":           depthChecked("repr"),
+		"print":          depthChecked("print"),
+		"fail":           depthChecked("fail"),
 		"len":            unknownAware("len"),
 		"int":            unknownAware("int"),
 		"float":          unknownAware("float"),
-	}, nil
+	}
+	env.guardAll(names)
+	return names, nil
 }
 
 // unpack is starlark.UnpackArgs that also refuses more than npos positional

@@ -72,6 +72,10 @@ func (l *Link) AttrNames() []string {
 }
 
 func (l *Link) Attr(name string) (starlark.Value, error) {
+	return l.ns.env.guard(func() (starlark.Value, error) { return l.attr(name) })
+}
+
+func (l *Link) attr(name string) (starlark.Value, error) {
 	ref, err := l.ref()
 	if err != nil {
 		return nil, fmt.Errorf("link %s: %w", l.name, err)
@@ -83,7 +87,7 @@ func (l *Link) Attr(name string) (starlark.Value, error) {
 		return l.ns, nil
 	}
 	if m, ok := linkMethods[name]; ok {
-		return starlark.NewBuiltin(name, m).BindReceiver(l), nil
+		return l.ns.env.method(name, m, l), nil
 	}
 	if name == "addrs" {
 		addrs, err := l.ns.env.Lab.B.Addrs(ref)

@@ -112,12 +112,16 @@ func (n *Netns) CompareSameType(op syntax.Token, y starlark.Value, depth int) (b
 }
 
 func (n *Netns) Attr(name string) (starlark.Value, error) {
+	return n.env.guard(func() (starlark.Value, error) { return n.attr(name) })
+}
+
+func (n *Netns) attr(name string) (starlark.Value, error) {
 	ref, err := n.live()
 	if err != nil {
 		return nil, err
 	}
 	if m, ok := netnsMethods[name]; ok {
-		return starlark.NewBuiltin(name, m).BindReceiver(n), nil
+		return n.env.method(name, m, n), nil
 	}
 	switch name {
 	case "name":

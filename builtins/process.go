@@ -53,6 +53,10 @@ func (p *Process) CompareSameType(op syntax.Token, y starlark.Value, depth int) 
 }
 
 func (p *Process) Attr(name string) (starlark.Value, error) {
+	env, err := envOf(p.thread)
+	if err != nil {
+		return nil, err
+	}
 	switch name {
 	case "pid":
 		if p.proc.PID() == 0 {
@@ -62,11 +66,11 @@ func (p *Process) Attr(name string) (starlark.Value, error) {
 	case "alive":
 		return starlark.Bool(p.proc.Alive()), nil
 	case "ns":
-		return starlark.NewBuiltin("ns", processNS).BindReceiver(p), nil
+		return env.method("ns", processNS, p), nil
 	case "wait":
-		return starlark.NewBuiltin("wait", processWait).BindReceiver(p), nil
+		return env.method("wait", processWait, p), nil
 	case "kill":
-		return starlark.NewBuiltin("kill", processKill).BindReceiver(p), nil
+		return env.method("kill", processKill, p), nil
 	}
 	return nil, nil
 }

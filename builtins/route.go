@@ -44,11 +44,15 @@ func (r *Route) AttrNames() []string {
 }
 
 func (r *Route) Attr(name string) (starlark.Value, error) {
+	return r.ns.env.guard(func() (starlark.Value, error) { return r.attr(name) })
+}
+
+func (r *Route) attr(name string) (starlark.Value, error) {
 	if _, err := r.ns.live(); err != nil {
 		return nil, fmt.Errorf("route %s: %w", r.spec.Dst, err)
 	}
 	if name == "delete" {
-		return starlark.NewBuiltin("delete", routeDelete).BindReceiver(r), nil
+		return r.ns.env.method("delete", routeDelete, r), nil
 	}
 	if !slices.Contains(r.AttrNames(), name) {
 		return nil, nil

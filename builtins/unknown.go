@@ -152,7 +152,10 @@ func (u Unknown) report(format string, args ...any) {
 	}
 	pos, ok := statement(u.thread)
 	if env, err := envOf(u.thread); err == nil && ok {
-		env.Report.Undecided(pos, fmt.Sprintf(format, args...))
+		env.guard(func() (starlark.Value, error) {
+			env.Report.Undecided(pos, fmt.Sprintf(format, args...))
+			return nil, nil
+		})
 	}
 }
 
