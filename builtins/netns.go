@@ -30,6 +30,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 
 	"github.com/nsplay/nsplay/internal/model"
 	"go.starlark.net/starlark"
@@ -278,6 +279,9 @@ func netnsFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, 
 
 // attach opens a namespace the lab does not own by path.
 func (env *Env) attach(path string) (*Netns, error) {
+	if strings.ContainsRune(path, 0) {
+		return nil, fmt.Errorf("path %q holds a NUL byte, which no path can", path)
+	}
 	ref := model.AtPath(path)
 	if dir, name := filepath.Split(filepath.Clean(path)); filepath.Clean(dir) == env.Lab.Paths.RunNetns {
 		ref = model.Named(name)

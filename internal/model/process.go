@@ -26,6 +26,9 @@ type ExecSpec struct {
 	Timeout  time.Duration // exec only; 0 for none
 }
 
+// maxHostname is the longest hostname Linux keeps (__NEW_UTS_LEN).
+const maxHostname = 64
+
 // NamespaceKinds are the kinds of namespace a command can get fresh ones
 // of, with the unshare(1) flag that asks for each.
 var NamespaceKinds = []struct{ Name, Flag string }{
@@ -37,6 +40,14 @@ var NamespaceKinds = []struct{ Name, Flag string }{
 func (s ExecSpec) Check() error {
 	if len(s.Argv) == 0 {
 		return errors.New("the command is empty")
+	}
+	for _, arg := range s.Argv {
+		if strings.ContainsRune(arg, 0) {
+			return fmt.Errorf("the command holds a NUL byte (in %q), which no command line can", arg)
+		}
+	}
+	if len(s.Hostname) > maxHostname || strings.ContainsRune(s.Hostname, 0) {
+		return fmt.Errorf("hostname %q is %d bytes or holds a NUL byte; Linux takes at most %d bytes, without NUL", s.Hostname, len(s.Hostname), maxHostname)
 	}
 	for _, kind := range s.New {
 		if !slices.ContainsFunc(NamespaceKinds, func(k struct{ Name, Flag string }) bool { return k.Name == kind }) {
