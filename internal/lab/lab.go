@@ -88,12 +88,6 @@ func Open(name string, b model.Backend, paths model.Paths, playbook string) (*La
 		}
 		return nil, fmt.Errorf("lock lab %s: %w", name, err)
 	}
-	// The lock file names its holder, for the refusal of a second run and
-	// for `nsplay ls`.
-	if err := errors.Join(lock.Truncate(0), writePID(lock)); err != nil {
-		lock.Close()
-		return nil, fmt.Errorf("lock lab %s: %w", name, err)
-	}
 	j, past, err := openJournal(filepath.Join(dir, "journal"))
 	if err != nil {
 		lock.Close()
@@ -120,20 +114,38 @@ func busyMessage(name string, pid int) string {
 	return fmt.Sprintf("lab %s is in use: nsplay (pid %d) is running it; wait for it to end, or stop it (kill %d)", name, pid, pid)
 }
 
-func writePID(f *os.File) error {
-	_, err := f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
-	return err
-}
-
-// holder is the pid of the nsplay that holds the lab in dir: what its lock
-// file says, or else what its journal's last run says; 0 if neither does.
+// holder is the pid of the nsplay that holds the lock of the lab in dir,
+// as /proc/locks tells (in nsplay's PID namespace), or else the pid of its
+// journal's last run; 0 if neither tells.
 func holder(dir string) int {
-	data, _ := os.ReadFile(filepath.Join(dir, "lock"))
-	if pid, err := strconv.Atoi(strings.TrimSpace(string(data))); err == nil && pid > 0 {
+	if pid := flockHolder(filepath.Join(dir, "lock")); pid > 0 {
 		return pid
 	}
 	h, _ := replay(filepath.Join(dir, "journal"))
 	return h.pid
+}
+
+// flockHolder finds the process that holds a flock on the file at path
+// in /proc/locks, whose lines read "1: FLOCK ADVISORY WRITE PID MAJ:MIN:INODE
+// 0 EOF" (device numbers in hex); 0 if none does.
+func flockHolder(path string) int {
+	var st unix.Stat_t
+	if unix.Stat(path, &st) != nil {
+		return 0
+	}
+	data, err := os.ReadFile("/proc/locks")
+	if err != nil {
+		return 0
+	}
+	file := fmt.Sprintf("%02x:%02x:%d", unix.Major(st.Dev), unix.Minor(st.Dev), st.Ino)
+	for line := range strings.Lines(string(data)) {
+		f := strings.Fields(line)
+		if len(f) >= 6 && f[1] == "FLOCK" && f[5] == file {
+			pid, _ := strconv.Atoi(f[4])
+			return pid
+		}
+	}
+	return 0
 }
 
 func newLab(name string, b model.Backend, paths model.Paths, dir string, past history) *Lab {
