@@ -253,7 +253,11 @@ func (l *Lab) adoptLink(o model.LinkAdd) (Result, bool, error) {
 		switch {
 		case err == nil && info.Kind == o.Spec.Kind():
 			if why := e.Do.(model.LinkAdd).Mismatch(o); why != "" {
-				return Result{}, true, fmt.Errorf("%s %s (now %s) is the lab's from an earlier run, but %s: take the kept lab down first (nsplay down %s), or choose another name", o.Spec.Kind(), o.Link.Name, e.At, why, l.Name)
+				now := ""
+				if e.At != o.Link {
+					now = " (now " + e.At.String() + ")"
+				}
+				return Result{}, true, fmt.Errorf("%s %s%s is the lab's from an earlier run, but %s: take the kept lab down first (nsplay down %s), or choose another name", o.Spec.Kind(), o.Link.Name, now, why, l.Name)
 			}
 			return Result{Adopted: true, At: e.At}, true, nil
 		case err == nil:
