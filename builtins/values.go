@@ -209,15 +209,20 @@ func contains(path []starlark.Value, v starlark.Value) bool {
 	return false
 }
 
-// depthOf is how deep v nests lists, tuples, dicts, sets and structs, as
-// far as limit+1. A list or dict inside itself does not count again (it
+// depthOf is how deep v nests lists, tuples, dicts, sets and structs, or
+// some number over limit when v nests deeper. A list or dict inside itself does not count again (it
 // is written "..."), and one met twice is looked into once; after
 // walkBudget values it gives up and says what it found so far.
 func depthOf(v starlark.Value, limit int) int {
 	heights := map[starlark.Value]int{} // of the lists, dicts, sets and structs seen; -1 while inside one
 	visits := 0
-	var height func(v starlark.Value) int
-	height = func(v starlark.Value) int {
+	// height is v's, found at depth; past the limit it looks no deeper
+	// (the answer is then over the limit, whatever it would be).
+	var height func(v starlark.Value, depth int) int
+	height = func(v starlark.Value, depth int) int {
+		if depth > limit {
+			return 1
+		}
 		var elems func(func(starlark.Value) bool)
 		switch x := v.(type) {
 		case *starlark.List:
@@ -257,7 +262,7 @@ func depthOf(v starlark.Value, limit int) int {
 			if visits++; visits > walkBudget {
 				break
 			}
-			if h = max(h, 1+height(e)); h > limit {
+			if h = max(h, 1+height(e, depth+1)); depth+h > limit {
 				break
 			}
 		}
@@ -266,7 +271,7 @@ func depthOf(v starlark.Value, limit int) int {
 		}
 		return h
 	}
-	return height(v)
+	return height(v, 0)
 }
 
 // depthChecked wraps a universal function that writes its arguments
