@@ -1,7 +1,7 @@
 # nsplay: build, test, check.
 GO ?= go
 
-.PHONY: all build test check bench install clean
+.PHONY: all build test check bench fuzz install clean
 
 all: build
 
@@ -21,6 +21,18 @@ check:
 # costs with --sandbox, against the same run without it.
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 10x ./interp ./cmd/nsplay
+
+# Each fuzz target for FUZZTIME (its seeds run in every go test). As root
+# the test binaries sandbox themselves, as in make test.
+FUZZTIME ?= 10s
+FUZZ = ./internal/model:FuzzValidLinkName ./internal/model:FuzzValidNetnsName \
+	./internal/model:FuzzParseCIDR ./internal/model:FuzzCanonicalDst ./internal/model:FuzzParseTable \
+	./builtins:FuzzDuration ./builtins:FuzzVar ./cmd/nsplay:FuzzDefines ./internal/lab:FuzzJournal
+fuzz:
+	@set -e; for t in $(FUZZ); do \
+		echo "fuzz $${t#*:} in $${t%%:*} for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$${t#*:}$$" -fuzztime $(FUZZTIME) $${t%%:*}; \
+	done
 
 install:
 	$(GO) install ./cmd/nsplay

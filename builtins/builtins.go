@@ -66,6 +66,7 @@ type Env struct {
 	// out a -D the playbook never reads.
 	UsedVars map[string]bool
 
+	gate   gate     // closed to the playbook's thread once the run gave up on it (gate.go)
 	spaces []*Netns // the handles of namespaces, one per namespace, host first
 	// unknownAt holds the playbook lines (file:line) that used a value
 	// only the kernel knows (a plan): checks there are undecided.
@@ -92,7 +93,7 @@ func Predeclared(env *Env) (starlark.StringDict, error) {
 	if err != nil {
 		return nil, err
 	}
-	return starlark.StringDict{
+	names := starlark.StringDict{
 		"host":           host,
 		"netns":          starlark.NewBuiltin("netns", netnsFn),
 		"bridge":         starlark.NewBuiltin("bridge", bridgeFn),
@@ -116,11 +117,17 @@ func Predeclared(env *Env) (starlark.StringDict, error) {
 		"sysctl":         starlark.NewBuiltin("sysctl", sysctlFn),
 		"nat":            starlark.NewBuiltin("nat", natFn),
 		"port_forward":   starlark.NewBuiltin("port_forward", portForwardFn),
+		"str":            depthChecked("str"),
+		"repr":           depthChecked("repr"),
+		"print":          depthChecked("print"),
+		"fail":           depthChecked("fail"),
 		"len":            unknownAware("len"),
 		"int":            unknownAware("int"),
 		"float":          unknownAware("float"),
 		CompareName:      starlark.NewBuiltin("compare", compareFn),
-	}, nil
+	}
+	env.guardAll(names)
+	return names, nil
 }
 
 // unpack is starlark.UnpackArgs that also refuses more than npos positional

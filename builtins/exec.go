@@ -84,6 +84,9 @@ func environment(envDict *starlark.Dict) ([]string, error) {
 		if !ok1 || !ok2 {
 			return nil, fmt.Errorf("env= wants string keys and values, got %s: %s", kv[0].Type(), kv[1].Type())
 		}
+		if k == "" || strings.ContainsAny(k, "=\x00") || strings.ContainsRune(v, 0) {
+			return nil, fmt.Errorf("env= key %q is empty or holds '=' or a NUL byte, or its value holds a NUL byte; no environment can hold that", k)
+		}
 		environ = append(environ, k+"="+v)
 	}
 	return environ, nil

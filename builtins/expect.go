@@ -22,8 +22,8 @@ package builtins
 // dst, "2s") must not read a timeout as a message.
 //
 // The last two try again until the timeout passes, so a server that is
-// still starting is waited for. A long container in a contains message is
-// cut short.
+// still starting is waited for. A check line shows at most 100 characters
+// of a value (values.go), and where two long values first differ.
 //
 // A failed reachable check says why, as far as the kernel tells: no route,
 // the output link down or without carrier (and whether its veth peer or the
@@ -104,11 +104,14 @@ func expectCompare(op syntax.Token) builtinFn {
 		if err != nil {
 			return nil, wrap(b, err)
 		}
-		what := fmt.Sprintf("%s(%s, %s)", b.Name(), got, want)
+		what := fmt.Sprintf("%s(%s, %s)", b.Name(), short(got), short(want))
 		if !ok && op == syntax.EQL {
-			what = fmt.Sprintf("%s: got %s, want %s", b.Name(), got, want)
+			what = fmt.Sprintf("%s: got %s, want %s", b.Name(), short(got), short(want))
+			if d := difference(got, want); d != "" {
+				what += "; " + d
+			}
 		} else if !ok {
-			what = fmt.Sprintf("%s: got %s, want anything else", b.Name(), got)
+			what = fmt.Sprintf("%s: got %s, want anything else", b.Name(), short(got))
 		}
 		return record(thread, ok, msg, what)
 	}
@@ -125,9 +128,9 @@ func expectTruth(want bool) builtinFn {
 			return undecided(thread, msg, fmt.Sprintf("%s: %s is known only to the kernel", b.Name(), u))
 		}
 		ok := bool(cond.Truth()) == want
-		what := fmt.Sprintf("%s(%s)", b.Name(), cond)
+		what := fmt.Sprintf("%s(%s)", b.Name(), short(cond))
 		if !ok {
-			what = fmt.Sprintf("%s: got %s, want a %v value", b.Name(), cond, map[bool]string{true: "true", false: "false"}[want])
+			what = fmt.Sprintf("%s: got %s, want a %v value", b.Name(), short(cond), map[bool]string{true: "true", false: "false"}[want])
 		}
 		return record(thread, ok, msg, what)
 	}
@@ -147,9 +150,9 @@ func expectContains(thread *starlark.Thread, b *starlark.Builtin, args starlark.
 		return nil, wrap(b, err)
 	}
 	ok := bool(in.Truth())
-	what := fmt.Sprintf("%s: %s in %s", b.Name(), item, short(container))
+	what := fmt.Sprintf("%s: %s in %s", b.Name(), short(item), short(container))
 	if !ok {
-		what = fmt.Sprintf("%s: %s is not in %s", b.Name(), item, short(container))
+		what = fmt.Sprintf("%s: %s is not in %s", b.Name(), short(item), short(container))
 	}
 	return record(thread, ok, msg, what)
 }
@@ -158,7 +161,7 @@ func expectListening(thread *starlark.Thread, b *starlark.Builtin, args starlark
 	var nsA nsArg
 	var port int
 	proto, msg, timeout := "tcp", "", "2s"
-	if err := unpack(b.Name(), args, kwargs, 2, "ns", &nsA, "port", &port, "proto?", &proto, "timeout?", &timeout, "msg?", &msg); err != nil {
+	if err := unpack(b.Name(), args, kwargs, 2, "ns", &nsA, "port", portRange.of(&port), "proto?", &proto, "timeout?", &timeout, "msg?", &msg); err != nil {
 		return nil, err
 	}
 	limit, err := duration(b.Name(), "timeout", timeout)
@@ -192,7 +195,7 @@ func expectConnects(thread *starlark.Thread, b *starlark.Builtin, args starlark.
 	var addr, msg string
 	var port int
 	timeout := "2s"
-	if err := unpack(b.Name(), args, kwargs, 3, "ns", &nsA, "addr", &addr, "port", &port, "timeout?", &timeout, "msg?", &msg); err != nil {
+	if err := unpack(b.Name(), args, kwargs, 3, "ns", &nsA, "addr", &addr, "port", portRange.of(&port), "timeout?", &timeout, "msg?", &msg); err != nil {
 		return nil, err
 	}
 	env, ns, err := nsOf(thread, b, &nsA)
@@ -211,7 +214,9 @@ func expectConnects(thread *starlark.Thread, b *starlark.Builtin, args starlark.
 	var cerr error
 	deadline := time.Now().Add(limit)
 	if err := retry(env, limit, func() (bool, error) {
-		cerr = env.Lab.B.Connect(ns.ref, ip, port, max(time.Until(deadline), time.Millisecond))
+		// An attempt lasts half a second at most, so that a cancelled run
+		// is answered between two.
+		cerr = env.Lab.B.Connect(ns.ref, ip, port, min(max(time.Until(deadline), time.Millisecond), 500*time.Millisecond))
 		return cerr == nil || errors.Is(cerr, model.ErrUnknown), nil
 	}); err != nil {
 		return nil, wrap(b, err)
@@ -239,15 +244,6 @@ func retry(env *Env, limit time.Duration, try func() (bool, error)) error {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-}
-
-// short is a value as a message shows it: cut after 100 characters.
-func short(v starlark.Value) string {
-	s := v.String()
-	if r := []rune(s); len(r) > 100 {
-		return fmt.Sprintf("%s… (%d characters more)", string(r[:100]), len(r)-100)
-	}
-	return s
 }
 
 // expectReach checks reachability by sending echo requests from inside ns

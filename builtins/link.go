@@ -75,6 +75,10 @@ func (l *Link) AttrNames() []string {
 }
 
 func (l *Link) Attr(name string) (starlark.Value, error) {
+	return l.ns.env.guard(func() (starlark.Value, error) { return l.attr(name) })
+}
+
+func (l *Link) attr(name string) (starlark.Value, error) {
 	ref, err := l.ref()
 	if err != nil {
 		return nil, fmt.Errorf("link %s: %w", l.name, err)
@@ -86,7 +90,7 @@ func (l *Link) Attr(name string) (starlark.Value, error) {
 		return l.ns, nil
 	}
 	if m, ok := linkMethods[name]; ok {
-		return starlark.NewBuiltin(name, m).BindReceiver(l), nil
+		return l.ns.env.method(name, m, l), nil
 	}
 	info, err := l.ns.env.Lab.B.Link(ref)
 	if errors.Is(err, model.ErrNotFound) {
@@ -202,15 +206,12 @@ func bridgeFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple,
 	var name string
 	var nsA nsArg
 	var spec model.Bridge
-	if err := unpack(b.Name(), args, kwargs, 1, "name", &name, "ns?", &nsA, "stp?", &spec.STP, "mtu?", &spec.MTU); err != nil {
+	if err := unpack(b.Name(), args, kwargs, 1, "name", &name, "ns?", &nsA, "stp?", &spec.STP, "mtu?", bridgeMTU.of(&spec.MTU)); err != nil {
 		return nil, err
 	}
 	env, ns, err := optionalNSOf(thread, b, &nsA)
 	if err != nil {
 		return nil, err
-	}
-	if spec.MTU < 0 {
-		return nil, fmt.Errorf("bridge: mtu=%d is negative; leave it out (0) for the kernel's default", spec.MTU)
 	}
 	l, adopted, err := createLink(thread, b, env, model.LinkAdd{Link: model.Link(ns.ref, name), Spec: spec})
 	if err != nil || !adopted {
@@ -369,7 +370,7 @@ func linkSetMaster(thread *starlark.Thread, b *starlark.Builtin, args starlark.T
 
 func linkSetMTU(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var mtu int
-	if err := unpack(b.Name(), args, kwargs, 1, "mtu", &mtu); err != nil {
+	if err := unpack(b.Name(), args, kwargs, 1, "mtu", mtuRange.of(&mtu)); err != nil {
 		return nil, err
 	}
 	l, ref, err := receiverLink(b)

@@ -31,6 +31,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 
 	"github.com/nsplay/nsplay/internal/model"
 	"go.starlark.net/starlark"
@@ -116,12 +117,16 @@ func (n *Netns) CompareSameType(op syntax.Token, y starlark.Value, depth int) (b
 }
 
 func (n *Netns) Attr(name string) (starlark.Value, error) {
+	return n.env.guard(func() (starlark.Value, error) { return n.attr(name) })
+}
+
+func (n *Netns) attr(name string) (starlark.Value, error) {
 	ref, err := n.live()
 	if err != nil {
 		return nil, err
 	}
 	if m, ok := netnsMethods[name]; ok {
-		return starlark.NewBuiltin(name, m).BindReceiver(n), nil
+		return n.env.method(name, m, n), nil
 	}
 	switch name {
 	case "name":
@@ -183,15 +188,12 @@ func receiverNS(b *starlark.Builtin) (*Netns, model.NSRef, error) {
 
 func netnsSetID(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var id int
-	if err := unpack(b.Name(), args, kwargs, 1, "id", &id); err != nil {
+	if err := unpack(b.Name(), args, kwargs, 1, "id", netnsIDs.of(&id)); err != nil {
 		return nil, err
 	}
 	n, ref, err := receiverNS(b)
 	if err != nil {
 		return nil, err
-	}
-	if id < 0 {
-		return nil, fmt.Errorf("set_id: %d is negative; ids are 0 or more", id)
 	}
 	if err := do(thread, b, n.env.Lab, model.NetnsSetID{NS: ref, ID: id}); err != nil {
 		return nil, err
@@ -220,7 +222,7 @@ func netnsListFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 
 func netnsIdentifyFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var pid int
-	if err := unpack(b.Name(), args, kwargs, 1, "pid", &pid); err != nil {
+	if err := unpack(b.Name(), args, kwargs, 1, "pid", pidRange.of(&pid)); err != nil {
 		return nil, err
 	}
 	env, err := envOf(thread)
@@ -237,7 +239,7 @@ func netnsIdentifyFn(thread *starlark.Thread, b *starlark.Builtin, args starlark
 func netnsFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var name, path string
 	pid := -1
-	if err := unpack(b.Name(), args, kwargs, 1, "name?", &name, "pid?", &pid, "path?", &path); err != nil {
+	if err := unpack(b.Name(), args, kwargs, 1, "name?", &name, "pid?", pidRange.of(&pid), "path?", &path); err != nil {
 		return nil, err
 	}
 	env, err := envOf(thread)
@@ -282,6 +284,9 @@ func netnsFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, 
 
 // attach opens a namespace the lab does not own by path.
 func (env *Env) attach(path string) (*Netns, error) {
+	if strings.ContainsRune(path, 0) {
+		return nil, fmt.Errorf("path %q holds a NUL byte, which no path can", path)
+	}
 	ref := model.AtPath(path)
 	if dir, name := filepath.Split(filepath.Clean(path)); filepath.Clean(dir) == env.Lab.Paths.RunNetns {
 		ref = model.Named(name)

@@ -18,15 +18,12 @@ func pingFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, k
 	var dst string
 	count := 1
 	timeout := "1s"
-	if err := unpack(b.Name(), args, kwargs, 2, "ns", &nsA, "dst", &dst, "count?", &count, "timeout?", &timeout); err != nil {
+	if err := unpack(b.Name(), args, kwargs, 2, "ns", &nsA, "dst", &dst, "count?", countRange.of(&count), "timeout?", &timeout); err != nil {
 		return nil, err
 	}
 	env, ns, ip, wait, err := echoArgs(thread, b, &nsA, dst, timeout)
 	if err != nil {
 		return nil, err
-	}
-	if count < 1 {
-		return nil, fmt.Errorf("ping: count=%d; send at least 1", count)
 	}
 	step(thread, "ping -c %d %s in %s", count, ip, ns.ref)
 	res, err := env.Lab.B.Ping(env.Ctx, ns.ref, ip, count, wait)

@@ -55,6 +55,10 @@ func (p *Process) CompareSameType(op syntax.Token, y starlark.Value, depth int) 
 }
 
 func (p *Process) Attr(name string) (starlark.Value, error) {
+	env, err := envOf(p.thread)
+	if err != nil {
+		return nil, err
+	}
 	switch name {
 	case "pid":
 		return starlark.MakeInt(p.proc.PID()), nil
@@ -64,11 +68,11 @@ func (p *Process) Attr(name string) (starlark.Value, error) {
 		}
 		return starlark.Bool(p.proc.Alive()), nil
 	case "ns":
-		return starlark.NewBuiltin("ns", processNS).BindReceiver(p), nil
+		return env.method("ns", processNS, p), nil
 	case "wait":
-		return starlark.NewBuiltin("wait", processWait).BindReceiver(p), nil
+		return env.method("wait", processWait, p), nil
 	case "kill":
-		return starlark.NewBuiltin("kill", processKill).BindReceiver(p), nil
+		return env.method("kill", processKill, p), nil
 	}
 	return nil, nil
 }
@@ -135,11 +139,24 @@ func processKill(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 	return starlark.None, nil
 }
 
+// resultStruct is what exec_in and wait return. .truncated counts, by
+// stream name, the bytes left out after the first model.OutputLimit: {}
+// (false) when nothing was.
 func resultStruct(res model.ExecResult) starlark.Value {
+	truncated := starlark.NewDict(2)
+	for _, s := range []struct {
+		name string
+		cut  int64
+	}{{"stdout", res.StdoutCut}, {"stderr", res.StderrCut}} {
+		if s.cut > 0 {
+			truncated.SetKey(starlark.String(s.name), starlark.MakeInt64(s.cut))
+		}
+	}
 	return starlarkstruct.FromStringDict(starlarkstruct.Default, starlark.StringDict{
-		"rc":     starlark.MakeInt(res.RC),
-		"stdout": starlark.String(res.Stdout),
-		"stderr": starlark.String(res.Stderr),
+		"rc":        starlark.MakeInt(res.RC),
+		"stdout":    starlark.String(res.Stdout),
+		"stderr":    starlark.String(res.Stderr),
+		"truncated": truncated,
 	})
 }
 

@@ -44,11 +44,15 @@ func (r *Route) AttrNames() []string {
 }
 
 func (r *Route) Attr(name string) (starlark.Value, error) {
+	return r.ns.env.guard(func() (starlark.Value, error) { return r.attr(name) })
+}
+
+func (r *Route) attr(name string) (starlark.Value, error) {
 	if _, err := r.ns.live(); err != nil {
 		return nil, fmt.Errorf("route %s: %w", r.spec.Dst, err)
 	}
 	if name == "delete" {
-		return starlark.NewBuiltin("delete", routeDelete).BindReceiver(r), nil
+		return r.ns.env.method("delete", routeDelete, r), nil
 	}
 	if !slices.Contains(r.AttrNames(), name) {
 		return nil, nil
@@ -108,7 +112,7 @@ func routeFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, 
 	var dev starlark.Value = starlark.None
 	spec := model.Route{Table: "main"}
 	if err := unpack(b.Name(), args, kwargs, 2, "ns", &nsA, "dst", &dst, "via?", &via, "dev?", &dev,
-		"metric?", &spec.Metric, "table?", &spec.Table); err != nil {
+		"metric?", metricRange.of(&spec.Metric), "table?", &spec.Table); err != nil {
 		return nil, err
 	}
 	env, ns, err := nsOf(thread, b, &nsA)
@@ -130,9 +134,6 @@ func routeFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, 
 	}
 	if spec.Dev, err = linkNameIn(b, "dev", dev, ns); err != nil {
 		return nil, err
-	}
-	if spec.Metric < 0 {
-		return nil, fmt.Errorf("route: metric=%d is negative", spec.Metric)
 	}
 	if spec.Metric == 0 && spec.IPv6() {
 		spec.Metric = model.IPv6DefaultMetric // what the kernel gives it

@@ -153,7 +153,10 @@ func (u Unknown) report(format string, args ...any) {
 	}
 	pos, ok := statement(u.thread)
 	if env, err := envOf(u.thread); err == nil && ok {
-		env.Report.Undecided(pos, fmt.Sprintf(format, args...))
+		env.guard(func() (starlark.Value, error) {
+			env.Report.Undecided(pos, fmt.Sprintf(format, args...))
+			return nil, nil
+		})
 	}
 }
 
@@ -174,7 +177,7 @@ func unknownAware(name string) *starlark.Builtin {
 
 // unknownResult is exec_in's or wait's result in a plan.
 func unknownResult(thread *starlark.Thread, call string) starlark.Value {
-	return unknownStruct{Unknown{what: call + "(...)", thread: thread}, []string{"rc", "stderr", "stdout"}}
+	return unknownStruct{Unknown{what: call + "(...)", thread: thread}, []string{"rc", "stderr", "stdout", "truncated"}}
 }
 
 // unknownStruct is a result whose fields are all unknown: reading one

@@ -26,6 +26,11 @@ func varFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kw
 	if !given {
 		return def, nil
 	}
+	return convertVar(name, s, def)
+}
+
+// convertVar converts the -D value s of variable name to the type of def.
+func convertVar(name, s string, def starlark.Value) (starlark.Value, error) {
 	bad := func(want string) error {
 		return fmt.Errorf("var: -D %s=%s: want %s, like the default %s", name, s, want, def)
 	}

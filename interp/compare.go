@@ -15,8 +15,8 @@ import (
 // unknown; run and plan execute the same program.
 
 // exec parses, compiles and runs one playbook file.
-func exec(thread *starlark.Thread, path string, predeclared starlark.StringDict) (starlark.StringDict, error) {
-	f, err := fileOptions.Parse(path, nil, 0)
+func exec(thread *starlark.Thread, path string, src []byte, predeclared starlark.StringDict) (starlark.StringDict, error) {
+	f, err := fileOptions.Parse(path, src, 0)
 	if err != nil {
 		return nil, err
 	}

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/nsplay/nsplay/builtins"
 	"github.com/nsplay/nsplay/internal/lab"
@@ -90,18 +91,46 @@ func Run(ctx context.Context, l *lab.Lab, file string, opts Options) (Result, er
 	if real, err := filepath.EvalSymlinks(root); err == nil {
 		root = real
 	}
-	ld := &loader{root: root, shownRoot: filepath.Dir(file), env: env, emit: emit, predeclared: predeclared, modules: map[string]*module{}}
-	thread := ld.thread(file)
-	stop := context.AfterFunc(ctx, func() { thread.Cancel(context.Cause(ctx).Error()) })
+	st, stop := newStopper(ctx)
 	defer stop()
-
-	_, err = exec(thread, file, predeclared)
+	ld := &loader{root: root, shownRoot: filepath.Dir(file), env: env, emit: emit, predeclared: predeclared, modules: map[string]*module{}, stopper: st}
+	src, err := readSource(file)
+	if err != nil {
+		return Result{}, err
+	}
+	thread := ld.thread(file)
+	done := make(chan error, 1)
+	go func() {
+		_, err := exec(thread, file, src, predeclared)
+		done <- err
+	}()
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		select {
+		case err = <-done:
+		case <-time.After(stopGrace):
+			// Once no builtin runs, the thread either ends at its next
+			// step or is inside one that does not stop.
+			env.Abandon()
+			select {
+			case err = <-done:
+			case <-time.After(100 * time.Millisecond):
+				res := Result{Passed: rep.passed, Failed: rep.failed, Undecided: rep.undecided}
+				return res, &Error{Msg: context.Cause(ctx).Error() + ": " + ErrAbandoned.Error(), err: fmt.Errorf("%w: %w", ctx.Err(), ErrAbandoned)}
+			}
+		}
+	}
 	res := Result{Passed: rep.passed, Failed: rep.failed, Undecided: rep.undecided}
 	if err != nil {
 		if ctx.Err() != nil {
 			err = fmt.Errorf("%w: %w", ctx.Err(), err)
 		}
-		return res, asError(err)
+		e := asError(err)
+		if pe, ok := e.(*Error); ok && st.at.IsValid() {
+			pe.Pos = st.at.String()
+		}
+		return res, e
 	}
 	var unused []string
 	for name := range vars {
@@ -129,7 +158,7 @@ func asError(err error) error {
 			if stack[i].Pos.IsValid() && stack[i].Pos.Filename() != "<builtin>" {
 				e.Pos = stack[i].Pos.String()
 				if i > 0 {
-					e.Backtrace = eval.Backtrace()
+					e.Backtrace = backtrace(eval)
 				}
 				break
 			}
@@ -186,6 +215,7 @@ type loader struct {
 	env         *builtins.Env
 	predeclared starlark.StringDict
 	modules     map[string]*module
+	stopper     *stopper
 }
 
 type module struct {
@@ -200,10 +230,14 @@ func (ld *loader) thread(name string) *starlark.Thread {
 		ld.emit(Event{Kind: "log", Pos: shortPos(t.CallFrame(1).Pos), Msg: msg})
 	}
 	builtins.SetEnv(t, ld.env)
+	ld.stopper.watch(t)
 	return t
 }
 
 func (ld *loader) load(thread *starlark.Thread, name string) (starlark.StringDict, error) {
+	if filepath.IsAbs(name) {
+		return nil, fmt.Errorf("%s is an absolute path: load takes a path relative to the file that loads it, inside the playbook's folder %s", name, ld.shownRoot)
+	}
 	from := thread.CallFrame(0).Pos.Filename()
 	path := filepath.Join(filepath.Dir(from), name)
 	abs, err := filepath.Abs(path)
@@ -225,9 +259,12 @@ func (ld *loader) load(thread *starlark.Thread, name string) (starlark.StringDic
 	m := &module{loading: true}
 	ld.modules[abs] = m
 	t := ld.thread(path)
-	stop := context.AfterFunc(ld.env.Ctx, func() { t.Cancel(context.Cause(ld.env.Ctx).Error()) })
-	defer stop()
-	m.globals, m.err = exec(t, path, ld.predeclared)
+	src, err := readSource(path)
+	if err != nil {
+		m.err = err
+	} else {
+		m.globals, m.err = exec(t, path, src, ld.predeclared)
+	}
 	m.loading = false
 	return m.globals, m.err
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"text/tabwriter"
 
 	"github.com/nsplay/nsplay/internal/kernel"
@@ -51,8 +52,9 @@ func downCmd(args []string, stdout, stderr io.Writer) error {
 
 func lsFlagSet(asJSON *bool) *flagSet {
 	fs := newFlagSet("ls", "[--json]", `Lists the labs that are up and their state: running (an nsplay is running
-it), kept (with --keep), or orphaned (nsplay was killed). Remove kept and
-orphaned labs with 'nsplay down LAB'.`)
+it), kept (with --keep), or orphaned (nsplay was killed), and the pid of the
+nsplay that holds a running lab. Remove kept and orphaned labs with 'nsplay
+down LAB'.`)
 	fs.BoolVar(asJSON, "json", false, "print JSON, one object per lab")
 	return fs
 }
@@ -83,7 +85,8 @@ func lsCmd(args []string, stdout io.Writer) error {
 				State    string `json:"state"`
 				Objects  int    `json:"objects"`
 				Playbook string `json:"playbook"`
-			}{l.Name, l.State, l.Objects, l.Playbook}); err != nil {
+				PID      int    `json:"pid,omitempty"` // the nsplay that holds it, while it runs
+			}{l.Name, l.State, l.Objects, l.Playbook, l.Holder}); err != nil {
 				return err
 			}
 		}
@@ -94,9 +97,13 @@ func lsCmd(args []string, stdout io.Writer) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "LAB\tSTATE\tOBJECTS\tPLAYBOOK")
+	fmt.Fprintln(tw, "LAB\tSTATE\tOBJECTS\tPLAYBOOK\tPID")
 	for _, l := range labs {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", l.Name, l.State, l.Objects, l.Playbook)
+		pid := "-"
+		if l.Holder != 0 {
+			pid = strconv.Itoa(l.Holder)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", l.Name, l.State, l.Objects, l.Playbook, pid)
 	}
 	return tw.Flush()
 }

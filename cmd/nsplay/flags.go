@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 )
 
 // errHelpShown ends a command after -h printed its usage.
@@ -66,6 +67,19 @@ func (fs *flagSet) parse(args []string) ([]string, error) {
 type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// timeoutFlag adds --timeout, the time a playbook may run, to a command.
+func timeoutFlag(fs *flagSet, d *time.Duration) {
+	fs.DurationVar(d, "timeout", 0, "stop the playbook once it has run for `DURATION` (\"90s\", \"10m\"); the lab is torn down and nsplay exits 2 (default: no limit)")
+}
+
+// checkTimeout refuses a negative --timeout.
+func checkTimeout(d time.Duration) error {
+	if d < 0 {
+		return usageError{fmt.Sprintf("--timeout %s is negative; give the time the playbook may run, like 90s", d)}
+	}
+	return nil
+}
 
 // defines collects -D name=value flags.
 type defines map[string]string

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -336,6 +337,30 @@ func TestKill9ThenDown(t *testing.T) {
 	if !regexpMatch(`down: kill \d+ \(sleep\) in slow1\n`, stdout) {
 		t.Errorf("down did not stop the process left in slow1:\n%s", stdout)
 	}
+	before.AssertUnchanged(t)
+}
+
+// A second run of a lab that is running is refused with the pid of the
+// nsplay that runs it, and ls shows that pid.
+func TestSecondRunNamesTheFirst(t *testing.T) {
+	testenv.RequireRoot(t)
+	before := testenv.TakeSnapshot(t)
+	cleanLabs(t)
+	cmd, _ := startNsplay(t, "run", "testdata/slow.star")
+	pid := strconv.Itoa(cmd.Process.Pid)
+	stdout, stderr, code := run(t, "run", "testdata/slow.star")
+	wantExit(t, code, exitError, stdout, stderr)
+	if want := "lab slow is in use: nsplay (pid " + pid + ") is running it"; !strings.Contains(stderr, want) {
+		t.Errorf("the second run's error does not name the first run's pid:\n%s\nwant %q", stderr, want)
+	}
+	if stdout, _, _ := run(t, "ls"); !regexpMatch(`slow\s+running\s+\d+\s+\S*slow.star\s+`+pid+`\n`, stdout) {
+		t.Errorf("ls does not show pid %s holding the lab:\n%s", pid, stdout)
+	}
+	if stdout, _, _ := run(t, "ls", "--json"); !strings.Contains(stdout, `"state":"running"`) || !strings.Contains(stdout, `"pid":`+pid+`}`) {
+		t.Errorf("ls --json does not give pid %s:\n%s", pid, stdout)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	cmd.Wait()
 	before.AssertUnchanged(t)
 }
 
@@ -715,14 +740,48 @@ func runRootless(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	out, code := asNobody(t, dir, "run", "--sandbox", "lxcbr0.star")
+	if code != exitOK || !strings.HasSuffix(out, "\n15 passed, 0 failed\n") {
+		t.Errorf("nsplay run --sandbox as nobody: status %d\n%s", code, out)
+	}
+	before.AssertUnchanged(t)
+}
+
+// asNobody runs a copy of nsplay in dir as nobody and returns its stdout
+// and stderr, and its exit status.
+func asNobody(t *testing.T, dir string, args ...string) (string, int) {
+	t.Helper()
 	bin := copySelf(t, dir)
-	cmd := exec.Command(bin, "run", "--sandbox", "lxcbr0.star")
+	cmd := exec.Command(bin, args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), asNsplay+"=1")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
 	out, _ := cmd.CombinedOutput()
-	if code := cmd.ProcessState.ExitCode(); code != exitOK || !strings.HasSuffix(string(out), "\n15 passed, 0 failed\n") {
-		t.Errorf("nsplay run --sandbox as nobody: status %d\n%s", code, out)
+	return string(out), cmd.ProcessState.ExitCode()
+}
+
+// A rootless sandbox is a user namespace of its own, whose root may lower
+// its limit on network namespaces: the namespace over the limit is an
+// error that names the limit.
+func TestNamespaceLimitInPlainWords(t *testing.T) {
+	testenv.RequireRoot(t)
+	before := testenv.TakeSnapshot(t)
+	dir, err := os.MkdirTemp("", "nsplay-limit") // not t.TempDir(): nobody must reach it
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	playbook := `exec_in(host, "echo 3 > /proc/sys/user/max_net_namespaces")
+for i in range(5):
+    netns("lim%d" % i)
+`
+	if err := os.WriteFile(filepath.Join(dir, "limit.star"), []byte(playbook), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, code := asNobody(t, dir, "run", "--sandbox", "limit.star")
+	want := "limit.star:3:10: netns: create namespace lim2: the kernel allows no more net namespaces here (/proc/sys/user/max_net_namespaces is 3): raise the limit, or make fewer (unshare network namespace: no space left on device)"
+	if code != exitError || !strings.Contains(out, want) || !strings.Contains(out, "down: ip netns del lim0") {
+		t.Errorf("status %d, output:\n%s\nwant status 2, the teardown, and %q", code, out, want)
 	}
 	before.AssertUnchanged(t)
 }

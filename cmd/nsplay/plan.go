@@ -4,14 +4,16 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"github.com/nsplay/nsplay/internal/session"
 )
 
 type planOptions struct {
-	vars defines
-	name string
-	json bool
+	vars    defines
+	name    string
+	json    bool
+	timeout time.Duration
 }
 
 func planFlagSet(o *planOptions) *flagSet {
@@ -35,6 +37,7 @@ decided check failed, 2 on an error, 0 otherwise.`)
 	fs.Var(o.vars, "D", "set a playbook variable: -D `name=value` is what var(\"name\", default) returns (repeatable)")
 	fs.StringVar(&o.name, "name", "", "call the lab `LAB` (default: the playbook's file name without .star)")
 	fs.BoolVar(&o.json, "json", false, "write events as JSON lines to stdout instead of text")
+	timeoutFlag(fs, &o.timeout)
 	return fs
 }
 
@@ -51,12 +54,15 @@ func planCmd(args []string, stdout, stderr io.Writer) (int, error) {
 	if len(rest) != 1 {
 		return exitError, usageError{"plan takes one playbook, e.g. nsplay plan playbooks/lxcbr0.star"}
 	}
+	if err := checkTimeout(o.timeout); err != nil {
+		return exitError, err
+	}
 	if _, err := os.Stat(rest[0]); err != nil {
 		return exitError, fmt.Errorf("playbook %s: %w", rest[0], err)
 	}
 	out := newRenderer(stdout, o.json)
 	res, err := session.Run(session.Options{Playbook: rest[0], Name: o.name, Vars: o.vars, Plan: true,
-		Paths: session.PlanPaths(), Emit: out.event})
+		Paths: session.PlanPaths(), Emit: out.event, Timeout: o.timeout})
 	if err != nil {
 		return exitError, err
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/nsplay/nsplay/internal/model"
@@ -23,6 +24,7 @@ type runOptions struct {
 	allowHost bool
 	json      bool
 	sandbox   bool
+	timeout   time.Duration
 }
 
 func runFlagSet(o *runOptions) *flagSet {
@@ -50,6 +52,7 @@ boundary: a command a playbook runs as root can still write other files.`)
 	fs.BoolVar(&o.allowHost, "allow-host", false, "let the playbook change and delete objects it did not create (host links, routes, addresses; never a namespace)")
 	fs.BoolVar(&o.json, "json", false, "write events as JSON lines to stdout instead of text")
 	fs.BoolVar(&o.sandbox, "sandbox", false, "run in a private sandbox (network, mount, PID, UTS, IPC and cgroup namespaces) that nothing outlives; works without root")
+	timeoutFlag(fs, &o.timeout)
 	return fs
 }
 
@@ -65,6 +68,9 @@ func runCmd(args []string, stdout, stderr io.Writer) (int, error) {
 	}
 	if len(rest) != 1 {
 		return exitError, usageError{"run takes one playbook, e.g. nsplay run playbooks/lxcbr0.star"}
+	}
+	if err := checkTimeout(o.timeout); err != nil {
+		return exitError, err
 	}
 	file := rest[0]
 	if _, err := os.Stat(file); err != nil {
@@ -86,7 +92,7 @@ func runCmd(args []string, stdout, stderr io.Writer) (int, error) {
 	}
 	out := newRenderer(stdout, o.json)
 	res, err := session.Run(session.Options{Playbook: file, Name: o.name, Vars: o.vars, Keep: o.keep,
-		AllowHost: o.allowHost, Paths: model.DefaultPaths, Emit: out.event})
+		AllowHost: o.allowHost, Paths: model.DefaultPaths, Emit: out.event, Timeout: o.timeout})
 	if err != nil {
 		return exitError, err
 	}
@@ -94,14 +100,21 @@ func runCmd(args []string, stdout, stderr io.Writer) (int, error) {
 }
 
 // outcome is the exit status and the error of a finished run: the
-// playbook's error (with its backtrace on stderr), where a signal stopped
-// it and what became of the lab, or a failed teardown.
+// playbook's error (with its backtrace on stderr), where a signal or
+// --timeout stopped it and what became of the lab, or a failed teardown.
 func outcome(res session.Outcome, kept, asJSON bool, stderr io.Writer) (int, error) {
 	var pe *interp.Error
 	if errors.As(res.RunErr, &pe) && pe.Backtrace != "" && !asJSON {
 		fmt.Fprintln(stderr, pe.Backtrace)
 	}
-	if res.Interrupted != nil {
+	var stopped error
+	switch {
+	case res.Interrupted != nil:
+		stopped = *res.Interrupted
+	case res.TimedOut != nil:
+		stopped = *res.TimedOut
+	}
+	if stopped != nil {
 		where := ""
 		if pe != nil && pe.Pos != "" {
 			where = pe.Pos + ": "
@@ -113,7 +126,10 @@ func outcome(res session.Outcome, kept, asJSON bool, stderr io.Writer) (int, err
 		case res.DownErr != nil:
 			what = "the lab could not be torn down fully"
 		}
-		return res.Status(), errors.Join(fmt.Errorf("%s%w; %s", where, *res.Interrupted, what), res.DownErr)
+		if errors.Is(res.RunErr, interp.ErrAbandoned) {
+			what += " (" + interp.ErrAbandoned.Error() + ")"
+		}
+		return res.Status(), errors.Join(fmt.Errorf("%s%w; %s", where, stopped, what), res.DownErr)
 	}
 	if pe != nil {
 		return res.Status(), errors.Join(pe, res.DownErr)

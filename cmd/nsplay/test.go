@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/aymanbagabas/go-udiff"
 	"github.com/nsplay/nsplay/internal/model"
@@ -26,10 +27,11 @@ type testOptions struct {
 	update        bool
 	updateFailing bool
 	golden        string
+	timeout       time.Duration
 }
 
 func testFlagSet(o *testOptions) *flagSet {
-	fs := newFlagSet("test", "[--update | --update-failing] [--golden DIR] [PLAYBOOK or DIR]...", `Runs each playbook in a sandbox of its own, takes the lab's state at the end
+	fs := newFlagSet("test", "[--update | --update-failing] [--golden DIR] [--timeout DURATION] [PLAYBOOK or DIR]...", `Runs each playbook in a sandbox of its own, takes the lab's state at the end
 of the playbook, adds the report of its checks, and compares that with the
 playbook's golden file: NAME.golden beside NAME.star, or in the folder given
 by --golden. A difference is printed as a unified diff (-golden +now). A
@@ -47,6 +49,7 @@ golden file that is meant to record a failure.`)
 	fs.BoolVar(&o.update, "update", false, "write the golden files of runs whose checks all pass, instead of comparing")
 	fs.BoolVar(&o.updateFailing, "update-failing", false, "like --update, and write the golden files of runs with a failed check or an error too")
 	fs.StringVar(&o.golden, "golden", "", "keep the golden files in `DIR` (it must exist) instead of beside the playbooks")
+	timeoutFlag(fs, &o.timeout)
 	return fs
 }
 
@@ -62,6 +65,9 @@ func testCmd(args []string, stdout, stderr io.Writer) (int, error) {
 	}
 	if len(rest) == 0 {
 		rest = []string{"."}
+	}
+	if err := checkTimeout(o.timeout); err != nil {
+		return exitError, err
 	}
 	files, err := playbooks(rest)
 	if err != nil {
@@ -150,7 +156,7 @@ func testPlaybook(ctx context.Context, file, golden string, o testOptions) (bool
 	if err != nil {
 		return false, ": " + err.Error()
 	}
-	cmd, err := sandbox.Command("golden", abs)
+	cmd, err := sandbox.Command("golden", "--timeout", o.timeout.String(), abs)
 	if err != nil {
 		return false, ": " + err.Error()
 	}
@@ -241,7 +247,11 @@ func recordsFailure(golden string) bool {
 // positions. A signal stops the playbook and tears the lab down, as in
 // `nsplay run`. It is not listed in the help.
 func goldenCmd(args []string, stdout, stderr io.Writer) (int, error) {
-	if len(args) != 1 || !sandbox.Inside() {
+	fs := newFlagSet("golden", "[--timeout DURATION] PLAYBOOK", "")
+	var timeout time.Duration
+	timeoutFlag(fs, &timeout)
+	args, err := fs.parse(args)
+	if err != nil || len(args) != 1 || !sandbox.Inside() {
 		return exitError, usageError{"golden is run by 'nsplay test' inside a sandbox"}
 	}
 	if err := sandbox.Setup(); err != nil {
@@ -261,13 +271,13 @@ func goldenCmd(args []string, stdout, stderr io.Writer) (int, error) {
 			}
 		}
 	}
-	res, err := session.Run(session.Options{Playbook: file, Paths: model.DefaultPaths, Snapshot: true, Emit: emit})
+	res, err := session.Run(session.Options{Playbook: file, Paths: model.DefaultPaths, Snapshot: true, Emit: emit, Timeout: timeout})
 	if err != nil {
 		return exitError, err
 	}
 	var pe *interp.Error
 	errors.As(res.RunErr, &pe)
-	if res.Interrupted != nil {
+	if res.Interrupted != nil || res.TimedOut != nil {
 		return outcome(res, false, false, stderr)
 	}
 	if res.DownErr != nil {

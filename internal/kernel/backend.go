@@ -38,6 +38,10 @@ type Backend struct {
 	// (a link or its veth peer set up, a port joining a bridge) waits for
 	// them, and the addresses are usable when that step returns.
 	dad []dadAddr
+	// neighFulls counts the overflows of the neighbour tables when the
+	// backend opened, so that a failed reachability check can tell of
+	// those that happened since.
+	neighFulls int64
 }
 
 // dadAddr is an IPv6 address that may still be in duplicate address
@@ -55,7 +59,7 @@ func NewBackend(paths model.Paths) (*Backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Backend{paths: paths, host: host, open: map[model.NSRef]*NS{}}, nil
+	return &Backend{paths: paths, host: host, open: map[model.NSRef]*NS{}, neighFulls: neighbourOverflows()}, nil
 }
 
 // NS opens (once) the namespace ref names.
@@ -593,7 +597,7 @@ func (b *Backend) WhyUnreachable(ref model.NSRef, dst net.IP) string {
 	if err != nil {
 		return err.Error()
 	}
-	return ns.WhyUnreachable(dst, b.known())
+	return ns.WhyUnreachable(dst, b.known()) + neighbourHint(b.neighFulls)
 }
 
 func (b *Backend) Listening(ref model.NSRef, proto string, port int) (bool, error) {

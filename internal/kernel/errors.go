@@ -35,8 +35,9 @@ var ErrDuplicateAddr = errors.New("duplicate address")
 // ValidLinkName checks a name the way the kernel's dev_valid_name does.
 var ValidLinkName = model.ValidLinkName
 
-// classify maps errors from netlink to the package's sentinel errors while
-// keeping the original in the chain.
+// classify maps errors from netlink to the package's sentinel errors, and
+// the errors of kernel limits to what they mean (limits.go), while keeping
+// the original in the chain.
 func classify(err error) error {
 	if err == nil {
 		return nil
@@ -49,7 +50,7 @@ func classify(err error) error {
 	case errors.Is(err, unix.EEXIST):
 		return existsError{err}
 	}
-	return err
+	return explainLimit(err)
 }
 
 type notFoundError struct{ err error }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/nsplay/nsplay/internal/kernel"
 	"github.com/nsplay/nsplay/internal/testenv"
+	"github.com/vishvananda/netlink"
 )
 
 func TestValidLinkName(t *testing.T) {
@@ -30,6 +31,16 @@ func TestValidLinkName(t *testing.T) {
 		{"a:b", "contains '/', ':' or white space"},
 		{"a b", "contains '/', ':' or white space"},
 		{"a\tb", "contains '/', ':' or white space"},
+		{"a\vb", "contains '/', ':' or white space"},
+		{"a\fb", "contains '/', ':' or white space"},
+		// The kernel's isspace() counts byte 0xa0 too: U+00A0 and à hold one.
+		{"a\u00a0b", "the kernel takes its byte 0xa0"},
+		{"brà", "the kernel takes its byte 0xa0"},
+		{"br\xa0", "the kernel takes its byte 0xa0"},
+		{"bré", ""}, // no 0xa0 byte
+		{"b\x85", ""},
+		{"a\x00b", "holds a NUL byte"},
+		{"eth%d", "a template of a name it picks itself"},
 	} {
 		err := kernel.ValidLinkName(tc.name)
 		switch {
@@ -38,6 +49,28 @@ func TestValidLinkName(t *testing.T) {
 		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
 			t.Errorf("ValidLinkName(%q) = %v, want an error containing %q", tc.name, err, tc.want)
 		}
+	}
+}
+
+// TestValidLinkNameAgreesWithTheKernel asks the kernel over netlink (ip
+// refuses some names itself) to make a bridge named "x" followed by each
+// byte but NUL, which would end the name where the kernel reads it:
+// ValidLinkName must accept exactly the names the kernel takes.
+func TestValidLinkNameAgreesWithTheKernel(t *testing.T) {
+	testenv.RequireRoot(t)
+	ns := newNS(t)
+	err := ns.In(func() error {
+		for c := 1; c < 256; c++ {
+			name := "x" + string([]byte{byte(c)})
+			made := netlink.LinkAdd(&netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: name}}) == nil
+			if valid := kernel.ValidLinkName(name) == nil; valid != made {
+				t.Errorf("name x + byte 0x%02x: ValidLinkName says valid=%v, the kernel made it: %v", c, valid, made)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 

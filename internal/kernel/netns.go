@@ -196,7 +196,7 @@ func CreateNamed(dir, name string) (*NS, error) {
 	})
 	if err != nil {
 		os.Remove(path)
-		return nil, fmt.Errorf("create namespace %s: %w", name, err)
+		return nil, fmt.Errorf("create namespace %s: %w", name, namespaceLimit([]string{"net"}, err))
 	}
 	ns, err := open(dir, path, name)
 	if err != nil {

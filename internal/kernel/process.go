@@ -82,7 +82,7 @@ func Exec(ctx context.Context, spec ExecSpec) (ExecResult, error) {
 // Proc is a command started by Start.
 type Proc struct {
 	cmd            *exec.Cmd
-	stdout, stderr bytes.Buffer
+	stdout, stderr output
 	// outputs are the files in memory that a detached command writes its
 	// stdout and stderr to; read into stdout and stderr once it ends.
 	outputs []*os.File
@@ -90,7 +90,8 @@ type Proc struct {
 	err     error         // from Wait, once done is closed
 }
 
-// Start starts a command in the background. Its output is kept until Wait.
+// Start starts a command in the background. Its output is kept until Wait,
+// the first model.OutputLimit bytes of each stream.
 //
 // The command is forked from a thread that is, for that moment, in the
 // namespaces it is to run in, with the fresh namespaces it asks for (clone
@@ -183,7 +184,7 @@ func Start(spec ExecSpec) (*Proc, error) {
 			cmd.Wait()
 		}
 		p.closeOutputs()
-		return nil, fmt.Errorf("start %s: %w", spec.Argv[0], err)
+		return nil, fmt.Errorf("start %s: %w", spec.Argv[0], namespaceLimit(kindsOf(flags), explainLimit(err)))
 	}
 	p.cmd = cmd
 	setupErr, _ := io.ReadAll(errR)
@@ -217,7 +218,7 @@ func (p *Proc) detach(cmd *exec.Cmd) error {
 // readOutput takes what a detached command wrote, once it has ended.
 func (p *Proc) readOutput() {
 	for i, f := range p.outputs {
-		_, err := io.Copy([]*bytes.Buffer{&p.stdout, &p.stderr}[i], io.NewSectionReader(f, 0, math.MaxInt64))
+		_, err := io.Copy([]io.Writer{&p.stdout, &p.stderr}[i], io.NewSectionReader(f, 0, math.MaxInt64))
 		if err != nil {
 			p.err = errors.Join(p.err, fmt.Errorf("read its %s: %w", f.Name(), err))
 		}
@@ -230,6 +231,18 @@ func (p *Proc) closeOutputs() {
 		f.Close()
 	}
 	p.outputs = nil
+}
+
+// kindsOf names the kinds of namespace that clone flags make, sorted.
+func kindsOf(flags uintptr) []string {
+	var kinds []string
+	for _, k := range model.NamespaceKinds() {
+		if f, err := cloneFlag(k.Name); err == nil && flags&f != 0 {
+			kinds = append(kinds, k.Name)
+		}
+	}
+	slices.Sort(kinds)
+	return kinds
 }
 
 // helperConfig tells the helper what to set up before it execs the command.
@@ -496,7 +509,8 @@ func (p *Proc) result() (ExecResult, error) {
 	if p.err != nil && !errors.As(p.err, &exitErr) && !errors.Is(p.err, exec.ErrWaitDelay) {
 		return ExecResult{}, fmt.Errorf("run %s: %w", p.cmd.Args[1], p.err)
 	}
-	res := ExecResult{RC: p.cmd.ProcessState.ExitCode(), Stdout: p.stdout.String(), Stderr: p.stderr.String()}
+	res := ExecResult{RC: p.cmd.ProcessState.ExitCode(), Stdout: p.stdout.buf.String(), Stderr: p.stderr.buf.String(),
+		StdoutCut: p.stdout.cut, StderrCut: p.stderr.cut}
 	if ws, ok := p.cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
 		res.RC = 128 + int(ws.Signal())
 	}

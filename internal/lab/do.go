@@ -269,7 +269,8 @@ func (l *Lab) addLink(o model.LinkAdd) (Result, error) {
 
 // adoptLink finds a link the lab made as o.Link before (a kept lab), where
 // it is now. One of another kind was put there from outside in place of
-// the lab's: the lab forgets it.
+// the lab's: the lab forgets it. One made with other ends than o asks for
+// (a veth with another peer) is an error: the playbook changed.
 func (l *Lab) adoptLink(o model.LinkAdd) (Result, bool, error) {
 	for _, e := range append([]*entry(nil), l.entries...) {
 		if _, ok := e.Do.(model.LinkAdd); !ok || e.Born != o.Link {
@@ -286,6 +287,13 @@ func (l *Lab) adoptLink(o model.LinkAdd) (Result, bool, error) {
 			return Result{}, true, fmt.Errorf("%s is the lab's already, but a %s with %s, not %s; take the lab down (nsplay down %s) to make it anew, or choose another name",
 				e.At, info.Kind, info.KindAttrs, model.AttrsOf(o.Spec), l.Name)
 		case err == nil && info.Kind == o.Spec.Kind():
+			if why := e.Do.(model.LinkAdd).Mismatch(o); why != "" {
+				now := ""
+				if e.At != o.Link {
+					now = " (now " + e.At.String() + ")"
+				}
+				return Result{}, true, fmt.Errorf("%s %s%s is the lab's from an earlier run, but %s: take the kept lab down first (nsplay down %s), or choose another name", o.Spec.Kind(), o.Link.Name, now, why, l.Name)
+			}
 			return Result{Adopted: true, At: e.At}, true, nil
 		case err == nil:
 			return Result{}, true, errors.Join(fmt.Errorf("%s is a %s, not a %s, and the lab did not make it so; delete it or choose another name", e.At, info.Kind, o.Spec.Kind()), l.gone(e))

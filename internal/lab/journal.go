@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"github.com/nsplay/nsplay/internal/model"
 )
@@ -52,6 +53,52 @@ func (e *entry) ns() model.NSRef {
 		return o.Namespace()
 	}
 	return model.Host
+}
+
+// check refuses an entry that names what no lab makes. Teardown acts on
+// the names a journal holds: a damaged one must not make it unmount and
+// remove /run/netns/../x, or a relative path.
+func (e *entry) check() error {
+	var errs []error
+	switch o := e.Do.(type) {
+	case model.NetnsAdd:
+		errs = append(errs, model.ValidNetnsName(o.Name))
+	case model.LinkAdd:
+		for _, end := range append(o.Spec.Ends(o.Link), e.At) {
+			errs = append(errs, checkLink(end))
+		}
+	case model.AddrAdd:
+		errs = append(errs, checkLink(o.Link))
+	case model.RouteAdd:
+		errs = append(errs, checkNS(o.NS))
+	case model.FileWrite:
+		errs = append(errs, checkPath(o.Path))
+	case model.DirAdd:
+		errs = append(errs, checkPath(o.Path))
+	case model.ProcStart:
+		if o.PID <= 0 {
+			errs = append(errs, fmt.Errorf("process id %d", o.PID))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func checkNS(ns model.NSRef) error {
+	if ns.Name() == "" {
+		return nil
+	}
+	return model.ValidNetnsName(ns.Name())
+}
+
+func checkLink(l model.LinkRef) error {
+	return errors.Join(checkNS(l.NS), model.ValidLinkName(l.Name))
+}
+
+func checkPath(path string) error {
+	if !filepath.IsAbs(path) || filepath.Clean(path) != path {
+		return fmt.Errorf("%q is not a clean absolute path", path)
+	}
+	return nil
 }
 
 // record is one journal line. The journal is written before each change,
@@ -125,6 +172,12 @@ func replay(path string) (history, error) {
 	if err != nil {
 		return h, fmt.Errorf("read journal: %w", err)
 	}
+	return parseJournal(path, data)
+}
+
+// parseJournal reads the journal at path, whose content is data.
+func parseJournal(path string, data []byte) (history, error) {
+	var h history
 	var lines [][]byte
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(nil, 1<<24)
@@ -132,12 +185,16 @@ func replay(path string) (history, error) {
 		lines = append(lines, append([]byte(nil), sc.Bytes()...))
 	}
 	if err := sc.Err(); err != nil {
-		return h, fmt.Errorf("read journal %s: %w", path, err)
+		return h, fmt.Errorf("journal %s is damaged at line %d (%v); remove what it lists by hand", path, len(lines)+1, err)
 	}
 	byID := map[int]*entry{}
 	var all []*entry
 	for i, line := range lines {
+		made := len(all)
 		err := h.apply(line, byID, &all)
+		for _, e := range all[made:] {
+			err = errors.Join(err, e.check())
+		}
 		if err != nil {
 			if i == len(lines)-1 && len(data) > 0 && data[len(data)-1] != '\n' {
 				break // torn by a kill mid-write
@@ -185,6 +242,9 @@ func (h *history) apply(line []byte, byID map[int]*entry, all *[]*entry) error {
 		*all = append(*all, e)
 	case "at":
 		if e := byID[r.ID]; e != nil && r.At != nil {
+			if err := checkLink(*r.At); err != nil {
+				return err
+			}
 			e.At, e.NSIno = *r.At, r.NSIno
 		}
 	case "ino":

@@ -62,6 +62,9 @@ func (h *history) applyV1(line []byte, byID map[int]*entry, all *[]*entry) error
 			}
 			if _, ok := e.Do.(model.LinkAdd); ok {
 				e.At = model.Link(ns, o.Name)
+				if err := checkLink(e.At); err != nil {
+					return err
+				}
 			}
 		}
 		return nil

@@ -13,6 +13,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/nsplay/nsplay/internal/model"
 	"golang.org/x/sys/unix"
@@ -102,7 +104,7 @@ func Open(name string, b model.Backend, paths model.Paths, playbook string) (*La
 	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
 		lock.Close()
 		if errors.Is(err, unix.EWOULDBLOCK) {
-			return nil, busyError(fmt.Sprintf("lab %s is in use: another nsplay is running it; wait for it or stop it first", name))
+			return nil, busyError(busyMessage(name, holder(dir)))
 		}
 		return nil, fmt.Errorf("lock lab %s: %w", name, err)
 	}
@@ -121,6 +123,49 @@ func Open(name string, b model.Backend, paths model.Paths, playbook string) (*La
 		return nil, err
 	}
 	return l, nil
+}
+
+// busyMessage refuses a lab that the nsplay process pid holds (0: not
+// known).
+func busyMessage(name string, pid int) string {
+	if pid == 0 {
+		return fmt.Sprintf("lab %s is in use: another nsplay is running it; wait for it or stop it first", name)
+	}
+	return fmt.Sprintf("lab %s is in use: nsplay (pid %d) is running it; wait for it to end, or stop it (kill %d)", name, pid, pid)
+}
+
+// holder is the pid of the nsplay that holds the lock of the lab in dir,
+// as /proc/locks tells (in nsplay's PID namespace), or else the pid of its
+// journal's last run; 0 if neither tells.
+func holder(dir string) int {
+	if pid := flockHolder(filepath.Join(dir, "lock")); pid > 0 {
+		return pid
+	}
+	h, _ := replay(filepath.Join(dir, "journal"))
+	return h.pid
+}
+
+// flockHolder finds the process that holds a flock on the file at path
+// in /proc/locks, whose lines read "1: FLOCK ADVISORY WRITE PID MAJ:MIN:INODE
+// 0 EOF" (device numbers in hex); 0 if none does.
+func flockHolder(path string) int {
+	var st unix.Stat_t
+	if unix.Stat(path, &st) != nil {
+		return 0
+	}
+	data, err := os.ReadFile("/proc/locks")
+	if err != nil {
+		return 0
+	}
+	file := fmt.Sprintf("%02x:%02x:%d", unix.Major(st.Dev), unix.Minor(st.Dev), st.Ino)
+	for line := range strings.Lines(string(data)) {
+		f := strings.Fields(line)
+		if len(f) >= 6 && f[1] == "FLOCK" && f[5] == file {
+			pid, _ := strconv.Atoi(f[4])
+			return pid
+		}
+	}
+	return 0
 }
 
 func newLab(name string, b model.Backend, paths model.Paths, dir string, past history) *Lab {

@@ -2,6 +2,7 @@ package lab_test
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -33,6 +34,9 @@ func TestOpenTakesTheLock(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), name) {
 		t.Errorf("ErrBusy %q does not name the lab", err)
+	}
+	if pid := fmt.Sprintf("nsplay (pid %d) is running it", os.Getpid()); !strings.Contains(err.Error(), pid) {
+		t.Errorf("ErrBusy %q does not name the process that holds the lab: want %q", err, pid)
 	}
 	// Down of a lab another nsplay runs is refused too.
 	if err := lab.Down(name, b, paths, func(string) {}); !errors.Is(err, lab.ErrBusy) {
@@ -87,7 +91,7 @@ func TestList(t *testing.T) {
 
 	pid := os.Getpid()
 	for _, want := range []lab.Info{
-		{Name: running, Playbook: "test.star", Objects: 1, PID: pid, State: "running"},
+		{Name: running, Playbook: "test.star", Objects: 1, PID: pid, Holder: pid, State: "running"},
 		{Name: kept, Playbook: "kept.star", Objects: 1, PID: pid, State: "kept"},
 		{Name: orphaned, Playbook: "orphan.star", Objects: 1, PID: pid, State: "orphaned"},
 	} {

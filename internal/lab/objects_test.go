@@ -103,6 +103,32 @@ func TestCreateLinkAdoptsAfterMoveAndRename(t *testing.T) {
 	}
 }
 
+// A re-run that asks for a kept veth with another peer does not adopt it:
+// the playbook changed, and the lab says so and makes nothing.
+func TestCreateLinkRefusesAKeptVethWithAnotherPeer(t *testing.T) {
+	testenv.RequireRoot(t)
+	b := newBackend(t)
+	name := newLabName(t, b)
+	l := openLab(t, name, b)
+	v, p, q := uniq("veth"), uniq("port"), uniq("other")
+	do(t, l, veth(model.Host, v, model.Host, p))
+	l.Close()
+
+	l = openLab(t, name, b)
+	links := linkNames(t, "")
+	_, err := l.Do(veth(model.Host, v, model.Host, q))
+	if err == nil || !strings.Contains(err.Error(), "it was made with "+p+" in host for its other end, not "+q+" in host") {
+		t.Errorf("LinkAdd(%s, peer %s) of a kept veth whose peer is %s = %v; want an error naming both peers", v, q, p, err)
+	}
+	if got := linkNames(t, ""); !slices.Equal(got, links) {
+		t.Errorf("the refused LinkAdd changed the links: %v, before %v", got, links)
+	}
+	must(t, l.Teardown(func(string) {}))
+	if hasLink(t, "", v) || hasLink(t, "", p) {
+		t.Errorf("teardown left the kept veth %s/%s", v, p)
+	}
+}
+
 func TestCreateLinkClash(t *testing.T) {
 	testenv.RequireRoot(t)
 	b := newBackend(t)

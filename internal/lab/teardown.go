@@ -214,6 +214,7 @@ type Info struct {
 	Playbook string
 	Objects  int
 	PID      int    // of the nsplay that runs or ran it
+	Holder   int    // of the nsplay that holds it now: running it, or taking it down; 0 when none
 	State    string // "running", "kept" (--keep), "orphaned" (nsplay was killed), or "damaged" (its journal is)
 }
 
@@ -256,14 +257,14 @@ func readLab(paths model.Paths, name string) (Info, history) {
 	if err != nil {
 		return Info{Name: name, State: "damaged"}, history{}
 	}
-	state := "orphaned"
+	info := Info{Name: name, Playbook: h.playbook, Objects: len(h.entries), PID: h.pid, State: "orphaned"}
 	switch {
 	case locked(filepath.Join(dir, "lock")):
-		state = "running"
+		info.State, info.Holder = "running", holder(dir)
 	case h.kept:
-		state = "kept"
+		info.State = "kept"
 	}
-	return Info{Name: name, Playbook: h.playbook, Objects: len(h.entries), PID: h.pid, State: state}, h
+	return info, h
 }
 
 // locked tells whether another process holds the lock file.

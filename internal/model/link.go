@@ -150,6 +150,28 @@ func (o *LinkAdd) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
+// Mismatch says how the link o made differs from what asked asks for in
+// what it was made with, "" when it does not or this cannot tell: a veth
+// made with another peer. A bridge's STP and MTU are not compared: they
+// can be changed, and a re-run sets them again. The journal entry of a
+// veth's other end records o with that end for its own peer, which tells
+// nothing.
+func (o LinkAdd) Mismatch(asked LinkAdd) string {
+	made, want := o.Spec.Ends(o.Link), asked.Spec.Ends(asked.Link)
+	if len(made) != len(want) {
+		return ""
+	}
+	for i := 1; i < len(made); i++ {
+		switch {
+		case made[i] == o.Link:
+			return ""
+		case made[i] != want[i]:
+			return fmt.Sprintf("it was made with %s for its other end, not %s", made[i], want[i])
+		}
+	}
+	return ""
+}
+
 // LinkDel deletes a link; for a veth, both ends.
 type LinkDel struct {
 	Link LinkRef `json:"link"`

@@ -45,6 +45,8 @@ func ValidNetnsName(name string) error {
 		return errors.New(`"host" names the namespace nsplay started in; give the new namespace another name`)
 	case name == "." || name == ".." || strings.ContainsRune(name, '/'):
 		return fmt.Errorf("namespace name %q is not allowed: it must not contain '/' or be '.' or '..'", name)
+	case strings.ContainsRune(name, 0):
+		return fmt.Errorf("namespace name %q holds a NUL byte, which no file name can", name)
 	case len(name) > 255:
 		return fmt.Errorf("namespace name %q is %d bytes; at most 255 fit a file name", name, len(name))
 	}
@@ -56,7 +58,12 @@ const maxLinkName = 15
 
 // ValidLinkName checks a name the way the kernel's dev_valid_name does, so
 // the user learns what is wrong before the kernel answers with a bare
-// EINVAL.
+// EINVAL. The kernel tests each byte with its own isspace(), whose table
+// (lib/ctype.c) is Latin-1: besides the ASCII white space it counts 0xa0,
+// so a name holding U+00A0 or any UTF-8 character with an 0xa0 byte (à,
+// Ġ, ...) is refused. A NUL byte would end the name where the kernel reads
+// it, and a '%' makes a template for a name the kernel picks (eth%d),
+// either way another link than the one asked for.
 func ValidLinkName(name string) error {
 	switch {
 	case name == "":
@@ -65,8 +72,22 @@ func ValidLinkName(name string) error {
 		return fmt.Errorf("interface name %q is %d bytes; Linux allows at most %d", name, len(name), maxLinkName)
 	case name == "." || name == "..":
 		return fmt.Errorf("interface name %q is not allowed", name)
-	case strings.ContainsAny(name, "/: \t\n\r\v\f"):
-		return fmt.Errorf("interface name %q contains '/', ':' or white space, which Linux does not allow", name)
+	}
+	for _, c := range []byte(name) {
+		switch {
+		case c == 0:
+			return fmt.Errorf("interface name %q holds a NUL byte, which Linux does not allow", name)
+		case c == 0xa0:
+			return fmt.Errorf("interface name %q contains '/', ':' or white space, which Linux does not allow: the kernel takes its byte 0xa0 (part of U+00A0, à, Ġ and other characters) for a space", name)
+		case c == '%':
+			return fmt.Errorf("interface name %q contains '%%', which Linux takes for a template of a name it picks itself (eth%%d is eth0, eth1, ...); nsplay needs the name as given", name)
+		case c == '/' || c == ':' || kernelSpace(c):
+			return fmt.Errorf("interface name %q contains '/', ':' or white space, which Linux does not allow", name)
+		}
 	}
 	return nil
 }
+
+// kernelSpace is the kernel's isspace(): \t \n \v \f \r, space, and 0xa0
+// (no-break space in its Latin-1 table).
+func kernelSpace(c byte) bool { return c >= '\t' && c <= '\r' || c == ' ' || c == 0xa0 }

@@ -28,10 +28,22 @@ type ExecSpec struct {
 	Detach bool
 }
 
+// maxHostname is the longest hostname Linux keeps (__NEW_UTS_LEN).
+const maxHostname = 64
+
+
 // Check tells what is wrong with the spec before a backend sees it.
 func (s ExecSpec) Check() error {
 	if len(s.Argv) == 0 {
 		return errors.New("the command is empty")
+	}
+	for _, arg := range s.Argv {
+		if strings.ContainsRune(arg, 0) {
+			return fmt.Errorf("the command holds a NUL byte (in %q), which no command line can", arg)
+		}
+	}
+	if len(s.Hostname) > maxHostname || strings.ContainsRune(s.Hostname, 0) {
+		return fmt.Errorf("hostname %q is %d bytes or holds a NUL byte; Linux takes at most %d bytes, without NUL", s.Hostname, len(s.Hostname), maxHostname)
 	}
 	for _, kind := range s.New {
 		if err := CheckFresh(kind); err != nil {
@@ -72,8 +84,15 @@ func (s ExecSpec) Text() string { return s.Where() + " " + s.Shown }
 type ExecResult struct {
 	RC             int // exit status, or 128+signal when a signal ended it
 	Stdout, Stderr string
-	Unknown        bool
+	// StdoutCut and StderrCut count the bytes left out after the first
+	// OutputLimit of each stream.
+	StdoutCut, StderrCut int64
+	Unknown              bool
 }
+
+// OutputLimit is how much of each of a command's stdout and stderr is
+// kept: the first MiB.
+const OutputLimit = 1 << 20
 
 // Proc is a command running in the background.
 type Proc interface {

@@ -82,11 +82,11 @@ func ParseTable(name string) (int, error) {
 	if id, ok := tableIDs[name]; ok {
 		return id, nil
 	}
-	id, err := strconv.Atoi(name)
-	if err != nil || id <= 0 {
-		return 0, fmt.Errorf("route table %q is neither main, local, default nor a positive number", name)
+	id, err := strconv.ParseUint(name, 10, 32)
+	if err != nil || id == 0 {
+		return 0, fmt.Errorf("route table %q is neither main, local, default nor a positive number up to 4294967295 (Linux keeps table ids in 32 bits)", name)
 	}
-	return id, nil
+	return int(id), nil
 }
 
 // TableName writes a table id as the kernel's routes report it.

@@ -23,6 +23,8 @@ func TestParseTable(t *testing.T) {
 		{"abc", 0},
 		{"Main", 0},
 		{"1.5", 0},
+		{"4294967295", 4294967295},
+		{"4294967296", 0}, // would wrap to table 0
 	} {
 		got, err := model.ParseTable(tc.in)
 		switch {

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/nsplay/nsplay/internal/kernel"
 	"github.com/nsplay/nsplay/internal/lab"
@@ -40,6 +41,9 @@ type Options struct {
 	// Backend opens the backend of a run that is not a plan; nil is the
 	// kernel's. Tests wrap the kernel backend in one that fails on purpose.
 	Backend func(model.Paths) (model.Backend, error)
+	// Timeout stops the playbook when it has run that long (--timeout);
+	// the lab is still taken down. 0 for none.
+	Timeout time.Duration
 }
 
 // Outcome is how a run went.
@@ -50,6 +54,8 @@ type Outcome struct {
 	Snapshot model.Snapshot
 	// Interrupted is the signal that stopped the run, or nil.
 	Interrupted *SignalError
+	// TimedOut is set when Options.Timeout stopped the run.
+	TimedOut *TimeoutError
 }
 
 // Status is the exit status the outcome asks for: 0 all checks passed, 1 a
@@ -81,6 +87,11 @@ func Run(opts Options) (Outcome, error) {
 	// between its first object and the teardown.
 	ctx, stop := SignalContext()
 	defer stop()
+	if opts.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, opts.Timeout, TimeoutError{opts.Timeout})
+		defer cancel()
+	}
 	b, err := openBackend(opts)
 	if err != nil {
 		return Outcome{}, err
@@ -125,8 +136,13 @@ func Run(opts Options) (Outcome, error) {
 	emit(summary)
 	if ctx.Err() != nil {
 		var sig SignalError
-		if errors.As(context.Cause(ctx), &sig) {
+		var timeout TimeoutError
+		switch cause := context.Cause(ctx); {
+		case errors.As(cause, &sig):
 			out.Interrupted = &sig
+		case errors.As(cause, &timeout) && out.RunErr != nil:
+			// It stopped the playbook (not only a teardown that ran past it).
+			out.TimedOut = &timeout
 		}
 	}
 	return out, nil
@@ -178,6 +194,11 @@ func keptMessage(name string, spaces []string) string {
 	}
 	return fmt.Sprintf("lab %s is up: %sremove it with 'nsplay down %s'", name, enter, name)
 }
+
+// TimeoutError is the cause of a run's cancellation by Options.Timeout.
+type TimeoutError struct{ After time.Duration }
+
+func (e TimeoutError) Error() string { return fmt.Sprintf("timed out after %s (--timeout)", e.After) }
 
 // SignalError is the cause of a run's cancellation by a signal.
 type SignalError struct{ Sig syscall.Signal }

@@ -24,6 +24,12 @@ import (
 //	func TestMain(m *testing.M) { testenv.Main(m) }
 func Main(m *testing.M) {
 	kernel.MaybeExecHelper()
+	if fuzzWorker() {
+		// go test -fuzz runs the fuzz targets in worker processes that
+		// talk to it over inherited pipes; they run no kernel test, and a
+		// sandbox would cut those pipes.
+		os.Exit(m.Run())
+	}
 	if os.Geteuid() == 0 && !sandbox.Inside() {
 		code, err := sandbox.Run(os.Args[1:])
 		if err != nil {
@@ -39,6 +45,16 @@ func Main(m *testing.M) {
 		}
 	}
 	os.Exit(m.Run())
+}
+
+// fuzzWorker tells whether this test binary is a worker of go test -fuzz.
+func fuzzWorker() bool {
+	for _, arg := range os.Args[1:] {
+		if strings.HasPrefix(arg, "-test.fuzzworker") {
+			return true
+		}
+	}
+	return false
 }
 
 // RequireRoot skips a test that needs root, or fails it when
