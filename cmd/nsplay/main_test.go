@@ -779,7 +779,7 @@ for i in range(5):
 		t.Fatal(err)
 	}
 	out, code := asNobody(t, dir, "run", "--sandbox", "limit.star")
-	want := "limit.star:3:10: netns: create namespace lim2: the kernel allows no more net namespaces here (/proc/sys/user/max_net_namespaces is 3): raise the limit, or make fewer (unshare network namespace: no space left on device)"
+	want := "limit.star:3:10: netns: ip netns add lim2: create namespace lim2: the kernel allows no more net namespaces here (/proc/sys/user/max_net_namespaces is 3): raise the limit, or make fewer (unshare network namespace: no space left on device)"
 	if code != exitError || !strings.Contains(out, want) || !strings.Contains(out, "down: ip netns del lim0") {
 		t.Errorf("status %d, output:\n%s\nwant status 2, the teardown, and %q", code, out, want)
 	}

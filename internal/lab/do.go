@@ -50,6 +50,9 @@ func (l *Lab) do(op model.Op) (Result, error) {
 	case model.LinkMove:
 		return Result{}, l.relocate(o, o.Link, model.Link(o.To, o.Link.Name))
 	case model.LinkRename:
+		if err := model.ValidLinkName(o.To); err != nil {
+			return Result{}, err
+		}
 		return Result{}, l.relocate(o, o.Link, model.Link(o.Link.NS, o.To))
 	case model.LinkSetMaster:
 		if o.Master != "" {
