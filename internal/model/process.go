@@ -31,7 +31,6 @@ type ExecSpec struct {
 // maxHostname is the longest hostname Linux keeps (__NEW_UTS_LEN).
 const maxHostname = 64
 
-
 // Check tells what is wrong with the spec before a backend sees it.
 func (s ExecSpec) Check() error {
 	if len(s.Argv) == 0 {
