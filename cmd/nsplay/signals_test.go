@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nsplay/nsplay/internal/lab"
+	"github.com/nsplay/nsplay/internal/model"
 	"github.com/nsplay/nsplay/internal/testenv"
 	"golang.org/x/sys/unix"
 )
@@ -267,6 +269,13 @@ func TestSignalAfterEveryLine(t *testing.T) {
 // runDown runs `nsplay down signals` in this process.
 func runDown(t *testing.T) ([]string, error) {
 	t.Helper()
+	// A command the killed nsplay was forking may hold its copy of the
+	// lab's lock for a moment more (until it execs): down waits for that.
+	for start := time.Now(); time.Since(start) < 10*time.Second; time.Sleep(20 * time.Millisecond) {
+		if infos, err := lab.List(model.DefaultPaths); err != nil || !slices.ContainsFunc(infos, func(i lab.Info) bool { return i.Name == "signals" && i.State == "running" }) {
+			break
+		}
+	}
 	stdout, stderr, code := run(t, "down", "signals")
 	if code != exitOK {
 		return strings.Split(stdout, "\n"), fmt.Errorf("exit status %d: %s", code, stderr)
