@@ -40,11 +40,7 @@ func macvlanFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple
 	if err != nil {
 		return nil, err
 	}
-	if spec, err = spec.Checked(); err != nil {
-		return nil, wrap(b, err)
-	}
-	l, _, err := createLink(thread, b, env, model.LinkAdd{Link: model.Link(ns.ref, name), Spec: spec})
-	return l, err
+	return makeChecked(thread, b, env, model.Link(ns.ref, name), spec)
 }
 
 func vlanFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
@@ -59,11 +55,7 @@ func vlanFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, k
 	if err != nil {
 		return nil, err
 	}
-	if spec, err = spec.Checked(); err != nil {
-		return nil, wrap(b, err)
-	}
-	l, _, err := createLink(thread, b, env, model.LinkAdd{Link: model.Link(ns.ref, name), Spec: spec})
-	return l, err
+	return makeChecked(thread, b, env, model.Link(ns.ref, name), spec)
 }
 
 // onParent resolves the parent of a link made on one, and the namespace
@@ -104,11 +96,7 @@ func vxlanFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, 
 		return nil, err
 	}
 	spec.Local, spec.Remote, spec.Group = string(local), string(remote), string(group)
-	if spec, err = spec.Checked(); err != nil {
-		return nil, wrap(b, err)
-	}
-	l, _, err := createLink(thread, b, env, model.LinkAdd{Link: model.Link(ns.ref, name), Spec: spec})
-	return l, err
+	return makeChecked(thread, b, env, model.Link(ns.ref, name), spec)
 }
 
 func tuntapFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
@@ -122,11 +110,7 @@ func tuntapFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple,
 	if err != nil {
 		return nil, err
 	}
-	if spec, err = spec.Checked(); err != nil {
-		return nil, wrap(b, err)
-	}
-	l, _, err := createLink(thread, b, env, model.LinkAdd{Link: model.Link(ns.ref, name), Spec: spec})
-	return l, err
+	return makeChecked(thread, b, env, model.Link(ns.ref, name), spec)
 }
 
 func dummyFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
@@ -212,4 +196,20 @@ func (l *Link) kindAttr(name string, info model.LinkInfo) (starlark.Value, error
 		return &Link{ns: pns, name: info.Parent.Name}, nil
 	}
 	return nil, nil
+}
+
+// checkedSpec is a link spec that checks its own arguments.
+type checkedSpec[S model.LinkSpec] interface {
+	model.LinkSpec
+	Checked() (S, error)
+}
+
+// makeChecked checks a spec's arguments and makes (or adopts) the link.
+func makeChecked[S checkedSpec[S]](thread *starlark.Thread, b *starlark.Builtin, env *Env, link model.LinkRef, spec S) (starlark.Value, error) {
+	spec, err := spec.Checked()
+	if err != nil {
+		return nil, wrap(b, err)
+	}
+	l, _, err := createLink(thread, b, env, model.LinkAdd{Link: link, Spec: spec})
+	return l, err
 }
