@@ -311,29 +311,11 @@ func (b *Backend) apply(op model.Op) error {
 
 // applyToLink applies the ops that change one existing link.
 func (b *Backend) applyToLink(op model.Op) error {
-	var ref model.LinkRef
-	switch o := op.(type) {
-	case model.LinkDel:
-		ref = o.Link
-	case model.LinkSetUp:
-		ref = o.Link
-	case model.LinkSetMTU:
-		ref = o.Link
-	case model.LinkSetMaster:
-		ref = o.Link
-	case model.BridgeSetSTP:
-		ref = o.Link
-	case model.LinkMove:
-		ref = o.Link
-	case model.LinkRename:
-		ref = o.Link
-	case model.AddrAdd:
-		ref = o.Link
-	case model.AddrDel:
-		ref = o.Link
-	default:
+	on, ok := op.(model.OnLink)
+	if !ok {
 		return fmt.Errorf("the kernel backend cannot apply %T: %w", op, model.ErrUnsupported)
 	}
+	ref := on.Target()
 	ns, err := b.NS(ref.NS)
 	if err != nil {
 		return err

@@ -248,6 +248,23 @@ type LinkRename struct {
 func (o LinkRename) Text() string { return o.Link.NS.IP("link set " + o.Link.Name + " name " + o.To) }
 func (o LinkRename) Inverse() Op  { return LinkRename{Link: Link(o.Link.NS, o.To), To: o.Link.Name} }
 
+// OnLink is an op that changes one link that is there: the backends find
+// the link through it, whatever the op.
+type OnLink interface {
+	Op
+	Target() LinkRef
+}
+
+func (o LinkDel) Target() LinkRef       { return o.Link }
+func (o LinkSetUp) Target() LinkRef     { return o.Link }
+func (o LinkSetMTU) Target() LinkRef    { return o.Link }
+func (o LinkSetMaster) Target() LinkRef { return o.Link }
+func (o BridgeSetSTP) Target() LinkRef  { return o.Link }
+func (o LinkMove) Target() LinkRef      { return o.Link }
+func (o LinkRename) Target() LinkRef    { return o.Link }
+func (o AddrAdd) Target() LinkRef       { return o.Link }
+func (o AddrDel) Target() LinkRef       { return o.Link }
+
 // Moved tells where a link is after op, when op moves or renames it.
 func Moved(op Op, l LinkRef) (LinkRef, bool) {
 	switch o := op.(type) {

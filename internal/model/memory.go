@@ -364,29 +364,11 @@ func (m *Memory) apply(op Op) error {
 	case NATTableDel:
 		return m.delNATTable(o)
 	}
-	var ref LinkRef
-	switch o := op.(type) {
-	case LinkDel:
-		ref = o.Link
-	case LinkSetUp:
-		ref = o.Link
-	case LinkSetMTU:
-		ref = o.Link
-	case LinkSetMaster:
-		ref = o.Link
-	case BridgeSetSTP:
-		ref = o.Link
-	case LinkMove:
-		ref = o.Link
-	case LinkRename:
-		ref = o.Link
-	case AddrAdd:
-		ref = o.Link
-	case AddrDel:
-		ref = o.Link
-	default:
+	on, ok := op.(OnLink)
+	if !ok {
 		return fmt.Errorf("the in-memory model cannot apply %T: %w", op, ErrUnsupported)
 	}
+	ref := on.Target()
 	l, err := m.link(ref)
 	if err != nil {
 		return err
