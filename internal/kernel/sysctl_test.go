@@ -2,7 +2,6 @@ package kernel_test
 
 import (
 	"errors"
-	"os/exec"
 	"strings"
 	"testing"
 
@@ -11,37 +10,22 @@ import (
 	"github.com/nsplay/nsplay/internal/testenv"
 )
 
-// procSys reads a file under /proc/sys as a process in the named
-// namespace ("" for the test's own) sees it, with cat: an observer that
-// does not go through nsplay.
-func procSys(t *testing.T, netns, path string) string {
-	t.Helper()
-	if netns != "" {
-		return strings.TrimSpace(testenv.IP(t, "netns", "exec", netns, "cat", "/proc/sys/"+path))
-	}
-	out, err := exec.Command("cat", "/proc/sys/"+path).Output()
-	if err != nil {
-		t.Fatalf("cat /proc/sys/%s: %v", path, err)
-	}
-	return strings.TrimSpace(string(out))
-}
-
 // A sysctl is read and written inside its namespace: the host's (the
 // sandbox's) stays as it was.
 func TestSysctl(t *testing.T) {
 	testenv.RequireRoot(t)
 	ns, host := newNS(t), current(t)
-	hostBefore := procSys(t, "", "net/ipv4/ip_forward")
-	if v, err := ns.Sysctl("net.ipv4.ip_forward"); err != nil || v != "0" || procSys(t, ns.Name, "net/ipv4/ip_forward") != "0" {
+	hostBefore := testenv.ProcSys(t, "", "net/ipv4/ip_forward")
+	if v, err := ns.Sysctl("net.ipv4.ip_forward"); err != nil || v != "0" || testenv.ProcSys(t, ns.Name, "net/ipv4/ip_forward") != "0" {
 		t.Fatalf("ip_forward in a new namespace = %q, %v", v, err)
 	}
 	must(t, ns.SetSysctl("net.ipv4.ip_forward", "1"))
 	for path, want := range map[string]string{"net/ipv4/ip_forward": "1", "net/ipv4/conf/all/forwarding": "1", "net/ipv4/conf/lo/forwarding": "1"} {
-		if got := procSys(t, ns.Name, path); got != want {
+		if got := testenv.ProcSys(t, ns.Name, path); got != want {
 			t.Errorf("cat /proc/sys/%s in the namespace = %q, want %q", path, got, want)
 		}
 	}
-	if got := procSys(t, "", "net/ipv4/ip_forward"); got != hostBefore {
+	if got := testenv.ProcSys(t, "", "net/ipv4/ip_forward"); got != hostBefore {
 		t.Errorf("the host's ip_forward went from %s to %s", hostBefore, got)
 	}
 	if v, err := host.Sysctl("net.ipv4.ip_forward"); err != nil || v != hostBefore {
@@ -55,7 +39,7 @@ func TestSysctl(t *testing.T) {
 	// A key of one interface, with a dot in its name written as /.
 	must(t, ns.AddVeth("e.1", "e.2", ns))
 	must(t, ns.SetSysctl("net.ipv6.conf.e/1.disable_ipv6", "1"))
-	if got := procSys(t, ns.Name, "net/ipv6/conf/e.1/disable_ipv6"); got != "1" {
+	if got := testenv.ProcSys(t, ns.Name, "net/ipv6/conf/e.1/disable_ipv6"); got != "1" {
 		t.Errorf("disable_ipv6 of e.1 = %q", got)
 	}
 }

@@ -2,7 +2,6 @@ package lab_test
 
 import (
 	"errors"
-	"os/exec"
 	"slices"
 	"strings"
 	"testing"
@@ -11,20 +10,6 @@ import (
 	"github.com/nsplay/nsplay/internal/model"
 	"github.com/nsplay/nsplay/internal/testenv"
 )
-
-// procSys reads a file under /proc/sys with cat, in a named namespace or
-// ("") the test's own: an observer that does not go through nsplay.
-func procSys(t *testing.T, netns, path string) string {
-	t.Helper()
-	if netns != "" {
-		return strings.TrimSpace(testenv.IP(t, "netns", "exec", netns, "cat", "/proc/sys/"+path))
-	}
-	out, err := exec.Command("cat", "/proc/sys/"+path).Output()
-	if err != nil {
-		t.Fatalf("cat /proc/sys/%s: %v", path, err)
-	}
-	return strings.TrimSpace(string(out))
-}
 
 // A sysctl in a namespace the lab created goes with the namespace: it is
 // listed while the lab is up, and teardown writes nothing back.
@@ -38,7 +23,7 @@ func TestSysctlInLabNamespace(t *testing.T) {
 	do(t, l, model.NetnsAdd{Name: ns})
 	do(t, l, model.SysctlSet{NS: model.Named(ns), Key: "net.ipv4.ip_forward", Value: "1"})
 	do(t, l, model.SysctlSet{NS: model.Named(ns), Key: "net.ipv6.conf.all.forwarding", Value: "1"})
-	if got := procSys(t, ns, "net/ipv4/ip_forward"); got != "1" {
+	if got := testenv.ProcSys(t, ns, "net/ipv4/ip_forward"); got != "1" {
 		t.Errorf("ip_forward in %s = %s", ns, got)
 	}
 	snap, err := l.Snapshot(nil)
@@ -76,14 +61,14 @@ func TestHostSysctl(t *testing.T) {
 	before := take(t)
 	name := newLabName(t, b)
 	l := openLab(t, name, b)
-	old := procSys(t, "", "net/ipv4/ip_forward")
+	old := testenv.ProcSys(t, "", "net/ipv4/ip_forward")
 	for _, ns := range []model.NSRef{model.Host, model.Named(attached)} {
 		_, err := l.Do(model.SysctlSet{NS: ns, Key: "net.ipv4.ip_forward", Value: "1"})
 		if !errors.Is(err, lab.ErrNotOwned) || !strings.Contains(err.Error(), "--allow-host") {
 			t.Errorf("a sysctl in %s without --allow-host: %v", ns, err)
 		}
 	}
-	if got := procSys(t, "", "net/ipv4/ip_forward"); got != old {
+	if got := testenv.ProcSys(t, "", "net/ipv4/ip_forward"); got != old {
 		t.Fatalf("the refused sysctl changed ip_forward from %s to %s", old, got)
 	}
 	l.AllowHost = true
@@ -91,7 +76,7 @@ func TestHostSysctl(t *testing.T) {
 	for _, v := range []string{flip, old, flip} {
 		do(t, l, model.SysctlSet{NS: model.Host, Key: "net.ipv4.ip_forward", Value: v})
 	}
-	if got := procSys(t, "", "net/ipv4/ip_forward"); got != flip {
+	if got := testenv.ProcSys(t, "", "net/ipv4/ip_forward"); got != flip {
 		t.Fatalf("ip_forward = %s, want %s", got, flip)
 	}
 	var reports []string
@@ -99,7 +84,7 @@ func TestHostSysctl(t *testing.T) {
 	if want := []string{"sysctl -w net.ipv4.ip_forward=" + old}; !slices.Equal(reports, want) {
 		t.Errorf("teardown reported %q, want %q", reports, want)
 	}
-	if got := procSys(t, "", "net/ipv4/ip_forward"); got != old {
+	if got := testenv.ProcSys(t, "", "net/ipv4/ip_forward"); got != old {
 		t.Errorf("ip_forward after teardown = %s, want the old %s", got, old)
 	}
 	before.machine.AssertUnchanged(t)
@@ -111,17 +96,17 @@ func TestHostSysctlRestoredByDown(t *testing.T) {
 	b := newBackend(t)
 	before := take(t)
 	name := newLabName(t, b)
-	old := procSys(t, "", "net/ipv4/conf/all/accept_redirects")
+	old := testenv.ProcSys(t, "", "net/ipv4/conf/all/accept_redirects")
 	l := openLab(t, name, b)
 	l.AllowHost = true
 	flip := map[string]string{"0": "1", "1": "0"}[old]
 	do(t, l, model.SysctlSet{NS: model.Host, Key: "net.ipv4.conf.all.accept_redirects", Value: flip})
 	l.Close() // killed
-	if got := procSys(t, "", "net/ipv4/conf/all/accept_redirects"); got != flip {
+	if got := testenv.ProcSys(t, "", "net/ipv4/conf/all/accept_redirects"); got != flip {
 		t.Fatalf("accept_redirects = %s after the crash, want %s", got, flip)
 	}
 	must(t, lab.Down(name, b, paths, func(string) {}))
-	if got := procSys(t, "", "net/ipv4/conf/all/accept_redirects"); got != old {
+	if got := testenv.ProcSys(t, "", "net/ipv4/conf/all/accept_redirects"); got != old {
 		t.Errorf("accept_redirects after down = %s, want the old %s", got, old)
 	}
 	before.machine.AssertUnchanged(t)
