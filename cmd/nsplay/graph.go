@@ -131,6 +131,9 @@ func graphOf(snap model.Snapshot) (clusters []string, nodes [][]graphNode) {
 	return clusters, nodes
 }
 
+// noLinks stands in a namespace that has no link but lo.
+const noLinks = "(no links)"
+
 func drawDOT(w io.Writer, name string, snap model.Snapshot) {
 	clusters, nodes := graphOf(snap)
 	quote := func(s string) string {
@@ -141,6 +144,11 @@ func drawDOT(w io.Writer, name string, snap model.Snapshot) {
 		fmt.Fprintf(w, "\tsubgraph cluster_%d {\n\t\tlabel=%s;\n", i, quote(c))
 		for _, n := range nodes[i] {
 			fmt.Fprintf(w, "\t\t%s [label=%s];\n", n.id, quote(n.label))
+		}
+		if len(nodes[i]) == 0 {
+			// Graphviz does not draw an empty cluster: a namespace with
+			// only lo would vanish from the picture.
+			fmt.Fprintf(w, "\t\tempty_%d [label=%s, shape=plaintext];\n", i, quote(noLinks))
 		}
 		fmt.Fprintln(w, "\t}")
 	}
@@ -157,13 +165,18 @@ func drawDOT(w io.Writer, name string, snap model.Snapshot) {
 func drawMermaid(w io.Writer, _ string, snap model.Snapshot) {
 	clusters, nodes := graphOf(snap)
 	text := func(s string) string {
-		return `"` + strings.NewReplacer(`"`, "#quot;", "\n", "<br/>").Replace(s) + `"`
+		// Mermaid reads labels as HTML: entity codes keep names and
+		// addresses literal.
+		return `"` + strings.NewReplacer(`"`, "#quot;", "&", "#amp;", "<", "#lt;", ">", "#gt;", "\n", "<br/>").Replace(s) + `"`
 	}
 	fmt.Fprintln(w, "flowchart LR")
 	for i, c := range clusters {
 		fmt.Fprintf(w, "  subgraph s%d[%s]\n", i, text(c))
 		for _, n := range nodes[i] {
 			fmt.Fprintf(w, "    %s[%s]\n", n.id, text(n.label))
+		}
+		if len(nodes[i]) == 0 {
+			fmt.Fprintf(w, "    empty_%d[%s]\n", i, text(noLinks))
 		}
 		fmt.Fprintln(w, "  end")
 	}
