@@ -65,7 +65,7 @@ func Open(dir, path string) (*NS, error) {
 
 // OpenNamed opens the namespace `ip netns add NAME` would have made in dir.
 func OpenNamed(dir, name string) (*NS, error) {
-	if err := ValidNetnsName(name); err != nil {
+	if err := validNetnsFile(name); err != nil {
 		return nil, err
 	}
 	return open(dir, filepath.Join(dir, name), name)
@@ -162,8 +162,10 @@ func usable(spaces ...*NS) error {
 	return nil
 }
 
-// ValidNetnsName rejects names `ip netns add` would reject.
-func ValidNetnsName(name string) error {
+// validNetnsFile rejects names that are no file right under the namespace
+// directory. It is all OpenNamed asks: other tools' namespaces may have
+// names a lab may not give (model.ValidNetnsName).
+func validNetnsFile(name string) error {
 	switch {
 	case name == "":
 		return errors.New("namespace name is empty")
@@ -179,7 +181,7 @@ func ValidNetnsName(name string) error {
 // dir/name, like `ip netns add`. A thread is switched into the new
 // namespace only for the mount.
 func CreateNamed(dir, name string) (*NS, error) {
-	if err := ValidNetnsName(name); err != nil {
+	if err := model.ValidNetnsName(name); err != nil {
 		return nil, err
 	}
 	if err := ensureShared(dir); err != nil {

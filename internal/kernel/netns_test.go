@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/nsplay/nsplay/internal/kernel"
+	"github.com/nsplay/nsplay/internal/model"
 	"github.com/nsplay/nsplay/internal/testenv"
 )
 
@@ -191,8 +192,8 @@ func TestNSDeleteWaitsForOutsidePeers(t *testing.T) {
 func TestNetnsNameValidation(t *testing.T) {
 	testenv.RequireRoot(t)
 	before, _ := os.ReadDir(paths.RunNetns)
-	for _, name := range []string{"", ".", "..", "a/b", "/abs", strings.Repeat("n", 256)} {
-		if err := kernel.ValidNetnsName(name); err == nil {
+	for _, name := range []string{"", ".", "..", "a/b", "/abs", strings.Repeat("n", 256), "a b", " ns", "a\tb", "a\nb", "a\u200bb"} {
+		if err := model.ValidNetnsName(name); err == nil {
 			t.Errorf("ValidNetnsName(%q) = nil, want an error", name)
 		}
 		if ns, err := kernel.CreateNamed(paths.RunNetns, name); err == nil {
@@ -205,7 +206,7 @@ func TestNetnsNameValidation(t *testing.T) {
 		}
 	}
 	for _, name := range []string{"ns1", "a.b-c_d", strings.Repeat("n", 255)} {
-		if err := kernel.ValidNetnsName(name); err != nil {
+		if err := model.ValidNetnsName(name); err != nil {
 			t.Errorf("ValidNetnsName(%q) = %v, want nil", name, err)
 		}
 	}

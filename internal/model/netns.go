@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode"
 )
 
 // NetnsAdd creates a named namespace, like `ip netns add`.
@@ -35,8 +36,9 @@ func (o NetnsSetID) Inverse() Op  { return nil }
 
 var _ = register("netns.add", NetnsAdd{}) && register("netns.del", NetnsDel{}) && register("netns.set_id", NetnsSetID{})
 
-// ValidNetnsName rejects names `ip netns add` would reject, and "host",
-// which playbooks use for the start namespace.
+// ValidNetnsName rejects names `ip netns add` would reject, "host",
+// which playbooks use for the start namespace, and names a step line or a
+// shell would not show as one word.
 func ValidNetnsName(name string) error {
 	switch {
 	case name == "":
@@ -47,6 +49,8 @@ func ValidNetnsName(name string) error {
 		return fmt.Errorf("namespace name %q is not allowed: it must not contain '/' or be '.' or '..'", name)
 	case strings.ContainsRune(name, 0):
 		return fmt.Errorf("namespace name %q holds a NUL byte, which no file name can", name)
+	case strings.IndexFunc(name, func(r rune) bool { return unicode.IsSpace(r) || !unicode.IsPrint(r) }) >= 0:
+		return fmt.Errorf("namespace name %q holds white space or a control character, which step lines, shells and `ip netns exec` would split or hide; use letters, digits, '.', '-' and '_'", name)
 	case len(name) > 255:
 		return fmt.Errorf("namespace name %q is %d bytes; at most 255 fit a file name", name, len(name))
 	}
