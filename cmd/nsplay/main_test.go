@@ -495,6 +495,8 @@ func TestCommandLine(t *testing.T) {
 		{[]string{"run", "--nosuch", tutorial}, exitError, "", "flag provided but not defined: -nosuch"},
 		{[]string{"run", "-D", "novalue", tutorial}, exitError, "", `want name=value, got "novalue"`},
 		{[]string{"run", "nosuch.star"}, exitError, "", "playbook nosuch.star: stat nosuch.star: no such file or directory"},
+		{[]string{"run", "../../playbooks"}, exitError, "", "playbook ../../playbooks is a folder; give one .star file, or run every playbook in it with nsplay test ../../playbooks"},
+		{[]string{"plan", "../../playbooks"}, exitError, "", "is a folder"},
 		{[]string{"down"}, exitError, "", "down takes the names of the labs"},
 	} {
 		stdout, stderr, code := run(t, tc.args...)

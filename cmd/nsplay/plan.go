@@ -1,9 +1,7 @@
 package main
 
 import (
-	"fmt"
 	"io"
-	"os"
 	"time"
 
 	"github.com/nsplay/nsplay/internal/session"
@@ -57,8 +55,8 @@ func planCmd(args []string, stdout, stderr io.Writer) (int, error) {
 	if err := checkTimeout(o.timeout); err != nil {
 		return exitError, err
 	}
-	if _, err := os.Stat(rest[0]); err != nil {
-		return exitError, fmt.Errorf("playbook %s: %w", rest[0], err)
+	if err := checkPlaybookFile(rest[0]); err != nil {
+		return exitError, err
 	}
 	out := newRenderer(stdout, o.json)
 	res, err := session.Run(session.Options{Playbook: rest[0], Name: o.name, Vars: o.vars, Plan: true,

@@ -73,8 +73,8 @@ func runCmd(args []string, stdout, stderr io.Writer) (int, error) {
 		return exitError, err
 	}
 	file := rest[0]
-	if _, err := os.Stat(file); err != nil {
-		return exitError, fmt.Errorf("playbook %s: %w", file, err)
+	if err := checkPlaybookFile(file); err != nil {
+		return exitError, err
 	}
 	if o.sandbox && o.keep {
 		return exitError, usageError{"--keep and --sandbox do not go together: the sandbox ends with nsplay, and the lab with it; run without --sandbox to keep a lab"}
@@ -207,4 +207,17 @@ func oneLine(msg string) string {
 		return msg
 	}
 	return strconv.Quote(msg)
+}
+
+// checkPlaybookFile refuses a playbook that is missing or a folder before
+// anything runs, so the error is the only thing printed.
+func checkPlaybookFile(file string) error {
+	st, err := os.Stat(file)
+	if err != nil {
+		return fmt.Errorf("playbook %s: %w", file, err)
+	}
+	if st.IsDir() {
+		return usageError{fmt.Sprintf("playbook %s is a folder; give one .star file, or run every playbook in it with nsplay test %s", file, file)}
+	}
+	return nil
 }
