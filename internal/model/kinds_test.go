@@ -33,6 +33,12 @@ func TestKindsText(t *testing.T) {
 		{model.LinkAdd{Link: model.Link(ns1, "tap0"), Spec: model.Tuntap{Mode: "tap"}}, "ip -n ns1 tuntap add tap0 mode tap"},
 		{model.LinkAdd{Link: model.Link(host, "tun0"), Spec: model.Tuntap{Mode: "tun"}}, "ip tuntap add tun0 mode tun"},
 		{model.LinkAdd{Link: model.Link(ns1, "dummy0"), Spec: model.Dummy{}}, "ip -n ns1 link add dummy0 type dummy"},
+		// ip takes the mtu before the kind's own arguments.
+		{model.LinkAdd{Link: model.Link(ns1, "br0"), Spec: model.Bridge{STP: true, MTU: 1400}}, "ip -n ns1 link add br0 mtu 1400 type bridge stp_state 1"},
+		// ip has no name for the start namespace after netns: the pair is
+		// made from there.
+		{model.LinkAdd{Link: model.Link(ns1, "eth0"), Spec: model.Veth{Peer: model.Link(host, "h1")}}, "ip link add h1 type veth peer name eth0 netns ns1"},
+		{model.LinkAdd{Link: model.Link(ns1, "eth0"), Spec: model.Veth{Peer: model.Link(ns2, "eth1")}}, "ip -n ns1 link add eth0 type veth peer name eth1 netns ns2"},
 	} {
 		if got := tc.op.Text(); got != tc.want {
 			t.Errorf("Text() = %q, want %q", got, tc.want)

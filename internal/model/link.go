@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"strconv"
 )
 
 // LinkSpec is what makes one kind of link: its kind-specific arguments.
@@ -47,13 +48,12 @@ type Bridge struct {
 
 func (Bridge) Kind() string               { return "bridge" }
 func (b Bridge) Ends(l LinkRef) []LinkRef { return []LinkRef{l} }
-func (b Bridge) TypeArgs() string {
-	s := "stp_state " + onOff(b.STP)
-	if b.MTU > 0 {
-		s += fmt.Sprintf(" mtu %d", b.MTU)
-	}
-	return s
-}
+func (b Bridge) TypeArgs() string         { return "stp_state " + onOff(b.STP) }
+func (b Bridge) CreatedMTU() int          { return b.MTU }
+
+// createdMTU is a spec that gives its link an MTU as it is made; ip takes
+// the mtu before "type", with the arguments every kind has.
+type createdMTU interface{ CreatedMTU() int }
 
 // Veth is a veth pair; Peer is the other end, which may be in another
 // namespace: it is made there in the same request.
@@ -96,7 +96,15 @@ func (o LinkAdd) Text() string {
 	if c, ok := o.Spec.(ownCommand); ok {
 		return c.addText(o.Link)
 	}
+	if v, ok := o.Spec.(Veth); ok && v.Peer.NS.IsHost() && !o.Link.NS.IsHost() {
+		// ip cannot name the start namespace after netns: the same pair
+		// is made from the host's side, the other end sent to o.Link.NS.
+		return Host.IP("link add " + v.Peer.Name + " type veth peer name " + o.Link.Name + " netns " + o.Link.NS.String())
+	}
 	in, s := o.Link.NS, "link add "+o.Link.Name
+	if m, ok := o.Spec.(createdMTU); ok && m.CreatedMTU() > 0 {
+		s += " mtu " + strconv.Itoa(m.CreatedMTU())
+	}
 	if p, ok := o.Spec.(OnParent); ok {
 		parent := p.ParentLink()
 		in, s = parent.NS, s+" link "+parent.Name
