@@ -8,6 +8,8 @@ package builtins
 // (`make docs`). reference_test.go holds it to the names the builtins
 // really have, to the contract in DESIGN.md, and to the generated page.
 
+//go:generate go run ./gendoc ../docs/language.md
+
 import "slices"
 
 // Entry is the reference of one name.

@@ -2,6 +2,7 @@ package builtins
 
 import (
 	"context"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -303,5 +304,21 @@ func TestReferenceKeepsTheDesign(t *testing.T) {
 				t.Errorf("the reference's %s does not keep DESIGN.md's %s%s", e.Signature, kind, attr)
 			}
 		}
+	}
+}
+
+// TestLanguagePageHasTheReference holds the table of builtins in
+// docs/language.md to what the reference makes now.
+func TestLanguagePageHasTheReference(t *testing.T) {
+	doc, err := os.ReadFile("../docs/language.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := SpliceReference(string(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want != string(doc) {
+		t.Errorf("the table of builtins in docs/language.md is not what builtins/reference.go makes: run `make docs`")
 	}
 }
