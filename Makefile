@@ -1,7 +1,7 @@
 # nsplay: build, test, check.
 GO ?= go
 
-.PHONY: all build test check bench fuzz install clean
+.PHONY: all build test check docs bench fuzz install clean
 
 all: build
 
@@ -15,6 +15,10 @@ test:
 check:
 	@test -z "$$(gofmt -l .)" || { gofmt -l .; exit 1; }
 	$(GO) vet ./...
+
+# The table of builtins in docs/language.md, from builtins/reference.go.
+docs:
+	$(GO) generate ./builtins
 
 # Build and tear down labs with nsplay and with one ip process per step, in
 # the same run, and print how many times faster nsplay is; and what a run

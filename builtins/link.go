@@ -71,7 +71,7 @@ func (l *Link) ref() (model.LinkRef, error) {
 func (l *Link) AttrNames() []string {
 	return slices.Sorted(slices.Values(append([]string{"add_addr", "addrs", "carrier", "clear_impairments", "del_addr",
 		"delete", "impair", "impairments", "index", "kind", "mac", "master", "move", "mtu", "name", "ns", "oper", "peer",
-		"ports", "rename", "set_down", "set_master", "set_mtu", "set_nomaster", "set_up", "stp"}, kindAttrNames...)))
+		"ports", "rename", "set_down", "set_master", "set_mtu", "set_nomaster", "set_up", "stp", "up"}, kindAttrNames...)))
 }
 
 func (l *Link) Attr(name string) (starlark.Value, error) {

@@ -45,11 +45,13 @@ Usage:
   nsplay ls [--json]            list the labs that are up
   nsplay version                print the version
   nsplay help [COMMAND]         explain a command and its flags
+  nsplay help builtins|NAME     list the playbook language's builtins, or explain one
 
 Exit status: 0 all checks passed, 1 a check failed, 2 an error in the
 playbook, the kernel or the command line, 128+N after signal N.
 
-The playbook language is described in the README.
+The playbook language is described in docs/language.md, and offline by
+'nsplay help builtins'.
 `
 
 func main() {
@@ -125,7 +127,7 @@ func helpCmd(args []string, stdout io.Writer) error {
 		fmt.Fprintln(stdout, "Usage: nsplay version\n\nPrints nsplay's version and the Go version it was built with.")
 		return nil
 	}
-	return usageError{fmt.Sprintf("no help for %q: commands are run, plan, graph, test, show, monitor, down, ls, version", args[0])}
+	return helpTopic(stdout, args[0])
 }
 
 // printUsage prints the overview and the flags of every command.
