@@ -56,6 +56,8 @@ type Outcome struct {
 	Interrupted *SignalError
 	// TimedOut is set when Options.Timeout stopped the run.
 	TimedOut *TimeoutError
+	// Teardown is how long tearing the lab down (or keeping it) took.
+	Teardown time.Duration
 }
 
 // Status is the exit status the outcome asks for: 0 all checks passed, 1 a
@@ -75,10 +77,7 @@ func (o Outcome) Status() int {
 // Run runs one playbook. The error is for a run that could not start (the
 // backend or the lab would not open); everything after is in the Outcome.
 func Run(opts Options) (Outcome, error) {
-	emit := opts.Emit
-	if emit == nil {
-		emit = func(interp.Event) {}
-	}
+	emit := stamped(opts.Emit)
 	name := opts.Name
 	if name == "" {
 		name = strings.TrimSuffix(filepath.Base(opts.Playbook), ".star")
@@ -122,14 +121,17 @@ func Run(opts Options) (Outcome, error) {
 		snap, err := l.Snapshot(nil)
 		out.Snapshot, out.DownErr = snap, err
 	}
+	down := time.Now()
 	if opts.Keep {
 		out.DownErr = errors.Join(out.DownErr, l.Keep())
 		emit(interp.Event{Kind: "kept", Msg: keptMessage(name, l.Namespaces())})
 	} else {
 		out.DownErr = errors.Join(out.DownErr, l.Teardown(func(msg string) { emit(interp.Event{Kind: "teardown", Msg: msg}) }))
 	}
+	out.Teardown = time.Since(down)
 	r := out.Result
-	summary := interp.Event{Kind: "summary", Passed: &r.Passed, Failed: &r.Failed}
+	summary := interp.Event{Kind: "summary", Passed: &r.Passed, Failed: &r.Failed,
+		Phases: &interp.Phases{Build: r.Build, Check: r.Check, Teardown: out.Teardown}}
 	if opts.Plan {
 		summary.UndecidedCount = &r.Undecided
 	}
@@ -146,6 +148,20 @@ func Run(opts Options) (Outcome, error) {
 		}
 	}
 	return out, nil
+}
+
+// stamped is emit (nil: none) with the time on every event that has none
+// yet: the playbook's events carry theirs (interp), the run's own (error,
+// teardown, kept, summary) get it here.
+func stamped(emit func(interp.Event)) func(interp.Event) {
+	return func(e interp.Event) {
+		if e.Time.IsZero() {
+			e.Time = time.Now()
+		}
+		if emit != nil {
+			emit(e)
+		}
+	}
 }
 
 func openBackend(opts Options) (model.Backend, error) {
