@@ -38,6 +38,10 @@ type Options struct {
 	// teardown (golden files).
 	Snapshot bool
 	Emit     func(interp.Event) // every event, as it happens
+	// Opened, if set, gets the lab once it is open, before the playbook
+	// runs. The playbook's events come between its changes, so Emit may
+	// read the lab then (nsplay's progress line counts its namespaces).
+	Opened func(*lab.Lab)
 	// Backend opens the backend of a run that is not a plan; nil is the
 	// kernel's. Tests wrap the kernel backend in one that fails on purpose.
 	Backend func(model.Paths) (model.Backend, error)
@@ -108,6 +112,9 @@ func Run(opts Options) (Outcome, error) {
 	// that `nsplay down` (or the next run in this process) can take it.
 	defer l.Close()
 	l.AllowHost, l.Keeping = opts.AllowHost, opts.Keep
+	if opts.Opened != nil {
+		opts.Opened(l)
+	}
 	var out Outcome
 	out.Result, out.RunErr = interp.Run(ctx, l, opts.Playbook, interp.Options{Vars: opts.Vars, Emit: emit})
 	var pe *interp.Error
