@@ -87,3 +87,46 @@ func (j *jsonLines) write(v any) {
 func (j *jsonLines) opened(*lab.Lab) {}
 
 func (j *jsonLines) end(error) error { return nil }
+
+// jsonTests is the JSON output of nsplay test: the events of each
+// playbook, with its name in "playbook", then its verdict, an event of
+// kind "test" (pass, msg: why not, duration_ms), and last the summary,
+// counting playbooks.
+type jsonTests struct {
+	lines *jsonLines
+	out   *ordered
+}
+
+func newJSONTests(w io.Writer, n int) *jsonTests {
+	return &jsonTests{lines: newJSONLines(w), out: newOrdered(w, n)}
+}
+
+func (j *jsonTests) playbook(i int, file, _ string) testPart {
+	return &jsonTest{tests: j, i: i, file: file, lines: newJSONLines(j.out.part(i))}
+}
+
+func (j *jsonTests) end(passed, failed int, _ error) error {
+	j.out.finishAll()
+	j.lines.event(interp.Event{Kind: "summary", Passed: &passed, Failed: &failed, Time: time.Now()})
+	return nil
+}
+
+type jsonTest struct {
+	tests *jsonTests
+	i     int
+	file  string
+	lines *jsonLines
+}
+
+func (j *jsonTest) event(e interp.Event) {
+	line := newJSONEvent(e)
+	line.Playbook = j.file
+	j.lines.write(line)
+}
+
+func (j *jsonTest) done(r testResult) {
+	line := newJSONEvent(interp.Event{Kind: "test", Pass: &r.pass, Msg: r.why(), Time: time.Now()})
+	line.Playbook, line.DurationMS = j.file, millis(r.took)
+	j.lines.write(line)
+	j.tests.out.finish(j.i)
+}

@@ -192,3 +192,60 @@ func (j *junitReport) end(err error) error {
 	j.suite.finish(err)
 	return writeJUnit(j.w, []*junitSuite{j.suite})
 }
+
+// junitTests is the JUnit report of nsplay test: a testsuite a
+// playbook, with a testcase a check, the playbook's error if it stopped
+// at one, and last the comparison with its golden file, which fails with
+// the diff (an error if the playbook could not be run to its end).
+type junitTests struct {
+	w      io.Writer
+	suites []*junitSuite // by the playbook's place in the list; nil if it did not run
+}
+
+func newJUnitTests(w io.Writer, n int) *junitTests {
+	return &junitTests{w: w, suites: make([]*junitSuite, n)}
+}
+
+func (j *junitTests) playbook(i int, file, golden string) testPart {
+	s := newJUnitSuite(file)
+	j.suites[i] = s
+	return &junitTest{suite: s, golden: golden}
+}
+
+func (j *junitTests) end(int, int, error) error {
+	var ran []*junitSuite
+	for _, s := range j.suites {
+		if s != nil {
+			ran = append(ran, s)
+		}
+	}
+	return writeJUnit(j.w, ran)
+}
+
+type junitTest struct {
+	suite  *junitSuite
+	golden string
+}
+
+func (j *junitTest) event(e interp.Event) {
+	j.suite.event(e)
+	if e.Kind == "error" {
+		j.suite.fail(&interp.Error{Pos: e.Pos, Msg: e.Msg})
+	}
+}
+
+func (j *junitTest) done(r testResult) {
+	c := j.suite.testcase("golden file "+j.golden, r.took)
+	msg := r.why()
+	first, _, _ := strings.Cut(msg, "\n")
+	switch {
+	case r.broken:
+		j.suite.Errors++
+		c.Error = &junitProblem{Message: first, Type: "error", Text: msg}
+	case !r.pass:
+		j.suite.Failures++
+		c.Failure = &junitProblem{Message: first, Type: "golden", Text: msg}
+	}
+	j.suite.Cases = append(j.suite.Cases, *c)
+	j.suite.finish(nil)
+}

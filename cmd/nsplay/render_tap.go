@@ -107,3 +107,58 @@ func (r *tapReport) end(err error) error {
 	}
 	return nil
 }
+
+// tapTests is the TAP report of nsplay test: the plan, a test point a
+// playbook (its comparison with the golden file, why it failed in a YAML
+// block), each after a subtest of its checks. A playbook's error is a
+// failed point of its subtest: the next playbooks still run. A signal
+// ends the report with Bail out!.
+type tapTests struct {
+	w   io.Writer
+	out *ordered
+}
+
+func newTAPTests(w io.Writer, n int) *tapTests {
+	fmt.Fprintf(w, "%s\n1..%d\n", tapVersion, n)
+	return &tapTests{w: w, out: newOrdered(w, n)}
+}
+
+func (t *tapTests) playbook(i int, file, _ string) testPart {
+	w := t.out.part(i)
+	fmt.Fprintf(w, "# Subtest: %s\n", file)
+	return &tapTest{tests: t, i: i, file: file, sub: tapWriter{w: w, indent: "    "}, top: tapWriter{w: w, n: i}}
+}
+
+func (t *tapTests) end(_, _ int, err error) error {
+	t.out.finishAll()
+	if err != nil {
+		(&tapWriter{w: t.w}).bail(err)
+	}
+	return nil
+}
+
+type tapTest struct {
+	tests    *tapTests
+	i        int
+	file     string
+	sub, top tapWriter
+}
+
+func (t *tapTest) event(e interp.Event) {
+	switch e.Kind {
+	case "check":
+		t.sub.check(e)
+	case "error":
+		t.sub.point(false, "error "+e.Pos+": "+e.Msg, "", [2]string{"at", e.Pos}, [2]string{"message", e.Msg})
+	}
+}
+
+func (t *tapTest) done(r testResult) {
+	t.sub.plan()
+	if r.pass {
+		t.top.point(true, t.file, "")
+	} else {
+		t.top.point(false, t.file, "", [2]string{"message", r.why()})
+	}
+	t.tests.out.finish(t.i)
+}

@@ -121,3 +121,45 @@ func oneLine(msg string) string {
 	}
 	return strconv.Quote(msg)
 }
+
+// textTests is the text output of nsplay test: a line a playbook, PASS or
+// FAIL with why (a diff), then "N passed, M failed", counting playbooks.
+// With quiet, the playbooks that passed are left out.
+type textTests struct {
+	w     io.Writer
+	out   *ordered
+	quiet bool
+}
+
+func newTextTests(w io.Writer, n int, quiet bool) *textTests {
+	return &textTests{w: w, out: newOrdered(w, n), quiet: quiet}
+}
+
+func (t *textTests) playbook(i int, file, _ string) testPart {
+	return &textTest{tests: t, i: i, file: file}
+}
+
+func (t *textTests) end(passed, failed int, _ error) error {
+	t.out.finishAll()
+	_, err := fmt.Fprintf(t.w, "%d passed, %d failed\n", passed, failed)
+	return err
+}
+
+type textTest struct {
+	tests *textTests
+	i     int
+	file  string
+}
+
+func (t *textTest) event(interp.Event) {}
+
+func (t *textTest) done(r testResult) {
+	if !r.pass || !t.tests.quiet {
+		verdict := "PASS"
+		if !r.pass {
+			verdict = "FAIL"
+		}
+		fmt.Fprintf(t.tests.out.part(t.i), "%s %s%s\n", verdict, t.file, r.msg)
+	}
+	t.tests.out.finish(t.i)
+}

@@ -90,6 +90,75 @@ func reported(out report, o reportOptions, res session.Outcome, err error, kept 
 	return status, err
 }
 
+// testReport is how nsplay test writes what its playbooks do. Each
+// playbook has a part of its own, which the report keeps together and in
+// the order of the list, whichever playbook finishes first.
+type testReport interface {
+	// playbook starts the part of the i-th playbook of the list.
+	playbook(i int, file, golden string) testPart
+	// end ends the report once no playbook runs any more: passed and
+	// failed count playbooks; err is the signal that stopped the test.
+	end(passed, failed int, err error) error
+}
+
+// testPart is one playbook's part of a test report.
+type testPart interface {
+	// event takes an event of the playbook's run, as it happens.
+	event(interp.Event)
+	// done ends the part with the playbook's verdict.
+	done(testResult)
+}
+
+// newTestReport makes the report the options ask for, of n playbooks.
+func newTestReport(o reportOptions, n int, stdout, stderr io.Writer) (testReport, error) {
+	format, err := o.resolve()
+	if err != nil {
+		return nil, err
+	}
+	switch format {
+	case "json":
+		return newJSONTests(stdout, n), nil
+	case "junit":
+		return testReports{newTextTests(stderr, n, o.quiet), newJUnitTests(stdout, n)}, nil
+	case "tap":
+		return testReports{newTextTests(stderr, n, o.quiet), newTAPTests(stdout, n)}, nil
+	}
+	return newTextTests(stdout, n, o.quiet), nil
+}
+
+// testReports is several reports of one test.
+type testReports []testReport
+
+func (rs testReports) playbook(i int, file, golden string) testPart {
+	var parts testParts
+	for _, r := range rs {
+		parts = append(parts, r.playbook(i, file, golden))
+	}
+	return parts
+}
+
+func (rs testReports) end(passed, failed int, err error) error {
+	var errs []error
+	for _, r := range rs {
+		errs = append(errs, r.end(passed, failed, err))
+	}
+	return errors.Join(errs...)
+}
+
+type testParts []testPart
+
+func (ps testParts) event(e interp.Event) {
+	for _, p := range ps {
+		p.event(e)
+	}
+}
+
+func (ps testParts) done(r testResult) {
+	for _, p := range ps {
+		p.done(r)
+	}
+}
+
 // reports is several reports of one run.
 type reports []report
 

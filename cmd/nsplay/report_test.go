@@ -27,6 +27,7 @@ func TestFormatFlags(t *testing.T) {
 	}{
 		{[]string{"run", "--json", "--format", "tap", "testdata/report.star"}, exitError, "--json is the short form of --format json, and --format tap asks for another report"},
 		{[]string{"plan", "--format", "xml", "testdata/report.star"}, exitError, "--format xml: want one of text, json, junit, tap"},
+		{[]string{"test", "--format", "yaml", "testdata/report.star"}, exitError, "--format yaml: want one of text, json, junit, tap"},
 		{[]string{"plan", "--json", "--format", "json", "testdata/report.star"}, exitFailed, ""},
 	} {
 		stdout, stderr, code := run(t, tc.args...)
