@@ -48,8 +48,8 @@ type Reporter interface {
 	// Check tells of one expect.* result.
 	Check(pos syntax.Position, c Check)
 	// Undecided tells of a check, or a branch, that depends on what only
-	// the kernel knows, in a plan.
-	Undecided(pos syntax.Position, msg string)
+	// the kernel knows, in a plan; c.OK is false and c.Got, c.Want empty.
+	Undecided(pos syntax.Position, c Check)
 	// Result tells what a step found that its step line, made before it
 	// ran, could not say: a command's exit status, a process's pid.
 	Result(pos syntax.Position, msg string)

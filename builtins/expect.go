@@ -64,11 +64,23 @@ func undecided(thread *starlark.Thread, msg, what string) (starlark.Value, error
 	if err != nil {
 		return nil, err
 	}
+	c := Check{Name: checkName(msg, what), Msg: what}
 	if msg != "" {
-		what = msg + ": " + what
+		c.Msg = msg + ": " + what
 	}
-	env.Report.Undecided(caller(thread), what)
+	env.Report.Undecided(caller(thread), c)
 	return starlark.None, nil
+}
+
+// checkName is the name of a check (Check.Name): its msg, or the name of
+// its function, which what starts with.
+func checkName(msg, what string) string {
+	if msg != "" {
+		return msg
+	}
+	name, _, _ := strings.Cut(what, ":")
+	name, _, _ = strings.Cut(name, "(")
+	return name
 }
 
 // record reports one check at the caller's position; in a plan, one on a
@@ -86,14 +98,12 @@ func recordValues(thread *starlark.Thread, ok bool, msg, what, got, want string)
 	if err != nil {
 		return nil, err
 	}
-	name, _, _ := strings.Cut(what, ":")
-	name, _, _ = strings.Cut(name, "(")
 	if env.unknownAt[lineOf(caller(thread))] {
-		return undecided(thread, msg, name+": its line uses a value only the kernel knows")
+		return undecided(thread, msg, checkName("", what)+": its line uses a value only the kernel knows")
 	}
-	c := Check{OK: ok, Name: name, Msg: what, Got: got, Want: want}
+	c := Check{OK: ok, Name: checkName(msg, what), Msg: what, Got: got, Want: want}
 	if msg != "" {
-		c.Name, c.Msg = msg, msg+": "+what
+		c.Msg = msg + ": " + what
 	}
 	env.Report.Check(caller(thread), c)
 	return starlark.None, nil

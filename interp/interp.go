@@ -215,9 +215,9 @@ func (r *reporter) Result(pos syntax.Position, msg string) {
 	r.emit(Event{Kind: "result", Pos: shortPos(pos), Msg: msg})
 }
 
-func (r *reporter) Undecided(pos syntax.Position, msg string) {
+func (r *reporter) Undecided(pos syntax.Position, c builtins.Check) {
 	r.undecided++
-	r.emit(Event{Kind: "check", Pos: shortPos(pos), Msg: msg, Undecided: true})
+	r.emit(Event{Kind: "check", Pos: shortPos(pos), Msg: c.Msg, Undecided: true, Name: c.Name})
 }
 
 // result is the count of the checks so far, and the time the playbook

@@ -7,6 +7,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"io"
+	"os"
 	"regexp"
 	"slices"
 	"strconv"
@@ -386,4 +387,27 @@ func TestJUnitOnSignal(t *testing.T) {
 		t.Errorf("no teardown on stderr:\n%s", log.String())
 	}
 	before.AssertUnchanged(t)
+}
+
+// TestPlanReportsUndecided: a plan's undecided checks are skipped
+// testcases in JUnit, named by their msg or function, and SKIP points in
+// TAP.
+func TestPlanReportsUndecided(t *testing.T) {
+	dir := t.TempDir()
+	file := dir + "/undecided.star"
+	src := "r = exec_in(host, \"true\")\nexpect.eq(r.rc, 0, msg = \"true succeeds\")\nexpect.true(r.stdout)\n"
+	if err := os.WriteFile(file, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stdout, stderr, code := run(t, "plan", "--format", "junit", file)
+	wantExit(t, code, exitOK, stdout, stderr)
+	s := parseJUnit(t, stdout).Suites[0]
+	if s.Skipped != 2 || len(s.Cases) != 2 || s.Cases[0].Name != file+":2: true succeeds" || s.Cases[1].Name != file+":3: expect.true" {
+		t.Errorf("want two skipped testcases, the check named by its msg:\n%s", stdout)
+	}
+	stdout, stderr, code = run(t, "plan", "--format", "tap", file)
+	wantExit(t, code, exitOK, stdout, stderr)
+	if want := "ok 1 - " + file + ":2: true succeeds: expect.eq: exec_in(...).rc is known only to the kernel # SKIP undecided: it depends on what only the kernel knows\n"; !strings.Contains(stdout, want) || !strings.HasSuffix(stdout, "\n1..2\n") {
+		t.Errorf("TAP:\n%s\nwant the line %q and the plan 1..2", stdout, want)
+	}
 }
