@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 
 	"github.com/nsplay/nsplay/internal/lab"
 	"github.com/nsplay/nsplay/internal/session"
@@ -42,7 +43,7 @@ func (o reportOptions) resolve() (string, error) {
 	case o.format == "":
 		return "text", nil
 	case !slices.Contains(formats, o.format):
-		return "", usageError{fmt.Sprintf("--format %s: want one of text, json, junit, tap", o.format)}
+		return "", usageError{fmt.Sprintf("--format %s: want one of %s", o.format, strings.Join(formats, ", "))}
 	}
 	return o.format, nil
 }

@@ -200,11 +200,14 @@ func testPlaybook(ctx context.Context, file, golden string, o testOptions, emit 
 }
 
 // command is the nsplay test command that does what flag says to file,
-// with the --golden folder this run was given.
+// with the --golden folder and the -D variables this run was given.
 func (o testOptions) command(flag, file string) string {
 	cmd := "nsplay test " + flag
 	if o.golden != "" {
 		cmd += " --golden " + o.golden
+	}
+	for _, arg := range o.vars.args() {
+		cmd += " " + arg
 	}
 	return cmd + " " + file
 }

@@ -90,10 +90,10 @@ func runTests(ctx context.Context, files []string, o testOptions, rep testReport
 		var sig session.SignalError
 		errors.As(context.Cause(ctx), &sig)
 		status = exitSignal + int(sig.Sig)
-		if len(stopped) == 0 {
-			stopped = []string{"between playbooks"}
+		err = fmt.Errorf("%w between two playbooks", sig)
+		if len(stopped) > 0 {
+			err = fmt.Errorf("%w while testing %s", sig, strings.Join(stopped, ", "))
 		}
-		err = fmt.Errorf("%w while testing %s", sig, strings.Join(stopped, ", "))
 	} else if failed > 0 {
 		status = exitFailed
 	}
