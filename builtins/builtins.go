@@ -45,15 +45,28 @@ import (
 type Reporter interface {
 	// Step tells of one change made to the lab, or one command run.
 	Step(pos syntax.Position, msg string)
-	// Check tells of one expect.* result; msg says what was compared and,
-	// on failure, what was found instead.
-	Check(pos syntax.Position, ok bool, msg string)
+	// Check tells of one expect.* result.
+	Check(pos syntax.Position, c Check)
 	// Undecided tells of a check, or a branch, that depends on what only
-	// the kernel knows, in a plan.
-	Undecided(pos syntax.Position, msg string)
+	// the kernel knows, in a plan; c.OK is false and c.Got, c.Want empty.
+	Undecided(pos syntax.Position, c Check)
 	// Result tells what a step found that its step line, made before it
 	// ran, could not say: a command's exit status, a process's pid.
 	Result(pos syntax.Position, msg string)
+}
+
+// Check is one expect.* result, as reports show it.
+type Check struct {
+	OK bool
+	// Name is what the check is called, the same from run to run whatever
+	// it finds: the msg the playbook gave it, or its function's name
+	// (expect.eq). Reports that track checks over runs (JUnit) use it.
+	Name string
+	// Msg says what was compared and, on failure, what was found instead.
+	Msg string
+	// Got and Want are the actual and the expected value of a comparison,
+	// as Msg writes them; "" for a check that compares no values.
+	Got, Want string
 }
 
 // Env is what builtins need from a run.

@@ -21,10 +21,10 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 // nopReporter drops steps and checks: these tests read values directly.
 type nopReporter struct{}
 
-func (nopReporter) Step(syntax.Position, string)        {}
-func (nopReporter) Check(syntax.Position, bool, string) {}
-func (nopReporter) Undecided(syntax.Position, string)   {}
-func (nopReporter) Result(syntax.Position, string)      {}
+func (nopReporter) Step(syntax.Position, string)              {}
+func (nopReporter) Check(syntax.Position, builtins.Check)     {}
+func (nopReporter) Undecided(syntax.Position, builtins.Check) {}
+func (nopReporter) Result(syntax.Position, string)            {}
 
 // exec runs a Starlark program with the builtins against a fresh lab that
 // is torn down when the test ends, and returns its globals.

@@ -64,29 +64,48 @@ func undecided(thread *starlark.Thread, msg, what string) (starlark.Value, error
 	if err != nil {
 		return nil, err
 	}
+	c := Check{Name: checkName(msg, what), Msg: what}
 	if msg != "" {
-		what = msg + ": " + what
+		c.Msg = msg + ": " + what
 	}
-	env.Report.Undecided(caller(thread), what)
+	env.Report.Undecided(caller(thread), c)
 	return starlark.None, nil
 }
 
+// checkName is the name of a check (Check.Name): its msg, or the name of
+// its function, which what starts with.
+func checkName(msg, what string) string {
+	if msg != "" {
+		return msg
+	}
+	name, _, _ := strings.Cut(what, ":")
+	name, _, _ = strings.Cut(name, "(")
+	return name
+}
+
 // record reports one check at the caller's position; in a plan, one on a
-// line that used an unknown is undecided.
+// line that used an unknown is undecided. what starts with the name of
+// the check's function.
 func record(thread *starlark.Thread, ok bool, msg, what string) (starlark.Value, error) {
+	return recordValues(thread, ok, msg, what, "", "")
+}
+
+// recordValues is record for a comparison: got and want are the actual
+// and the expected value as what writes them, which reports such as JUnit
+// and TAP show apart from the message.
+func recordValues(thread *starlark.Thread, ok bool, msg, what, got, want string) (starlark.Value, error) {
 	env, err := envOf(thread)
 	if err != nil {
 		return nil, err
 	}
 	if env.unknownAt[lineOf(caller(thread))] {
-		name, _, _ := strings.Cut(what, ":")
-		name, _, _ = strings.Cut(name, "(")
-		return undecided(thread, msg, name+": its line uses a value only the kernel knows")
+		return undecided(thread, msg, checkName("", what)+": its line uses a value only the kernel knows")
 	}
+	c := Check{OK: ok, Name: checkName(msg, what), Msg: what, Got: got, Want: want}
 	if msg != "" {
-		what = msg + ": " + what
+		c.Msg = msg + ": " + what
 	}
-	env.Report.Check(caller(thread), ok, what)
+	env.Report.Check(caller(thread), c)
 	return starlark.None, nil
 }
 
@@ -105,6 +124,10 @@ func expectCompare(op syntax.Token) builtinFn {
 			return nil, wrap(b, err)
 		}
 		what := fmt.Sprintf("%s(%s, %s)", b.Name(), short(got), short(want))
+		wanted := short(want)
+		if op == syntax.NEQ {
+			wanted = "anything but " + wanted
+		}
 		if !ok && op == syntax.EQL {
 			what = fmt.Sprintf("%s: got %s, want %s", b.Name(), short(got), short(want))
 			if d := difference(got, want); d != "" {
@@ -113,7 +136,7 @@ func expectCompare(op syntax.Token) builtinFn {
 		} else if !ok {
 			what = fmt.Sprintf("%s: got %s, want anything else", b.Name(), short(got))
 		}
-		return record(thread, ok, msg, what)
+		return recordValues(thread, ok, msg, what, short(got), wanted)
 	}
 }
 
@@ -128,11 +151,12 @@ func expectTruth(want bool) builtinFn {
 			return undecided(thread, msg, fmt.Sprintf("%s: %s is known only to the kernel", b.Name(), u))
 		}
 		ok := bool(cond.Truth()) == want
+		wanted := fmt.Sprintf("a %v value", map[bool]string{true: "true", false: "false"}[want])
 		what := fmt.Sprintf("%s(%s)", b.Name(), short(cond))
 		if !ok {
-			what = fmt.Sprintf("%s: got %s, want a %v value", b.Name(), short(cond), map[bool]string{true: "true", false: "false"}[want])
+			what = fmt.Sprintf("%s: got %s, want %s", b.Name(), short(cond), wanted)
 		}
-		return record(thread, ok, msg, what)
+		return recordValues(thread, ok, msg, what, short(cond), wanted)
 	}
 }
 
@@ -154,7 +178,7 @@ func expectContains(thread *starlark.Thread, b *starlark.Builtin, args starlark.
 	if !ok {
 		what = fmt.Sprintf("%s: %s is not in %s", b.Name(), short(item), short(container))
 	}
-	return record(thread, ok, msg, what)
+	return recordValues(thread, ok, msg, what, short(container), "something that holds "+short(item))
 }
 
 func expectListening(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {

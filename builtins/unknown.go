@@ -154,7 +154,8 @@ func (u Unknown) report(format string, args ...any) {
 	pos, ok := statement(u.thread)
 	if env, err := envOf(u.thread); err == nil && ok {
 		env.guard(func() (starlark.Value, error) {
-			env.Report.Undecided(pos, fmt.Sprintf(format, args...))
+			msg := fmt.Sprintf(format, args...)
+			env.Report.Undecided(pos, Check{Name: msg, Msg: msg}) // the same in every plan
 			return nil, nil
 		})
 	}

@@ -32,6 +32,25 @@ type Event struct {
 	Passed         *int `json:"passed,omitempty"`
 	Failed         *int `json:"failed,omitempty"`
 	UndecidedCount *int `json:"undecided_count,omitempty"`
+	// Name, Got and Want are those of builtins.Check (check only).
+	Name string `json:"name,omitempty"`
+	Got  string `json:"got,omitempty"`
+	Want string `json:"want,omitempty"`
+	// Time is when the event happened. Duration is how long a check
+	// took: the time since the event before it, which holds evaluating
+	// its arguments (reading the kernel) and the check itself. Phases are
+	// the durations of the run (summary only). The renderers write them
+	// (cmd/nsplay).
+	Time     time.Time     `json:"-"`
+	Duration time.Duration `json:"-"`
+	Phases   *Phases       `json:"-"`
+}
+
+// Phases are where the time of a run went: building (everything the
+// playbook did but its checks: steps, commands, prints), checking, and
+// tearing the lab down (or keeping it).
+type Phases struct {
+	Build, Check, Teardown time.Duration
 }
 
 // Options configure a run.
@@ -41,9 +60,11 @@ type Options struct {
 }
 
 // Result counts the checks of a run. Undecided counts those that depend
-// on what only the kernel knows (a plan).
+// on what only the kernel knows (a plan). Build and Check are the
+// playbook's time, split as Phases says.
 type Result struct {
 	Passed, Failed, Undecided int
+	Build, Check              time.Duration
 }
 
 // Error is a playbook that stopped: a Starlark error, a kernel error, fail().
@@ -74,6 +95,8 @@ func Run(ctx context.Context, l *lab.Lab, file string, opts Options) (Result, er
 	if emit == nil {
 		emit = func(Event) {}
 	}
+	clk := &clock{last: time.Now()}
+	emit = clk.stamped(emit)
 	rep := &reporter{emit: emit}
 	vars := opts.Vars
 	if vars == nil {
@@ -116,12 +139,11 @@ func Run(ctx context.Context, l *lab.Lab, file string, opts Options) (Result, er
 			select {
 			case err = <-done:
 			case <-time.After(100 * time.Millisecond):
-				res := Result{Passed: rep.passed, Failed: rep.failed, Undecided: rep.undecided}
-				return res, &Error{Msg: context.Cause(ctx).Error() + ": " + ErrAbandoned.Error(), err: fmt.Errorf("%w: %w", ctx.Err(), ErrAbandoned)}
+				return rep.result(clk), &Error{Msg: context.Cause(ctx).Error() + ": " + ErrAbandoned.Error(), err: fmt.Errorf("%w: %w", ctx.Err(), ErrAbandoned)}
 			}
 		}
 	}
-	res := Result{Passed: rep.passed, Failed: rep.failed, Undecided: rep.undecided}
+	res := rep.result(clk)
 	if err != nil {
 		if ctx.Err() != nil {
 			err = fmt.Errorf("%w: %w", ctx.Err(), err)
@@ -180,22 +202,60 @@ func (r *reporter) Step(pos syntax.Position, msg string) {
 	r.emit(Event{Kind: "step", Pos: shortPos(pos), Msg: msg})
 }
 
-func (r *reporter) Check(pos syntax.Position, ok bool, msg string) {
-	if ok {
+func (r *reporter) Check(pos syntax.Position, c builtins.Check) {
+	if c.OK {
 		r.passed++
 	} else {
 		r.failed++
 	}
-	r.emit(Event{Kind: "check", Pos: shortPos(pos), Msg: msg, Pass: &ok})
+	r.emit(Event{Kind: "check", Pos: shortPos(pos), Msg: c.Msg, Pass: &c.OK, Name: c.Name, Got: c.Got, Want: c.Want})
 }
 
 func (r *reporter) Result(pos syntax.Position, msg string) {
 	r.emit(Event{Kind: "result", Pos: shortPos(pos), Msg: msg})
 }
 
-func (r *reporter) Undecided(pos syntax.Position, msg string) {
+func (r *reporter) Undecided(pos syntax.Position, c builtins.Check) {
 	r.undecided++
-	r.emit(Event{Kind: "check", Pos: shortPos(pos), Msg: msg, Undecided: true})
+	r.emit(Event{Kind: "check", Pos: shortPos(pos), Msg: c.Msg, Undecided: true, Name: c.Name})
+}
+
+// result is the count of the checks so far, and the time the playbook
+// has taken.
+func (r *reporter) result(clk *clock) Result {
+	build, check := clk.split()
+	return Result{Passed: r.passed, Failed: r.failed, Undecided: r.undecided, Build: build, Check: check}
+}
+
+// clock stamps a run's events with their time and splits the playbook's
+// time into building and checking: the time up to a check is the check's
+// (Event.Duration), the rest the build's.
+// The playbook's thread emits; the run reads it once the thread has
+// returned, or has been shut out by the builtins' gate.
+type clock struct {
+	last         time.Time
+	build, check time.Duration
+}
+
+// stamped is emit with every event stamped.
+func (c *clock) stamped(emit func(Event)) func(Event) {
+	return func(e Event) {
+		e.Time = time.Now()
+		d := e.Time.Sub(c.last)
+		c.last = e.Time
+		if e.Kind == "check" {
+			e.Duration = d
+			c.check += d
+		} else {
+			c.build += d
+		}
+		emit(e)
+	}
+}
+
+// split is the build and the check time until now.
+func (c *clock) split() (build, check time.Duration) {
+	return c.build + time.Since(c.last), c.check
 }
 
 // shortPos is file:line, what a user needs to find a statement.

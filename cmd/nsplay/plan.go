@@ -10,7 +10,7 @@ import (
 type planOptions struct {
 	vars    defines
 	name    string
-	json    bool
+	report  reportOptions
 	timeout time.Duration
 }
 
@@ -34,7 +34,7 @@ decided check failed, 2 on an error, 0 otherwise.`)
 	o.vars = defines{}
 	fs.Var(o.vars, "D", "set a playbook variable: -D `name=value` is what var(\"name\", default) returns (repeatable)")
 	fs.StringVar(&o.name, "name", "", "call the lab `LAB` (default: the playbook's file name without .star)")
-	fs.BoolVar(&o.json, "json", false, "write events as JSON lines to stdout instead of text")
+	reportFlags(fs, &o.report)
 	timeoutFlag(fs, &o.timeout)
 	return fs
 }
@@ -58,11 +58,11 @@ func planCmd(args []string, stdout, stderr io.Writer) (int, error) {
 	if err := checkPlaybookFile(rest[0]); err != nil {
 		return exitError, err
 	}
-	out := newRenderer(stdout, o.json)
-	res, err := session.Run(session.Options{Playbook: rest[0], Name: o.name, Vars: o.vars, Plan: true,
-		Paths: session.PlanPaths(), Emit: out.event, Timeout: o.timeout})
+	out, err := newReport(o.report, rest[0], stdout, stderr)
 	if err != nil {
 		return exitError, err
 	}
-	return outcome(res, false, o.json, stderr)
+	res, err := session.Run(session.Options{Playbook: rest[0], Name: o.name, Vars: o.vars, Plan: true,
+		Paths: session.PlanPaths(), Emit: out.event, Opened: out.opened, Timeout: o.timeout})
+	return reported(out, o.report, res, err, false, stderr)
 }

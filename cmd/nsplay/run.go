@@ -1,15 +1,11 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"strconv"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/nsplay/nsplay/internal/model"
 	"github.com/nsplay/nsplay/internal/sandbox"
@@ -22,7 +18,7 @@ type runOptions struct {
 	name      string
 	keep      bool
 	allowHost bool
-	json      bool
+	report    reportOptions
 	sandbox   bool
 	timeout   time.Duration
 }
@@ -50,7 +46,7 @@ boundary: a command a playbook runs as root can still write other files.`)
 	fs.StringVar(&o.name, "name", "", "call the lab `LAB` (default: the playbook's file name without .star)")
 	fs.BoolVar(&o.keep, "keep", false, "leave the lab up after the run (also after an error or a signal); remove it later with 'nsplay down LAB'")
 	fs.BoolVar(&o.allowHost, "allow-host", false, "let the playbook change and delete objects it did not create (host links, routes, addresses; never a namespace)")
-	fs.BoolVar(&o.json, "json", false, "write events as JSON lines to stdout instead of text")
+	reportFlags(fs, &o.report)
 	fs.BoolVar(&o.sandbox, "sandbox", false, "run in a private sandbox (network, mount, PID, UTS, IPC and cgroup namespaces) that nothing outlives; works without root")
 	timeoutFlag(fs, &o.timeout)
 	return fs
@@ -90,13 +86,13 @@ func runCmd(args []string, stdout, stderr io.Writer) (int, error) {
 	if os.Geteuid() != 0 {
 		return exitError, errors.New("run needs root to create namespaces and links (CAP_SYS_ADMIN, CAP_NET_ADMIN): run it with sudo, or add --sandbox to run the lab in a private sandbox, which needs no root")
 	}
-	out := newRenderer(stdout, o.json)
-	res, err := session.Run(session.Options{Playbook: file, Name: o.name, Vars: o.vars, Keep: o.keep,
-		AllowHost: o.allowHost, Paths: model.DefaultPaths, Emit: out.event, Timeout: o.timeout})
+	out, err := newReport(o.report, file, stdout, stderr)
 	if err != nil {
 		return exitError, err
 	}
-	return outcome(res, o.keep, o.json, stderr)
+	res, err := session.Run(session.Options{Playbook: file, Name: o.name, Vars: o.vars, Keep: o.keep,
+		AllowHost: o.allowHost, Paths: model.DefaultPaths, Emit: out.event, Opened: out.opened, Timeout: o.timeout})
+	return reported(out, o.report, res, err, o.keep, stderr)
 }
 
 // outcome is the exit status and the error of a finished run: the
@@ -135,78 +131,6 @@ func outcome(res session.Outcome, kept, asJSON bool, stderr io.Writer) (int, err
 		return res.Status(), errors.Join(pe, res.DownErr)
 	}
 	return res.Status(), errors.Join(res.RunErr, res.DownErr)
-}
-
-// renderer prints events as text lines or JSON lines.
-type renderer struct {
-	w    io.Writer
-	json *json.Encoder
-}
-
-func newRenderer(w io.Writer, asJSON bool) *renderer {
-	r := &renderer{w: w}
-	if asJSON {
-		r.json = json.NewEncoder(w)
-		r.json.SetEscapeHTML(false) // commands like "echo x >&2" stay readable
-	}
-	return r
-}
-
-func (r *renderer) event(e interp.Event) {
-	switch {
-	case r.json != nil:
-		r.json.Encode(e)
-	case e.Kind != "error": // main prints the error on stderr
-		fmt.Fprintln(r.w, textLine(e))
-	}
-}
-
-// textLine is an event as a line of text output, without the newline.
-// One line is one event: the message is written by oneLine. (The error
-// line is what golden files record; the text output leaves it to main.)
-func textLine(e interp.Event) string {
-	msg := oneLine(e.Msg)
-	switch e.Kind {
-	case "summary":
-		if e.UndecidedCount != nil {
-			return fmt.Sprintf("%d passed, %d failed, %d undecided", *e.Passed, *e.Failed, *e.UndecidedCount)
-		}
-		return fmt.Sprintf("%d passed, %d failed", *e.Passed, *e.Failed)
-	case "check":
-		verdict := "PASS"
-		switch {
-		case e.Undecided:
-			verdict = "UNDECIDED"
-		case !*e.Pass:
-			verdict = "FAIL"
-		}
-		return fmt.Sprintf("%s %s: %s", verdict, e.Pos, msg)
-	case "error":
-		if e.Pos == "" {
-			return "error " + msg
-		}
-		return fmt.Sprintf("error %s: %s", e.Pos, msg)
-	case "teardown":
-		return "down: " + msg
-	case "result":
-		return "    = " + msg // under its step line
-	case "kept":
-		return msg
-	case "warning":
-		return "warning: " + msg
-	}
-	return fmt.Sprintf("%s: %s", e.Pos, msg)
-}
-
-// oneLine is a message as text output writes it: a message that holds a
-// newline or another character strconv.IsPrint refuses (a tab, an escape,
-// invalid UTF-8) is written as a Go string literal,
-// "in host: echo one\necho two (exit 0)"; any other as it is.
-func oneLine(msg string) string {
-	if utf8.ValidString(msg) && !strings.ContainsFunc(msg, func(r rune) bool { return !strconv.IsPrint(r) }) {
-		return msg
-	}
-	return strconv.Quote(msg)
 }
 
 // checkPlaybookFile refuses a playbook that is missing or a folder before

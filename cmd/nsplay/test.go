@@ -28,10 +28,14 @@ type testOptions struct {
 	updateFailing bool
 	golden        string
 	timeout       time.Duration
+	vars          defines
+	run           string
+	jobs          int
+	report        reportOptions
 }
 
 func testFlagSet(o *testOptions) *flagSet {
-	fs := newFlagSet("test", "[--update | --update-failing] [--golden DIR] [--timeout DURATION] [PLAYBOOK or DIR]...", `Runs each playbook in a sandbox of its own, takes the lab's state at the end
+	fs := newFlagSet("test", "[--update | --update-failing] [--golden DIR] [--timeout DURATION] [-D name=value]... [--run REGEXP] [-j N] [--format FORMAT] [-q] [PLAYBOOK or DIR]...", `Runs each playbook in a sandbox of its own, takes the lab's state at the end
 of the playbook, adds the report of its checks, and compares that with the
 playbook's golden file: NAME.golden beside NAME.star, or in the folder given
 by --golden. A difference is printed as a unified diff (-golden +now). A
@@ -50,6 +54,11 @@ golden file that is meant to record a failure.`)
 	fs.BoolVar(&o.updateFailing, "update-failing", false, "like --update, and write the golden files of runs with a failed check or an error too")
 	fs.StringVar(&o.golden, "golden", "", "keep the golden files in `DIR` (it must exist) instead of beside the playbooks")
 	timeoutFlag(fs, &o.timeout)
+	o.vars = defines{}
+	fs.Var(o.vars, "D", "set a playbook variable in every playbook: -D `name=value` is what var(\"name\", default) returns (repeatable)")
+	fs.StringVar(&o.run, "run", "", "test only the playbooks whose name (the file name without .star) matches `REGEXP`")
+	fs.IntVar(&o.jobs, "j", 1, "run `N` playbooks at a time, each in its sandbox; the output stays in the order of the playbooks")
+	reportFlags(fs, &o.report)
 	return fs
 }
 
@@ -70,6 +79,9 @@ func testCmd(args []string, stdout, stderr io.Writer) (int, error) {
 		return exitError, err
 	}
 	files, err := playbooks(rest)
+	if err == nil {
+		files, err = o.selected(files)
+	}
 	if err != nil {
 		return exitError, err
 	}
@@ -92,35 +104,16 @@ func testCmd(args []string, stdout, stderr io.Writer) (int, error) {
 			seen[base] = file
 		}
 	}
+	if o.jobs < 1 {
+		return exitError, usageError{fmt.Sprintf("-j %d: give the number of playbooks to run at a time, 1 or more", o.jobs)}
+	}
+	rep, err := newTestReport(o.report, len(files), stdout, stderr)
+	if err != nil {
+		return exitError, err
+	}
 	ctx, stop := session.SignalContext()
 	defer stop()
-	passed, failed := 0, 0
-	for i, file := range files {
-		golden := strings.TrimSuffix(file, ".star") + ".golden"
-		if o.golden != "" {
-			golden = filepath.Join(o.golden, filepath.Base(golden))
-		}
-		ok, msg := testPlaybook(ctx, file, golden, o)
-		verdict := "PASS"
-		if ok {
-			passed++
-		} else {
-			verdict = "FAIL"
-			failed++
-		}
-		fmt.Fprintf(stdout, "%s %s%s\n", verdict, file, msg)
-		if ctx.Err() != nil {
-			fmt.Fprintf(stdout, "%d passed, %d failed\n", passed, failed)
-			var sig session.SignalError
-			errors.As(context.Cause(ctx), &sig)
-			return exitSignal + int(sig.Sig), fmt.Errorf("%w while testing %s (playbook %d of %d)", sig, file, i+1, len(files))
-		}
-	}
-	fmt.Fprintf(stdout, "%d passed, %d failed\n", passed, failed)
-	if failed > 0 {
-		return exitFailed, nil
-	}
-	return exitOK, nil
+	return runTests(ctx, files, o, rep)
 }
 
 // playbooks expands folders to the .star files in them.
@@ -149,61 +142,72 @@ func playbooks(args []string) ([]string, error) {
 }
 
 // testPlaybook runs one playbook in a sandbox and compares (or, with
-// update, writes) its golden file. It says whether it passed and why not.
-// A signal (ctx) is passed on to the sandbox, which tears the lab down.
-func testPlaybook(ctx context.Context, file, golden string, o testOptions) (bool, string) {
+// update, writes) its golden file. It says whether it passed and why not;
+// emit gets the events of the run as they happen. A signal (ctx) is
+// passed on to the sandbox, which tears the lab down.
+func testPlaybook(ctx context.Context, file, golden string, o testOptions, emit func(interp.Event)) testResult {
+	broken := func(msg string) testResult { return testResult{broken: true, msg: msg} }
 	abs, err := filepath.Abs(file)
 	if err != nil {
-		return false, ": " + err.Error()
+		return broken(": " + err.Error())
 	}
-	cmd, err := sandbox.Command("golden", "--timeout", o.timeout.String(), abs)
+	cmd, err := sandbox.Command(append(append([]string{"golden", "--timeout", o.timeout.String()}, o.vars.args()...), abs)...)
 	if err != nil {
-		return false, ": " + err.Error()
+		return broken(": " + err.Error())
 	}
 	// report gets the failed checks and the error with their positions,
 	// which the golden text leaves out.
-	var out, report bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &report
+	var report bytes.Buffer
+	out := &goldenEvents{emit: emit}
+	cmd.Stdout, cmd.Stderr = out, &report
 	if ctx.Err() != nil {
-		return false, ": " + context.Cause(ctx).Error()
+		return testResult{broken: true, stopped: true, msg: ": " + context.Cause(ctx).Error()}
 	}
 	code, err := sandbox.Wait(cmd)
 	failures := strings.TrimSuffix(report.String(), "\n")
 	switch {
 	case ctx.Err() != nil:
-		return false, fmt.Sprintf(": %v:\n%s", context.Cause(ctx), failures)
+		return testResult{broken: true, stopped: true, msg: fmt.Sprintf(": %v:\n%s", context.Cause(ctx), failures)}
 	case err != nil:
-		return false, ": could not run it: " + err.Error()
+		return broken(": could not run it: " + err.Error())
 	case code != exitOK:
-		return false, fmt.Sprintf(": could not run it (status %d):\n%s", code, failures)
+		return broken(fmt.Sprintf(": could not run it (status %d):\n%s", code, failures))
+	case out.err != nil:
+		return broken(": could not read its events: " + out.err.Error())
+	case out.golden == "":
+		return broken(": its run ended without the golden text:\n" + failures)
 	}
-	now := out.String()
+	now := out.golden
 	if o.update || o.updateFailing {
-		return updateGolden(file, golden, now, failures, o)
+		ok, msg := updateGolden(file, golden, now, failures, o)
+		return testResult{pass: ok, msg: msg}
 	}
 	want, err := os.ReadFile(golden)
 	if errors.Is(err, os.ErrNotExist) {
-		return false, fmt.Sprintf(": no golden file %s; review the run and create it with '%s'", golden, o.command("--update", file))
+		return testResult{msg: fmt.Sprintf(": no golden file %s; review the run and create it with '%s'", golden, o.command("--update", file))}
 	}
 	if err != nil {
-		return false, ": " + err.Error()
+		return broken(": " + err.Error())
 	}
 	if string(want) == now {
-		return true, ""
+		return testResult{pass: true}
 	}
 	diff, err := udiff.ToUnified(golden, file+" (now)", string(want), udiff.Lines(string(want), now), udiff.DefaultContextLines)
 	if err != nil {
-		return false, fmt.Sprintf(": the lab differs from %s, and the diff failed: %v", golden, err)
+		return testResult{msg: fmt.Sprintf(": the lab differs from %s, and the diff failed: %v", golden, err)}
 	}
-	return false, fmt.Sprintf(": the lab differs from %s (-golden +now):\n%s", golden, strings.TrimSuffix(diff, "\n"))
+	return testResult{msg: fmt.Sprintf(": the lab differs from %s (-golden +now):\n%s", golden, strings.TrimSuffix(diff, "\n"))}
 }
 
 // command is the nsplay test command that does what flag says to file,
-// with the --golden folder this run was given.
+// with the --golden folder and the -D variables this run was given.
 func (o testOptions) command(flag, file string) string {
 	cmd := "nsplay test " + flag
 	if o.golden != "" {
 		cmd += " --golden " + o.golden
+	}
+	for _, arg := range o.vars.args() {
+		cmd += " " + arg
 	}
 	return cmd + " " + file
 }
@@ -242,14 +246,17 @@ func recordsFailure(golden string) bool {
 
 // goldenCmd is the sandboxed half of `nsplay test`: it runs one playbook
 // from its own folder (so positions do not depend on where nsplay ran),
-// and prints the golden text: the state at the end, the checks, the
-// summary. On stderr it reports the failed checks and the error with their
-// positions. A signal stops the playbook and tears the lab down, as in
-// `nsplay run`. It is not listed in the help.
+// and prints its events as --format json does, then the golden text (the
+// state at the end, the checks, the summary) as the last JSON line, of
+// kind "golden". On stderr it reports the failed checks and the error
+// with their positions. A signal stops the playbook and tears the lab
+// down, as in `nsplay run`. It is not listed in the help.
 func goldenCmd(args []string, stdout, stderr io.Writer) (int, error) {
-	fs := newFlagSet("golden", "[--timeout DURATION] PLAYBOOK", "")
+	fs := newFlagSet("golden", "[--timeout DURATION] [-D name=value]... PLAYBOOK", "")
 	var timeout time.Duration
 	timeoutFlag(fs, &timeout)
+	vars := defines{}
+	fs.Var(vars, "D", "")
 	args, err := fs.parse(args)
 	if err != nil || len(args) != 1 || !sandbox.Inside() {
 		return exitError, usageError{"golden is run by 'nsplay test' inside a sandbox"}
@@ -263,7 +270,9 @@ func goldenCmd(args []string, stdout, stderr io.Writer) (int, error) {
 	}
 	var checks strings.Builder
 	sources := callSources{}
+	events := newJSONLines(stdout)
 	emit := func(e interp.Event) {
+		events.event(e)
 		if e.Kind == "check" {
 			fmt.Fprintf(&checks, "check %s\n", sources.checkLine(e))
 			if e.Pass != nil && !*e.Pass {
@@ -271,7 +280,7 @@ func goldenCmd(args []string, stdout, stderr io.Writer) (int, error) {
 			}
 		}
 	}
-	res, err := session.Run(session.Options{Playbook: file, Paths: model.DefaultPaths, Snapshot: true, Emit: emit, Timeout: timeout})
+	res, err := session.Run(session.Options{Playbook: file, Vars: vars, Paths: model.DefaultPaths, Snapshot: true, Emit: emit, Timeout: timeout})
 	if err != nil {
 		return exitError, err
 	}
@@ -296,8 +305,8 @@ func goldenCmd(args []string, stdout, stderr io.Writer) (int, error) {
 		return exitError, runErr
 	}
 	fmt.Fprintf(&golden, "%d passed, %d failed\n", res.Result.Passed, res.Result.Failed)
-	_, err = io.WriteString(stdout, normalize(golden.String()))
-	return exitOK, err
+	events.event(interp.Event{Kind: "golden", Msg: normalize(golden.String()), Time: time.Now()})
+	return exitOK, nil
 }
 
 // callSources holds the playbook files whose checks a golden file records,

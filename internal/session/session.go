@@ -38,6 +38,10 @@ type Options struct {
 	// teardown (golden files).
 	Snapshot bool
 	Emit     func(interp.Event) // every event, as it happens
+	// Opened, if set, gets the lab once it is open, before the playbook
+	// runs. The playbook's events come between its changes, so Emit may
+	// read the lab then (nsplay's progress line counts its namespaces).
+	Opened func(*lab.Lab)
 	// Backend opens the backend of a run that is not a plan; nil is the
 	// kernel's. Tests wrap the kernel backend in one that fails on purpose.
 	Backend func(model.Paths) (model.Backend, error)
@@ -56,6 +60,8 @@ type Outcome struct {
 	Interrupted *SignalError
 	// TimedOut is set when Options.Timeout stopped the run.
 	TimedOut *TimeoutError
+	// Teardown is how long tearing the lab down (or keeping it) took.
+	Teardown time.Duration
 }
 
 // Status is the exit status the outcome asks for: 0 all checks passed, 1 a
@@ -75,10 +81,7 @@ func (o Outcome) Status() int {
 // Run runs one playbook. The error is for a run that could not start (the
 // backend or the lab would not open); everything after is in the Outcome.
 func Run(opts Options) (Outcome, error) {
-	emit := opts.Emit
-	if emit == nil {
-		emit = func(interp.Event) {}
-	}
+	emit := stamped(opts.Emit)
 	name := opts.Name
 	if name == "" {
 		name = strings.TrimSuffix(filepath.Base(opts.Playbook), ".star")
@@ -109,6 +112,9 @@ func Run(opts Options) (Outcome, error) {
 	// that `nsplay down` (or the next run in this process) can take it.
 	defer l.Close()
 	l.AllowHost, l.Keeping = opts.AllowHost, opts.Keep
+	if opts.Opened != nil {
+		opts.Opened(l)
+	}
 	var out Outcome
 	out.Result, out.RunErr = interp.Run(ctx, l, opts.Playbook, interp.Options{Vars: opts.Vars, Emit: emit})
 	var pe *interp.Error
@@ -122,14 +128,17 @@ func Run(opts Options) (Outcome, error) {
 		snap, err := l.Snapshot(nil)
 		out.Snapshot, out.DownErr = snap, err
 	}
+	down := time.Now()
 	if opts.Keep {
 		out.DownErr = errors.Join(out.DownErr, l.Keep())
 		emit(interp.Event{Kind: "kept", Msg: keptMessage(name, l.Namespaces())})
 	} else {
 		out.DownErr = errors.Join(out.DownErr, l.Teardown(func(msg string) { emit(interp.Event{Kind: "teardown", Msg: msg}) }))
 	}
+	out.Teardown = time.Since(down)
 	r := out.Result
-	summary := interp.Event{Kind: "summary", Passed: &r.Passed, Failed: &r.Failed}
+	summary := interp.Event{Kind: "summary", Passed: &r.Passed, Failed: &r.Failed,
+		Phases: &interp.Phases{Build: r.Build, Check: r.Check, Teardown: out.Teardown}}
 	if opts.Plan {
 		summary.UndecidedCount = &r.Undecided
 	}
@@ -146,6 +155,20 @@ func Run(opts Options) (Outcome, error) {
 		}
 	}
 	return out, nil
+}
+
+// stamped is emit (nil: none) with the time on every event that has none
+// yet: the playbook's events carry theirs (interp), the run's own (error,
+// teardown, kept, summary) get it here.
+func stamped(emit func(interp.Event)) func(interp.Event) {
+	return func(e interp.Event) {
+		if e.Time.IsZero() {
+			e.Time = time.Now()
+		}
+		if emit != nil {
+			emit(e)
+		}
+	}
 }
 
 func openBackend(opts Options) (model.Backend, error) {
