@@ -20,6 +20,7 @@ import (
 	"github.com/nsplay/nsplay/internal/sandbox"
 	"github.com/nsplay/nsplay/internal/session"
 	"github.com/nsplay/nsplay/interp"
+	"github.com/spf13/cobra"
 	"go.starlark.net/syntax"
 )
 
@@ -30,8 +31,9 @@ type testOptions struct {
 	timeout       time.Duration
 }
 
-func testFlagSet(o *testOptions) *flagSet {
-	fs := newFlagSet("test", "[--update | --update-failing] [--golden DIR] [--timeout DURATION] [PLAYBOOK or DIR]...", `Runs each playbook in a sandbox of its own, takes the lab's state at the end
+func (c *cli) testCommand() *cobra.Command {
+	var o testOptions
+	cmd := c.command("test [--update | --update-failing] [--golden DIR] [--timeout DURATION] [PLAYBOOK or DIR]...", "run playbooks sandboxed and compare with golden files", `Runs each playbook in a sandbox of its own, takes the lab's state at the end
 of the playbook, adds the report of its checks, and compares that with the
 playbook's golden file: NAME.golden beside NAME.star, or in the folder given
 by --golden. A difference is printed as a unified diff (-golden +now). A
@@ -45,24 +47,19 @@ statement changes nothing; round-trip times and MAC
 addresses in check messages are written as "N ms" and "MAC". Create or
 rewrite them with --update. A run with a failed check or an error is not
 written by --update (it is a FAIL): --update-failing writes it too, for a
-golden file that is meant to record a failure.`)
+golden file that is meant to record a failure.`,
+		cobra.ArbitraryArgs, func(args []string) (int, error) { return testCmd(o, args, c.stdout, c.stderr) })
+	fs := cmd.Flags()
 	fs.BoolVar(&o.update, "update", false, "write the golden files of runs whose checks all pass, instead of comparing")
 	fs.BoolVar(&o.updateFailing, "update-failing", false, "like --update, and write the golden files of runs with a failed check or an error too")
 	fs.StringVar(&o.golden, "golden", "", "keep the golden files in `DIR` (it must exist) instead of beside the playbooks")
 	timeoutFlag(fs, &o.timeout)
-	return fs
+	cmd.MarkFlagDirname("golden")
+	cmd.ValidArgsFunction = playbookPaths
+	return cmd
 }
 
-func testFlags() *flagSet { return testFlagSet(&testOptions{}) }
-
-func testCmd(args []string, stdout, stderr io.Writer) (int, error) {
-	var o testOptions
-	fs := testFlagSet(&o)
-	fs.help = stdout
-	rest, err := fs.parse(args)
-	if err != nil {
-		return exitError, err
-	}
+func testCmd(o testOptions, rest []string, stdout, stderr io.Writer) (int, error) {
 	if len(rest) == 0 {
 		rest = []string{"."}
 	}
@@ -240,24 +237,30 @@ func recordsFailure(golden string) bool {
 	return false
 }
 
-// goldenCmd is the sandboxed half of `nsplay test`: it runs one playbook
+// goldenCommand is the sandboxed half of `nsplay test`: it runs one playbook
 // from its own folder (so positions do not depend on where nsplay ran),
 // and prints the golden text: the state at the end, the checks, the
 // summary. On stderr it reports the failed checks and the error with their
 // positions. A signal stops the playbook and tears the lab down, as in
 // `nsplay run`. It is not listed in the help.
-func goldenCmd(args []string, stdout, stderr io.Writer) (int, error) {
-	fs := newFlagSet("golden", "[--timeout DURATION] PLAYBOOK", "")
+func (c *cli) goldenCommand() *cobra.Command {
 	var timeout time.Duration
-	timeoutFlag(fs, &timeout)
-	args, err := fs.parse(args)
-	if err != nil || len(args) != 1 || !sandbox.Inside() {
+	const only = "golden is run by 'nsplay test' inside a sandbox"
+	cmd := c.command("golden [--timeout DURATION] PLAYBOOK", only, "", takes(one, only),
+		func(args []string) (int, error) { return goldenCmd(timeout, args[0], c.stdout, c.stderr) })
+	cmd.Hidden = true
+	timeoutFlag(cmd.Flags(), &timeout)
+	return cmd
+}
+
+func goldenCmd(timeout time.Duration, playbook string, stdout, stderr io.Writer) (int, error) {
+	if !sandbox.Inside() {
 		return exitError, usageError{"golden is run by 'nsplay test' inside a sandbox"}
 	}
 	if err := sandbox.Setup(); err != nil {
 		return exitError, err
 	}
-	dir, file := filepath.Split(args[0])
+	dir, file := filepath.Split(playbook)
 	if err := os.Chdir(dir); err != nil {
 		return exitError, err
 	}
