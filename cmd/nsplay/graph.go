@@ -16,6 +16,7 @@ import (
 
 func (c *cli) graphCommand() *cobra.Command {
 	var format string
+	var lib []string
 	cmd := c.command("graph [--format dot|mermaid] PLAYBOOK|LAB", "draw the lab of a playbook (from the model) or of a lab that is up", `Draws a lab: its namespaces as clusters, its links with their kinds and
 addresses as nodes, veth pairs and bridge ports as edges (loopback links are
 left out). Given a playbook (a file), it draws the lab the playbook builds,
@@ -26,19 +27,24 @@ The output is Graphviz DOT by default (nsplay graph lab.star | dot -Tsvg
 > lab.svg), or a Mermaid flowchart with --format mermaid, which GitHub and
 many Markdown viewers draw.`,
 		takes(one, "graph takes one playbook or the name of one lab, e.g. nsplay graph playbooks/lxcbr0.star"),
-		noStatus(func(args []string) error { return graphCmd(format, args[0], c.stdout) }))
+		noStatus(func(args []string) error { return graphCmd(format, lib, args[0], c.stdout) }))
 	cmd.Flags().StringVar(&format, "format", "dot", "`dot` or mermaid")
 	cmd.RegisterFlagCompletionFunc("format", cobra.FixedCompletions([]string{"dot", "mermaid"}, cobra.ShellCompDirectiveNoFileComp))
+	libFlag(cmd, &lib)
 	cmd.ValidArgsFunction = playbookArg
 	return cmd
 }
 
-func graphCmd(format string, arg string, stdout io.Writer) error {
+func graphCmd(format string, libs []string, arg string, stdout io.Writer) error {
 	draw := map[string]func(io.Writer, string, model.Snapshot){"dot": drawDOT, "mermaid": drawMermaid}[format]
 	if draw == nil {
 		return usageError{fmt.Sprintf("graph: --format %q: use dot or mermaid", format)}
 	}
-	snap, err := graphSnapshot(arg)
+	lib, err := libraryPath(libs)
+	if err != nil {
+		return err
+	}
+	snap, err := graphSnapshot(arg, lib)
 	if err != nil {
 		return err
 	}
@@ -48,9 +54,9 @@ func graphCmd(format string, arg string, stdout io.Writer) error {
 
 // graphSnapshot is the state to draw: a playbook's lab from the model, or
 // a lab that is up from the kernel.
-func graphSnapshot(arg string) (model.Snapshot, error) {
+func graphSnapshot(arg string, lib []string) (model.Snapshot, error) {
 	if st, err := os.Stat(arg); err == nil && !st.IsDir() {
-		res, err := session.Run(session.Options{Playbook: arg, Plan: true, Paths: session.PlanPaths(), Snapshot: true})
+		res, err := session.Run(session.Options{Playbook: arg, Plan: true, Paths: session.PlanPaths(), Snapshot: true, Lib: lib})
 		if err != nil {
 			return model.Snapshot{}, err
 		}

@@ -15,6 +15,7 @@ type planOptions struct {
 	name    string
 	json    bool
 	timeout time.Duration
+	lib     []string
 }
 
 func (c *cli) planCommand() *cobra.Command {
@@ -43,6 +44,7 @@ decided check failed, 2 on an error, 0 otherwise.`,
 	fs.StringVar(&o.name, "name", "", "call the lab `LAB` (default: the playbook's file name without .star)")
 	fs.BoolVar(&o.json, "json", false, "write events as JSON lines to stdout instead of text")
 	timeoutFlag(fs, &o.timeout)
+	libFlag(cmd, &o.lib)
 	cmd.ValidArgsFunction = playbookArg
 	return cmd
 }
@@ -51,12 +53,16 @@ func planCmd(o planOptions, file string, stdout, stderr io.Writer) (int, error) 
 	if err := checkTimeout(o.timeout); err != nil {
 		return exitError, err
 	}
+	lib, err := libraryPath(o.lib)
+	if err != nil {
+		return exitError, err
+	}
 	if _, err := os.Stat(file); err != nil {
 		return exitError, fmt.Errorf("playbook %s: %w", file, err)
 	}
 	out := newRenderer(stdout, o.json)
 	res, err := session.Run(session.Options{Playbook: file, Name: o.name, Vars: o.vars, Plan: true,
-		Paths: session.PlanPaths(), Emit: out.event, Timeout: o.timeout})
+		Paths: session.PlanPaths(), Emit: out.event, Timeout: o.timeout, Lib: lib})
 	if err != nil {
 		return exitError, err
 	}

@@ -26,6 +26,7 @@ type runOptions struct {
 	json      bool
 	sandbox   bool
 	timeout   time.Duration
+	lib       []string
 }
 
 func (c *cli) runCommand() *cobra.Command {
@@ -58,6 +59,7 @@ boundary: a command a playbook runs as root can still write other files.`,
 	fs.BoolVar(&o.json, "json", false, "write events as JSON lines to stdout instead of text")
 	fs.BoolVar(&o.sandbox, "sandbox", false, "run in a private sandbox (network, mount, PID, UTS, IPC and cgroup namespaces) that nothing outlives; works without root")
 	timeoutFlag(fs, &o.timeout)
+	libFlag(cmd, &o.lib)
 	cmd.ValidArgsFunction = playbookArg
 	return cmd
 }
@@ -66,6 +68,10 @@ boundary: a command a playbook runs as root can still write other files.`,
 // --sandbox runs again inside the sandbox.
 func runCmd(o runOptions, file string, args []string, stdout, stderr io.Writer) (int, error) {
 	if err := checkTimeout(o.timeout); err != nil {
+		return exitError, err
+	}
+	lib, err := libraryPath(o.lib)
+	if err != nil {
 		return exitError, err
 	}
 	if _, err := os.Stat(file); err != nil {
@@ -87,7 +93,7 @@ func runCmd(o runOptions, file string, args []string, stdout, stderr io.Writer) 
 	}
 	out := newRenderer(stdout, o.json)
 	res, err := session.Run(session.Options{Playbook: file, Name: o.name, Vars: o.vars, Keep: o.keep,
-		AllowHost: o.allowHost, Paths: model.DefaultPaths, Emit: out.event, Timeout: o.timeout})
+		AllowHost: o.allowHost, Paths: model.DefaultPaths, Emit: out.event, Timeout: o.timeout, Lib: lib})
 	if err != nil {
 		return exitError, err
 	}

@@ -29,6 +29,8 @@ type testOptions struct {
 	updateFailing bool
 	golden        string
 	timeout       time.Duration
+	lib           []string // --lib
+	libPath       []string // the library path: --lib, then NSPLAY_PATH
 }
 
 func (c *cli) testCommand() *cobra.Command {
@@ -54,6 +56,7 @@ golden file that is meant to record a failure.`,
 	fs.BoolVar(&o.updateFailing, "update-failing", false, "like --update, and write the golden files of runs with a failed check or an error too")
 	fs.StringVar(&o.golden, "golden", "", "keep the golden files in `DIR` (it must exist) instead of beside the playbooks")
 	timeoutFlag(fs, &o.timeout)
+	libFlag(cmd, &o.lib)
 	cmd.MarkFlagDirname("golden")
 	cmd.ValidArgsFunction = playbookPaths
 	return cmd
@@ -64,6 +67,10 @@ func testCmd(o testOptions, rest []string, stdout, stderr io.Writer) (int, error
 		rest = []string{"."}
 	}
 	if err := checkTimeout(o.timeout); err != nil {
+		return exitError, err
+	}
+	var err error
+	if o.libPath, err = libraryPath(o.lib); err != nil {
 		return exitError, err
 	}
 	files, err := playbooks(rest)
@@ -153,7 +160,14 @@ func testPlaybook(ctx context.Context, file, golden string, o testOptions) (bool
 	if err != nil {
 		return false, ": " + err.Error()
 	}
-	cmd, err := sandbox.Command("golden", "--timeout", o.timeout.String(), abs)
+	// The golden half runs in the playbook's folder: the library path is
+	// given relative to it, so that the positions of recipes in golden
+	// files are the same on every machine.
+	args := []string{"golden", "--timeout", o.timeout.String()}
+	for _, dir := range relativeTo(filepath.Dir(abs), o.libPath) {
+		args = append(args, "--lib", dir)
+	}
+	cmd, err := sandbox.Command(append(args, abs)...)
 	if err != nil {
 		return false, ": " + err.Error()
 	}
@@ -202,6 +216,9 @@ func (o testOptions) command(flag, file string) string {
 	if o.golden != "" {
 		cmd += " --golden " + o.golden
 	}
+	for _, dir := range o.lib {
+		cmd += " --lib " + dir
+	}
 	return cmd + " " + file
 }
 
@@ -245,15 +262,19 @@ func recordsFailure(golden string) bool {
 // `nsplay run`. It is not listed in the help.
 func (c *cli) goldenCommand() *cobra.Command {
 	var timeout time.Duration
+	var lib []string
 	const only = "golden is run by 'nsplay test' inside a sandbox"
-	cmd := c.command("golden [--timeout DURATION] PLAYBOOK", only, "", takes(one, only),
-		func(args []string) (int, error) { return goldenCmd(timeout, args[0], c.stdout, c.stderr) })
+	cmd := c.command("golden [--timeout DURATION] [--lib DIR]... PLAYBOOK", only, "", takes(one, only),
+		func(args []string) (int, error) { return goldenCmd(timeout, lib, args[0], c.stdout, c.stderr) })
 	cmd.Hidden = true
 	timeoutFlag(cmd.Flags(), &timeout)
+	// Not libFlag: the library path comes whole from nsplay test, without
+	// NSPLAY_PATH, relative to the playbook's folder.
+	cmd.Flags().StringArrayVar(&lib, "lib", nil, "a folder of the library path")
 	return cmd
 }
 
-func goldenCmd(timeout time.Duration, playbook string, stdout, stderr io.Writer) (int, error) {
+func goldenCmd(timeout time.Duration, lib []string, playbook string, stdout, stderr io.Writer) (int, error) {
 	if !sandbox.Inside() {
 		return exitError, usageError{"golden is run by 'nsplay test' inside a sandbox"}
 	}
@@ -274,7 +295,7 @@ func goldenCmd(timeout time.Duration, playbook string, stdout, stderr io.Writer)
 			}
 		}
 	}
-	res, err := session.Run(session.Options{Playbook: file, Paths: model.DefaultPaths, Snapshot: true, Emit: emit, Timeout: timeout})
+	res, err := session.Run(session.Options{Playbook: file, Paths: model.DefaultPaths, Snapshot: true, Emit: emit, Timeout: timeout, Lib: lib})
 	if err != nil {
 		return exitError, err
 	}
