@@ -66,10 +66,15 @@ func TestArgumentsNotTaken(t *testing.T) {
 		{[]string{"show", "a", "b"}, "show takes the name of one lab"},
 		{[]string{"monitor", "a", "b"}, "monitor takes at most one lab name"},
 		{[]string{"down"}, "down takes the names of the labs to remove"},
+		{[]string{"exec", "lab", "ns1"}, "exec takes a lab, one of its namespaces and a command"},
+		{[]string{"exec", "lab", "--", "ip", "link"}, "exec takes a lab, one of its namespaces and a command"},
+		{[]string{"exec", "lab", "ns1", "ping", "-c", "1", "10.0.0.1"}, "write -- before a command with flags of its own"},
+		{[]string{"shell", "lab"}, "shell takes a lab and one of its namespaces"},
+		{[]string{"shell", "lab", "ns1", "bash"}, "shell takes a lab and one of its namespaces"},
 		{[]string{"completion"}, "completion takes the name of a shell"},
 		{[]string{"completion", "tcsh"}, `unknown command "tcsh" for "nsplay completion"`},
 		{[]string{"completion", "bash", "extra"}, `unknown command "extra" for "nsplay completion bash"`},
-		{[]string{"help", "frobnicate"}, `no help for "frobnicate": commands are completion, down, graph`},
+		{[]string{"help", "frobnicate"}, `no help for "frobnicate": commands are completion, down, exec`},
 		{[]string{"golden"}, "golden is run by 'nsplay test' inside a sandbox"},
 	} {
 		stdout, stderr, code := run(t, tc.args...)
@@ -146,7 +151,7 @@ func TestCompletionScripts(t *testing.T) {
 		}
 	}
 	stdout, _, _ := run(t, "__complete", "")
-	for _, name := range []string{"run\t", "show\t", "down\t"} {
+	for _, name := range []string{"run\t", "exec\t", "shell\t", "down\t"} {
 		if !strings.Contains(stdout, name) {
 			t.Errorf("nsplay __complete \"\" does not offer %q:\n%s", name, stdout)
 		}

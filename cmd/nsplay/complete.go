@@ -34,6 +34,24 @@ func labArg(cmd *cobra.Command, args []string, _ string) ([]cobra.Completion, co
 	return slices.DeleteFunc(labNames(), func(name string) bool { return slices.Contains(args, name) }), cobra.ShellCompDirectiveNoFileComp
 }
 
+// labNodeArgs completes the lab and then the namespace of exec and shell:
+// the namespaces the lab's journal says it made. Past them come the
+// command's words: the shell's own completion.
+func labNodeArgs(_ *cobra.Command, args []string, _ string) ([]cobra.Completion, cobra.ShellCompDirective) {
+	switch len(args) {
+	case 0:
+		return labNames(), cobra.ShellCompDirectiveNoFileComp
+	case 1:
+		// Inspect reads the journal only; Namespaces needs no backend.
+		l, err := lab.Inspect(args[0], nil, model.DefaultPaths)
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		return l.Namespaces(), cobra.ShellCompDirectiveNoFileComp
+	}
+	return nil, cobra.ShellCompDirectiveDefault
+}
+
 // labNames are the names of the labs that are up.
 func labNames() []string {
 	labs, err := lab.List(model.DefaultPaths)

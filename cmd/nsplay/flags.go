@@ -70,8 +70,15 @@ func (c *cli) flagError(cmd *cobra.Command, err error) error {
 			return usageError{fmt.Sprintf("%s: a long flag takes two dashes: write -%s", arg, arg)}
 		}
 	}
+	if hint, ok := cmd.Annotations[flagErrorHint]; ok {
+		return usageError{err.Error() + "; " + hint}
+	}
 	return usageError{err.Error()}
 }
+
+// flagErrorHint is the annotation of a command that says more on a flag
+// that did not parse (exec: where its command's own flags go).
+const flagErrorHint = "nsplay.flagErrorHint"
 
 // timeoutFlag adds --timeout, the time a playbook may run, to a command.
 func timeoutFlag(fs *pflag.FlagSet, d *time.Duration) {

@@ -43,6 +43,9 @@ Usage:
                                 draw the lab of a playbook (from the model) or of a lab that is up
   nsplay test [flags] PATH...   run playbooks sandboxed and compare with golden files
   nsplay show [--json] LAB      print the live state of a lab that is up
+  nsplay exec LAB NODE -- CMD...
+                                run a command in namespace NODE of a lab that is up
+  nsplay shell LAB NODE         start a shell in namespace NODE of a lab that is up
   nsplay monitor [--json] [LAB] print changes to namespaces, links, addresses, routes
   nsplay down LAB...            tear down a lab kept with --keep or left by a crash
   nsplay ls [--json]            list the labs that are up
@@ -106,7 +109,7 @@ func (c *cli) root() *cobra.Command {
 	root.SetFlagErrorFunc(c.flagError)
 	root.SetHelpFunc(c.help)
 	c.listed = []*cobra.Command{c.runCommand(), c.planCommand(), c.graphCommand(), c.testCommand(), c.showCommand(),
-		c.monitorCommand(), c.downCommand(), c.lsCommand(), c.versionCommand()}
+		c.execCommand(), c.shellCommand(), c.monitorCommand(), c.downCommand(), c.lsCommand(), c.versionCommand()}
 	root.AddCommand(c.listed...)
 	root.AddCommand(c.goldenCommand())
 	root.SetHelpCommand(c.helpCommand(root))

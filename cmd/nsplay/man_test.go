@@ -28,6 +28,7 @@ func TestManPages(t *testing.T) {
 	for page, want := range map[string]string{
 		"nsplay.1":                 "nsplay runs playbooks",
 		"nsplay-run.1":             `\fB--keep\fP`,
+		"nsplay-exec.1":            "ip netns",
 		"nsplay-completion-bash.1": "bash",
 	} {
 		data, err := os.ReadFile(filepath.Join(dir, page))
