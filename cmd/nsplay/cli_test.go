@@ -66,6 +66,7 @@ func TestArgumentsNotTaken(t *testing.T) {
 		{[]string{"show", "a", "b"}, "show takes the name of one lab"},
 		{[]string{"monitor", "a", "b"}, "monitor takes at most one lab name"},
 		{[]string{"down"}, "down takes the names of the labs to remove"},
+		{[]string{"down", "--all", "lxcbr0"}, "down --all takes no lab names"},
 		{[]string{"exec", "lab", "ns1"}, "exec takes a lab, one of its namespaces and a command"},
 		{[]string{"exec", "lab", "--", "ip", "link"}, "exec takes a lab, one of its namespaces and a command"},
 		{[]string{"exec", "lab", "ns1", "ping", "-c", "1", "10.0.0.1"}, "write -- before a command with flags of its own"},

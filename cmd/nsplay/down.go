@@ -16,16 +16,30 @@ import (
 )
 
 func (c *cli) downCommand() *cobra.Command {
-	cmd := c.command("down LAB...", "tear down a lab kept with --keep or left by a crash", `Tears down labs that are up but not running: kept with 'nsplay run --keep', or
+	var all bool
+	cmd := c.command("down LAB... | --all", "tear down a lab kept with --keep or left by a crash", `Tears down labs that are up but not running: kept with 'nsplay run --keep', or
 left behind when nsplay was killed. It removes what the lab's journal lists
-(links, routes, addresses, files, namespaces), newest first, and nothing else.`,
-		takes(func(n int) bool { return n > 0 }, "down takes the names of the labs to remove (see 'nsplay ls')"),
-		noStatus(func(names []string) error { return downCmd(names, c.stdout, c.stderr) }))
+(links, routes, addresses, files, namespaces), newest first, and nothing else.
+
+With --all it tears down every lab on the machine: those whose journals are
+under /run/nsplay, by their journals, never by a pattern of names. A lab that
+an nsplay is still running is skipped, with a message, and down exits 2.`,
+		func(_ *cobra.Command, names []string) error {
+			switch {
+			case all && len(names) > 0:
+				return usageError{"down --all takes no lab names: it removes every lab; give either --all or the names"}
+			case !all && len(names) == 0:
+				return usageError{"down takes the names of the labs to remove (see 'nsplay ls'), or --all"}
+			}
+			return nil
+		},
+		noStatus(func(names []string) error { return downCmd(all, names, c.stdout, c.stderr) }))
+	cmd.Flags().BoolVar(&all, "all", false, "tear down every lab on the machine (skipping those still running)")
 	cmd.ValidArgsFunction = labArg
 	return cmd
 }
 
-func downCmd(names []string, stdout, stderr io.Writer) error {
+func downCmd(all bool, names []string, stdout, stderr io.Writer) error {
 	if os.Geteuid() != 0 {
 		return errors.New("down needs root to delete namespaces and links: run it with sudo")
 	}
@@ -34,9 +48,25 @@ func downCmd(names []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer b.Close()
+	if all {
+		labs, err := lab.List(model.DefaultPaths)
+		if err != nil {
+			return err
+		}
+		if len(labs) == 0 {
+			fmt.Fprintln(stdout, "no labs are up")
+			return nil
+		}
+		for _, l := range labs {
+			names = append(names, l.Name)
+		}
+	}
 	var errs []error
 	for _, name := range names {
 		err := lab.Down(name, b, model.DefaultPaths, func(msg string) { fmt.Fprintf(stdout, "down: %s\n", msg) })
+		if all && errors.Is(err, lab.ErrBusy) {
+			err = fmt.Errorf("lab %s skipped: %w", name, err)
+		}
 		if err != nil {
 			errs = append(errs, err)
 			continue

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -143,4 +144,50 @@ func TestShell(t *testing.T) {
 	stdout, stderr, code = run(t, "down", "enter")
 	wantExit(t, code, exitOK, stdout, stderr)
 	before.AssertUnchanged(t)
+}
+
+// nsplay down --all removes every lab that the journals under the run
+// folder name, kept or orphaned, and skips a running one; nothing else,
+// whatever its name.
+func TestDownAll(t *testing.T) {
+	testenv.RequireRoot(t)
+	cleanLabs(t)
+	if len(labsUp()) == 0 {
+		stdout, stderr, code := run(t, "down", "--all")
+		if code != exitOK || stdout != "no labs are up\n" || stderr != "" {
+			t.Errorf("down --all with no labs: status %d, stdout %q, stderr %q", code, stdout, stderr)
+		}
+	}
+	// Both labs write /etc/netns files: the folder is there before, so
+	// that neither lab owns it. (The lab that made it would leave it to
+	// the other, which does not remove what it did not make.)
+	testenv.UseEtcNetns(t)
+	testenv.IP(t, "netns", "add", "ent9") // like the lab's, but not the lab's
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", "ent9").Run() })
+	before := testenv.TakeSnapshot(t)
+	keepEnterLab(t)
+	stdout, stderr, code := run(t, "run", "--keep", tutorial)
+	wantExit(t, code, exitOK, stdout, stderr)
+	slow, _ := startNsplay(t, "run", "testdata/slow.star")
+
+	stdout, stderr, code = run(t, "down", "--all")
+	want := "lab slow skipped: lab slow is in use: nsplay (pid " + strconv.Itoa(slow.Process.Pid) + ") is running it"
+	if code != exitError || !strings.Contains(stdout, "lab enter is down\n") || !strings.Contains(stdout, "lab lxcbr0 is down\n") || !strings.Contains(stderr, want) {
+		t.Errorf("down --all: status %d\nstdout:\n%s\nstderr:\n%s\nwant status 2, enter and lxcbr0 down, and %q", code, stdout, stderr, want)
+	}
+	if up := labsUp(); len(up) != 1 || !up["slow"] {
+		t.Errorf("labs up after down --all: %v, want the running slow", up)
+	}
+
+	// Killed, slow is left behind: down --all takes it down.
+	slow.Process.Signal(syscall.SIGKILL)
+	slow.Wait()
+	stdout, stderr, code = run(t, "down", "--all")
+	if code != exitOK || !strings.Contains(stdout, "lab slow is down\n") || stderr != "" {
+		t.Errorf("down --all of the orphaned slow: status %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	before.AssertUnchanged(t)
+	if !slices.Contains(testenv.Netns(t), "ent9") {
+		t.Error("down --all deleted ent9, which no lab made")
+	}
 }

@@ -47,7 +47,7 @@ Usage:
                                 run a command in namespace NODE of a lab that is up
   nsplay shell LAB NODE         start a shell in namespace NODE of a lab that is up
   nsplay monitor [--json] [LAB] print changes to namespaces, links, addresses, routes
-  nsplay down LAB...            tear down a lab kept with --keep or left by a crash
+  nsplay down LAB... | --all    tear down a lab kept with --keep or left by a crash
   nsplay ls [--json]            list the labs that are up
   nsplay completion bash|zsh|fish
                                 print the shell's completion script

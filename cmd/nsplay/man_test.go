@@ -29,6 +29,7 @@ func TestManPages(t *testing.T) {
 		"nsplay.1":                 "nsplay runs playbooks",
 		"nsplay-run.1":             `\fB--keep\fP`,
 		"nsplay-exec.1":            "ip netns",
+		"nsplay-down.1":            `\fB--all\fP`,
 		"nsplay-completion-bash.1": "bash",
 	} {
 		data, err := os.ReadFile(filepath.Join(dir, page))
