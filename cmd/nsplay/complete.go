@@ -35,21 +35,23 @@ func labArg(cmd *cobra.Command, args []string, _ string) ([]cobra.Completion, co
 }
 
 // labNodeArgs completes the lab and then the namespace of exec and shell:
-// the namespaces the lab's journal says it made. Past them come the
-// command's words: the shell's own completion.
-func labNodeArgs(_ *cobra.Command, args []string, _ string) ([]cobra.Completion, cobra.ShellCompDirective) {
-	switch len(args) {
-	case 0:
+// the namespaces the lab's journal says it made. Past them come the words
+// of exec's command: the shell's own completion.
+func labNodeArgs(cmd *cobra.Command, args []string, _ string) ([]cobra.Completion, cobra.ShellCompDirective) {
+	switch {
+	case len(args) == 0:
 		return labNames(), cobra.ShellCompDirectiveNoFileComp
-	case 1:
+	case len(args) == 1:
 		// Inspect reads the journal only; Namespaces needs no backend.
 		l, err := lab.Inspect(args[0], nil, model.DefaultPaths)
 		if err != nil {
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		}
 		return l.Namespaces(), cobra.ShellCompDirectiveNoFileComp
+	case cmd.Name() == "exec":
+		return nil, cobra.ShellCompDirectiveDefault
 	}
-	return nil, cobra.ShellCompDirectiveDefault
+	return nil, cobra.ShellCompDirectiveNoFileComp
 }
 
 // labNames are the names of the labs that are up.

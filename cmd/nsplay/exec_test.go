@@ -101,7 +101,8 @@ func TestExec(t *testing.T) {
 
 	// Completion offers the labs and then their namespaces, from the
 	// journals.
-	for args, want := range map[string]string{"exec ": "enter\n:4\n", "shell enter ": "ent1\nent2\n:4\n", "down ": "enter\n:4\n", "show ": "enter\n:4\n"} {
+	for args, want := range map[string]string{"exec ": "enter\n:4\n", "shell enter ": "ent1\nent2\n:4\n", "down ": "enter\n:4\n", "show ": "enter\n:4\n",
+		"exec enter ent1 -- ": ":0\n", "shell enter ent1 ": ":4\n"} {
 		stdout, _, _ := run(t, append([]string{"__complete"}, strings.Split(args, " ")...)...)
 		if stdout != want {
 			t.Errorf("nsplay __complete %s'': %q, want %q", args, stdout, want)

@@ -113,14 +113,14 @@ func (c *cli) root() *cobra.Command {
 	root.AddCommand(c.listed...)
 	root.AddCommand(c.goldenCommand())
 	root.SetHelpCommand(c.helpCommand(root))
-	c.completionCommand(root)
+	completionCommand(root)
 	return root
 }
 
 // completionCommand completes cobra's nsplay completion SHELL: without a
 // shell, or with another word, it is a usage error, as a missing or an
 // extra argument is for every command.
-func (c *cli) completionCommand(root *cobra.Command) {
+func completionCommand(root *cobra.Command) {
 	root.InitDefaultCompletionCmd()
 	cmd, _, err := root.Find([]string{"completion"})
 	if err != nil {
