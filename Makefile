@@ -1,7 +1,7 @@
 # nsplay: build, test, check.
 GO ?= go
 
-.PHONY: all build test check docs bench fuzz install clean
+.PHONY: all build test check docs bench fuzz install man clean
 
 all: build
 
@@ -40,6 +40,14 @@ fuzz:
 
 install:
 	$(GO) install ./cmd/nsplay
+
+# Man pages from the command definitions, into $(MANDIR) (nsplay.1,
+# nsplay-run.1, ...; install with cp $(MANDIR)/*.1 /usr/local/share/man/man1).
+# cmd/nsplay's TestManPages writes them: the generator stays out of the
+# nsplay binary, which every command a playbook runs starts first.
+MANDIR ?= bin/man
+man:
+	NSPLAY_MAN_DIR=$(abspath $(MANDIR)) $(GO) test -count=1 -run '^TestManPages$$' ./cmd/nsplay
 
 clean:
 	rm -rf bin

@@ -24,10 +24,10 @@ var statements = []string{"load"}
 // silent drops what a playbook reports: these tests read values.
 type silent struct{}
 
-func (silent) Step(syntax.Position, string)        {}
-func (silent) Check(syntax.Position, bool, string) {}
-func (silent) Undecided(syntax.Position, string)   {}
-func (silent) Result(syntax.Position, string)      {}
+func (silent) Step(syntax.Position, string)     {}
+func (silent) Check(syntax.Position, Check)     {}
+func (silent) Undecided(syntax.Position, Check) {}
+func (silent) Result(syntax.Position, string)   {}
 
 // inPlan runs src on the in-memory backend, as a plan does (no root, and
 // nothing on the machine changes), and returns the predeclared names and

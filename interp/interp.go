@@ -1,6 +1,6 @@
 // Package interp runs a playbook: one Starlark thread with nsplay's
-// predeclared names, load() confined to the playbook's folder, checks
-// counted, events reported as they happen, and cancellation wired to the
+// predeclared names, load() confined to the playbook's folder and the
+// library path the user names, checks counted, events reported as they happen, and cancellation wired to the
 // caller's context. Building and tearing down the lab is the caller's.
 package interp
 
@@ -57,6 +57,9 @@ type Phases struct {
 type Options struct {
 	Vars map[string]string // -D name=value
 	Emit func(Event)       // receives every event as it happens
+	// Lib is the library path: the folders, in order, in which
+	// load("@PATH") looks for PATH (--lib, NSPLAY_PATH).
+	Lib []string
 }
 
 // Result counts the checks of a run. Undecided counts those that depend
@@ -116,12 +119,12 @@ func Run(ctx context.Context, l *lab.Lab, file string, opts Options) (Result, er
 	}
 	st, stop := newStopper(ctx)
 	defer stop()
-	ld := &loader{root: root, shownRoot: filepath.Dir(file), env: env, emit: emit, predeclared: predeclared, modules: map[string]*module{}, stopper: st}
+	ld := &loader{lib: opts.Lib, env: env, emit: emit, predeclared: predeclared, modules: map[string]*module{}, stopper: st}
 	src, err := readSource(file)
 	if err != nil {
 		return Result{}, err
 	}
-	thread := ld.thread(file)
+	thread := ld.thread(file, folder{abs: root, shown: filepath.Dir(file)})
 	done := make(chan error, 1)
 	go func() {
 		_, err := exec(thread, file, src, predeclared)
@@ -267,10 +270,10 @@ func shortPos(pos syntax.Position) string {
 }
 
 // loader runs load() statements: paths are relative to the loading file
-// and may not leave the playbook's folder; each file runs once.
+// and may not leave its folder (the playbook's, or the library folder it
+// came from); "@PATH" is PATH in the library path. Each file runs once.
 type loader struct {
-	root        string // the playbook's folder, absolute, symlinks resolved
-	shownRoot   string // the same as the user named it
+	lib         []string // the library path
 	emit        func(Event)
 	env         *builtins.Env
 	predeclared starlark.StringDict
@@ -284,8 +287,11 @@ type module struct {
 	loading bool
 }
 
-func (ld *loader) thread(name string) *starlark.Thread {
+// thread makes the thread that runs the file name, whose loads may not
+// leave root.
+func (ld *loader) thread(name string, root folder) *starlark.Thread {
 	t := &starlark.Thread{Name: name, Load: ld.load}
+	t.SetLocal(rootKey, root)
 	t.Print = func(t *starlark.Thread, msg string) {
 		ld.emit(Event{Kind: "log", Pos: shortPos(t.CallFrame(1).Pos), Msg: msg})
 	}
@@ -295,21 +301,25 @@ func (ld *loader) thread(name string) *starlark.Thread {
 }
 
 func (ld *loader) load(thread *starlark.Thread, name string) (starlark.StringDict, error) {
+	if recipe, ok := strings.CutPrefix(name, "@"); ok {
+		return ld.loadRecipe(recipe)
+	}
+	root := thread.Local(rootKey).(folder)
 	if filepath.IsAbs(name) {
-		return nil, fmt.Errorf("%s is an absolute path: load takes a path relative to the file that loads it, inside the playbook's folder %s", name, ld.shownRoot)
+		return nil, fmt.Errorf("%s is an absolute path: load takes a path relative to the file that loads it, inside %s, or @PATH, a recipe of the library path (--lib, NSPLAY_PATH)", name, root)
 	}
 	from := thread.CallFrame(0).Pos.Filename()
 	path := filepath.Join(filepath.Dir(from), name)
-	abs, err := filepath.Abs(path)
+	abs, err := root.resolve(path)
 	if err != nil {
 		return nil, err
 	}
-	if real, err := filepath.EvalSymlinks(abs); err == nil {
-		abs = real
-	}
-	if rel, err := filepath.Rel(ld.root, abs); err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
-		return nil, fmt.Errorf("it is outside the playbook's folder %s; shared recipes must live inside it", ld.shownRoot)
-	}
+	return ld.module(path, abs, root)
+}
+
+// module runs the file at path (abs, resolved) once, with loads confined
+// to root, and returns its globals.
+func (ld *loader) module(path, abs string, root folder) (starlark.StringDict, error) {
 	if m, ok := ld.modules[abs]; ok {
 		if m.loading {
 			return nil, fmt.Errorf("%s loads itself, directly or through other files", path)
@@ -318,7 +328,7 @@ func (ld *loader) load(thread *starlark.Thread, name string) (starlark.StringDic
 	}
 	m := &module{loading: true}
 	ld.modules[abs] = m
-	t := ld.thread(path)
+	t := ld.thread(path, root)
 	src, err := readSource(path)
 	if err != nil {
 		m.err = err

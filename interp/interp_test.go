@@ -25,7 +25,7 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 
 // TestPlaybooks runs every testdata/*.star playbook in a lab of its own and
 // compares its report with the .expect file beside it. Header lines
-// "# -D name=value" and "# --allow-host" set run options; "# setup: ARGS"
+// "# -D name=value", "# --allow-host" and "# --lib DIR" set run options; "# setup: ARGS"
 // runs `ip ARGS` before the playbook and "# cleanup: ARGS" after it, to
 // prepare objects the lab does not own. After each playbook the machine must
 // be as it was before: the lab gone without a trace, nothing else touched.
@@ -100,7 +100,7 @@ func runPlaybook(t *testing.T, file string) string {
 			fmt.Fprintf(&report, "%s %s\n", e.Kind, strings.TrimPrefix(e.Pos+": "+e.Msg, ": "))
 		}
 	}
-	res, err := session.Run(session.Options{Playbook: file, Vars: h.vars, AllowHost: h.allowHost, Paths: model.DefaultPaths, Emit: emit})
+	res, err := session.Run(session.Options{Playbook: file, Vars: h.vars, AllowHost: h.allowHost, Lib: h.lib, Paths: model.DefaultPaths, Emit: emit})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,6 +126,7 @@ func runPlaybook(t *testing.T, file string) string {
 type testHeader struct {
 	vars           map[string]string
 	allowHost      bool
+	lib            []string // "# --lib DIR": the library path
 	setup, cleanup [][]string
 }
 
@@ -145,6 +146,9 @@ func header(t *testing.T, file string) testHeader {
 		}
 		if line == "--allow-host" {
 			h.allowHost = true
+		}
+		if dir, ok := strings.CutPrefix(line, "--lib "); ok {
+			h.lib = append(h.lib, dir)
 		}
 		if args, ok := strings.CutPrefix(line, "setup: "); ok {
 			h.setup = append(h.setup, strings.Fields(args))

@@ -12,24 +12,34 @@ import (
 	"github.com/nsplay/nsplay/internal/kernel"
 	"github.com/nsplay/nsplay/internal/lab"
 	"github.com/nsplay/nsplay/internal/model"
+	"github.com/spf13/cobra"
 )
 
-func downFlags() *flagSet {
-	return newFlagSet("down", "LAB...", `Tears down labs that are up but not running: kept with 'nsplay run --keep', or
+func (c *cli) downCommand() *cobra.Command {
+	var all bool
+	cmd := c.command("down LAB... | --all", "tear down a lab kept with --keep or left by a crash", `Tears down labs that are up but not running: kept with 'nsplay run --keep', or
 left behind when nsplay was killed. It removes what the lab's journal lists
-(links, routes, addresses, files, namespaces), newest first, and nothing else.`)
+(links, routes, addresses, files, namespaces), newest first, and nothing else.
+
+With --all it tears down every lab on the machine: those whose journals are
+under /run/nsplay, by their journals, never by a pattern of names. A lab that
+an nsplay is still running is skipped, with a message, and down exits 2.`,
+		func(_ *cobra.Command, names []string) error {
+			switch {
+			case all && len(names) > 0:
+				return usageError{"down --all takes no lab names: it removes every lab; give either --all or the names"}
+			case !all && len(names) == 0:
+				return usageError{"down takes the names of the labs to remove (see 'nsplay ls'), or --all"}
+			}
+			return nil
+		},
+		noStatus(func(names []string) error { return downCmd(all, names, c.stdout, c.stderr) }))
+	cmd.Flags().BoolVar(&all, "all", false, "tear down every lab on the machine (skipping those still running)")
+	cmd.ValidArgsFunction = labArg
+	return cmd
 }
 
-func downCmd(args []string, stdout, stderr io.Writer) error {
-	fs := downFlags()
-	fs.help = stdout
-	names, err := fs.parse(args)
-	if err != nil {
-		return err
-	}
-	if len(names) == 0 {
-		return usageError{"down takes the names of the labs to remove (see 'nsplay ls')"}
-	}
+func downCmd(all bool, names []string, stdout, stderr io.Writer) error {
 	if os.Geteuid() != 0 {
 		return errors.New("down needs root to delete namespaces and links: run it with sudo")
 	}
@@ -38,9 +48,25 @@ func downCmd(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer b.Close()
+	if all {
+		labs, err := lab.List(model.DefaultPaths)
+		if err != nil {
+			return err
+		}
+		if len(labs) == 0 {
+			fmt.Fprintln(stdout, "no labs are up")
+			return nil
+		}
+		for _, l := range labs {
+			names = append(names, l.Name)
+		}
+	}
 	var errs []error
 	for _, name := range names {
 		err := lab.Down(name, b, model.DefaultPaths, func(msg string) { fmt.Fprintf(stdout, "down: %s\n", msg) })
+		if all && errors.Is(err, lab.ErrBusy) {
+			err = fmt.Errorf("lab %s skipped: %w", name, err)
+		}
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -50,33 +76,24 @@ func downCmd(args []string, stdout, stderr io.Writer) error {
 	return errors.Join(errs...)
 }
 
-func lsFlagSet(asJSON *bool) *flagSet {
-	fs := newFlagSet("ls", "[--json]", `Lists the labs that are up and their state: running (an nsplay is running
+func (c *cli) lsCommand() *cobra.Command {
+	var asJSON bool
+	cmd := c.command("ls [--json]", "list the labs that are up", `Lists the labs that are up and their state: running (an nsplay is running
 it), kept (with --keep), or orphaned (nsplay was killed), and the pid of the
 nsplay that holds a running lab. Remove kept and orphaned labs with 'nsplay
-down LAB'.`)
-	fs.BoolVar(asJSON, "json", false, "print JSON, one object per lab")
-	return fs
+down LAB'.`,
+		takes(none, "ls takes no arguments"),
+		noStatus(func([]string) error { return lsCmd(asJSON, c.stdout) }))
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON, one object per lab")
+	return cmd
 }
 
-func lsFlags() *flagSet { return lsFlagSet(new(bool)) }
-
-func lsCmd(args []string, stdout io.Writer) error {
-	asJSON := new(bool)
-	fs := lsFlagSet(asJSON)
-	fs.help = stdout
-	rest, err := fs.parse(args)
-	if err != nil {
-		return err
-	}
-	if len(rest) > 0 {
-		return usageError{"ls takes no arguments"}
-	}
+func lsCmd(asJSON bool, stdout io.Writer) error {
 	labs, err := lab.List(model.DefaultPaths)
 	if err != nil {
 		return err
 	}
-	if *asJSON {
+	if asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetEscapeHTML(false)
 		for _, l := range labs {

@@ -1,75 +1,87 @@
 package main
 
 import (
-	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
-// errHelpShown ends a command after -h printed its usage.
-var errHelpShown = errors.New("help shown")
-
-// flagSet is flag.FlagSet that also takes flags after positional arguments
-// (nsplay run lab.star --keep), as users of ip and containerlab expect.
-type flagSet struct {
-	*flag.FlagSet
-	help io.Writer // where -h prints the usage
+// cli is one command line being run: where its output goes, and what the
+// body of its command decided.
+type cli struct {
+	args           []string // the whole command line (run --sandbox runs it again)
+	stdout, stderr io.Writer
+	status         int  // the exit status the body chose
+	started        bool // the body ran: its error is not the command line's
+	// listed are the commands of the overview, in its order.
+	listed []*cobra.Command
 }
 
-func newFlagSet(name, synopsis, about string) *flagSet {
-	fs := &flagSet{FlagSet: flag.NewFlagSet(name, flag.ContinueOnError), help: os.Stdout}
-	fs.Usage = func() {
-		w := fs.Output()
-		fmt.Fprintf(w, "Usage: nsplay %s %s\n\n%s\n", name, synopsis, about)
-		if hasFlags(fs.FlagSet) {
-			fmt.Fprintln(w, "\nFlags:")
-			fs.PrintDefaults()
-		}
-	}
-	return fs
+// command makes a subcommand. use is its synopsis ("run [flags]
+// PLAYBOOK"), short its line in the overview and its man page's name line,
+// long its help text, args checks its positional arguments, and body does
+// the work once the flags are parsed: it returns the exit status and the
+// error to print.
+func (c *cli) command(use, short, long string, args cobra.PositionalArgs, body func(args []string) (int, error)) *cobra.Command {
+	return &cobra.Command{Use: use, Short: short, Long: long, Args: args,
+		RunE: func(_ *cobra.Command, args []string) error {
+			c.started = true
+			var err error
+			c.status, err = body(args)
+			return err
+		}}
 }
 
-func hasFlags(fs *flag.FlagSet) bool {
-	n := 0
-	fs.VisitAll(func(*flag.Flag) { n++ })
-	return n > 0
+// noStatus is the body of a command whose exit status is 0, or 2 on an
+// error.
+func noStatus(body func(args []string) error) func([]string) (int, error) {
+	return func(args []string) (int, error) { return exitOK, body(args) }
 }
 
-// parse parses flags wherever they stand and returns the positional arguments.
-func (fs *flagSet) parse(args []string) ([]string, error) {
-	fs.SetOutput(discard{})
-	var positional []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				fs.SetOutput(fs.help)
-				fs.Usage()
-				return nil, errHelpShown
-			}
-			return nil, usageError{fmt.Sprintf("%s: %s", fs.Name(), err)}
+// takes checks the number of positional arguments: ok tells whether it is
+// right, want says what the command takes, as its usage error.
+func takes(ok func(n int) bool, want string) cobra.PositionalArgs {
+	return func(_ *cobra.Command, args []string) error {
+		if !ok(len(args)) {
+			return usageError{want}
 		}
-		args = fs.Args()
-		if len(args) == 0 {
-			return positional, nil
-		}
-		if args[0] == "--" {
-			return append(positional, args[1:]...), nil
-		}
-		positional = append(positional, args[0])
-		args = args[1:]
+		return nil
 	}
 }
 
-type discard struct{}
+func one(n int) bool  { return n == 1 }
+func none(n int) bool { return n == 0 }
 
-func (discard) Write(p []byte) (int, error) { return len(p), nil }
+// flagError makes a flag that did not parse a usage error. A long flag
+// written with one dash, as nsplay took them before it used cobra
+// (-keep), is named in its two-dash form: one dash starts short flags,
+// and -keep is -k -e -e -p.
+func (c *cli) flagError(cmd *cobra.Command, err error) error {
+	for _, arg := range c.args {
+		if arg == "--" {
+			break
+		}
+		name, _, _ := strings.Cut(strings.TrimPrefix(arg, "-"), "=")
+		if strings.HasPrefix(arg, "-") && !strings.HasPrefix(arg, "--") && len(name) > 1 && cmd.Flags().Lookup(name) != nil {
+			return usageError{fmt.Sprintf("%s: a long flag takes two dashes: write -%s", arg, arg)}
+		}
+	}
+	if hint, ok := cmd.Annotations[flagErrorHint]; ok {
+		return usageError{err.Error() + "; " + hint}
+	}
+	return usageError{err.Error()}
+}
+
+// flagErrorHint is the annotation of a command that says more on a flag
+// that did not parse (exec: where its command's own flags go).
+const flagErrorHint = "nsplay.flagErrorHint"
 
 // timeoutFlag adds --timeout, the time a playbook may run, to a command.
-func timeoutFlag(fs *flagSet, d *time.Duration) {
+func timeoutFlag(fs *pflag.FlagSet, d *time.Duration) {
 	fs.DurationVar(d, "timeout", 0, "stop the playbook once it has run for `DURATION` (\"90s\", \"10m\"); the lab is torn down and nsplay exits 2 (default: no limit)")
 }
 
@@ -79,6 +91,11 @@ func checkTimeout(d time.Duration) error {
 		return usageError{fmt.Sprintf("--timeout %s is negative; give the time the playbook may run, like 90s", d)}
 	}
 	return nil
+}
+
+// definesFlag adds -D/--define, the playbook's variables, to a command.
+func definesFlag(fs *pflag.FlagSet, d defines) {
+	fs.VarP(d, "define", "D", "set a playbook variable: -D `name=value` is what var(\"name\", default) returns (repeatable)")
 }
 
 // defines collects -D name=value flags.
@@ -100,3 +117,6 @@ func (d defines) Set(s string) error {
 	d[name] = value
 	return nil
 }
+
+// Type is what the flag's value is, in the help.
+func (d defines) Type() string { return "name=value" }

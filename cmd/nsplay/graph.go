@@ -11,10 +11,13 @@ import (
 	"github.com/nsplay/nsplay/internal/lab"
 	"github.com/nsplay/nsplay/internal/model"
 	"github.com/nsplay/nsplay/internal/session"
+	"github.com/spf13/cobra"
 )
 
-func graphFlagSet(format *string) *flagSet {
-	fs := newFlagSet("graph", "[--format dot|mermaid] PLAYBOOK|LAB", `Draws a lab: its namespaces as clusters, its links with their kinds and
+func (c *cli) graphCommand() *cobra.Command {
+	var format string
+	var lib []string
+	cmd := c.command("graph [--format dot|mermaid] PLAYBOOK|LAB", "draw the lab of a playbook (from the model) or of a lab that is up", `Draws a lab: its namespaces as clusters, its links with their kinds and
 addresses as nodes, veth pairs and bridge ports as edges (loopback links are
 left out). Given a playbook (a file), it draws the lab the playbook builds,
 from nsplay's model, as 'nsplay plan' does: no root, nothing changes. Given
@@ -22,41 +25,38 @@ the name of a lab that is up, it draws that lab from the kernel (root).
 
 The output is Graphviz DOT by default (nsplay graph lab.star | dot -Tsvg
 > lab.svg), or a Mermaid flowchart with --format mermaid, which GitHub and
-many Markdown viewers draw.`)
-	fs.StringVar(format, "format", "dot", "`dot` or mermaid")
-	return fs
+many Markdown viewers draw.`,
+		takes(one, "graph takes one playbook or the name of one lab, e.g. nsplay graph playbooks/lxcbr0.star"),
+		noStatus(func(args []string) error { return graphCmd(format, lib, args[0], c.stdout) }))
+	cmd.Flags().StringVar(&format, "format", "dot", "`dot` or mermaid")
+	cmd.RegisterFlagCompletionFunc("format", cobra.FixedCompletions([]string{"dot", "mermaid"}, cobra.ShellCompDirectiveNoFileComp))
+	libFlag(cmd, &lib)
+	cmd.ValidArgsFunction = playbookArg
+	return cmd
 }
 
-func graphFlags() *flagSet { return graphFlagSet(new(string)) }
-
-func graphCmd(args []string, stdout io.Writer) error {
-	format := new(string)
-	fs := graphFlagSet(format)
-	fs.help = stdout
-	rest, err := fs.parse(args)
-	if err != nil {
-		return err
-	}
-	if len(rest) != 1 {
-		return usageError{"graph takes one playbook or the name of one lab, e.g. nsplay graph playbooks/lxcbr0.star"}
-	}
-	draw := map[string]func(io.Writer, string, model.Snapshot){"dot": drawDOT, "mermaid": drawMermaid}[*format]
+func graphCmd(format string, libs []string, arg string, stdout io.Writer) error {
+	draw := map[string]func(io.Writer, string, model.Snapshot){"dot": drawDOT, "mermaid": drawMermaid}[format]
 	if draw == nil {
-		return usageError{fmt.Sprintf("graph: --format %q: use dot or mermaid", *format)}
+		return usageError{fmt.Sprintf("graph: --format %q: use dot or mermaid", format)}
 	}
-	snap, err := graphSnapshot(rest[0])
+	lib, err := libraryPath(libs)
 	if err != nil {
 		return err
 	}
-	draw(stdout, rest[0], snap)
+	snap, err := graphSnapshot(arg, lib)
+	if err != nil {
+		return err
+	}
+	draw(stdout, arg, snap)
 	return nil
 }
 
 // graphSnapshot is the state to draw: a playbook's lab from the model, or
 // a lab that is up from the kernel.
-func graphSnapshot(arg string) (model.Snapshot, error) {
+func graphSnapshot(arg string, lib []string) (model.Snapshot, error) {
 	if st, err := os.Stat(arg); err == nil && !st.IsDir() {
-		res, err := session.Run(session.Options{Playbook: arg, Plan: true, Paths: session.PlanPaths(), Snapshot: true})
+		res, err := session.Run(session.Options{Playbook: arg, Plan: true, Paths: session.PlanPaths(), Snapshot: true, Lib: lib})
 		if err != nil {
 			return model.Snapshot{}, err
 		}

@@ -22,8 +22,8 @@ var errUnknownTopic = errors.New("no such command or builtin")
 // such as "bridge" or "link.set_up" for one entry, and a kind of handle
 // ("link", "netns", "route", "process") or "expect" for its members too.
 // An unknown topic is an error that wraps errUnknownTopic and names the
-// closest names.
-func helpTopic(w io.Writer, topic string) error {
+// closest names and the commands.
+func helpTopic(w io.Writer, topic string, commands []string) error {
 	if topic == "builtins" {
 		printReference(w)
 		return nil
@@ -35,7 +35,7 @@ func helpTopic(w io.Writer, topic string) error {
 		if close := closeNames(topic); len(close) > 0 {
 			hint = " (did you mean " + strings.Join(close, ", ") + "?)"
 		}
-		return fmt.Errorf("no help for %q: %w%s; 'nsplay help' lists the commands and 'nsplay help builtins' the builtins", topic, errUnknownTopic, hint)
+		return fmt.Errorf("no help for %q: %w%s; the commands are %s, and 'nsplay help builtins' lists the builtins", topic, errUnknownTopic, hint, strings.Join(commands, ", "))
 	}
 	if ok {
 		fmt.Fprintf(w, "%s\n\n%s\n", e.Signature, e.Summary)

@@ -9,8 +9,11 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
+	"strings"
 
 	"github.com/nsplay/nsplay/internal/kernel"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -40,9 +43,14 @@ Usage:
                                 draw the lab of a playbook (from the model) or of a lab that is up
   nsplay test [flags] PATH...   run playbooks sandboxed and compare with golden files
   nsplay show [--json] LAB      print the live state of a lab that is up
+  nsplay exec LAB NODE -- CMD...
+                                run a command in namespace NODE of a lab that is up
+  nsplay shell LAB NODE         start a shell in namespace NODE of a lab that is up
   nsplay monitor [--json] [LAB] print changes to namespaces, links, addresses, routes
-  nsplay down LAB...            tear down a lab kept with --keep or left by a crash
+  nsplay down LAB... | --all    tear down a lab kept with --keep or left by a crash
   nsplay ls [--json]            list the labs that are up
+  nsplay completion bash|zsh|fish
+                                print the shell's completion script
   nsplay version                print the version
   nsplay help [COMMAND]         explain a command and its flags
   nsplay help builtins|NAME     list the playbook language's builtins, or explain one
@@ -62,85 +70,165 @@ func main() {
 
 // nsplay runs one command line and returns the exit status.
 func nsplay(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		printUsage(stderr)
-		return exitError
+	if args == nil {
+		args = []string{} // not nil, which cobra takes for os.Args[1:]
 	}
-	var err error
-	status := exitOK
-	switch cmd, rest := args[0], args[1:]; cmd {
-	case "run":
-		status, err = runCmd(rest, stdout, stderr)
-	case "test":
-		status, err = testCmd(rest, stdout, stderr)
-	case "plan":
-		status, err = planCmd(rest, stdout, stderr)
-	case "graph":
-		err = graphCmd(rest, stdout)
-	case "golden":
-		status, err = goldenCmd(rest, stdout, stderr)
-	case "show":
-		err = showCmd(rest, stdout)
-	case "monitor":
-		err = monitorCmd(rest, stdout, stderr)
-	case "down":
-		err = downCmd(rest, stdout, stderr)
-	case "ls":
-		err = lsCmd(rest, stdout)
-	case "version", "--version":
-		fmt.Fprintf(stdout, "nsplay %s\n", versionString())
-	case "help", "-h", "-help", "--help":
-		err = helpCmd(rest, stdout)
-	default:
-		err = usageError{fmt.Sprintf("unknown command %q", cmd)}
-	}
+	c := &cli{args: args, stdout: stdout, stderr: stderr}
+	root := c.root()
+	root.SetArgs(args)
+	cmd, err := root.ExecuteC()
 	var ue usageError
 	switch {
-	case errors.As(err, &ue):
-		fmt.Fprintf(stderr, "nsplay: %s\nRun 'nsplay help' for usage.\n", ue.msg)
+	case err == nil:
+		return c.status
+	case errors.As(err, &ue) || !c.started:
+		// Cobra's own errors (an unknown command, a flag that does not
+		// parse) come before the body runs: the command line's.
+		fmt.Fprintf(stderr, "nsplay: %s\nRun '%s' for usage.\n", err, helpFor(cmd))
 		return exitError
-	case errors.Is(err, errHelpShown):
-		return exitOK
-	case err != nil:
-		fmt.Fprintf(stderr, "nsplay: %s\n", err)
-		if status == exitOK {
-			status = exitError
-		}
 	}
-	return status
+	fmt.Fprintf(stderr, "nsplay: %s\n", err)
+	if c.status == exitOK {
+		return exitError
+	}
+	return c.status
 }
 
-func helpCmd(args []string, stdout io.Writer) error {
-	if len(args) == 0 {
-		printUsage(stdout)
-		return nil
-	}
-	for name, fs := range map[string]func() *flagSet{"run": runFlags, "plan": planFlags, "graph": graphFlags, "test": testFlags, "show": showFlags, "monitor": monitorFlags, "down": downFlags, "ls": lsFlags} {
-		if name == args[0] {
-			f := fs()
-			f.SetOutput(stdout)
-			f.Usage()
+// root is the command tree: nsplay and its commands, in the overview's
+// order.
+func (c *cli) root() *cobra.Command {
+	root := &cobra.Command{Use: "nsplay", Short: "run playbooks that build network labs of Linux namespaces",
+		Long: usage, Version: versionString(), SilenceErrors: true, SilenceUsage: true,
+		RunE: func(*cobra.Command, []string) error {
+			c.started, c.status = true, exitError
+			c.printUsage(c.stderr)
 			return nil
+		}}
+	root.SetOut(c.stdout)
+	root.SetErr(c.stderr)
+	root.Flags().Bool("version", false, "print the version") // no -v: cobra's default
+	root.SetVersionTemplate("nsplay {{.Version}}\n")
+	root.SetFlagErrorFunc(c.flagError)
+	root.SetHelpFunc(c.help)
+	c.listed = []*cobra.Command{c.runCommand(), c.planCommand(), c.graphCommand(), c.testCommand(), c.showCommand(),
+		c.execCommand(), c.shellCommand(), c.monitorCommand(), c.downCommand(), c.lsCommand(), c.versionCommand()}
+	root.AddCommand(c.listed...)
+	root.AddCommand(c.goldenCommand())
+	root.SetHelpCommand(c.helpCommand(root))
+	completionCommand(root)
+	return root
+}
+
+// completionCommand completes cobra's nsplay completion SHELL: without a
+// shell, or with another word, it is a usage error, as a missing or an
+// extra argument is for every command.
+func completionCommand(root *cobra.Command) {
+	root.InitDefaultCompletionCmd()
+	cmd, _, err := root.Find([]string{"completion"})
+	if err != nil {
+		panic(err) // cobra made it just now
+	}
+	cmd.Use, cmd.Short = "completion bash|zsh|fish|powershell", "print the shell's completion script"
+	cmd.RunE = func(*cobra.Command, []string) error {
+		return usageError{"completion takes the name of a shell: bash, zsh, fish or powershell, e.g. source <(nsplay completion bash)"}
+	}
+}
+
+// helpFor is the command that explains cmd.
+func helpFor(cmd *cobra.Command) string {
+	if cmd == nil || !cmd.HasParent() || cmd.Name() == "help" {
+		return "nsplay help"
+	}
+	return "nsplay help " + strings.TrimPrefix(cmd.CommandPath(), cmd.Root().Name()+" ")
+}
+
+func (c *cli) versionCommand() *cobra.Command {
+	return c.command("version", "print the version", "Prints nsplay's version and the Go version it was built with.",
+		takes(none, "version takes no arguments"), noStatus(func([]string) error {
+			fmt.Fprintf(c.stdout, "nsplay %s\n", versionString())
+			return nil
+		}))
+}
+
+// help prints the help of a command on its output (stdout): the overview
+// for nsplay itself; else the synopsis, the text and the flags.
+func (c *cli) help(cmd *cobra.Command, _ []string) {
+	w := cmd.OutOrStdout()
+	if !cmd.HasParent() {
+		c.printUsage(w)
+		return
+	}
+	text := cmd.Long
+	if text == "" {
+		text = cmd.Short
+	}
+	fmt.Fprintf(w, "Usage: %s %s\n\n%s\n", cmd.Parent().CommandPath(), cmd.Use, strings.TrimSuffix(text, "\n"))
+	if cmd.HasAvailableSubCommands() {
+		fmt.Fprintln(w, "\nCommands:")
+		for _, sub := range cmd.Commands() {
+			if sub.IsAvailableCommand() {
+				fmt.Fprintf(w, "  %-12s %s\n", sub.Name(), sub.Short)
+			}
 		}
 	}
-	if args[0] == "version" {
-		fmt.Fprintln(stdout, "Usage: nsplay version\n\nPrints nsplay's version and the Go version it was built with.")
-		return nil
+	if flags := cmd.LocalFlags(); flags.HasAvailableFlags() {
+		fmt.Fprintf(w, "\nFlags:\n%s", flags.FlagUsages())
 	}
-	return helpTopic(stdout, args[0])
+}
+
+// helpCommand is nsplay help [TOPIC]: the help of a command, or of a
+// topic that is no command (helpTopic).
+func (c *cli) helpCommand(root *cobra.Command) *cobra.Command {
+	cmd := c.command("help [COMMAND]", "explain a command and its flags",
+		"Prints the help of a command: what it does, what it takes and its flags; without one, the overview of all commands.",
+		cobra.ArbitraryArgs, noStatus(func(args []string) error {
+			if len(args) == 0 {
+				c.printUsage(c.stdout)
+				return nil
+			}
+			if sub, rest, err := root.Find(args); err == nil && sub != root && len(rest) == 0 {
+				sub.InitDefaultHelpFlag() // shown in its flags, as with --help
+				return sub.Help()
+			}
+			err := helpTopic(c.stdout, strings.Join(args, " "), commandNames(root))
+			if errors.Is(err, errUnknownTopic) {
+				return usageError{err.Error()} // the command line's mistake
+			}
+			return err
+		}))
+	cmd.ValidArgsFunction = func(_ *cobra.Command, args []string, _ string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		if len(args) > 0 {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		return commandNames(root), cobra.ShellCompDirectiveNoFileComp
+	}
+	return cmd
+}
+
+// commandNames are the commands a user may give, in the overview's order.
+func commandNames(root *cobra.Command) []string {
+	var names []string
+	for _, cmd := range root.Commands() {
+		if cmd.IsAvailableCommand() {
+			names = append(names, cmd.Name())
+		}
+	}
+	return names
 }
 
 // printUsage prints the overview and the flags of every command.
-func printUsage(w io.Writer) {
+func (c *cli) printUsage(w io.Writer) {
 	fmt.Fprint(w, usage)
-	for _, c := range []struct {
-		name  string
-		flags func() *flagSet
-	}{{"run", runFlags}, {"plan", planFlags}, {"graph", graphFlags}, {"test", testFlags}, {"show", showFlags}, {"monitor", monitorFlags}, {"ls", lsFlags}} {
-		fs := c.flags()
-		fs.SetOutput(w)
-		fmt.Fprintf(w, "\nFlags of %s:\n", c.name)
-		fs.PrintDefaults()
+	for _, cmd := range c.listed {
+		fs := pflag.NewFlagSet(cmd.Name(), pflag.ContinueOnError)
+		cmd.LocalFlags().VisitAll(func(f *pflag.Flag) {
+			if f.Name != "help" { // every command has it
+				fs.AddFlag(f)
+			}
+		})
+		if fs.HasAvailableFlags() {
+			fmt.Fprintf(w, "\nFlags of %s:\n%s", cmd.Name(), fs.FlagUsages())
+		}
 	}
 }
 

@@ -486,13 +486,13 @@ func TestCommandLine(t *testing.T) {
 	}{
 		{[]string{}, exitError, "", "Usage:"},
 		{[]string{"help"}, exitOK, "nsplay run [flags] PLAYBOOK", ""},
-		{[]string{"--help"}, exitOK, "-allow-host", ""},
-		{[]string{"help", "run"}, exitOK, "-allow-host", ""},
-		{[]string{"run", "-h"}, exitOK, "-D name=value", ""},
+		{[]string{"--help"}, exitOK, "--allow-host", ""},
+		{[]string{"help", "run"}, exitOK, "--allow-host", ""},
+		{[]string{"run", "-h"}, exitOK, "-D, --define name=value", ""},
 		{[]string{"version"}, exitOK, "nsplay " + version, ""},
 		{[]string{"frobnicate"}, exitError, "", `unknown command "frobnicate"`},
 		{[]string{"run"}, exitError, "", "run takes one playbook"},
-		{[]string{"run", "--nosuch", tutorial}, exitError, "", "flag provided but not defined: -nosuch"},
+		{[]string{"run", "--nosuch", tutorial}, exitError, "", "unknown flag: --nosuch"},
 		{[]string{"run", "-D", "novalue", tutorial}, exitError, "", `want name=value, got "novalue"`},
 		{[]string{"run", "nosuch.star"}, exitError, "", "playbook nosuch.star: stat nosuch.star: no such file or directory"},
 		{[]string{"run", "../../playbooks"}, exitError, "", "playbook ../../playbooks is a folder; give one .star file, or run every playbook in it with nsplay test ../../playbooks"},
@@ -506,7 +506,7 @@ func TestCommandLine(t *testing.T) {
 		}
 	}
 	stdout, _, _ := run(t, "help", "run")
-	for _, flag := range []string{"-D", "-name", "-keep", "-allow-host", "-json"} {
+	for _, flag := range []string{"-D, --define", "    --name", "-k, --keep", "    --allow-host", "    --json"} {
 		if !strings.Contains(stdout, "  "+flag) {
 			t.Errorf("help run does not explain %s:\n%s", flag, stdout)
 		}

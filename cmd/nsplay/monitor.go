@@ -17,22 +17,25 @@ import (
 	"github.com/nsplay/nsplay/internal/kernel"
 	"github.com/nsplay/nsplay/internal/lab"
 	"github.com/nsplay/nsplay/internal/model"
+	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
 )
 
-func monitorFlagSet(asJSON *bool) *flagSet {
-	fs := newFlagSet("monitor", "[--json] [LAB]", `Prints changes as the kernel makes them, like 'ip monitor' and 'ip netns
+func (c *cli) monitorCommand() *cobra.Command {
+	var asJSON bool
+	cmd := c.command("monitor [--json] [LAB]", "print changes to namespaces, links, addresses, routes", `Prints changes as the kernel makes them, like 'ip monitor' and 'ip netns
 monitor' together: namespaces added and deleted, and links, addresses and
 routes added, changed and deleted, in the host and in every named namespace,
 including namespaces made while it runs. With LAB, only that lab's: its
 namespaces, and in the host its links and what goes through them; the lab
 need not be up yet. Changes within one namespace come in the order the
-kernel made them. Runs until interrupted (Ctrl-C).`)
-	fs.BoolVar(asJSON, "json", false, "print each change as a JSON object: time, ns, kind, action, text")
-	return fs
+kernel made them. Runs until interrupted (Ctrl-C).`,
+		takes(func(n int) bool { return n <= 1 }, "monitor takes at most one lab name"),
+		noStatus(func(args []string) error { return monitorCmd(asJSON, args, c.stdout, c.stderr) }))
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print each change as a JSON object: time, ns, kind, action, text")
+	cmd.ValidArgsFunction = labArg
+	return cmd
 }
-
-func monitorFlags() *flagSet { return monitorFlagSet(new(bool)) }
 
 // change is one line of the monitor's output.
 type change struct {
@@ -43,17 +46,7 @@ type change struct {
 	Text   string    `json:"text"`
 }
 
-func monitorCmd(args []string, stdout, stderr io.Writer) error {
-	asJSON := new(bool)
-	fs := monitorFlagSet(asJSON)
-	fs.help = stdout
-	rest, err := fs.parse(args)
-	if err != nil {
-		return err
-	}
-	if len(rest) > 1 {
-		return usageError{"monitor takes at most one lab name"}
-	}
+func monitorCmd(asJSON bool, rest []string, stdout, stderr io.Writer) error {
 	if os.Geteuid() != 0 {
 		return errors.New("monitor needs root to watch namespaces: run it with sudo")
 	}
@@ -61,6 +54,7 @@ func monitorCmd(args []string, stdout, stderr io.Writer) error {
 	if len(rest) == 1 {
 		m.lab = rest[0]
 	}
+	var err error
 	if m.host, err = kernel.Current(); err != nil {
 		return err
 	}
@@ -109,7 +103,7 @@ func monitorCmd(args []string, stdout, stderr io.Writer) error {
 			if !show {
 				continue
 			}
-			if *asJSON {
+			if asJSON {
 				enc.Encode(c)
 			} else if c.Kind == "changes" {
 				fmt.Fprintf(stdout, "%s: %s\n", c.NS, c.Text)

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/nsplay/nsplay/internal/session"
+	"github.com/spf13/cobra"
 )
 
 type planOptions struct {
@@ -12,10 +13,12 @@ type planOptions struct {
 	name    string
 	report  reportOptions
 	timeout time.Duration
+	lib     []string
 }
 
-func planFlagSet(o *planOptions) *flagSet {
-	fs := newFlagSet("plan", "[flags] PLAYBOOK", `Runs the playbook against nsplay's in-memory model of namespaces, links,
+func (c *cli) planCommand() *cobra.Command {
+	var o planOptions
+	cmd := c.command("plan [flags] PLAYBOOK", "print what run would do and check it against a model; no root", `Runs the playbook against nsplay's in-memory model of namespaces, links,
 addresses and routes instead of the kernel: it prints the step lines 'nsplay
 run' would print, then evaluates the checks against the model. Any user may
 run it; nothing on the machine changes (no namespace, link, file, journal or
@@ -30,39 +33,36 @@ printed and its exit status, spawned processes, round-trip times, listening
 sockets - are unknown: a check that touches one is UNDECIDED, neither passed
 nor failed, and a branch on one is reported at its position. The summary
 counts passed, failed and undecided checks; the exit status is 1 when a
-decided check failed, 2 on an error, 0 otherwise.`)
+decided check failed, 2 on an error, 0 otherwise.`,
+		takes(one, "plan takes one playbook, e.g. nsplay plan playbooks/lxcbr0.star"),
+		func(args []string) (int, error) { return planCmd(o, args[0], c.stdout, c.stderr) })
+	fs := cmd.Flags()
 	o.vars = defines{}
-	fs.Var(o.vars, "D", "set a playbook variable: -D `name=value` is what var(\"name\", default) returns (repeatable)")
+	definesFlag(fs, o.vars)
 	fs.StringVar(&o.name, "name", "", "call the lab `LAB` (default: the playbook's file name without .star)")
 	reportFlags(fs, &o.report)
 	timeoutFlag(fs, &o.timeout)
-	return fs
+	libFlag(cmd, &o.lib)
+	cmd.ValidArgsFunction = playbookArg
+	return cmd
 }
 
-func planFlags() *flagSet { return planFlagSet(&planOptions{}) }
-
-func planCmd(args []string, stdout, stderr io.Writer) (int, error) {
-	var o planOptions
-	fs := planFlagSet(&o)
-	fs.help = stdout
-	rest, err := fs.parse(args)
-	if err != nil {
-		return exitError, err
-	}
-	if len(rest) != 1 {
-		return exitError, usageError{"plan takes one playbook, e.g. nsplay plan playbooks/lxcbr0.star"}
-	}
+func planCmd(o planOptions, file string, stdout, stderr io.Writer) (int, error) {
 	if err := checkTimeout(o.timeout); err != nil {
 		return exitError, err
 	}
-	if err := checkPlaybookFile(rest[0]); err != nil {
-		return exitError, err
-	}
-	out, err := newReport(o.report, rest[0], stdout, stderr)
+	lib, err := libraryPath(o.lib)
 	if err != nil {
 		return exitError, err
 	}
-	res, err := session.Run(session.Options{Playbook: rest[0], Name: o.name, Vars: o.vars, Plan: true,
-		Paths: session.PlanPaths(), Emit: out.event, Opened: out.opened, Timeout: o.timeout})
+	if err := checkPlaybookFile(file); err != nil {
+		return exitError, err
+	}
+	out, err := newReport(o.report, file, stdout, stderr)
+	if err != nil {
+		return exitError, err
+	}
+	res, err := session.Run(session.Options{Playbook: file, Name: o.name, Vars: o.vars, Plan: true,
+		Paths: session.PlanPaths(), Emit: out.event, Opened: out.opened, Timeout: o.timeout, Lib: lib})
 	return reported(out, o.report, res, err, false, stderr)
 }

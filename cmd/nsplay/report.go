@@ -10,6 +10,7 @@ import (
 	"github.com/nsplay/nsplay/internal/lab"
 	"github.com/nsplay/nsplay/internal/session"
 	"github.com/nsplay/nsplay/interp"
+	"github.com/spf13/pflag"
 )
 
 // The formats of --format. A report on stdout is only the report: in the
@@ -25,11 +26,10 @@ type reportOptions struct {
 }
 
 // reportFlags adds --format, --json and -q/--quiet to a command.
-func reportFlags(fs *flagSet, o *reportOptions) {
+func reportFlags(fs *pflag.FlagSet, o *reportOptions) {
 	fs.StringVar(&o.format, "format", "", "write the report as `FORMAT`: text (lines for people), json (one JSON object a line), junit (JUnit XML at the end) or tap (TAP 14, as it happens); the junit and tap reports alone go to stdout, the text lines to stderr (default text)")
 	fs.BoolVar(&o.json, "json", false, "the short form of --format json")
-	fs.BoolVar(&o.quiet, "q", false, "quiet: of the text lines, print only the checks that did not pass, warnings and the summary")
-	fs.BoolVar(&o.quiet, "quiet", false, "the long form of -q")
+	fs.BoolVarP(&o.quiet, "quiet", "q", false, "of the text lines, print only the checks that did not pass, warnings and the summary")
 }
 
 // resolve is the format the flags ask for; --json and another --format

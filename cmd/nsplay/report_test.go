@@ -37,7 +37,7 @@ func TestFormatFlags(t *testing.T) {
 		}
 	}
 	stdout, _, _ := run(t, "help", "run")
-	for _, flag := range []string{"-format FORMAT", "-q\t", "-quiet\n"} {
+	for _, flag := range []string{"    --format FORMAT", "-q, --quiet "} {
 		if !strings.Contains(stdout, "  "+flag) {
 			t.Errorf("help run does not explain %s:\n%s", flag, stdout)
 		}

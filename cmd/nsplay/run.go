@@ -11,6 +11,7 @@ import (
 	"github.com/nsplay/nsplay/internal/sandbox"
 	"github.com/nsplay/nsplay/internal/session"
 	"github.com/nsplay/nsplay/interp"
+	"github.com/spf13/cobra"
 )
 
 type runOptions struct {
@@ -21,10 +22,12 @@ type runOptions struct {
 	report    reportOptions
 	sandbox   bool
 	timeout   time.Duration
+	lib       []string
 }
 
-func runFlagSet(o *runOptions) *flagSet {
-	fs := newFlagSet("run", "[flags] PLAYBOOK", `Builds the lab PLAYBOOK describes in real namespaces, runs its checks against
+func (c *cli) runCommand() *cobra.Command {
+	var o runOptions
+	cmd := c.command("run [flags] PLAYBOOK", "build the lab, run its checks, tear it down", `Builds the lab PLAYBOOK describes in real namespaces, runs its checks against
 the live kernel, prints one line per step and per check, and ends with the
 line "N passed, M failed". The lab is then torn down, also on an error and on
 SIGINT, SIGTERM or SIGHUP, unless --keep is given.
@@ -40,35 +43,33 @@ and everything in it are gone. Any user may use it: an unprivileged user gets
 a user namespace in which they are root. Use it for tests, CI and trying
 recipes; run without it for a lab you want to reach from the host. It keeps
 the lab off the machine's network, /run and /etc, but is no security
-boundary: a command a playbook runs as root can still write other files.`)
+boundary: a command a playbook runs as root can still write other files.`,
+		takes(one, "run takes one playbook, e.g. nsplay run playbooks/lxcbr0.star"),
+		func(args []string) (int, error) { return runCmd(o, args[0], c.args, c.stdout, c.stderr) })
+	fs := cmd.Flags()
 	o.vars = defines{}
-	fs.Var(o.vars, "D", "set a playbook variable: -D `name=value` is what var(\"name\", default) returns (repeatable)")
+	definesFlag(fs, o.vars)
 	fs.StringVar(&o.name, "name", "", "call the lab `LAB` (default: the playbook's file name without .star)")
-	fs.BoolVar(&o.keep, "keep", false, "leave the lab up after the run (also after an error or a signal); remove it later with 'nsplay down LAB'")
+	fs.BoolVarP(&o.keep, "keep", "k", false, "leave the lab up after the run (also after an error or a signal); remove it later with 'nsplay down LAB'")
 	fs.BoolVar(&o.allowHost, "allow-host", false, "let the playbook change and delete objects it did not create (host links, routes, addresses; never a namespace)")
 	reportFlags(fs, &o.report)
 	fs.BoolVar(&o.sandbox, "sandbox", false, "run in a private sandbox (network, mount, PID, UTS, IPC and cgroup namespaces) that nothing outlives; works without root")
 	timeoutFlag(fs, &o.timeout)
-	return fs
+	libFlag(cmd, &o.lib)
+	cmd.ValidArgsFunction = playbookArg
+	return cmd
 }
 
-func runFlags() *flagSet { return runFlagSet(&runOptions{}) }
-
-func runCmd(args []string, stdout, stderr io.Writer) (int, error) {
-	var o runOptions
-	fs := runFlagSet(&o)
-	fs.help = stdout
-	rest, err := fs.parse(args)
-	if err != nil {
-		return exitError, err
-	}
-	if len(rest) != 1 {
-		return exitError, usageError{"run takes one playbook, e.g. nsplay run playbooks/lxcbr0.star"}
-	}
+// runCmd runs the playbook file; args is the whole command line, which
+// --sandbox runs again inside the sandbox.
+func runCmd(o runOptions, file string, args []string, stdout, stderr io.Writer) (int, error) {
 	if err := checkTimeout(o.timeout); err != nil {
 		return exitError, err
 	}
-	file := rest[0]
+	lib, err := libraryPath(o.lib)
+	if err != nil {
+		return exitError, err
+	}
 	if err := checkPlaybookFile(file); err != nil {
 		return exitError, err
 	}
@@ -80,7 +81,7 @@ func runCmd(args []string, stdout, stderr io.Writer) (int, error) {
 			return exitError, err
 		}
 	} else if o.sandbox {
-		return sandbox.Run(append([]string{"run"}, args...))
+		return sandbox.Run(args)
 	}
 
 	if os.Geteuid() != 0 {
@@ -91,7 +92,7 @@ func runCmd(args []string, stdout, stderr io.Writer) (int, error) {
 		return exitError, err
 	}
 	res, err := session.Run(session.Options{Playbook: file, Name: o.name, Vars: o.vars, Keep: o.keep,
-		AllowHost: o.allowHost, Paths: model.DefaultPaths, Emit: out.event, Opened: out.opened, Timeout: o.timeout})
+		AllowHost: o.allowHost, Paths: model.DefaultPaths, Emit: out.event, Opened: out.opened, Timeout: o.timeout, Lib: lib})
 	return reported(out, o.report, res, err, o.keep, stderr)
 }
 

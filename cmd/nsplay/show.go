@@ -14,31 +14,24 @@ import (
 	"github.com/nsplay/nsplay/internal/kernel"
 	"github.com/nsplay/nsplay/internal/lab"
 	"github.com/nsplay/nsplay/internal/model"
+	"github.com/spf13/cobra"
 )
 
-func showFlagSet(asJSON *bool) *flagSet {
-	fs := newFlagSet("show", "[--json] LAB", `Prints the live state of a lab that is up (kept with --keep, running, or
+func (c *cli) showCommand() *cobra.Command {
+	var asJSON bool
+	cmd := c.command("show [--json] LAB", "print the live state of a lab that is up", `Prints the live state of a lab that is up (kept with --keep, running, or
 orphaned): its links, addresses, routes, the sysctls and NAT rules it set,
 and its /etc/netns files, read from the kernel now, as tables like
 'containerlab inspect'. --json prints the same fields as state() in a
-playbook.`)
-	fs.BoolVar(asJSON, "json", false, "print the state as JSON, with the fields of state()")
-	return fs
+playbook.`,
+		takes(one, "show takes the name of one lab (see 'nsplay ls')"),
+		noStatus(func(args []string) error { return showCmd(asJSON, args[0], c.stdout) }))
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the state as JSON, with the fields of state()")
+	cmd.ValidArgsFunction = labArg
+	return cmd
 }
 
-func showFlags() *flagSet { return showFlagSet(new(bool)) }
-
-func showCmd(args []string, stdout io.Writer) error {
-	asJSON := new(bool)
-	fs := showFlagSet(asJSON)
-	fs.help = stdout
-	rest, err := fs.parse(args)
-	if err != nil {
-		return err
-	}
-	if len(rest) != 1 {
-		return usageError{"show takes the name of one lab (see 'nsplay ls')"}
-	}
+func showCmd(asJSON bool, name string, stdout io.Writer) error {
 	if os.Geteuid() != 0 {
 		return errors.New("show needs root to read the lab's namespaces: run it with sudo")
 	}
@@ -47,7 +40,7 @@ func showCmd(args []string, stdout io.Writer) error {
 		return err
 	}
 	defer b.Close()
-	l, err := lab.Inspect(rest[0], b, model.DefaultPaths)
+	l, err := lab.Inspect(name, b, model.DefaultPaths)
 	if err != nil {
 		return err
 	}
@@ -55,7 +48,7 @@ func showCmd(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if *asJSON {
+	if asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		enc.SetEscapeHTML(false)

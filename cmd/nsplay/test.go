@@ -20,6 +20,7 @@ import (
 	"github.com/nsplay/nsplay/internal/sandbox"
 	"github.com/nsplay/nsplay/internal/session"
 	"github.com/nsplay/nsplay/interp"
+	"github.com/spf13/cobra"
 	"go.starlark.net/syntax"
 )
 
@@ -32,10 +33,13 @@ type testOptions struct {
 	run           string
 	jobs          int
 	report        reportOptions
+	lib           []string // --lib
+	libPath       []string // the library path: --lib, then NSPLAY_PATH
 }
 
-func testFlagSet(o *testOptions) *flagSet {
-	fs := newFlagSet("test", "[--update | --update-failing] [--golden DIR] [--timeout DURATION] [-D name=value]... [--run REGEXP] [-j N] [--format FORMAT] [-q] [PLAYBOOK or DIR]...", `Runs each playbook in a sandbox of its own, takes the lab's state at the end
+func (c *cli) testCommand() *cobra.Command {
+	var o testOptions
+	cmd := c.command("test [--update | --update-failing] [--golden DIR] [--timeout DURATION] [-D name=value]... [--run REGEXP] [-j N] [--format FORMAT] [-q] [PLAYBOOK or DIR]...", "run playbooks sandboxed and compare with golden files", `Runs each playbook in a sandbox of its own, takes the lab's state at the end
 of the playbook, adds the report of its checks, and compares that with the
 playbook's golden file: NAME.golden beside NAME.star, or in the folder given
 by --golden. A difference is printed as a unified diff (-golden +now). A
@@ -49,33 +53,33 @@ statement changes nothing; round-trip times and MAC
 addresses in check messages are written as "N ms" and "MAC". Create or
 rewrite them with --update. A run with a failed check or an error is not
 written by --update (it is a FAIL): --update-failing writes it too, for a
-golden file that is meant to record a failure.`)
+golden file that is meant to record a failure.`,
+		cobra.ArbitraryArgs, func(args []string) (int, error) { return testCmd(o, args, c.stdout, c.stderr) })
+	fs := cmd.Flags()
 	fs.BoolVar(&o.update, "update", false, "write the golden files of runs whose checks all pass, instead of comparing")
 	fs.BoolVar(&o.updateFailing, "update-failing", false, "like --update, and write the golden files of runs with a failed check or an error too")
 	fs.StringVar(&o.golden, "golden", "", "keep the golden files in `DIR` (it must exist) instead of beside the playbooks")
 	timeoutFlag(fs, &o.timeout)
 	o.vars = defines{}
-	fs.Var(o.vars, "D", "set a playbook variable in every playbook: -D `name=value` is what var(\"name\", default) returns (repeatable)")
+	definesFlag(fs, o.vars)
 	fs.StringVar(&o.run, "run", "", "test only the playbooks whose name (the file name without .star) matches `REGEXP`")
-	fs.IntVar(&o.jobs, "j", 1, "run `N` playbooks at a time, each in its sandbox; the output stays in the order of the playbooks")
+	fs.IntVarP(&o.jobs, "jobs", "j", 1, "run `N` playbooks at a time, each in its sandbox; the output stays in the order of the playbooks")
 	reportFlags(fs, &o.report)
-	return fs
+	libFlag(cmd, &o.lib)
+	cmd.MarkFlagDirname("golden")
+	cmd.ValidArgsFunction = playbookPaths
+	return cmd
 }
 
-func testFlags() *flagSet { return testFlagSet(&testOptions{}) }
-
-func testCmd(args []string, stdout, stderr io.Writer) (int, error) {
-	var o testOptions
-	fs := testFlagSet(&o)
-	fs.help = stdout
-	rest, err := fs.parse(args)
-	if err != nil {
-		return exitError, err
-	}
+func testCmd(o testOptions, rest []string, stdout, stderr io.Writer) (int, error) {
 	if len(rest) == 0 {
 		rest = []string{"."}
 	}
 	if err := checkTimeout(o.timeout); err != nil {
+		return exitError, err
+	}
+	var err error
+	if o.libPath, err = libraryPath(o.lib); err != nil {
 		return exitError, err
 	}
 	files, err := playbooks(rest)
@@ -151,7 +155,14 @@ func testPlaybook(ctx context.Context, file, golden string, o testOptions, emit 
 	if err != nil {
 		return broken(": " + err.Error())
 	}
-	cmd, err := sandbox.Command(append(append([]string{"golden", "--timeout", o.timeout.String()}, o.vars.args()...), abs)...)
+	// The golden half runs in the playbook's folder: the library path is
+	// given relative to it, so that the positions of recipes in golden
+	// files are the same on every machine.
+	args := append([]string{"golden", "--timeout", o.timeout.String()}, o.vars.args()...)
+	for _, dir := range relativeTo(filepath.Dir(abs), o.libPath) {
+		args = append(args, "--lib", dir)
+	}
+	cmd, err := sandbox.Command(append(args, abs)...)
 	if err != nil {
 		return broken(": " + err.Error())
 	}
@@ -209,6 +220,9 @@ func (o testOptions) command(flag, file string) string {
 	for _, arg := range o.vars.args() {
 		cmd += " " + arg
 	}
+	for _, dir := range o.lib {
+		cmd += " --lib " + dir
+	}
 	return cmd + " " + file
 }
 
@@ -244,27 +258,37 @@ func recordsFailure(golden string) bool {
 	return false
 }
 
-// goldenCmd is the sandboxed half of `nsplay test`: it runs one playbook
+// goldenCommand is the sandboxed half of `nsplay test`: it runs one playbook
 // from its own folder (so positions do not depend on where nsplay ran),
 // and prints its events as --format json does, then the golden text (the
 // state at the end, the checks, the summary) as the last JSON line, of
 // kind "golden". On stderr it reports the failed checks and the error
 // with their positions. A signal stops the playbook and tears the lab
 // down, as in `nsplay run`. It is not listed in the help.
-func goldenCmd(args []string, stdout, stderr io.Writer) (int, error) {
-	fs := newFlagSet("golden", "[--timeout DURATION] [-D name=value]... PLAYBOOK", "")
+func (c *cli) goldenCommand() *cobra.Command {
 	var timeout time.Duration
-	timeoutFlag(fs, &timeout)
+	var lib []string
 	vars := defines{}
-	fs.Var(vars, "D", "")
-	args, err := fs.parse(args)
-	if err != nil || len(args) != 1 || !sandbox.Inside() {
+	const only = "golden is run by 'nsplay test' inside a sandbox"
+	cmd := c.command("golden [--timeout DURATION] [-D name=value]... [--lib DIR]... PLAYBOOK", only, "", takes(one, only),
+		func(args []string) (int, error) { return goldenCmd(timeout, vars, lib, args[0], c.stdout, c.stderr) })
+	cmd.Hidden = true
+	timeoutFlag(cmd.Flags(), &timeout)
+	definesFlag(cmd.Flags(), vars)
+	// Not libFlag: the library path comes whole from nsplay test, without
+	// NSPLAY_PATH, relative to the playbook's folder.
+	cmd.Flags().StringArrayVar(&lib, "lib", nil, "a folder of the library path")
+	return cmd
+}
+
+func goldenCmd(timeout time.Duration, vars defines, lib []string, playbook string, stdout, stderr io.Writer) (int, error) {
+	if !sandbox.Inside() {
 		return exitError, usageError{"golden is run by 'nsplay test' inside a sandbox"}
 	}
 	if err := sandbox.Setup(); err != nil {
 		return exitError, err
 	}
-	dir, file := filepath.Split(args[0])
+	dir, file := filepath.Split(playbook)
 	if err := os.Chdir(dir); err != nil {
 		return exitError, err
 	}
@@ -280,7 +304,7 @@ func goldenCmd(args []string, stdout, stderr io.Writer) (int, error) {
 			}
 		}
 	}
-	res, err := session.Run(session.Options{Playbook: file, Vars: vars, Paths: model.DefaultPaths, Snapshot: true, Emit: emit, Timeout: timeout})
+	res, err := session.Run(session.Options{Playbook: file, Vars: vars, Paths: model.DefaultPaths, Snapshot: true, Emit: emit, Timeout: timeout, Lib: lib})
 	if err != nil {
 		return exitError, err
 	}

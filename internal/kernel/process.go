@@ -40,6 +40,17 @@ type ExecSpec struct {
 	Timeout  time.Duration // Exec only; 0 for none
 	// Detach lets the command outlive nsplay (see Start).
 	Detach bool
+	// Stdio, when set, connects the command to these streams in place of
+	// Stdin and the output Wait returns (nsplay exec and shell), and
+	// leaves it in nsplay's process group, where a shell can take the
+	// terminal over.
+	Stdio *Stdio
+}
+
+// Stdio are the streams of a command that the user talks to.
+type Stdio struct {
+	In       io.Reader
+	Out, Err io.Writer
 }
 
 // ExecResult is how a command ended and what it printed.
@@ -140,6 +151,10 @@ func Start(spec ExecSpec) (*Proc, error) {
 	cmd.Stdout, cmd.Stderr = &p.stdout, &p.stderr
 	cmd.ExtraFiles = []*os.File{errW}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: flags, Setpgid: true}
+	if spec.Stdio != nil {
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = spec.Stdio.In, spec.Stdio.Out, spec.Stdio.Err
+		cmd.SysProcAttr.Setpgid = false
+	}
 	if spec.Detach {
 		if err := p.detach(cmd); err != nil {
 			errW.Close()
@@ -393,9 +408,14 @@ func (p *Proc) Alive() bool {
 
 // Signal sends sig to the command's process group: the command and what it
 // started, also after the command itself has ended (Linux gives no process
-// its pid while the group it led has members).
+// its pid while the group it led has members). A command in nsplay's group
+// (Stdio) gets it alone.
 func (p *Proc) Signal(sig unix.Signal) error {
-	err := unix.Kill(-p.cmd.Process.Pid, sig)
+	target := -p.cmd.Process.Pid
+	if !p.cmd.SysProcAttr.Setpgid && !p.cmd.SysProcAttr.Setsid {
+		target = p.cmd.Process.Pid
+	}
+	err := unix.Kill(target, sig)
 	if errors.Is(err, unix.ESRCH) {
 		return nil
 	}

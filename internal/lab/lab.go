@@ -238,12 +238,20 @@ func (l *Lab) Namespaces() []string {
 // OwnsNS tells whether the lab created the namespace, and it is still the
 // one it created.
 func (l *Lab) OwnsNS(ns model.NSRef) bool {
-	e := l.netnsEntry(ns)
-	if e == nil {
+	if l.netnsEntry(ns) == nil {
 		return false
 	}
 	ino, err := l.B.Identity(ns)
-	return err == nil && (e.NSIno == 0 || e.NSIno == ino)
+	return err == nil && l.MadeNS(ns, ino)
+}
+
+// MadeNS tells whether the namespace with that identity (the backend's
+// Identity) is the one the lab created under the name of ns: OwnsNS for a
+// namespace the caller holds open already (nsplay exec), so that no other
+// namespace can take the name between the check and the use.
+func (l *Lab) MadeNS(ns model.NSRef, identity uint64) bool {
+	e := l.netnsEntry(ns)
+	return e != nil && (e.NSIno == 0 || e.NSIno == identity)
 }
 
 func (l *Lab) netnsEntry(ns model.NSRef) *entry {

@@ -273,6 +273,10 @@ func TestNetnsCreateAndAdopt(t *testing.T) {
 	}
 	ino, err := b.Identity(ref)
 	must(t, err)
+	if !l.MadeNS(ref, ino) || l.MadeNS(ref, ino+1) || l.MadeNS(model.Named(nsName+"x"), ino) {
+		t.Errorf("MadeNS(%s, its identity) %v, (another identity) %v, (another name) %v; want true, false, false",
+			nsName, l.MadeNS(ref, ino), l.MadeNS(ref, ino+1), l.MadeNS(model.Named(nsName+"x"), ino))
+	}
 	res, err = l.Do(model.NetnsAdd{Name: nsName})
 	if again, _ := b.Identity(ref); err != nil || !res.Adopted || again != ino {
 		t.Errorf("NetnsAdd(%s) twice = %+v, %v, identity %d then %d; want the same namespace, adopted", nsName, res, err, ino, again)

@@ -48,6 +48,8 @@ type Options struct {
 	// Timeout stops the playbook when it has run that long (--timeout);
 	// the lab is still taken down. 0 for none.
 	Timeout time.Duration
+	// Lib is the library path, where load("@PATH") looks (--lib, NSPLAY_PATH).
+	Lib []string
 }
 
 // Outcome is how a run went.
@@ -116,7 +118,7 @@ func Run(opts Options) (Outcome, error) {
 		opts.Opened(l)
 	}
 	var out Outcome
-	out.Result, out.RunErr = interp.Run(ctx, l, opts.Playbook, interp.Options{Vars: opts.Vars, Emit: emit})
+	out.Result, out.RunErr = interp.Run(ctx, l, opts.Playbook, interp.Options{Vars: opts.Vars, Emit: emit, Lib: opts.Lib})
 	var pe *interp.Error
 	if errors.As(out.RunErr, &pe) {
 		if opts.Plan && strings.Contains(pe.Msg, "nsplay.unknown") {
