@@ -9,7 +9,7 @@ package builtins
 // slowest pair, and one pair that fails costs its timeout once, not once
 // per pair after it. The check line counts the answers and gives the
 // median and the largest round trip; each pair that did not answer is
-// listed with the diagnosis expect.reachable gives.
+// listed, the first 20 with the diagnosis expect.reachable gives.
 //
 // An empty list is an error, not a check that passes: a check of nothing
 // is most likely a loop that collected nothing (a var set to 0, a filter
@@ -60,17 +60,34 @@ func expectAllReachable(thread *starlark.Thread, b *starlark.Builtin, args starl
 		switch {
 		case !r.Answered:
 			e := echoes[i]
-			lost = append(lost, fmt.Sprintf("%s from %s (%s)", e.To, e.From, env.Lab.B.WhyUnreachable(e.From, e.To)))
+			why := "not diagnosed"
+			if len(lost) < diagnosed {
+				why = env.Lab.B.WhyUnreachable(e.From, e.To)
+			}
+			lost = append(lost, fmt.Sprintf("%s from %s (%s)", e.To, e.From, why))
 		case r.Known:
 			rtts = append(rtts, r.RTT)
+		}
+		if err := env.Ctx.Err(); err != nil {
+			return nil, wrap(b, err)
 		}
 	}
 	what := fmt.Sprintf("%s: %d of %d answered%s", b.Name(), len(results)-len(lost), len(results), roundTrips(rtts, results))
 	if len(lost) > 0 {
 		what += fmt.Sprintf("; no answer within %s: %s", limit, strings.Join(lost, "; "))
 	}
+	if len(lost) > diagnosed {
+		what += fmt.Sprintf("; the first %d are diagnosed", diagnosed)
+	}
 	return record(thread, len(lost) == 0, msg, what)
 }
+
+// diagnosed is how many failed pairs of a batch are diagnosed. A diagnosis
+// looks for the gateway and the destination in every namespace of the
+// lab, so diagnosing each of a thousand failures of a star of a thousand
+// would take minutes; a lab that loses that many pairs mostly loses them
+// for one reason, which the first ones show.
+const diagnosed = 20
 
 // echoPairs checks the pairs argument and resolves its namespaces: a list
 // or tuple of (netns, address) pairs, the netns a handle or a name, the
