@@ -20,11 +20,13 @@ import (
 // checking all its peers) copy each reply at most 256 times.
 const EchoWorkers = 256
 
-// echoAttempt is how long one echo request of a batch is waited for
-// before the next is sent, so that a reply lost (a neighbour entry not
-// made in time) is asked again within the timeout, and a cancelled run is
-// answered between two attempts.
-const echoAttempt = 500 * time.Millisecond
+// echoAttempts are how long the echo requests of a pair are waited for
+// before the next is sent: soon at first, as a request sent just after a
+// link came up may be dropped (the kernel starts a link's queue only once
+// its link watch has seen the carrier, up to a second later), then every
+// half second, so that a cancelled run is answered between two attempts.
+// A reply to any request sent before counts: a slow one is not lost.
+var echoAttempts = []time.Duration{50 * time.Millisecond, 100 * time.Millisecond, 200 * time.Millisecond, 400 * time.Millisecond, 500 * time.Millisecond}
 
 // EchoAll sends the echoes from their namespaces, EchoWorkers at a time,
 // each until one is answered or timeout passes. The namespaces are opened
@@ -75,11 +77,11 @@ feed:
 	return out, nil
 }
 
-// EchoUntil sends echo requests with ICMP id to dst from inside n, one an
-// attempt, until one is answered, timeout passes or ctx is cancelled, and
-// returns the round trip of the one answered. A request the kernel
-// refuses at once (no route) is lost: the attempt is waited out all the
-// same, as the kernel may have a route by the next.
+// EchoUntil sends echo requests with ICMP id to dst from inside n, one
+// an attempt (echoAttempts), until one is answered, timeout passes or ctx
+// is cancelled, and returns the round trip of the one answered. A request
+// the kernel refuses at once (no route) is lost: the attempt is waited out
+// all the same, as the kernel may have a route by the next.
 func (n *NS) EchoUntil(ctx context.Context, dst net.IP, id int, timeout time.Duration) (time.Duration, bool, error) {
 	conn, proto, echo, err := n.icmpSocket(dst)
 	if err != nil {
@@ -88,31 +90,33 @@ func (n *NS) EchoUntil(ctx context.Context, dst net.IP, id int, timeout time.Dur
 	defer conn.Close()
 	deadline := time.Now().Add(timeout)
 	buf := make([]byte, 1500)
-	for seq := 1; ctx.Err() == nil; seq++ {
-		start := time.Now()
-		if !start.Before(deadline) {
+	var sent []time.Time // by sequence number - 1
+	for ctx.Err() == nil {
+		now := time.Now()
+		if !now.Before(deadline) {
 			break
 		}
-		end := start.Add(echoAttempt)
+		end := now.Add(echoAttempts[min(len(sent), len(echoAttempts)-1)])
 		if deadline.Before(end) {
 			end = deadline
 		}
-		sent, err := sendEcho(conn, echo, dst, id, seq)
+		sent = append(sent, now)
+		ok, err := sendEcho(conn, echo, dst, id, len(sent))
 		if err != nil {
 			return 0, false, err
 		}
-		if sent {
-			if err := conn.SetReadDeadline(end); err != nil {
-				return 0, false, err
-			}
-			if waitReply(conn, buf, proto, dst, id, seq) {
-				return time.Since(start), true, nil
+		if !ok {
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Until(end)):
 			}
 			continue
 		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(time.Until(end)):
+		if err := conn.SetReadDeadline(end); err != nil {
+			return 0, false, err
+		}
+		if seq, ok := waitReply(conn, buf, proto, dst, id, 1, len(sent)); ok {
+			return time.Since(sent[seq-1]), true, nil
 		}
 	}
 	return 0, false, nil

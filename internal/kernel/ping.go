@@ -49,7 +49,7 @@ func (n *NS) Ping(ctx context.Context, dst net.IP, count int, timeout time.Durat
 		if err := conn.SetReadDeadline(deadline); err != nil {
 			return res, err
 		}
-		if waitReply(conn, buf, proto, dst, id, seq) {
+		if _, ok := waitReply(conn, buf, proto, dst, id, seq, seq); ok {
 			res.Received++
 			res.RTTs = append(res.RTTs, time.Since(start))
 		}
@@ -92,22 +92,23 @@ func sendEcho(conn *icmp.PacketConn, echo icmp.Type, dst net.IP, id, seq int) (b
 	return err == nil, nil
 }
 
-// waitReply reads until the echo reply to (id, seq) from dst arrives or the
-// read deadline passes. A raw socket sees every ICMP packet of the
-// namespace, so everything else is skipped.
-func waitReply(conn *icmp.PacketConn, buf []byte, proto int, dst net.IP, id, seq int) bool {
+// waitReply reads until an echo reply from dst to id and a sequence number
+// from first to last arrives, and returns that number, or until the read
+// deadline passes. A raw socket sees every ICMP packet of the namespace,
+// so everything else is skipped.
+func waitReply(conn *icmp.PacketConn, buf []byte, proto int, dst net.IP, id, first, last int) (int, bool) {
 	for {
 		n, from, err := conn.ReadFrom(buf)
 		if err != nil {
-			return false // deadline passed (os.ErrDeadlineExceeded) or the socket failed
+			return 0, false // deadline passed (os.ErrDeadlineExceeded) or the socket failed
 		}
 		m, err := icmp.ParseMessage(proto, buf[:n])
 		if err != nil || (m.Type != ipv4.ICMPTypeEchoReply && m.Type != ipv6.ICMPTypeEchoReply) {
 			continue
 		}
 		e, ok := m.Body.(*icmp.Echo)
-		if ok && e.ID == id && e.Seq == seq && from.(*net.IPAddr).IP.Equal(dst) {
-			return true
+		if ok && e.ID == id && e.Seq >= first && e.Seq <= last && from.(*net.IPAddr).IP.Equal(dst) {
+			return e.Seq, true
 		}
 	}
 }
