@@ -23,8 +23,8 @@ check:
 # plain netlink program, ip -batch, one ip per step and Mininet, each in a
 # sandbox, interleaved, with the medians per namespace (docs/bench.md).
 # BENCH_N: the numbers of hosts (5000 runs nsplay and the floor only);
-# BENCH_RUNS: runs of each; BENCH_SLOW=1: the per-step ip script and
-# Mininet at 1000 hosts too (minutes a run).
+# BENCH_RUNS: runs of each; BENCH_SLOW=1: the ip scripts and Mininet at
+# 1000 hosts too (minutes a run).
 BENCH_N ?= 10,100,1000
 BENCH_RUNS ?= 3
 BENCH_SLOW ?=

@@ -28,7 +28,7 @@ import (
 func main() {
 	sizes := flag.String("n", "10,100,1000", "the numbers of hosts, comma-separated (the ip scripts and Mininet run up to 1000)")
 	runs := flag.Int("runs", 3, "runs of each method at each size; the tables give their medians")
-	slow := flag.Bool("slow", false, "run the per-step ip script and Mininet at 1000 hosts too (minutes a run)")
+	slow := flag.Bool("slow", false, "run the ip scripts and Mininet at 1000 hosts too (minutes a run)")
 	flag.Parse()
 	ns, err := parseSizes(*sizes)
 	if err == nil && *runs < 1 {

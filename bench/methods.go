@@ -71,7 +71,7 @@ func methods(bin string) []method {
 			}},
 		{name: "floor", events: markerReader,
 			argv: func(n int) []string { return sandbox(bin+"/floor", "-hosts", hosts(n)) }},
-		{name: "ip-batch", maxN: 1000, missing: noPing, events: markerReader,
+		{name: "ip-batch", maxN: 1000, slowN: 1000, missing: noPing, events: markerReader,
 			argv: func(n int) []string { return sandbox("/bin/sh", "bench/star-batch.sh", hosts(n)) }},
 		{name: "iproute2", maxN: 1000, slowN: 1000, missing: noPing, events: markerReader,
 			argv: func(n int) []string { return sandbox("/bin/sh", "bench/star-ip.sh", hosts(n)) }},
