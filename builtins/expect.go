@@ -15,6 +15,8 @@ package builtins
 //	                                    a socket in ns listens on port ("tcp" or "udp") within timeout
 //	expect.connects(ns, addr, port, *, timeout="2s", msg="")
 //	                                    a TCP connection from ns to addr:port opens within timeout
+//	expect.all_reachable(pairs, *, timeout="2s", msg="")
+//	                                    every (ns, dst) of the list pairs is reachable: one check (expect_batch.go)
 //
 // The message of the first five may be positional, as in unittest's
 // assertEqual(first, second, msg). The others take it by keyword only:
@@ -54,6 +56,9 @@ var expectModule = &starlarkstruct.Module{
 		"unreachable": starlark.NewBuiltin("expect.unreachable", expectReach(false, "1s")),
 		"listening":   starlark.NewBuiltin("expect.listening", expectListening),
 		"connects":    starlark.NewBuiltin("expect.connects", expectConnects),
+
+		// One check for many pairs, the echoes at once (expect_batch.go).
+		"all_reachable": starlark.NewBuiltin("expect.all_reachable", expectAllReachable),
 	},
 }
 

@@ -51,6 +51,11 @@ type Backend interface {
 
 	// Ping sends ICMP echo requests from inside ns, timeout each.
 	Ping(ctx context.Context, ns NSRef, dst net.IP, count int, timeout time.Duration) (PingResult, error)
+	// EchoAll sends echo requests for every echo at once, a bounded
+	// number at a time, each until one is answered or timeout passes, and
+	// reports each in the order given. It stops early when ctx is
+	// cancelled.
+	EchoAll(ctx context.Context, echoes []Echo, timeout time.Duration) ([]EchoResult, error)
 	// WhyUnreachable explains, in the terms a user of `ip` looks for, why
 	// dst may not answer from ns.
 	WhyUnreachable(ns NSRef, dst net.IP) string
