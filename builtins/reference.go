@@ -276,6 +276,14 @@ nsplay down) stops its process group.`},
 says what the kernel shows: no route, a link down or without carrier (and
 which peer or bridge is down), no address, a tentative IPv6 address, a
 gateway that does not forward, or no route back.`},
+	{Name: "expect.all_reachable", Group: groupChecks, Signature: `expect.all_reachable(pairs, *, timeout="2s", msg="") -> None`, Section: "expect",
+		Summary: "check in one line that every (netns, address) pair answers an echo within timeout; the echoes go out at once",
+		Doc: `pairs is a list of (netns, address) tuples, the netns a handle or a name.
+At most 256 echoes are in flight; each pair retries until it is answered or
+its timeout passes, so the check takes about as long as its slowest pair.
+The line reads "1000 of 1000 answered, p50 0.05 ms, max 1.3 ms"; a failure
+lists each pair that did not answer with the diagnosis expect.reachable
+gives (the first 20 diagnosed). An empty list is an error.`},
 	{Name: "expect.unreachable", Group: groupChecks, Signature: `expect.unreachable(ns, dst, *, timeout="1s", msg="") -> None`, Section: "expect",
 		Summary: "check that no echo from ns to dst is answered within timeout"},
 	{Name: "expect.listening", Group: groupChecks, Signature: `expect.listening(ns, port, *, proto="tcp", timeout="2s", msg="") -> None`, Section: "expect",

@@ -144,7 +144,6 @@ func TestHandlesHaveTheirAttrNames(t *testing.T) {
 // designBuiltins are the signatures of DESIGN.md, "The playbook language
 // (the contract)", one call a line. DESIGN writes `fail(msg), print(...)`
 // for calls that take any arguments: they keep no spelling, written "...".
-// expect.all_reachable (issue 10) joins them with its builtin.
 var designBuiltins = []string{
 	`host`,
 	`netns(name) / netns(pid=N) / netns(path=P)`,
@@ -184,6 +183,7 @@ var designBuiltins = []string{
 	`nat(ns, out, *, src=None)`,
 	`port_forward(ns, port, to, *, proto="tcp", dev=None)`,
 	`throughput(src, dst, *, to=None, duration="1s", port=5201) -> struct(mbps, bytes, seconds)`,
+	`expect.all_reachable(pairs, *, timeout="2s")`,
 }
 
 // designHandles are DESIGN.md's lines of handle attributes. Their argument

@@ -21,12 +21,8 @@ func nested(n int) starlark.Value {
 // once.
 func TestDepthOf(t *testing.T) {
 	for _, n := range []int{1, 1000, 1001, 300000} {
-		start := time.Now()
 		if got := depthOf(nested(n), 1000); got != n && (n <= 1000 || got <= 1000) {
 			t.Errorf("depthOf of a list nested %d deep = %d, want %d, or more than 1000 past it", n, got, n)
-		}
-		if took := time.Since(start); took > time.Second {
-			t.Errorf("depthOf of a list nested %d deep took %s", n, took)
 		}
 	}
 	self := starlark.NewList(nil)

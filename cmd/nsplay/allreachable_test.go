@@ -52,7 +52,7 @@ expect.all_reachable([(n, "127.0.0.1"), (n, exec_in(n, "echo 127.0.0.1").stdout.
 	}
 }
 
-var roundTrip = regexp.MustCompile(`\d+\.\d+ ms`)
+var echoTime = regexp.MustCompile(`\d+\.\d+ ms`)
 
 // batchChecks are the PASS and FAIL lines of a text report, with the
 // round trips' place (given as the plan or the run prints it) left out.
@@ -60,7 +60,7 @@ func batchChecks(out, roundTrips string) []string {
 	var lines []string
 	for line := range strings.Lines(out) {
 		if strings.HasPrefix(line, "PASS ") || strings.HasPrefix(line, "FAIL ") {
-			line = strings.Replace(roundTrip.ReplaceAllString(line, "N ms"), roundTrips, "", 1)
+			line = strings.Replace(echoTime.ReplaceAllString(line, "N ms"), roundTrips, "", 1)
 			lines = append(lines, strings.TrimSuffix(line, "\n"))
 		}
 	}
