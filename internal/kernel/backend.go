@@ -23,9 +23,11 @@ type Backend struct {
 	paths model.Paths
 	host  *NS
 	open  map[model.NSRef]*NS
-	// peers are the namespaces that held a veth peer, most recent first:
-	// a peer is looked for there first, so that finding the peers of a
-	// star's hosts costs a request each, not one per namespace open.
+	// peers are the last few namespaces that held a veth peer, most
+	// recent first: a peer in a namespace its veth's namespace has not
+	// been asked about is looked for there first, so that finding the
+	// peers of a star's hosts costs a request each, not one per namespace
+	// open.
 	peers []*NS
 	// pending are the veth ends outside deleted namespaces that the
 	// kernel removes in the background: reads wait for them first, so
@@ -52,6 +54,9 @@ type dadAddr struct {
 }
 
 var _ model.Backend = (*Backend)(nil)
+
+// recentPeers is how many namespaces Backend.peers holds.
+const recentPeers = 4
 
 // NewBackend opens the namespace the calling thread is in as host.
 func NewBackend(paths model.Paths) (*Backend, error) {
@@ -113,12 +118,14 @@ func (b *Backend) linkAt(ns *NS, index, netnsID int, what string) (*NS, LinkInfo
 		p, err := ns.LinkByIndex(index)
 		return ns, p, err
 	}
-	for _, k := range append(slices.Clone(b.peers), b.known()...) {
-		if id, err := ns.NetnsIDOf(k); err == nil && id == netnsID {
+	candidates := func() []*NS { return append(slices.Clone(b.peers), b.known()...) }
+	if k, ok := ns.withID(netnsID, candidates); ok {
+		if len(b.peers) == 0 || b.peers[0] != k {
 			b.peers = append([]*NS{k}, slices.DeleteFunc(b.peers, func(p *NS) bool { return p == k })...)
-			p, err := k.LinkByIndex(index)
-			return k, p, err
+			b.peers = b.peers[:min(len(b.peers), recentPeers)]
 		}
+		p, err := k.LinkByIndex(index)
+		return k, p, err
 	}
 	return nil, LinkInfo{}, fmt.Errorf("%s in %s is in a namespace nsplay has not opened: %w", what, ns, ErrNotFound)
 }

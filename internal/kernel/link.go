@@ -261,11 +261,9 @@ func (n *NS) Peer(l LinkInfo, known []*NS) (*NS, LinkInfo, error) {
 		p, err := n.LinkByIndex(l.PeerIndex)
 		return n, p, err
 	}
-	for _, k := range known {
-		if id, err := n.NetnsIDOf(k); err == nil && id == l.PeerNetnsID {
-			p, err := k.LinkByIndex(l.PeerIndex)
-			return k, p, err
-		}
+	if k, ok := n.withID(l.PeerNetnsID, func() []*NS { return known }); ok && slices.Contains(known, k) {
+		p, err := k.LinkByIndex(l.PeerIndex)
+		return k, p, err
 	}
 	return nil, LinkInfo{}, fmt.Errorf("the peer of %s in %s is in a namespace nsplay has not opened: %w", l.Name, n, ErrNotFound)
 }
