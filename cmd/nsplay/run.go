@@ -25,6 +25,8 @@ type runOptions struct {
 	json      bool
 	sandbox   bool
 	timeout   time.Duration
+	// cpuProfile is where the run writes a pprof CPU profile of itself.
+	cpuProfile string
 }
 
 func runFlagSet(o *runOptions) *flagSet {
@@ -53,6 +55,7 @@ boundary: a command a playbook runs as root can still write other files.`)
 	fs.BoolVar(&o.json, "json", false, "write events as JSON lines to stdout instead of text")
 	fs.BoolVar(&o.sandbox, "sandbox", false, "run in a private sandbox (network, mount, PID, UTS, IPC and cgroup namespaces) that nothing outlives; works without root")
 	timeoutFlag(fs, &o.timeout)
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to `FILE` (go tool pprof FILE shows where the time went)")
 	return fs
 }
 
@@ -89,6 +92,17 @@ func runCmd(args []string, stdout, stderr io.Writer) (int, error) {
 
 	if os.Geteuid() != 0 {
 		return exitError, errors.New("run needs root to create namespaces and links (CAP_SYS_ADMIN, CAP_NET_ADMIN): run it with sudo, or add --sandbox to run the lab in a private sandbox, which needs no root")
+	}
+	if o.cpuProfile != "" {
+		stop, err := startCPUProfile(o.cpuProfile)
+		if err != nil {
+			return exitError, err
+		}
+		defer func() {
+			if err := stop(); err != nil {
+				fmt.Fprintln(stderr, "nsplay:", err)
+			}
+		}()
 	}
 	out := newRenderer(stdout, o.json)
 	res, err := session.Run(session.Options{Playbook: file, Name: o.name, Vars: o.vars, Keep: o.keep,
