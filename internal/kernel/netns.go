@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unsafe"
 
@@ -37,7 +38,7 @@ type NS struct {
 	ino    uint64 // the namespace's inode, read once: it never changes
 	cookie uint64 // its netns cookie (see Cookie)
 	nl     *netlink.Handle
-	raw    *nl.SocketHandle // for requests the netlink package does not model; opened on first use
+	raw    *nl.SocketHandle // for requests the netlink package does not model or makes in two (rtnl.go)
 	ids    idMemo           // the netns ids n knows other namespaces under (netnsid.go)
 	// closed says why n may not be used: set by Close and Delete.
 	closed error
@@ -125,7 +126,12 @@ func (n *NS) bindHere() error {
 	if err != nil {
 		return err
 	}
-	n.nl = h
+	raw, err := rawSocket()
+	if err != nil {
+		h.Close()
+		return err
+	}
+	n.nl, n.raw = h, raw
 	return nil
 }
 
@@ -235,12 +241,20 @@ func CreateNamed(dir, name string) (*NS, error) {
 	return n, nil
 }
 
+// shared holds the folders ensureShared made shared mount points in
+// nsplay's mount namespace: once is enough, where each time costs a mount
+// per namespace made.
+var shared sync.Map
+
 // ensureShared makes dir a shared mount point, as iproute2 does with
 // /run/netns, so that namespaces mounted there are seen in mount
 // namespaces made later.
 func ensureShared(dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("create %s: %w", dir, err)
+	}
+	if _, done := shared.Load(dir); done {
+		return nil
 	}
 	err := unix.Mount("", dir, "none", unix.MS_SHARED|unix.MS_REC, "")
 	if errors.Is(err, unix.EINVAL) {
@@ -251,6 +265,7 @@ func ensureShared(dir string) error {
 	if err != nil {
 		return fmt.Errorf("make %s a shared mount: %w", dir, err)
 	}
+	shared.Store(dir, true)
 	return nil
 }
 
