@@ -23,6 +23,8 @@ type runOptions struct {
 	sandbox   bool
 	timeout   time.Duration
 	lib       []string
+	// cpuProfile is where the run writes a pprof CPU profile of itself.
+	cpuProfile string
 }
 
 func (c *cli) runCommand() *cobra.Command {
@@ -55,6 +57,7 @@ boundary: a command a playbook runs as root can still write other files.`,
 	reportFlags(fs, &o.report)
 	fs.BoolVar(&o.sandbox, "sandbox", false, "run in a private sandbox (network, mount, PID, UTS, IPC and cgroup namespaces) that nothing outlives; works without root")
 	timeoutFlag(fs, &o.timeout)
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to `FILE` (go tool pprof FILE shows where the time went)")
 	libFlag(cmd, &o.lib)
 	cmd.ValidArgsFunction = playbookArg
 	return cmd
@@ -86,6 +89,17 @@ func runCmd(o runOptions, file string, args []string, stdout, stderr io.Writer) 
 
 	if os.Geteuid() != 0 {
 		return exitError, errors.New("run needs root to create namespaces and links (CAP_SYS_ADMIN, CAP_NET_ADMIN): run it with sudo, or add --sandbox to run the lab in a private sandbox, which needs no root")
+	}
+	if o.cpuProfile != "" {
+		stop, err := startCPUProfile(o.cpuProfile)
+		if err != nil {
+			return exitError, err
+		}
+		defer func() {
+			if err := stop(); err != nil {
+				fmt.Fprintln(stderr, "nsplay:", err)
+			}
+		}()
 	}
 	out, err := newReport(o.report, file, stdout, stderr)
 	if err != nil {

@@ -25,14 +25,13 @@ func (n *NS) Addrs(name string, all bool) ([]AddrInfo, error) {
 	if err != nil {
 		return nil, err
 	}
-	var as []netlink.Addr
-	err = retryDump(func() (err error) { as, err = n.nl.AddrList(l, netlink.FAMILY_ALL); return err })
+	as, err := n.addrList(l.Attrs().Index, netlink.FAMILY_ALL)
 	if err != nil {
 		return nil, fmt.Errorf("list addresses of %s in %s: %w", name, n, err)
 	}
 	var infos []AddrInfo
 	for _, a := range as {
-		if !all && a.IP.To4() == nil && a.IP.IsLinkLocalUnicast() {
+		if ip := a.IPNet.IP; !all && ip.To4() == nil && ip.IsLinkLocalUnicast() {
 			continue
 		}
 		info := AddrInfo{CIDR: a.IPNet.String(), Scope: scopeName(a.Scope)}

@@ -23,9 +23,11 @@ type Backend struct {
 	paths model.Paths
 	host  *NS
 	open  map[model.NSRef]*NS
-	// peers are the namespaces that held a veth peer, most recent first:
-	// a peer is looked for there first, so that finding the peers of a
-	// star's hosts costs a request each, not one per namespace open.
+	// peers are the last few namespaces that held a veth peer, most
+	// recent first: a peer in a namespace its veth's namespace has not
+	// been asked about is looked for there first, so that finding the
+	// peers of a star's hosts costs a request each, not one per namespace
+	// open.
 	peers []*NS
 	// pending are the veth ends outside deleted namespaces that the
 	// kernel removes in the background: reads wait for them first, so
@@ -52,6 +54,9 @@ type dadAddr struct {
 }
 
 var _ model.Backend = (*Backend)(nil)
+
+// recentPeers is how many namespaces Backend.peers holds.
+const recentPeers = 4
 
 // NewBackend opens the namespace the calling thread is in as host.
 func NewBackend(paths model.Paths) (*Backend, error) {
@@ -113,12 +118,14 @@ func (b *Backend) linkAt(ns *NS, index, netnsID int, what string) (*NS, LinkInfo
 		p, err := ns.LinkByIndex(index)
 		return ns, p, err
 	}
-	for _, k := range append(slices.Clone(b.peers), b.known()...) {
-		if id, err := ns.NetnsIDOf(k); err == nil && id == netnsID {
+	candidates := func() []*NS { return append(slices.Clone(b.peers), b.known()...) }
+	if k, ok := ns.withID(netnsID, candidates); ok {
+		if len(b.peers) == 0 || b.peers[0] != k {
 			b.peers = append([]*NS{k}, slices.DeleteFunc(b.peers, func(p *NS) bool { return p == k })...)
-			p, err := k.LinkByIndex(index)
-			return k, p, err
+			b.peers = b.peers[:min(len(b.peers), recentPeers)]
 		}
+		p, err := k.LinkByIndex(index)
+		return k, p, err
 	}
 	return nil, LinkInfo{}, fmt.Errorf("%s in %s is in a namespace nsplay has not opened: %w", what, ns, ErrNotFound)
 }
@@ -415,14 +422,46 @@ func (b *Backend) addLink(o model.LinkAdd) error {
 	return fmt.Errorf("the kernel backend cannot make a %s link: %w", o.Spec.Kind(), model.ErrUnsupported)
 }
 
-// settlePending waits (up to a second for all) until the kernel has
-// removed the veth ends that deleted namespaces take along.
+// settlePending waits until the kernel has removed the veth ends that
+// deleted namespaces take along. The kernel frees namespaces in the
+// background, in batches, at ~0.2-1 ms each: so the wait allows two
+// seconds plus two milliseconds an end, and looks at the ends with one
+// dump per namespace and round rather than a request each. What is still
+// there after that is for the caller to find.
 func (b *Backend) settlePending() {
-	deadline := time.Now().Add(time.Second)
-	for _, p := range b.pending {
-		p.ns.WaitGone(p.link, max(time.Until(deadline), 0))
+	if len(b.pending) == 0 {
+		return
+	}
+	deadline := time.Now().Add(2*time.Second + time.Duration(len(b.pending))*2*time.Millisecond)
+	for ; len(b.pending) > 0 && time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		b.pending = stillThere(b.pending)
 	}
 	b.pending = nil
+}
+
+// stillThere keeps the links that are still in their namespaces.
+func stillThere(links []linkRef) []linkRef {
+	byNS := map[*NS][]LinkInfo{}
+	for _, l := range links {
+		byNS[l.ns] = append(byNS[l.ns], l.link)
+	}
+	var there []linkRef
+	for ns, want := range byNS {
+		now, err := ns.Links()
+		if err != nil {
+			continue // the namespace is gone, and its links with it
+		}
+		names := make(map[int]string, len(now))
+		for _, l := range now {
+			names[l.Index] = l.Name
+		}
+		for _, l := range want {
+			if names[l.Index] == l.Name {
+				there = append(there, linkRef{ns, l})
+			}
+		}
+	}
+	return there
 }
 
 func (b *Backend) Link(ref model.LinkRef) (model.LinkInfo, error) {

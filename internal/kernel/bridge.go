@@ -4,13 +4,12 @@ import (
 	"fmt"
 
 	"github.com/vishvananda/netlink/nl"
-	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
 
 // The netlink package does not model a bridge's STP state, so these two
 // calls speak RTM_NEWLINK / RTM_GETLINK with IFLA_BR_STP_STATE themselves,
-// on a route socket made in the namespace like the handle's.
+// on the namespace's second route socket (rtnl.go).
 
 // SetSTP turns the bridge's spanning tree protocol on or off.
 func (n *NS) SetSTP(bridge string, on bool) error {
@@ -86,22 +85,6 @@ var native = nl.NativeEndian()
 func (n *NS) execRaw(req *nl.NetlinkRequest) ([][]byte, error) {
 	if err := n.Err(); err != nil {
 		return nil, err
-	}
-	if n.raw == nil {
-		var s *nl.NetlinkSocket
-		err := n.In(func() (err error) {
-			// Inside n already: with no namespace to go to, the netlink
-			// package does not switch the thread.
-			s, err = nl.GetNetlinkSocketAt(netns.None(), netns.None(), unix.NETLINK_ROUTE)
-			return err
-		})
-		if err != nil {
-			if s != nil {
-				s.Close()
-			}
-			return nil, err
-		}
-		n.raw = &nl.SocketHandle{Socket: s}
 	}
 	req.Sockets = map[int]*nl.SocketHandle{unix.NETLINK_ROUTE: n.raw}
 	return req.Execute(unix.NETLINK_ROUTE, 0)

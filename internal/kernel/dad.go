@@ -62,32 +62,17 @@ func (n *NS) AwaitDAD(name string, ip net.IP) (pending bool, err error) {
 }
 
 // addrOf finds the link's IPv6 address ip, or nil.
-func (n *NS) addrOf(l netlink.Link, ip net.IP) (*netlink.Addr, error) {
-	as, err := n.addrsV6(l)
+func (n *NS) addrOf(l netlink.Link, ip net.IP) (*rawAddr, error) {
+	as, err := n.addrList(l.Attrs().Index, netlink.FAMILY_V6)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("list IPv6 addresses of %s in %s: %w", l.Attrs().Name, n, err)
 	}
 	for i := range as {
-		if as[i].IP.Equal(ip) {
+		if as[i].IPNet.IP.Equal(ip) {
 			return &as[i], nil
 		}
 	}
 	return nil, nil
-}
-
-// addrsV6 lists the IPv6 addresses of the link, or of every link when l is
-// nil, with their flags.
-func (n *NS) addrsV6(l netlink.Link) ([]netlink.Addr, error) {
-	var as []netlink.Addr
-	err := retryDump(func() (err error) { as, err = n.nl.AddrList(l, netlink.FAMILY_V6); return err })
-	if err != nil {
-		what := "every link"
-		if l != nil {
-			what = l.Attrs().Name
-		}
-		return nil, fmt.Errorf("list IPv6 addresses of %s in %s: %w", what, n, err)
-	}
-	return as, nil
 }
 
 // dadTime is how long DAD may take on the link by its namespace's
@@ -128,7 +113,7 @@ func inDAD(flags int) bool {
 
 // dadProblem says what DAD does to an address, in the words `ip addr`
 // shows it with.
-func dadProblem(a *netlink.Addr, link string, n *NS) string {
+func dadProblem(a *rawAddr, link string, n *NS) string {
 	if a.Flags&unix.IFA_F_DADFAILED != 0 {
 		return fmt.Sprintf("%s on %s in %s failed duplicate address detection (dadfailed): another host on the link has it", a.IPNet, link, n)
 	}

@@ -102,12 +102,12 @@ func (n *NS) peerCause(l LinkInfo, known []*NS) string {
 // it has passed).
 func (n *NS) dadCause(dev string, dst net.IP, known []*NS) string {
 	if l, err := n.link(dev); err == nil {
-		as, err := n.addrsV6(l)
-		var stuck *netlink.Addr
+		as, err := n.addrList(l.Attrs().Index, netlink.FAMILY_V6)
+		var stuck *rawAddr
 		usable := false
 		for i, a := range as {
 			switch {
-			case a.IP.IsLinkLocalUnicast():
+			case a.IPNet.IP.IsLinkLocalUnicast():
 			case !inDAD(a.Flags):
 				usable = true
 			case stuck == nil:
@@ -119,9 +119,9 @@ func (n *NS) dadCause(dev string, dst net.IP, known []*NS) string {
 		}
 	}
 	for _, k := range known {
-		as, _ := k.addrsV6(nil)
+		as, _ := k.addrList(0, netlink.FAMILY_V6)
 		for i, a := range as {
-			if a.IP.Equal(dst) && inDAD(a.Flags) {
+			if a.IPNet.IP.Equal(dst) && inDAD(a.Flags) {
 				if l, err := k.LinkByIndex(a.LinkIndex); err == nil {
 					return dadProblem(&as[i], l.Name, k)
 				}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/nsplay/nsplay/internal/model"
 	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netlink/nl"
 	"golang.org/x/sys/unix"
 )
 
@@ -156,17 +157,17 @@ func (n *NS) AddVeth(name, peer string, peerNS *NS) error {
 
 // SetUp sets the link administratively up.
 func (n *NS) SetUp(name string) error {
-	return n.onLink(name, "set up", n.nl.LinkSetUp)
+	return n.setFlags(name, "set up", unix.IFF_UP, unix.IFF_UP)
 }
 
 // SetDown sets the link administratively down.
 func (n *NS) SetDown(name string) error {
-	return n.onLink(name, "set down", n.nl.LinkSetDown)
+	return n.setFlags(name, "set down", 0, unix.IFF_UP)
 }
 
 // SetMTU changes the link's MTU.
 func (n *NS) SetMTU(name string, mtu int) error {
-	return n.onLink(name, fmt.Sprintf("set mtu %d on", mtu), func(l netlink.Link) error { return n.nl.LinkSetMTU(l, mtu) })
+	return n.setAttr(name, fmt.Sprintf("set mtu %d on", mtu), unix.IFLA_MTU, nl.Uint32Attr(uint32(mtu)))
 }
 
 // Rename renames a link; kernels before 6.x refuse while it is up.
@@ -183,12 +184,12 @@ func (n *NS) SetMaster(name, master string) error {
 	if err != nil {
 		return err
 	}
-	return n.onLink(name, "set master "+master+" on", func(l netlink.Link) error { return n.nl.LinkSetMaster(l, m) })
+	return n.setAttr(name, "set master "+master+" on", unix.IFLA_MASTER, nl.Uint32Attr(uint32(m.Attrs().Index)))
 }
 
 // SetNoMaster releases the link from its master.
 func (n *NS) SetNoMaster(name string) error {
-	return n.onLink(name, "set nomaster on", n.nl.LinkSetNoMaster)
+	return n.setAttr(name, "set nomaster on", unix.IFLA_MASTER, nl.Uint32Attr(0))
 }
 
 // MoveTo moves the link into namespace to; it keeps its name there.
@@ -261,11 +262,9 @@ func (n *NS) Peer(l LinkInfo, known []*NS) (*NS, LinkInfo, error) {
 		p, err := n.LinkByIndex(l.PeerIndex)
 		return n, p, err
 	}
-	for _, k := range known {
-		if id, err := n.NetnsIDOf(k); err == nil && id == l.PeerNetnsID {
-			p, err := k.LinkByIndex(l.PeerIndex)
-			return k, p, err
-		}
+	if k, ok := n.withID(l.PeerNetnsID, func() []*NS { return known }); ok && slices.Contains(known, k) {
+		p, err := k.LinkByIndex(l.PeerIndex)
+		return k, p, err
 	}
 	return nil, LinkInfo{}, fmt.Errorf("the peer of %s in %s is in a namespace nsplay has not opened: %w", l.Name, n, ErrNotFound)
 }

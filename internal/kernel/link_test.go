@@ -206,6 +206,29 @@ func TestAddVethSameNamespace(t *testing.T) {
 	}
 }
 
+// TestPeerFoundAgainAfterReopen checks that a namespace remembers the
+// netns ids it learnt only for the handles that are open: once the peer's
+// handle is closed, the peer is found through the handle open now.
+func TestPeerFoundAgainAfterReopen(t *testing.T) {
+	testenv.RequireRoot(t)
+	p := newPair(t)
+	va, err := p.A.Link(p.va)
+	must(t, err)
+	first, err := kernel.OpenNamed(paths.RunNetns, p.B.Name)
+	must(t, err)
+	if pns, _, err := p.A.Peer(va, []*kernel.NS{first}); err != nil || pns != first {
+		t.Fatalf("Peer(%s) = %v, %v; want the handle %p", p.va, pns, err, first)
+	}
+	first.Close()
+	again, err := kernel.OpenNamed(paths.RunNetns, p.B.Name)
+	must(t, err)
+	defer again.Close()
+	pns, peer, err := p.A.Peer(va, []*kernel.NS{first, again})
+	if err != nil || pns != again || peer.Name != p.vb {
+		t.Errorf("Peer(%s) after the first handle closed = %v, %+v, %v; want %s through the handle open now", p.va, pns, peer, err, p.vb)
+	}
+}
+
 func TestAddVethPeerInAnotherNamespace(t *testing.T) {
 	testenv.RequireRoot(t)
 	p := newPair(t)

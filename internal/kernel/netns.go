@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unsafe"
 
@@ -37,7 +38,8 @@ type NS struct {
 	ino    uint64 // the namespace's inode, read once: it never changes
 	cookie uint64 // its netns cookie (see Cookie)
 	nl     *netlink.Handle
-	raw    *nl.SocketHandle // for requests the netlink package does not model; opened on first use
+	raw    *nl.SocketHandle // for requests the netlink package does not model or makes in two (rtnl.go)
+	ids    idMemo           // the netns ids n knows other namespaces under (netnsid.go)
 	// closed says why n may not be used: set by Close and Delete.
 	closed error
 }
@@ -78,7 +80,21 @@ func NamedExists(dir, name string) bool {
 }
 
 // open opens the namespace at path; name is its name under dir, or "".
+// A thread is switched into it once, to bind the handle there.
 func open(dir, path, name string) (*NS, error) {
+	n, err := openFile(dir, path, name)
+	if err != nil {
+		return nil, err
+	}
+	if err := netSwitch(int(n.fd), path).run(n.bindHere); err != nil {
+		n.fd.Close()
+		return nil, fmt.Errorf("open netlink socket in %s: %w", path, err)
+	}
+	return n, nil
+}
+
+// openFile opens the namespace file at path, without a handle yet.
+func openFile(dir, path, name string) (*NS, error) {
 	fd, err := netns.GetFromPath(path)
 	if err != nil {
 		return nil, fmt.Errorf("open network namespace %s: %w", path, classify(err))
@@ -97,23 +113,26 @@ func open(dir, path, name string) (*NS, error) {
 		fd.Close()
 		return nil, fmt.Errorf("stat network namespace %s: %w", path, err)
 	}
-	var h *netlink.Handle
-	cookie := st.Ino
-	err = netSwitch(int(fd), path).run(func() (err error) {
-		if c, ok := netnsCookie(); ok {
-			cookie = c
-		}
-		h, err = netlink.NewHandle(unix.NETLINK_ROUTE)
-		return err
-	})
-	if err != nil {
-		if h != nil {
-			h.Close()
-		}
-		fd.Close()
-		return nil, fmt.Errorf("open netlink socket in %s: %w", path, err)
+	return &NS{Name: name, Path: path, dir: dir, fd: fd, ino: st.Ino, cookie: st.Ino}, nil
+}
+
+// bindHere reads the cookie of the calling thread's namespace and makes
+// n's netlink handle there: the thread must be inside n.
+func (n *NS) bindHere() error {
+	if c, ok := netnsCookie(); ok {
+		n.cookie = c
 	}
-	return &NS{Name: name, Path: path, dir: dir, fd: fd, ino: st.Ino, cookie: cookie, nl: h}, nil
+	h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
+	if err != nil {
+		return err
+	}
+	raw, err := rawSocket()
+	if err != nil {
+		h.Close()
+		return err
+	}
+	n.nl, n.raw = h, raw
+	return nil
 }
 
 // netnsCookie is the kernel's cookie of the calling thread's network
@@ -179,7 +198,7 @@ func validNetnsFile(name string) error {
 
 // CreateNamed makes a new network namespace and bind-mounts it as
 // dir/name, like `ip netns add`. A thread is switched into the new
-// namespace only for the mount.
+// namespace once, for the mount and the handle.
 func CreateNamed(dir, name string) (*NS, error) {
 	if err := model.ValidNetnsName(name); err != nil {
 		return nil, err
@@ -193,21 +212,41 @@ func CreateNamed(dir, name string) (*NS, error) {
 		return nil, fmt.Errorf("create namespace %s: %w", name, classify(err))
 	}
 	f.Close()
-	err = newNetSwitch.run(func() error {
-		return unix.Mount("/proc/thread-self/ns/net", path, "none", unix.MS_BIND, "")
+	// One switch: the thread that made the namespace mounts it and binds
+	// the handle while it is inside.
+	var n *NS
+	mounted := false
+	err = newNetSwitch.run(func() (err error) {
+		if err := unix.Mount("/proc/thread-self/ns/net", path, "none", unix.MS_BIND, ""); err != nil {
+			return err
+		}
+		mounted = true
+		if n, err = openFile(dir, path, name); err != nil {
+			return err
+		}
+		if err := n.bindHere(); err != nil {
+			n.fd.Close()
+			return fmt.Errorf("open netlink socket in %s: %w", path, err)
+		}
+		return nil
 	})
 	if err != nil {
+		if n != nil && n.nl != nil {
+			n.Close() // the switch back failed: the handle is made, but not trusted
+		}
+		if mounted {
+			unix.Unmount(path, unix.MNT_DETACH)
+		}
 		os.Remove(path)
 		return nil, fmt.Errorf("create namespace %s: %w", name, namespaceLimit([]string{"net"}, err))
 	}
-	ns, err := open(dir, path, name)
-	if err != nil {
-		unix.Unmount(path, unix.MNT_DETACH)
-		os.Remove(path)
-		return nil, err
-	}
-	return ns, nil
+	return n, nil
 }
+
+// shared holds the folders ensureShared made shared mount points in
+// nsplay's mount namespace: once is enough, where each time costs a mount
+// per namespace made.
+var shared sync.Map
 
 // ensureShared makes dir a shared mount point, as iproute2 does with
 // /run/netns, so that namespaces mounted there are seen in mount
@@ -215,6 +254,9 @@ func CreateNamed(dir, name string) (*NS, error) {
 func ensureShared(dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("create %s: %w", dir, err)
+	}
+	if _, done := shared.Load(dir); done {
+		return nil
 	}
 	err := unix.Mount("", dir, "none", unix.MS_SHARED|unix.MS_REC, "")
 	if errors.Is(err, unix.EINVAL) {
@@ -225,6 +267,7 @@ func ensureShared(dir string) error {
 	if err != nil {
 		return fmt.Errorf("make %s a shared mount: %w", dir, err)
 	}
+	shared.Store(dir, true)
 	return nil
 }
 

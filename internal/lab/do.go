@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 
 	"github.com/nsplay/nsplay/internal/model"
 )
@@ -77,9 +78,7 @@ func (l *Lab) do(op model.Op) (Result, error) {
 		if err := l.changeLink(o.Link, o); err != nil {
 			return Result{}, err
 		}
-		return Result{}, l.forget(func(e *entry) bool {
-			return e.Do == model.Op(model.AddrAdd{Link: o.Link, CIDR: o.CIDR}) || e.Do == model.Op(model.AddrAdd{Link: o.Link, CIDR: o.CIDR, NoDAD: true})
-		})
+		return Result{}, l.forgetEntry(l.addrEntry(o.Link, o.CIDR))
 	case model.RouteAdd:
 		return l.addRoute(o)
 	case model.RouteDel:
@@ -115,11 +114,22 @@ func (l *Lab) create(op model.Op, ns model.NSRef) (*entry, error) {
 	return e, nil
 }
 
-func (l *Lab) forget(match func(*entry) bool) error {
-	if e := l.find(match); e != nil {
+// forgetEntry journals that e (if not nil) is gone.
+func (l *Lab) forgetEntry(e *entry) error {
+	if e != nil {
 		return l.gone(e)
 	}
 	return nil
+}
+
+// addrEntry is the newest entry of the address on link, made with DAD or
+// without, or nil.
+func (l *Lab) addrEntry(link model.LinkRef, cidr string) *entry {
+	e := l.ix.newestOp(model.AddrAdd{Link: link, CIDR: cidr})
+	if nodad := l.ix.newestOp(model.AddrAdd{Link: link, CIDR: cidr, NoDAD: true}); e == nil || (nodad != nil && nodad.ID > e.ID) {
+		e = nodad
+	}
+	return e
 }
 
 func (l *Lab) addNetns(o model.NetnsAdd) (Result, error) {
@@ -166,10 +176,8 @@ func (l *Lab) delNetns(o model.NetnsDel) error {
 	}
 	// What was in it went with it.
 	var errs []error
-	for _, e := range append([]*entry(nil), l.entries...) {
-		if e.ns() == ref {
-			errs = append(errs, l.gone(e))
-		}
+	for _, e := range slices.Clone(l.ix.byNS[ref]) {
+		errs = append(errs, l.gone(e))
 	}
 	return errors.Join(errs...)
 }
@@ -185,8 +193,13 @@ func (l *Lab) DeletedIDAt(id uint64) string { return l.deletedIDs[id] }
 func (l *Lab) LinkDeletedAt(link model.LinkRef) string { return l.deletedLinks[link] }
 
 // mayChange returns an error unless the lab owns the link or --allow-host
-// was given.
+// was given. It reads the kernel only to say why not: whether a link the
+// lab owns is there is for the change itself to find out.
 func (l *Lab) mayChange(link model.LinkRef) error {
+	_, deleted := l.deletedLinks[link]
+	if !deleted && l.deletedNS[link.NS.Name()] == "" && (l.AllowHost || l.OwnsLink(link)) {
+		return nil
+	}
 	_, err := l.B.Link(link)
 	gone := errors.Is(err, model.ErrNotFound)
 	if where, ok := l.deletedLinks[link]; ok && gone {
@@ -275,10 +288,7 @@ func (l *Lab) addLink(o model.LinkAdd) (Result, error) {
 // the lab's: the lab forgets it. One made with other ends than o asks for
 // (a veth with another peer) is an error: the playbook changed.
 func (l *Lab) adoptLink(o model.LinkAdd) (Result, bool, error) {
-	for _, e := range append([]*entry(nil), l.entries...) {
-		if _, ok := e.Do.(model.LinkAdd); !ok || e.Born != o.Link {
-			continue
-		}
+	for _, e := range slices.Clone(l.ix.byBorn[o.Link]) {
 		info, err := l.B.Link(e.At)
 		if err == nil && e.NSIno != 0 {
 			if ino, ierr := l.B.Identity(e.At.NS); ierr != nil || ino != e.NSIno {
@@ -330,7 +340,7 @@ func (l *Lab) delLink(o model.LinkDel) error {
 		if l.where != "" {
 			l.deletedLinks[end] = l.where
 		}
-		errs = append(errs, l.forget(func(e *entry) bool { _, ok := e.Do.(model.LinkAdd); return ok && e.At == end }))
+		errs = append(errs, l.forgetEntry(l.linkEntry(end)))
 	}
 	return errors.Join(errs...)
 }
@@ -379,7 +389,7 @@ func (l *Lab) addAddr(o model.AddrAdd) (Result, error) {
 		a, ok := e.Do.(model.AddrAdd)
 		return ok && a.Link == o.Link && a.CIDR == o.CIDR
 	}
-	if l.find(same) != nil {
+	if l.addrEntry(o.Link, o.CIDR) != nil {
 		return Result{Adopted: true}, nil
 	}
 	if l.OwnsLink(o.Link) {
@@ -408,7 +418,7 @@ func (l *Lab) addRoute(o model.RouteAdd) (Result, error) {
 		return Result{}, err
 	}
 	same := func(e *entry) bool { return e.Do == model.Op(o) }
-	if l.find(same) != nil {
+	if l.ix.newestOp(o) != nil {
 		return Result{Adopted: true}, nil
 	}
 	_, err := l.create(o, o.NS)
@@ -421,7 +431,7 @@ func (l *Lab) addRoute(o model.RouteAdd) (Result, error) {
 // delRoute deletes a route the lab added, or any route of a namespace the
 // lab owns; other routes only with --allow-host.
 func (l *Lab) delRoute(o model.RouteDel) error {
-	mine := l.find(func(e *entry) bool { return e.Do == model.Op(model.RouteAdd(o)) })
+	mine := l.ix.newestOp(model.RouteAdd(o))
 	key := model.RouteAdd(o).Text()
 	if where := l.deletedRoutes[key]; where != "" && mine == nil {
 		return notFound(fmt.Sprintf("route %s in %s was deleted at %s", o.Route.Dst, o.NS, where))
@@ -445,7 +455,7 @@ func (l *Lab) delRoute(o model.RouteDel) error {
 // folders that are missing. A file the lab did not create is not replaced.
 func (l *Lab) writeFile(o model.FileWrite) error {
 	mine := func(e *entry) bool { w, ok := e.Do.(model.FileWrite); return ok && w.Path == o.Path }
-	if l.find(mine) != nil {
+	if l.findIn(model.Host, mine) != nil {
 		return l.apply(o)
 	}
 	if _, err := l.B.ReadFile(o.Path); !errors.Is(err, model.ErrNotFound) {

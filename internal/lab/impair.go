@@ -19,7 +19,7 @@ func (l *Lab) impair(link model.LinkRef, op model.Op) error {
 		return ignoreNotFound(op, l.apply(op))
 	}
 	mine := func(e *entry) bool { s, ok := e.Do.(model.QdiscSet); return ok && s.Link == link }
-	if _, set := op.(model.QdiscSet); set && l.find(mine) == nil {
+	if _, set := op.(model.QdiscSet); set && l.findIn(link.NS, mine) == nil {
 		_, err := l.create(op, link.NS)
 		return err
 	}
@@ -27,7 +27,7 @@ func (l *Lab) impair(link model.LinkRef, op model.Op) error {
 		return err
 	}
 	if _, clear := op.(model.QdiscClear); clear {
-		return l.forget(mine)
+		return l.forgetEntry(l.findIn(link.NS, mine))
 	}
 	return nil
 }

@@ -50,7 +50,8 @@ type Lab struct {
 	dir     string
 	lock    *os.File
 	journal *journal // nil for a lab opened by Inspect
-	entries []*entry // live, in creation order
+	entries []*entry // live, in creation order (so by ID)
+	ix      index    // entries by what they made (index.go)
 	nextID  int
 	procs   map[int]model.Proc // processes this run started, by pid
 	// Where the playbook deleted namespaces (by name) and links, so that a
@@ -169,7 +170,7 @@ func flockHolder(path string) int {
 }
 
 func newLab(name string, b model.Backend, paths model.Paths, dir string, past history) *Lab {
-	l := &Lab{Name: name, B: b, Paths: paths, dir: dir, entries: past.entries, procs: map[int]model.Proc{},
+	l := &Lab{Name: name, B: b, Paths: paths, dir: dir, entries: past.entries, ix: newIndex(past.entries), procs: map[int]model.Proc{},
 		deletedNS: map[string]string{}, deletedLinks: map[model.LinkRef]string{}, deletedRoutes: map[string]string{}, deletedIDs: map[uint64]string{}}
 	for _, e := range past.entries {
 		l.nextID = max(l.nextID, e.ID+1)
@@ -258,7 +259,7 @@ func (l *Lab) netnsEntry(ns model.NSRef) *entry {
 	if ns.Name() == "" {
 		return nil
 	}
-	return l.find(func(e *entry) bool { return e.Do == model.Op(model.NetnsAdd{Name: ns.Name()}) })
+	return l.ix.newestOp(model.NetnsAdd{Name: ns.Name()})
 }
 
 // OwnsLink tells whether the lab may treat the link as its own: it created
@@ -268,14 +269,15 @@ func (l *Lab) OwnsLink(link model.LinkRef) bool {
 }
 
 func (l *Lab) linkEntry(link model.LinkRef) *entry {
-	return l.find(func(e *entry) bool { _, ok := e.Do.(model.LinkAdd); return ok && e.At == link })
+	return l.ix.newestLink(link)
 }
 
-// find returns the newest live entry that matches.
-func (l *Lab) find(match func(*entry) bool) *entry {
-	for i := len(l.entries) - 1; i >= 0; i-- {
-		if match(l.entries[i]) {
-			return l.entries[i]
+// findIn returns the newest live entry in ns that matches.
+func (l *Lab) findIn(ns model.NSRef, match func(*entry) bool) *entry {
+	es := l.ix.byNS[ns]
+	for i := len(es) - 1; i >= 0; i-- {
+		if match(es[i]) {
+			return es[i]
 		}
 	}
 	return nil
@@ -297,18 +299,26 @@ func (l *Lab) add(op model.Op, ns model.NSRef) (*entry, error) {
 	}
 	l.nextID++
 	l.entries = append(l.entries, e)
+	l.ix.add(e)
 	return e, nil
 }
 
 // gone journals that what an entry records is no longer there.
 func (l *Lab) gone(e *entry) error {
-	l.entries = slices.DeleteFunc(l.entries, func(x *entry) bool { return x == e })
+	i, ok := slices.BinarySearchFunc(l.entries, e.ID, func(x *entry, id int) int { return x.ID - id })
+	if !ok || l.entries[i] != e {
+		i = slices.Index(l.entries, e) // not in ID order: an old journal's
+	}
+	if i >= 0 {
+		l.entries = slices.Delete(l.entries, i, i+1)
+		l.ix.remove(e)
+	}
 	return l.journal.write(record{Rec: "gone", ID: e.ID})
 }
 
 // moved journals where a link entry is now.
 func (l *Lab) moved(e *entry, at model.LinkRef) error {
-	e.At = at
+	l.ix.move(e, at)
 	if ino, err := l.B.Identity(at.NS); err == nil {
 		e.NSIno = ino
 	}

@@ -27,7 +27,7 @@ func (l *Lab) addNATRule(r model.NATRule) (Result, error) {
 	switch {
 	case err == nil && slices.Contains(rules, r.Rule()):
 		return Result{Adopted: true}, nil
-	case err == nil && !owned && l.find(natRuleIn(ns)) == nil:
+	case err == nil && !owned && l.findIn(ns, natRuleIn(ns)) == nil:
 		return Result{}, l.clash("table inet "+table, ns.String(), "delete it (nft delete table inet "+table+")", "give the lab another name", natRuleIn(ns), 0)
 	case err != nil && !errors.Is(err, model.ErrNotFound):
 		return Result{}, err
@@ -44,7 +44,7 @@ func natRuleIn(ns model.NSRef) func(*entry) bool {
 // natRules reads the rules of the lab's table in ns, if the lab has rules
 // there.
 func (l *Lab) natRules(ns model.NSRef) ([]string, error) {
-	if l.find(natRuleIn(ns)) == nil {
+	if l.findIn(ns, natRuleIn(ns)) == nil {
 		return nil, nil
 	}
 	rules, err := l.B.NATRules(ns, model.NATTable(l.Name))

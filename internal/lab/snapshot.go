@@ -34,8 +34,8 @@ func (l *Lab) Snapshot(only *model.NSRef) (model.Snapshot, error) {
 // and that is gone is left out.
 func (l *Lab) spaces() []model.NSRef {
 	refs := []model.NSRef{model.Host}
-	for _, e := range l.entries {
-		if ns := e.ns(); !slices.Contains(refs, ns) {
+	for ns := range l.ix.byNS {
+		if !ns.IsHost() {
 			refs = append(refs, ns)
 		}
 	}
@@ -87,7 +87,7 @@ func (l *Lab) nsState(ns model.NSRef) (model.NSState, error) {
 		return st, err
 	}
 	for _, r := range routes {
-		journalled := l.find(func(e *entry) bool {
+		journalled := l.findIn(ns, func(e *entry) bool {
 			add, ok := e.Do.(model.RouteAdd)
 			return ok && add.NS == ns && add.Route.Dst == r.Dst && add.Route.Table == r.Table && add.Route.Metric == r.Metric
 		}) != nil
@@ -124,7 +124,7 @@ func (l *Lab) files(name string, owned bool) ([]model.FileState, error) {
 	files := []model.FileState{}
 	for _, n := range names {
 		path := filepath.Join(dir, n)
-		if !owned && l.find(func(e *entry) bool { w, ok := e.Do.(model.FileWrite); return ok && w.Path == path }) == nil {
+		if !owned && l.findIn(model.Host, func(e *entry) bool { w, ok := e.Do.(model.FileWrite); return ok && w.Path == path }) == nil {
 			continue
 		}
 		data, err := l.B.ReadFile(path)

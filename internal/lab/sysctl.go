@@ -20,7 +20,7 @@ func (l *Lab) setSysctl(o model.SysctlSet) error {
 	if !l.AllowHost && !l.OwnsNS(o.NS) {
 		return ownershipError(fmt.Sprintf("%s in %s: the namespace was not created by lab %s, and the change would outlive the lab; --allow-host lets nsplay make it and write the old value back at teardown", o.Key, o.NS, l.Name))
 	}
-	if l.find(sysctlOf(o.NS, o.Key)) != nil {
+	if l.findIn(o.NS, sysctlOf(o.NS, o.Key)) != nil {
 		return l.B.Apply(o) // the old value is journalled already
 	}
 	old, err := l.B.Sysctl(o.NS, o.Key)
@@ -40,9 +40,9 @@ func sysctlOf(ns model.NSRef, key string) func(*entry) bool {
 // sysctls reads the sysctls the lab set in ns now, by key; nil for none.
 func (l *Lab) sysctls(ns model.NSRef) (map[string]string, error) {
 	var set map[string]string
-	for _, e := range l.entries {
+	for _, e := range l.ix.byNS[ns] {
 		s, ok := e.Do.(model.SysctlSet)
-		if !ok || s.NS != ns {
+		if !ok {
 			continue
 		}
 		v, err := l.B.Sysctl(ns, s.Key)

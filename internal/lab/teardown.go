@@ -19,10 +19,11 @@ import (
 // inside the lab's namespaces is not removed one by one, nor are veths whose
 // peer is inside one: deleting a namespace takes those along in one batch,
 // where deleting each link costs the kernel an RCU grace period (tens of
-// milliseconds). So namespaces go before the links that go with them, and
-// what did not go with them is removed after. What is gone already is
-// skipped. report is told of each removal. Teardown goes on past errors and
-// returns them all; what is left stays in the journal.
+// milliseconds). So after the processes are stopped, what was made after
+// the newest namespace goes, then the namespaces in one batch, then what
+// did not go with them, and then what was made before them. What is gone
+// already is skipped. report is told of each removal. Teardown goes on past
+// errors and returns them all; what is left stays in the journal.
 func (l *Lab) Teardown(report func(string)) error {
 	hostIno, err := l.B.Identity(model.Host)
 	if err != nil {
@@ -36,8 +37,9 @@ func (l *Lab) Teardown(report func(string)) error {
 	var errs []error
 	done := func(e *entry, what string, err error) {
 		switch {
-		case err == nil:
+		case err == nil && what != "": // "": nothing to undo (it goes with its namespace or link)
 			report(what)
+		case err == nil:
 		case !errors.Is(err, model.ErrNotFound) && !errors.Is(err, os.ErrNotExist):
 			errs = append(errs, fmt.Errorf("%s: %w", what, err))
 			return
@@ -62,30 +64,46 @@ func (l *Lab) Teardown(report func(string)) error {
 	}
 	var spaces []*entry
 	var labSpaces []model.NSRef // the lab's namespaces that are there
+	inLab := map[model.NSRef]bool{}
 	for _, e := range newest {
 		if _, ok := e.Do.(model.NetnsAdd); ok {
 			spaces = append(spaces, e)
 			if l.OwnsNS(e.ns()) {
 				labSpaces = append(labSpaces, e.ns())
+				inLab[e.ns()] = true
 			}
 		}
 	}
-	var takenAlong []*entry
+	removeOne := func(e *entry) {
+		if l.holdsLeftovers(e) {
+			// What the lab could not remove from the folder is
+			// reported; the folder stays in the journal with it.
+			return
+		}
+		what, err := l.remove(e)
+		done(e, what, err)
+	}
+	// What was made before the newest namespace goes after the
+	// namespaces: a bridge goes once the namespaces took its ports along,
+	// rather than lose a thousand ports one by one.
+	newestNS := -1
+	for _, e := range spaces {
+		newestNS = max(newestNS, e.ID)
+	}
+	var takenAlong, older []*entry
 	for _, e := range newest {
 		switch e.Do.(type) {
 		case model.ProcStart, model.NetnsAdd:
 			continue
 		}
 		switch {
-		case slices.Contains(labSpaces, e.ns()):
-		case l.holdsLeftovers(e):
-			// What the lab could not remove from the folder is
-			// reported; the folder stays in the journal with it.
-		case l.peerIn(e, labSpaces):
+		case inLab[e.ns()]:
+		case l.peerIn(e, inLab):
 			takenAlong = append(takenAlong, e)
+		case e.ID < newestNS:
+			older = append(older, e)
 		default:
-			what, err := l.remove(e)
-			done(e, what, err)
+			removeOne(e)
 		}
 	}
 	// Processes left in the lab's namespaces (a command a killed nsplay
@@ -98,7 +116,7 @@ func (l *Lab) Teardown(report func(string)) error {
 		errs = append(errs, fmt.Errorf("stop the processes in the lab's namespaces: %w", err))
 	}
 	for _, e := range spaces {
-		if !slices.Contains(labSpaces, e.ns()) {
+		if !inLab[e.ns()] {
 			if _, err := l.B.Identity(e.ns()); err == nil {
 				done(e, "leave netns "+e.ns().Name()+" alone: it is not the one the lab made", nil)
 				continue
@@ -115,6 +133,9 @@ func (l *Lab) Teardown(report func(string)) error {
 		}
 		what, err := l.remove(e)
 		done(e, what, err)
+	}
+	for _, e := range older {
+		removeOne(e)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("tear down lab %s: %w (what is left stays in its journal: remove it with `nsplay down %s`)", l.Name, err, l.Name)
@@ -144,12 +165,12 @@ func (l *Lab) stop(p model.ProcStart) (bool, error) {
 }
 
 // peerIn tells whether e is a veth whose peer sits in one of spaces.
-func (l *Lab) peerIn(e *entry, spaces []model.NSRef) bool {
+func (l *Lab) peerIn(e *entry, spaces map[model.NSRef]bool) bool {
 	if _, ok := e.Do.(model.LinkAdd); !ok || len(spaces) == 0 {
 		return false
 	}
 	info, err := l.B.Link(e.At)
-	return err == nil && info.Peer != nil && slices.Contains(spaces, info.Peer.NS)
+	return err == nil && info.Peer != nil && spaces[info.Peer.NS]
 }
 
 // holdsLeftovers tells whether e is a folder that holds a file or folder
@@ -159,7 +180,7 @@ func (l *Lab) holdsLeftovers(e *entry) bool {
 	if !ok {
 		return false
 	}
-	return l.find(func(x *entry) bool {
+	return l.findIn(model.Host, func(x *entry) bool {
 		switch o := x.Do.(type) {
 		case model.FileWrite:
 			return strings.HasPrefix(o.Path, dir.Path+"/")

@@ -51,8 +51,12 @@ func buildTutorial(t *testing.T, l *lab.Lab) tutorial {
 	do(t, l, model.RouteAdd{NS: host, Route: model.Route{Dst: "10.99.0.0/16", Via: "192.168.10.11", Table: "main"}})
 	do(t, l, model.FileWrite{Path: tu.resolv, Data: "nameserver 8.8.8.8\n"})
 
-	// It works: ns1 reaches the bridge.
+	// It works: ns1 reaches the bridge. The bridge's carrier (and the
+	// linkdown flag of the host route through it) settles in the
+	// background, up to a second late: wait for it, so that what tests
+	// compare with the built lab does not change under them.
 	waitOperUp(t, tu.ns1, "eth0")
+	waitOperUp(t, "", tu.bridge)
 	res, err := l.B.Ping(context.Background(), ns1, net.ParseIP("192.168.10.1"), 1, 2*time.Second)
 	if err != nil || res.Received != 1 {
 		t.Fatalf("ping from %s to the bridge: %+v, %v", tu.ns1, res, err)
