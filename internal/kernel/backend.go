@@ -44,6 +44,11 @@ type Backend struct {
 	// backend opened, so that a failed reachability check can tell of
 	// those that happened since.
 	neighFulls int64
+	// bridgeSpaces are the namespaces where links were made bridge ports;
+	// portsMoved says that a port may have got carrier since traffic last
+	// waited for them (ports.go).
+	bridgeSpaces map[*NS]bool
+	portsMoved   bool
 }
 
 // dadAddr is an IPv6 address that may still be in duplicate address
@@ -176,6 +181,7 @@ func (b *Backend) Apply(op model.Op) error {
 	if err := b.apply(op); err != nil {
 		return err
 	}
+	b.notePorts(op)
 	return b.followDAD(op)
 }
 
@@ -605,6 +611,7 @@ func (b *Backend) ReadDir(path string) ([]string, error) {
 }
 
 func (b *Backend) Ping(ctx context.Context, ref model.NSRef, dst net.IP, count int, timeout time.Duration) (model.PingResult, error) {
+	b.settlePorts()
 	ns, err := b.NS(ref)
 	if err != nil {
 		return model.PingResult{}, err
@@ -630,6 +637,7 @@ func (b *Backend) Listening(ref model.NSRef, proto string, port int) (bool, erro
 }
 
 func (b *Backend) Connect(ref model.NSRef, addr net.IP, port int, timeout time.Duration) error {
+	b.settlePorts()
 	ns, err := b.NS(ref)
 	if err != nil {
 		return err
