@@ -306,6 +306,12 @@ func (b *Backend) apply(op model.Op) error {
 			return err
 		}
 		return ns.SetSysctl(o.Key, o.Value)
+	case model.IPv6Quiet:
+		ns, err := b.NS(o.NS)
+		if err != nil {
+			return err
+		}
+		return ns.SetSysctlsOfEach(model.QuietIPv6Settings)
 	case model.NATRule:
 		ns, err := b.NS(o.Namespace())
 		if err != nil {
@@ -378,6 +384,12 @@ func (b *Backend) applyToLink(op model.Op) error {
 			return err
 		}
 		return ns.DelAddr(name, ipnet)
+	case model.LinkSetMAC:
+		return ns.SetMAC(name, o.MAC)
+	case model.NeighAdd:
+		return ns.SetNeigh(name, o.IP, o.MAC)
+	case model.LinkNoLinkLocal:
+		return ns.SetNoLinkLocal(name)
 	}
 	return nil
 }

@@ -45,6 +45,13 @@ func (n *NS) SetSysctls(settings []model.Setting) error {
 	return n.setSysctls(settings, inFreshNamespace)
 }
 
+// SetSysctlsOfEach is SetSysctls for keys every network namespace has of
+// its own (net.ipv6.conf.*): it does not look at them from a new
+// namespace, which costs one, where the kernel may allow no more.
+func (n *NS) SetSysctlsOfEach(settings []model.Setting) error {
+	return n.setSysctls(settings, func(string, string) (freshView, error) { return freshView{exists: true, writable: true}, nil })
+}
+
 func (n *NS) setSysctls(settings []model.Setting, view func(key, path string) (freshView, error)) error {
 	if len(settings) == 0 {
 		return nil
