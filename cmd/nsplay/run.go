@@ -104,9 +104,11 @@ func runCmd(args []string, stdout, stderr io.Writer) (int, error) {
 			}
 		}()
 	}
-	out := newRenderer(stdout, o.json)
+	printed := newBatchedWriter(stdout)
+	out := newRenderer(printed, o.json)
 	res, err := session.Run(session.Options{Playbook: file, Name: o.name, Vars: o.vars, Keep: o.keep,
-		AllowHost: o.allowHost, Paths: model.DefaultPaths, Emit: out.event, Timeout: o.timeout})
+		AllowHost: o.allowHost, Paths: model.DefaultPaths, Emit: printed.after(out.event), Timeout: o.timeout})
+	printed.Flush() // before what goes to stderr
 	if err != nil {
 		return exitError, err
 	}
