@@ -21,6 +21,7 @@
 //	state(ns=None)                              -> dict, the normalized snapshot (state.go)
 //	sysctl(ns, key, value) / ns.sysctl(key)                             (sysctl.go)
 //	nat(ns, out, src=None) / port_forward(ns, port, to, proto="tcp", dev=None) (nat.go)
+//	scale(quiet_ipv6=True, static_neighbours=True)                      (scale.go)
 //
 // Every builtin starts with one unpack call; arguments after the ones shown
 // positional are keyword-only. Handles read the live kernel on every
@@ -79,8 +80,9 @@ type Env struct {
 	// out a -D the playbook never reads.
 	UsedVars map[string]bool
 
-	gate   gate     // closed to the playbook's thread once the run gave up on it (gate.go)
-	spaces []*Netns // the handles of namespaces, one per namespace, host first
+	gate   gate       // closed to the playbook's thread once the run gave up on it (gate.go)
+	scale  scaleState // the scale settings, and what they made (scale.go)
+	spaces []*Netns   // the handles of namespaces, one per namespace, host first
 	// unknownAt holds the playbook lines (file:line) that used a value
 	// only the kernel knows (a plan): checks there are undecided.
 	unknownAt map[string]bool
@@ -130,6 +132,7 @@ func Predeclared(env *Env) (starlark.StringDict, error) {
 		"sysctl":         starlark.NewBuiltin("sysctl", sysctlFn),
 		"nat":            starlark.NewBuiltin("nat", natFn),
 		"port_forward":   starlark.NewBuiltin("port_forward", portForwardFn),
+		"scale":          starlark.NewBuiltin("scale", scaleFn),
 		"str":            depthChecked("str"),
 		"repr":           depthChecked("repr"),
 		"print":          depthChecked("print"),
@@ -195,6 +198,9 @@ func do(thread *starlark.Thread, b *starlark.Builtin, l *lab.Lab, op model.Op) e
 		return wrap(b, err)
 	}
 	step(thread, "%s", op.Text())
+	if env, err := envOf(thread); err == nil {
+		env.scale.forgetMade(op)
+	}
 	return nil
 }
 

@@ -301,10 +301,10 @@ func linkAddAddr(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 	}
 	if res.Adopted {
 		step(thread, "%s has %s already", l.name, cidr)
-	} else {
-		step(thread, "%s", op.Text())
+		return l, nil
 	}
-	return l, nil
+	step(thread, "%s", op.Text())
+	return l, l.ns.env.addrAdded(thread, b, ref)
 }
 
 func linkDelAddr(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
@@ -365,7 +365,7 @@ func linkSetMaster(thread *starlark.Thread, b *starlark.Builtin, args starlark.T
 	if err := do(thread, b, l.ns.env.Lab, model.LinkSetMaster{Link: ref, Master: br}); err != nil {
 		return nil, err
 	}
-	return l, nil
+	return l, l.ns.env.setMaster(thread, b, ref, model.Link(ref.NS, br))
 }
 
 func linkSetMTU(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {

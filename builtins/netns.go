@@ -277,6 +277,9 @@ func netnsFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, 
 		step(thread, "netns %s is the lab's already: adopted", name)
 	} else {
 		step(thread, "%s", model.NetnsAdd{Name: name}.Text())
+		if err := env.quietIPv6(thread, b, model.Named(name)); err != nil {
+			return nil, err
+		}
 	}
 	n, err := env.nsHandle(model.Named(name))
 	return n, wrap(b, err)

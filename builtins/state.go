@@ -4,8 +4,9 @@ package builtins
 //	    the lab's live state, normalized (no ifindex, MAC, netns id or IPv6
 //	    link-local address; stable order): {"namespaces": [NS, ...]}, or for
 //	    state(ns) that namespace's NS alone. NS is {"name", "owned", "links",
-//	    "routes", "files"}, and "sysctls" ({key: value now}) and "nat" (the
-//	    rules of the lab's table, as text) where the lab set any; a link is {"name", "kind", "up", "oper", "carrier",
+//	    "routes", "files"}, and "sysctls" ({key: value now}), "nat" (the
+//	    rules of the lab's table, as text) and "neighbours" (permanent
+//	    entries: [{"ip", "mac", "dev"}]) where there are any; a link is {"name", "kind", "up", "oper", "carrier",
 //	    "mtu", "master", "peer", "peer_ns", "stp", "ports", "addrs": [{"cidr",
 //	    "broadcast", "scope"}]}; a route {"dst", "via", "dev", "metric",
 //	    "table", "proto", "scope"}; a file {"path", "content"}. Keys with no

@@ -5,12 +5,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/nsplay/nsplay/internal/model"
 	"github.com/nsplay/nsplay/internal/session"
+	"github.com/nsplay/nsplay/interp"
 )
 
 // BenchmarkTutorial builds and tears down the tutorial's lab with nsplay
@@ -20,6 +22,50 @@ func BenchmarkTutorial(b *testing.B) { benchAgainstIP(b, "tutorial", "ns1") }
 
 // BenchmarkStar20 does the same for 20 namespaces on a switch namespace.
 func BenchmarkStar20(b *testing.B) { benchAgainstIP(b, "star", "") }
+
+// BenchmarkStarNsplay100 and BenchmarkStarNsplay1000 run the star lab of
+// the scale benchmark (bench/star.star: a bridge, N hosts, one
+// reachability check each) and report what building, checking and tearing
+// it down cost per namespace; a false failure fails the benchmark.
+func BenchmarkStarNsplay100(b *testing.B)  { benchStar(b, 100) }
+func BenchmarkStarNsplay1000(b *testing.B) { benchStar(b, 1000) }
+
+func benchStar(b *testing.B, hosts int) {
+	requireRootBench(b)
+	var build, check, down time.Duration
+	for b.Loop() {
+		var firstCheck, firstDown time.Time
+		start := time.Now()
+		res, err := session.Run(session.Options{Playbook: "../bench/star.star", Name: "benchstar", Paths: model.DefaultPaths,
+			Vars: map[string]string{"hosts": strconv.Itoa(hosts)},
+			Emit: func(e interp.Event) {
+				switch {
+				case e.Kind == "check" && firstCheck.IsZero():
+					firstCheck = time.Now()
+				case e.Kind == "teardown" && firstDown.IsZero():
+					firstDown = time.Now()
+				}
+			}})
+		end := time.Now()
+		if err == nil {
+			err = errors.Join(res.RunErr, res.DownErr)
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+		if res.Result.Failed > 0 || res.Result.Passed != hosts || firstCheck.IsZero() || firstDown.IsZero() {
+			b.Fatalf("%d passed, %d failed; want %d passed", res.Result.Passed, res.Result.Failed, hosts)
+		}
+		build += firstCheck.Sub(start)
+		check += firstDown.Sub(firstCheck)
+		down += end.Sub(firstDown)
+	}
+	perNS := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 / float64(b.N) / float64(hosts) }
+	b.ReportMetric(perNS(build), "ms-build/ns")
+	b.ReportMetric(perNS(check), "ms-check/ns")
+	b.ReportMetric(perNS(down), "ms-down/ns")
+	b.ReportMetric(perNS(build+check+down), "ms-total/ns")
+}
 
 // benchAgainstIP times testdata/bench/NAME.star against the ip steps in
 // NAME.ip and NAME.ip.down; resolvNS also gets a resolv.conf in the ip run,

@@ -101,12 +101,18 @@ func runCmd(o runOptions, file string, args []string, stdout, stderr io.Writer) 
 			}
 		}()
 	}
-	out, err := newReport(o.report, file, stdout, stderr)
+	printed, logged := newBatchedWriter(stdout), newBatchedWriter(stderr)
+	defer printed.Flush()
+	defer logged.Flush()
+	out, err := newReport(o.report, file, printed.unlessTerminal(), logged.unlessTerminal())
 	if err != nil {
 		return exitError, err
 	}
 	res, err := session.Run(session.Options{Playbook: file, Name: o.name, Vars: o.vars, Keep: o.keep,
-		AllowHost: o.allowHost, Paths: model.DefaultPaths, Emit: out.event, Opened: out.opened, Timeout: o.timeout, Lib: lib})
+		AllowHost: o.allowHost, Paths: model.DefaultPaths, Emit: flushing(out.event, printed, logged), Opened: out.opened,
+		Timeout: o.timeout, Lib: lib})
+	printed.Flush() // before what goes to stderr
+	logged.Flush()
 	return reported(out, o.report, res, err, o.keep, stderr)
 }
 

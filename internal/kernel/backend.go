@@ -44,6 +44,11 @@ type Backend struct {
 	// backend opened, so that a failed reachability check can tell of
 	// those that happened since.
 	neighFulls int64
+	// bridgeSpaces are the namespaces where links were made bridge ports;
+	// portsMoved says that a port may have got carrier since traffic last
+	// waited for them (ports.go).
+	bridgeSpaces map[*NS]bool
+	portsMoved   bool
 }
 
 // dadAddr is an IPv6 address that may still be in duplicate address
@@ -176,6 +181,7 @@ func (b *Backend) Apply(op model.Op) error {
 	if err := b.apply(op); err != nil {
 		return err
 	}
+	b.notePorts(op)
 	return b.followDAD(op)
 }
 
@@ -300,6 +306,12 @@ func (b *Backend) apply(op model.Op) error {
 			return err
 		}
 		return ns.SetSysctl(o.Key, o.Value)
+	case model.IPv6Quiet:
+		ns, err := b.NS(o.NS)
+		if err != nil {
+			return err
+		}
+		return ns.SetSysctlsOfEach(model.QuietIPv6Settings)
 	case model.NATRule:
 		ns, err := b.NS(o.Namespace())
 		if err != nil {
@@ -372,6 +384,12 @@ func (b *Backend) applyToLink(op model.Op) error {
 			return err
 		}
 		return ns.DelAddr(name, ipnet)
+	case model.LinkSetMAC:
+		return ns.SetMAC(name, o.MAC)
+	case model.NeighAdd:
+		return ns.SetNeigh(name, o.IP, o.MAC)
+	case model.LinkNoLinkLocal:
+		return ns.SetNoLinkLocal(name)
 	}
 	return nil
 }
@@ -605,6 +623,7 @@ func (b *Backend) ReadDir(path string) ([]string, error) {
 }
 
 func (b *Backend) Ping(ctx context.Context, ref model.NSRef, dst net.IP, count int, timeout time.Duration) (model.PingResult, error) {
+	b.settlePorts()
 	ns, err := b.NS(ref)
 	if err != nil {
 		return model.PingResult{}, err
@@ -630,6 +649,7 @@ func (b *Backend) Listening(ref model.NSRef, proto string, port int) (bool, erro
 }
 
 func (b *Backend) Connect(ref model.NSRef, addr net.IP, port int, timeout time.Duration) error {
+	b.settlePorts()
 	ns, err := b.NS(ref)
 	if err != nil {
 		return err

@@ -39,6 +39,7 @@ func (b *Backend) Impairments(ref model.NSRef) (map[string]model.Impairment, err
 }
 
 func (b *Backend) Throughput(ctx context.Context, srcRef, dstRef model.NSRef, to net.IP, port int, d time.Duration) (model.ThroughputResult, error) {
+	b.settlePorts()
 	src, err := b.NS(srcRef)
 	if err != nil {
 		return model.ThroughputResult{}, err

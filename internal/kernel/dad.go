@@ -3,7 +3,6 @@ package kernel
 import (
 	"fmt"
 	"net"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -89,7 +88,7 @@ func (n *NS) dadTime(name string) (time.Duration, error) {
 			{"conf/" + name + "/dad_transmits", &transmits},
 			{"neigh/" + name + "/retrans_time_ms", &retrans},
 		} {
-			b, err := os.ReadFile("/proc/sys/net/ipv6/" + s.file)
+			b, err := readProcSys("/proc/sys/net/ipv6/" + s.file)
 			if err != nil {
 				return err
 			}

@@ -128,6 +128,17 @@ func TestPingIPv6(t *testing.T) {
 	must(t, b.SetUp("vb"))
 	waitOperUp(t, a, "va")
 	waitOperUp(t, b, "vb")
+	// Without DAD the kernel still marks an address tentative until its
+	// address work runs, in the background: wait for that.
+	for _, w := range []struct {
+		ns   *kernel.NS
+		link string
+		ip   string
+	}{{a, "va", "fd00::1"}, {b, "vb", "fd00::2"}} {
+		if _, err := w.ns.AwaitDAD(w.link, net.ParseIP(w.ip)); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if out := testenv.IP(t, "-n", a.Name, "-6", "addr", "show", "dev", "va"); strings.Contains(out, "tentative") {
 		t.Logf("addresses still tentative despite accept_dad=0:\n%s", out)
 	}

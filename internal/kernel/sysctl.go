@@ -23,7 +23,7 @@ func (n *NS) Sysctl(key string) (string, error) {
 	}
 	var data []byte
 	err = n.In(func() (err error) {
-		data, err = os.ReadFile(path)
+		data, err = readProcSys(path)
 		return err
 	})
 	if err != nil {
@@ -36,32 +36,106 @@ func (n *NS) Sysctl(key string) (string, error) {
 // ErrNotFound; one the kernel does not keep per namespace is
 // model.ErrGlobal, and is left as it is.
 func (n *NS) SetSysctl(key, value string) error {
-	path, err := model.SysctlPath(key)
-	if err != nil {
-		return err
+	return n.SetSysctls([]model.Setting{{Key: key, Value: value}})
+}
+
+// SetSysctls writes sysctls in n, in order, from one thread inside it; it
+// stops at the first that SetSysctl would refuse.
+func (n *NS) SetSysctls(settings []model.Setting) error {
+	return n.setSysctls(settings, inFreshNamespace)
+}
+
+// SetSysctlsOfEach is SetSysctls for keys every network namespace has of
+// its own (net.ipv6.conf.*): it does not look at them from a new
+// namespace, which costs one, where the kernel may allow no more.
+func (n *NS) SetSysctlsOfEach(settings []model.Setting) error {
+	return n.setSysctls(settings, func(string, string) (freshView, error) { return freshView{exists: true, writable: true}, nil })
+}
+
+func (n *NS) setSysctls(settings []model.Setting, view func(key, path string) (freshView, error)) error {
+	if len(settings) == 0 {
+		return nil
 	}
-	fresh, err := inFreshNamespace(key, path)
-	if err != nil {
-		return err
+	paths := make([]string, len(settings))
+	fresh := make([]freshView, len(settings))
+	for i, s := range settings {
+		var err error
+		if paths[i], err = model.SysctlPath(s.Key); err != nil {
+			return err
+		}
+		if fresh[i], err = view(s.Key, paths[i]); err != nil {
+			return err
+		}
 	}
-	err = n.In(func() error {
-		if err := unix.Access(path, unix.F_OK); err != nil {
-			return err
+	failed := settings[0]
+	err := n.In(func() error {
+		dirs := sysctlDirs{}
+		defer dirs.close()
+		for i, s := range settings {
+			failed = s
+			if err := dirs.set(paths[i], s, fresh[i]); err != nil {
+				return err
+			}
 		}
-		if err := fresh.global(key, unix.Access(path, unix.W_OK) == nil); err != nil {
-			return err
-		}
-		f, err := os.OpenFile(path, os.O_WRONLY, 0)
-		if err != nil {
-			return err
-		}
-		_, err = f.WriteString(value)
-		return errors.Join(err, f.Close())
+		return nil
 	})
 	if errors.Is(err, unix.EINVAL) {
-		return fmt.Errorf("%s in %s: the kernel does not take %q (invalid argument)", key, n, value)
+		return fmt.Errorf("%s in %s: the kernel does not take %q (invalid argument)", failed.Key, n, failed.Value)
 	}
-	return sysctlError(key, n, err)
+	return sysctlError(failed.Key, n, err)
+}
+
+// sysctlDirs holds /proc/sys/net/ipv4, /proc/sys/net/ipv6, ... open, by
+// path, while a thread inside a namespace writes sysctls there: files
+// opened relative to a folder are looked up from there, one lookup of a
+// folder per namespace (see procsys.go).
+type sysctlDirs map[string]int
+
+// set writes one sysctl, unless it is not per namespace (see
+// freshView.global): writable is what opening it for writing tells.
+func (d sysctlDirs) set(path string, s model.Setting, fresh freshView) error {
+	dir, rest := sysctlDir(path)
+	dfd, ok := d[dir]
+	if !ok {
+		var err error
+		if dfd, err = openProcSysFd(dir, unix.O_PATH|unix.O_DIRECTORY); err != nil {
+			return &os.PathError{Op: "open", Path: dir, Err: err}
+		}
+		d[dir] = dfd
+	}
+	fd, err := unix.Openat(dfd, rest, unix.O_WRONLY|unix.O_CLOEXEC, 0)
+	if errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM) {
+		if gerr := fresh.global(s.Key, false); gerr != nil {
+			return gerr
+		}
+	}
+	if err != nil {
+		return &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	f := os.NewFile(uintptr(fd), path)
+	if err := fresh.global(s.Key, true); err != nil {
+		f.Close()
+		return err
+	}
+	_, err = f.WriteString(s.Value)
+	return errors.Join(err, f.Close())
+}
+
+func (d sysctlDirs) close() {
+	for _, fd := range d {
+		unix.Close(fd)
+	}
+}
+
+// sysctlDir splits a path under /proc/sys/net into the folder of its
+// protocol and the rest: /proc/sys/net/ipv6 and conf/default/dad_transmits.
+func sysctlDir(path string) (dir, rest string) {
+	const root = "/proc/sys/net/"
+	proto, rest, ok := strings.Cut(strings.TrimPrefix(path, root), "/")
+	if !ok {
+		return root[:len(root)-1], proto
+	}
+	return root + proto, rest
 }
 
 func sysctlError(key string, n *NS, err error) error {

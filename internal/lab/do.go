@@ -87,6 +87,14 @@ func (l *Lab) do(op model.Op) (Result, error) {
 		return Result{}, l.writeFile(o)
 	case model.SysctlSet:
 		return Result{}, l.setSysctl(o)
+	case model.IPv6Quiet:
+		return Result{}, l.quietIPv6(o)
+	case model.LinkSetMAC:
+		return Result{}, l.changeOwnLink(o.Link, o)
+	case model.NeighAdd:
+		return Result{}, l.changeOwnLink(o.Link, o)
+	case model.LinkNoLinkLocal:
+		return Result{}, l.changeOwnLink(o.Link, o)
 	case model.NATRule:
 		return l.addNATRule(o)
 	}

@@ -53,6 +53,7 @@ type Lab struct {
 	entries []*entry // live, in creation order (so by ID)
 	ix      index    // entries by what they made (index.go)
 	nextID  int
+	firstID int                // the ID of this run's first entry
 	procs   map[int]model.Proc // processes this run started, by pid
 	// Where the playbook deleted namespaces (by name) and links, so that a
 	// later use of their handles can say so.
@@ -175,6 +176,7 @@ func newLab(name string, b model.Backend, paths model.Paths, dir string, past hi
 	for _, e := range past.entries {
 		l.nextID = max(l.nextID, e.ID+1)
 	}
+	l.firstID = l.nextID
 	return l
 }
 

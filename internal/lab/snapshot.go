@@ -109,6 +109,9 @@ func (l *Lab) nsState(ns model.NSRef) (model.NSState, error) {
 	if st.NAT, err = l.natRules(ns); err != nil {
 		return st, err
 	}
+	if st.Neighbours, err = l.neighbours(ns, owned, mine); err != nil {
+		return st, err
+	}
 	return st, nil
 }
 
@@ -134,4 +137,17 @@ func (l *Lab) files(name string, owned bool) ([]model.FileState, error) {
 		files = append(files, model.FileState{Path: path, Content: string(data)})
 	}
 	return files, nil
+}
+
+// neighbours reads the permanent neighbour entries of the namespace's
+// links: all of them in the lab's own namespaces, those of the links the
+// lab owns (mine) elsewhere.
+func (l *Lab) neighbours(ns model.NSRef, owned bool, mine map[string]bool) ([]model.NeighInfo, error) {
+	all, err := l.B.Neighbours(ns)
+	if err != nil {
+		return nil, err
+	}
+	out := slices.DeleteFunc(all, func(n model.NeighInfo) bool { return !owned && !mine[n.Dev] })
+	slices.SortFunc(out, func(a, b model.NeighInfo) int { return cmp.Or(cmp.Compare(a.Dev, b.Dev), cmp.Compare(a.IP, b.IP)) })
+	return out, nil
 }

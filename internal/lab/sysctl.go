@@ -40,19 +40,30 @@ func sysctlOf(ns model.NSRef, key string) func(*entry) bool {
 // sysctls reads the sysctls the lab set in ns now, by key; nil for none.
 func (l *Lab) sysctls(ns model.NSRef) (map[string]string, error) {
 	var set map[string]string
-	for _, e := range l.ix.byNS[ns] {
-		s, ok := e.Do.(model.SysctlSet)
-		if !ok {
-			continue
-		}
-		v, err := l.B.Sysctl(ns, s.Key)
+	read := func(key string) error {
+		v, err := l.B.Sysctl(ns, key)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if set == nil {
 			set = map[string]string{}
 		}
-		set[s.Key] = v
+		set[key] = v
+		return nil
+	}
+	for _, e := range l.ix.byNS[ns] {
+		switch o := e.Do.(type) {
+		case model.SysctlSet:
+			if err := read(o.Key); err != nil {
+				return nil, err
+			}
+		case model.IPv6Quiet:
+			for _, s := range model.QuietIPv6Settings {
+				if err := read(s.Key); err != nil {
+					return nil, err
+				}
+			}
+		}
 	}
 	return set, nil
 }

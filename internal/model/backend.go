@@ -45,6 +45,9 @@ type Backend interface {
 	// NATRules lists the rules of a lab's nftables table in ns, each as
 	// its NATRule text, in chain order; no such table is ErrNotFound.
 	NATRules(ns NSRef, table string) ([]string, error)
+	// Neighbours lists the permanent neighbour entries of a namespace's
+	// links (ip neigh show nud permanent), by link.
+	Neighbours(ns NSRef) ([]NeighInfo, error)
 	// ReadFile and ReadDir read the files a lab writes.
 	ReadFile(path string) ([]byte, error)
 	ReadDir(path string) ([]string, error)

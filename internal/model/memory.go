@@ -84,7 +84,8 @@ type memLink struct {
 	hadPort bool // bridge: its carrier follows its ports once it had one
 	mtuSet  bool // bridge: its MTU was set, so it no longer follows its ports'
 
-	impair Impairment // what its root qdisc does (memory_impair.go)
+	impair Impairment        // what its root qdisc does (memory_impair.go)
+	neigh  map[string]string // permanent neighbour entries, MAC by IP (memory_scale.go)
 
 	oper        string
 	lastCarrier bool
@@ -359,6 +360,8 @@ func (m *Memory) apply(op Op) error {
 		return m.applyQdisc(op)
 	case SysctlSet:
 		return m.setSysctl(o)
+	case IPv6Quiet:
+		return m.quietIPv6(o)
 	case NATRule:
 		return m.addNATRule(o)
 	case NATTableDel:
@@ -398,6 +401,11 @@ func (m *Memory) apply(op Op) error {
 		return m.addrAdd(l, o.CIDR, o.NoDAD)
 	case AddrDel:
 		return m.addrDel(l, o.CIDR)
+	case LinkSetMAC:
+		return m.setMAC(l, o.MAC)
+	case NeighAdd:
+		return m.neighAdd(l, o)
+	case LinkNoLinkLocal: // the model has no link-local addresses
 	}
 	return nil
 }
@@ -689,7 +697,7 @@ func (m *Memory) move(l *memLink, ref NSRef) error {
 			m.unlink(u)
 		}
 	}
-	l.v4, l.v6 = nil, nil
+	l.v4, l.v6, l.neigh = nil, nil, nil
 	l.impair = Impairment{} // the kernel gives it its default qdisc there
 	l.ns.dropRoutes(l, nil)
 	l.ns.links = slices.DeleteFunc(l.ns.links, func(o *memLink) bool { return o == l })

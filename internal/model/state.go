@@ -82,6 +82,9 @@ type NSState struct {
 	Sysctls map[string]string `json:"sysctls,omitempty"`
 	// NAT are the rules of the lab's nftables table, as NATRules lists them.
 	NAT []string `json:"nat,omitempty"`
+	// Neighbours are the permanent neighbour entries (those of the
+	// lab's links), by link and address.
+	Neighbours []NeighInfo `json:"neighbours,omitempty"`
 }
 
 // LinkState is one link in a snapshot.
@@ -163,6 +166,9 @@ func (s Snapshot) Text() string {
 		}
 		for _, r := range ns.NAT {
 			fmt.Fprintf(&b, "  nat %s\n", r)
+		}
+		for _, n := range ns.Neighbours {
+			fmt.Fprintf(&b, "  neigh %s\n", n.Text())
 		}
 		for _, f := range ns.Files {
 			fmt.Fprintf(&b, "  file %s\n", f.Path)

@@ -41,6 +41,9 @@ func (o SysctlSet) Namespace() NSRef { return o.NS }
 
 var _ = register("sysctl.set", SysctlSet{})
 
+// Setting is one sysctl key and its value.
+type Setting struct{ Key, Value string }
+
 // SysctlPath is the file under /proc/sys of a key, as sysctl(8) reads
 // keys: dots separate the parts, and a slash in a part stands for a dot
 // (net.ipv4.conf.eth0/5.forwarding is net/ipv4/conf/eth0.5/forwarding).

@@ -1,0 +1,286 @@
+package builtins
+
+// The scale settings: what nsplay changes in a lab so that labs of
+// thousands of hosts build fast and check true (docs/scale.md). Both are
+// on unless the playbook turns them off, before it makes anything:
+//
+//	scale(quiet_ipv6=True, static_neighbours=True)
+//
+// quiet_ipv6: each namespace the lab creates gets, right after it is made
+// and before it has links,
+//
+//	ip netns exec NS sysctl -w net.ipv6.conf.default.dad_transmits=0 net.ipv6.conf.default.router_solicitations=0 net.ipv6.conf.all.force_mld_version=1
+//
+// so its links send no duplicate address detection probes and no router
+// solicitations, and report multicast groups with MLDv1: a bridge floods
+// all of those to every port, which makes a star's build grow with the
+// square of its hosts. IPv6 works as before, without DAD.
+//
+// static_neighbours: once a bridge the lab owns and the other end of a
+// veth on one of its ports (a host), both in the host or a named
+// namespace, have addresses in one subnet, the
+// bridge gets a permanent neighbour entry for the host's address and the
+// host one for the bridge's, on MACs the lab sets to stay (both MACs are
+// derived from the names: model.StableMAC):
+//
+//	ip link set star0 address 02:..
+//	ip -n h1 link set eth0 address 02:..
+//	ip neigh replace 10.77.0.2 lladdr 02:.. dev star0 nud permanent
+//	ip -n h1 neigh replace 10.77.0.1 lladdr 02:.. dev eth0 nud permanent
+//
+// The kernel's neighbour table is shared by all namespaces and keeps only
+// gc_thresh3 (1024) entries that are not permanent: past that, echoes of a
+// big star fail for no fault of the lab. Entries between hosts are left to
+// the kernel.
+
+import (
+	"fmt"
+	"net"
+
+	"github.com/nsplay/nsplay/internal/model"
+	"go.starlark.net/starlark"
+)
+
+// scaleState is what the scale settings are, and what they made in this
+// run, by the identity of the namespace and the link's name: a namespace
+// deleted and made again under its name, also from outside, has another.
+type scaleState struct {
+	noQuietIPv6, noStaticNeighbours bool
+	pinned                          map[linkID]string // the MACs set, by link
+	neighs                          map[neighKey]string
+	// hosts are the other ends of the veth ports that joined a bridge
+	// in this run: an address added to one is looked for on the segment.
+	hosts map[linkID]segment
+}
+
+// segment is a bridge port and its bridge.
+type segment struct{ port, bridge model.LinkRef }
+
+// linkID is a link by the identity of its namespace and its name.
+type linkID struct {
+	ns   uint64
+	name string
+}
+
+type neighKey struct {
+	link linkID
+	ip   string
+}
+
+func scaleFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	quiet, static := true, true
+	if err := unpack(b.Name(), args, kwargs, 0, "quiet_ipv6?", &quiet, "static_neighbours?", &static); err != nil {
+		return nil, err
+	}
+	env, err := envOf(thread)
+	if err != nil {
+		return nil, err
+	}
+	if env.Lab.MadeAnything() {
+		return nil, fmt.Errorf("scale: the lab has made things already, with the settings as they were; call scale() before the first netns(), bridge() or veth()")
+	}
+	env.scale.noQuietIPv6, env.scale.noStaticNeighbours = !quiet, !static
+	return starlark.None, nil
+}
+
+// quietIPv6 applies quiet_ipv6 to a namespace the lab has just created.
+func (env *Env) quietIPv6(thread *starlark.Thread, b *starlark.Builtin, ns model.NSRef) error {
+	if env.scale.noQuietIPv6 {
+		return nil
+	}
+	return do(thread, b, env.Lab, model.IPv6Quiet{NS: ns})
+}
+
+// addrAdded applies static_neighbours after an address was added to link:
+// on the host's end of a port that joined a bridge in this run, for that
+// port; on a bridge, for each of its ports.
+func (env *Env) addrAdded(thread *starlark.Thread, b *starlark.Builtin, link model.LinkRef) error {
+	if env.scale.noStaticNeighbours {
+		return nil
+	}
+	id, err := env.linkID(link)
+	if err != nil {
+		return wrap(b, err)
+	}
+	if seg, ok := env.scale.hosts[id]; ok {
+		return env.joined(thread, b, seg.port, seg.bridge)
+	}
+	info, err := env.Lab.B.Link(link)
+	if err != nil || info.Kind != "bridge" {
+		return wrap(b, err)
+	}
+	for _, port := range info.Ports {
+		if err := env.joined(thread, b, model.Link(link.NS, port), link); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// setMaster applies the scale settings to port, which has just joined
+// bridge: quiet_ipv6 gives a port of the lab's that is not up yet no IPv6
+// link-local address, and static_neighbours follows (joined).
+func (env *Env) setMaster(thread *starlark.Thread, b *starlark.Builtin, port, bridge model.LinkRef) error {
+	if env.scale.noQuietIPv6 && env.scale.noStaticNeighbours {
+		return nil
+	}
+	info, err := env.Lab.B.Link(port)
+	if err != nil {
+		return wrap(b, err)
+	}
+	if !env.scale.noQuietIPv6 && !info.Up && env.Lab.OwnsLink(port) {
+		if err := do(thread, b, env.Lab, model.LinkNoLinkLocal{Link: port}); err != nil {
+			return err
+		}
+	}
+	return env.joinedAs(thread, b, port, bridge, info)
+}
+
+// joined applies static_neighbours to port, a port of bridge: when port
+// is a veth whose other end (the host's) is in another namespace, and the
+// lab owns both the bridge and the host's end, each gets a permanent entry
+// for the other's addresses in a subnet they share.
+func (env *Env) joined(thread *starlark.Thread, b *starlark.Builtin, port, bridge model.LinkRef) error {
+	if env.scale.noStaticNeighbours {
+		return nil
+	}
+	info, err := env.Lab.B.Link(port)
+	if err != nil {
+		return wrap(b, err)
+	}
+	return env.joinedAs(thread, b, port, bridge, info)
+}
+
+// joinedAs is joined for a port read as info.
+func (env *Env) joinedAs(thread *starlark.Thread, b *starlark.Builtin, port, bridge model.LinkRef, info model.LinkInfo) error {
+	lab := env.Lab
+	if env.scale.noStaticNeighbours || !lab.OwnsLink(bridge) {
+		return nil
+	}
+	if info.Master != bridge.Name || info.Kind != "veth" || info.Peer == nil || info.Peer.NS == port.NS || !lab.OwnsLink(*info.Peer) ||
+		!named(bridge.NS) || !named(info.Peer.NS) {
+		return nil
+	}
+	host := *info.Peer
+	hostID, err := env.linkID(host)
+	if err != nil {
+		return wrap(b, err)
+	}
+	if env.scale.hosts == nil {
+		env.scale.hosts = map[linkID]segment{}
+	}
+	env.scale.hosts[hostID] = segment{port, bridge}
+	pairs, err := env.sharedSubnets(bridge, host)
+	if err != nil || len(pairs) == 0 {
+		return wrap(b, err)
+	}
+	bridgeMAC, err := env.pin(thread, b, bridge)
+	if err != nil {
+		return err
+	}
+	hostMAC, err := env.pin(thread, b, host)
+	if err != nil {
+		return err
+	}
+	for _, p := range pairs {
+		if err := env.neigh(thread, b, model.NeighAdd{Link: bridge, IP: p[1], MAC: hostMAC}); err != nil {
+			return err
+		}
+		if err := env.neigh(thread, b, model.NeighAdd{Link: host, IP: p[0], MAC: bridgeMAC}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// named tells whether a namespace is known by a name (the host's, or one
+// under /run/netns), from which StableMAC derives the same MAC in every
+// run; one attached by /proc/PID/ns/net is not.
+func named(ns model.NSRef) bool { return ns.IsHost() || ns.Name() != "" }
+
+// sharedSubnets pairs the addresses of a and b that are each in the
+// other's subnet (IPv6 link-local ones are not listed): [a's, b's].
+func (env *Env) sharedSubnets(a, b model.LinkRef) ([][2]string, error) {
+	as, err := env.Lab.B.Addrs(a)
+	if err != nil {
+		return nil, err
+	}
+	bs, err := env.Lab.B.Addrs(b)
+	if err != nil {
+		return nil, err
+	}
+	var pairs [][2]string
+	for _, x := range as {
+		xn, err := model.ParseCIDR(x.CIDR)
+		if err != nil {
+			continue
+		}
+		for _, y := range bs {
+			yn, err := model.ParseCIDR(y.CIDR)
+			if err == nil && !xn.IP.Equal(yn.IP) && inSubnet(xn, yn.IP) && inSubnet(yn, xn.IP) {
+				pairs = append(pairs, [2]string{xn.IP.String(), yn.IP.String()})
+			}
+		}
+	}
+	return pairs, nil
+}
+
+// inSubnet tells whether ip is in n's subnet (and of n's family).
+func inSubnet(n *net.IPNet, ip net.IP) bool {
+	return (n.IP.To4() == nil) == (ip.To4() == nil) && n.Contains(ip)
+}
+
+// pin sets the link's MAC to its StableMAC, once a run, and returns it.
+func (env *Env) pin(thread *starlark.Thread, b *starlark.Builtin, link model.LinkRef) (string, error) {
+	id, err := env.linkID(link)
+	if err != nil {
+		return "", wrap(b, err)
+	}
+	if mac, ok := env.scale.pinned[id]; ok {
+		return mac, nil
+	}
+	mac := model.StableMAC(env.Lab.Name, link)
+	if err := do(thread, b, env.Lab, model.LinkSetMAC{Link: link, MAC: mac}); err != nil {
+		return "", err
+	}
+	if env.scale.pinned == nil {
+		env.scale.pinned = map[linkID]string{}
+	}
+	env.scale.pinned[id] = mac
+	return mac, nil
+}
+
+// neigh makes a permanent neighbour entry, unless this run made it as it
+// is already.
+func (env *Env) neigh(thread *starlark.Thread, b *starlark.Builtin, op model.NeighAdd) error {
+	id, err := env.linkID(op.Link)
+	if err != nil {
+		return wrap(b, err)
+	}
+	key := neighKey{id, op.IP}
+	if env.scale.neighs[key] == op.MAC {
+		return nil
+	}
+	if err := do(thread, b, env.Lab, op); err != nil {
+		return err
+	}
+	if env.scale.neighs == nil {
+		env.scale.neighs = map[neighKey]string{}
+	}
+	env.scale.neighs[key] = op.MAC
+	return nil
+}
+
+func (env *Env) linkID(l model.LinkRef) (linkID, error) {
+	ino, err := env.Lab.B.Identity(l.NS)
+	return linkID{ino, l.Name}, err
+}
+
+// forgetMade forgets what the scale settings made once op deletes a link
+// or a namespace: what is made again under its name gets them anew.
+func (s *scaleState) forgetMade(op model.Op) {
+	switch op.(type) {
+	case model.LinkDel, model.NetnsDel:
+		s.pinned, s.neighs, s.hosts = nil, nil, nil
+	}
+}
