@@ -218,6 +218,16 @@ and removed at teardown.`},
 		Summary: "ip route del ...; a route the lab did not add, outside its namespaces, needs --allow-host"},
 
 	// Sysctls, NAT and files.
+	{Name: "scale", Group: groupNetwork, Signature: "scale(*, quiet_ipv6=True, static_neighbours=True) -> None", Section: "scale",
+		Summary: "turn off what nsplay changes so that labs of thousands of hosts build fast and check true; call it before anything is made",
+		Doc: `quiet_ipv6: each namespace the lab creates gets, before it has links,
+dad_transmits=0, router_solicitations=0 and force_mld_version=1 (no DAD
+probes, no router solicitations, MLDv1), so a bridge has no IPv6 chatter
+of its hosts to flood. static_neighbours: a bridge the lab owns and the
+hosts on its veth ports get permanent neighbour entries for each other's
+addresses, on MACs the lab sets, so the machine-wide neighbour table
+(gc_thresh3) cannot overflow. Both are step lines and show in state().
+See docs/scale.md.`},
 	{Name: "sysctl", Group: groupNetwork, Signature: "sysctl(ns, key, value) -> None", Section: "sysctl",
 		Summary: "write a sysctl of the net.* tree as ns sees it (sysctl -w KEY=VALUE in ns)",
 		Doc: `In a namespace the lab created the change goes with the namespace. In host
