@@ -104,9 +104,11 @@ func TestProgressOnTerminal(t *testing.T) {
 	}
 	before.AssertUnchanged(t)
 
+	// 60 bridges, 3 namespaces and the quiet_ipv6 sysctls of each
+	// (docs/scale.md); the print, the check, 63 teardown steps, the summary.
 	stdout, stderr, code := run(t, "run", "testdata/many.star")
 	wantExit(t, code, exitOK, stdout, stderr)
-	if n := strings.Count(stdout, "\n"); n != 63+1+1+63+1 || strings.Contains(stdout, "\r") {
+	if n := strings.Count(stdout, "\n"); n != 66+1+1+63+1 || strings.Contains(stdout, "\r") {
 		t.Errorf("not on a terminal: %d lines, want every step, print, check and teardown line and the summary:\n%s", n, stdout)
 	}
 	before.AssertUnchanged(t)
