@@ -80,9 +80,10 @@ type Env struct {
 	// out a -D the playbook never reads.
 	UsedVars map[string]bool
 
-	gate   gate       // closed to the playbook's thread once the run gave up on it (gate.go)
-	scale  scaleState // the scale settings, and what they made (scale.go)
-	spaces []*Netns   // the handles of namespaces, one per namespace, host first
+	gate   gate              // closed to the playbook's thread once the run gave up on it (gate.go)
+	scale  scaleState        // the scale settings, and what they made (scale.go)
+	spaces []*Netns          // the handles of namespaces, one per namespace, host first
+	byIno  map[uint64]*Netns // the same, by identity
 	// unknownAt holds the playbook lines (file:line) that used a value
 	// only the kernel knows (a plan): checks there are undecided.
 	unknownAt map[string]bool

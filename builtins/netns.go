@@ -55,13 +55,15 @@ func (env *Env) nsHandle(ref model.NSRef) (*Netns, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, n := range env.spaces {
-		if n.ino == ino {
-			return n, nil
-		}
+	if n, ok := env.byIno[ino]; ok {
+		return n, nil
 	}
 	n := &Netns{env: env, ref: ref, ino: ino}
 	env.spaces = append(env.spaces, n)
+	if env.byIno == nil {
+		env.byIno = map[uint64]*Netns{}
+	}
+	env.byIno[ino] = n
 	return n, nil
 }
 

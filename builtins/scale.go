@@ -93,7 +93,7 @@ func (env *Env) quietIPv6(thread *starlark.Thread, b *starlark.Builtin, ns model
 
 // addrAdded applies static_neighbours after an address was added to link:
 // on the host's end of a port that joined a bridge in this run, for that
-// port; on a bridge, for each of its ports.
+// port; on a bridge the lab made, for each of its ports.
 func (env *Env) addrAdded(thread *starlark.Thread, b *starlark.Builtin, link model.LinkRef) error {
 	if env.scale.noStaticNeighbours {
 		return nil
@@ -105,8 +105,11 @@ func (env *Env) addrAdded(thread *starlark.Thread, b *starlark.Builtin, link mod
 	if seg, ok := env.scale.hosts[id]; ok {
 		return env.joined(thread, b, seg.port, seg.bridge)
 	}
+	if !env.Lab.MadeBridge(link) {
+		return nil
+	}
 	info, err := env.Lab.B.Link(link)
-	if err != nil || info.Kind != "bridge" {
+	if err != nil {
 		return wrap(b, err)
 	}
 	for _, port := range info.Ports {

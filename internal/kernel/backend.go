@@ -123,8 +123,7 @@ func (b *Backend) linkAt(ns *NS, index, netnsID int, what string) (*NS, LinkInfo
 		p, err := ns.LinkByIndex(index)
 		return ns, p, err
 	}
-	candidates := func() []*NS { return append(slices.Clone(b.peers), b.known()...) }
-	if k, ok := ns.withID(netnsID, candidates); ok {
+	if k, ok := ns.withID(netnsID, b.peers, b.known); ok {
 		if len(b.peers) == 0 || b.peers[0] != k {
 			b.peers = append([]*NS{k}, slices.DeleteFunc(b.peers, func(p *NS) bool { return p == k })...)
 			b.peers = b.peers[:min(len(b.peers), recentPeers)]

@@ -262,7 +262,7 @@ func (n *NS) Peer(l LinkInfo, known []*NS) (*NS, LinkInfo, error) {
 		p, err := n.LinkByIndex(l.PeerIndex)
 		return n, p, err
 	}
-	if k, ok := n.withID(l.PeerNetnsID, func() []*NS { return known }); ok && slices.Contains(known, k) {
+	if k, ok := n.withID(l.PeerNetnsID, nil, func() []*NS { return known }); ok && slices.Contains(known, k) {
 		p, err := k.LinkByIndex(l.PeerIndex)
 		return k, p, err
 	}

@@ -17,10 +17,11 @@ type idMemo struct {
 }
 
 // withID finds the open namespace that n knows under id among the
-// candidates, the likeliest first: from what n learnt, else by asking
-// about the candidates never asked about, and then about those that had no
-// id when asked (a link between the two may have been made since).
-func (n *NS) withID(id int, candidates func() []*NS) (*NS, bool) {
+// likely namespaces and then the candidates: from what n learnt, else by
+// asking about those never asked about, and then about those that had no
+// id when asked (a link between the two may have been made since). The
+// candidates are listed only when the likely ones do not have it.
+func (n *NS) withID(id int, likely []*NS, candidates func() []*NS) (*NS, bool) {
 	if k, ok := n.ids.byID[id]; ok {
 		if k.closed == nil {
 			return k, true
@@ -30,22 +31,35 @@ func (n *NS) withID(id int, candidates func() []*NS) (*NS, bool) {
 		delete(n.ids.asked, k)
 	}
 	now := map[*NS]bool{} // asked in this call
+	if k, ok := n.ask(id, likely, now, false); ok {
+		return k, true
+	}
 	all := candidates()
 	for _, again := range []bool{false, true} {
-		for _, k := range all {
-			before, asked := n.ids.asked[k]
-			if now[k] || k.closed != nil || asked != again || (asked && before >= 0) {
-				continue
-			}
-			now[k] = true
-			got, err := n.NetnsIDOf(k)
-			if err != nil {
-				continue
-			}
-			n.remember(k, got)
-			if got == id {
-				return k, true
-			}
+		if k, ok := n.ask(id, all, now, again); ok {
+			return k, true
+		}
+	}
+	return nil, false
+}
+
+// ask asks about the namespaces of spaces that were never asked about (or,
+// again, that had no id), but not twice in one call (now), and tells which
+// n knows under id.
+func (n *NS) ask(id int, spaces []*NS, now map[*NS]bool, again bool) (*NS, bool) {
+	for _, k := range spaces {
+		before, asked := n.ids.asked[k]
+		if now[k] || k.closed != nil || asked != again || (asked && before >= 0) {
+			continue
+		}
+		now[k] = true
+		got, err := n.NetnsIDOf(k)
+		if err != nil {
+			continue
+		}
+		n.remember(k, got)
+		if got == id {
+			return k, true
 		}
 	}
 	return nil, false

@@ -31,3 +31,16 @@ func (l *Lab) changeOwnLink(link model.LinkRef, op model.Op) error {
 // MadeAnything tells whether this run has made anything yet: the scale
 // settings are the lab's from its start.
 func (l *Lab) MadeAnything() bool { return l.nextID > l.firstID }
+
+// MadeBridge tells whether the lab made the link that is at link now as a
+// bridge: the scale settings look at the ports of those alone, without
+// reading every link an address is added to.
+func (l *Lab) MadeBridge(link model.LinkRef) bool {
+	e := l.linkEntry(link)
+	if e == nil {
+		return false
+	}
+	add, _ := e.Do.(model.LinkAdd)
+	_, bridge := add.Spec.(model.Bridge)
+	return bridge
+}
