@@ -243,6 +243,11 @@ func (b *Backend) apply(op model.Op) error {
 	case model.NetnsDel:
 		ref := model.Named(o.Name)
 		ns, err := b.NS(ref)
+		if unfinishedNamed(b.paths.RunNetns, o.Name, err) {
+			// The lab journalled the namespace, and was stopped while
+			// making it: the mount point is all there is to remove.
+			return os.Remove(filepath.Join(b.paths.RunNetns, o.Name))
+		}
 		if err != nil {
 			return err
 		}

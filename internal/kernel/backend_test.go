@@ -2,6 +2,9 @@ package kernel_test
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/nsplay/nsplay/internal/kernel"
@@ -102,5 +105,42 @@ func TestBackendNeverFallsBackToAnotherNamespace(t *testing.T) {
 	must(t, err)
 	if again == first {
 		t.Errorf("the namespace made again has the identity of the deleted one")
+	}
+}
+
+// A kill -9 in the middle of `ip netns add` leaves an empty file where the
+// namespace was to be bound. Deleting the journalled namespace removes it,
+// so `nsplay down` can finish; a file that is not empty is left alone.
+func TestNetnsDelOfAnUnfinishedNamespace(t *testing.T) {
+	testenv.RequireRoot(t)
+	b, err := kernel.NewBackend(model.DefaultPaths)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if err := os.MkdirAll(model.DefaultPaths.RunNetns, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	unfinished := filepath.Join(model.DefaultPaths.RunNetns, "cut-short")
+	if err := os.WriteFile(unfinished, nil, 0o444); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Remove(unfinished)
+	if err := b.Apply(model.NetnsDel{Name: "cut-short"}); err != nil {
+		t.Errorf("delete of an unfinished namespace: %v", err)
+	}
+	if _, err := os.Lstat(unfinished); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("%s is still there: %v", unfinished, err)
+	}
+	other := filepath.Join(model.DefaultPaths.RunNetns, "not-a-mount")
+	if err := os.WriteFile(other, []byte("someone's file\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Remove(other)
+	if err := b.Apply(model.NetnsDel{Name: "not-a-mount"}); err == nil || !strings.Contains(err.Error(), "not a namespace (not on nsfs)") {
+		t.Errorf("delete of a file that is no namespace: %v", err)
+	}
+	if _, err := os.Lstat(other); err != nil {
+		t.Errorf("%s was removed: %v", other, err)
 	}
 }

@@ -93,6 +93,17 @@ func open(dir, path, name string) (*NS, error) {
 	return n, nil
 }
 
+// errNotNamespace is a path that names no namespace: no file on nsfs.
+var errNotNamespace = errors.New("not a namespace")
+
+// unfinishedNamed tells whether the err of opening dir/name says it is
+// what an `ip netns add` cut short (a kill -9 between making the mount
+// point and binding the namespace on it) leaves: an empty regular file.
+func unfinishedNamed(dir, name string, err error) bool {
+	st, statErr := os.Lstat(filepath.Join(dir, name))
+	return errors.Is(err, errNotNamespace) && statErr == nil && st.Mode().IsRegular() && st.Size() == 0
+}
+
 // openFile opens the namespace file at path, without a handle yet.
 func openFile(dir, path, name string) (*NS, error) {
 	fd, err := netns.GetFromPath(path)
@@ -106,7 +117,7 @@ func openFile(dir, path, name string) (*NS, error) {
 		if dir != "" {
 			hint += ", like " + filepath.Join(dir, "NAME")
 		}
-		return nil, fmt.Errorf("%s is not a namespace (not on nsfs): %s", path, hint)
+		return nil, fmt.Errorf("%s is %w (not on nsfs): %s", path, errNotNamespace, hint)
 	}
 	var st unix.Stat_t
 	if err := unix.Fstat(int(fd), &st); err != nil {
