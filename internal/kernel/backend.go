@@ -243,6 +243,9 @@ func (b *Backend) apply(op model.Op) error {
 	case model.NetnsDel:
 		ref := model.Named(o.Name)
 		ns, err := b.NS(ref)
+		if err != nil && placeholder(b.paths.RunNetns, o.Name) {
+			return DeleteNamed(b.paths.RunNetns, o.Name)
+		}
 		if err != nil {
 			return err
 		}

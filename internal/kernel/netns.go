@@ -392,6 +392,17 @@ func (n *NS) WaitGone(l LinkInfo, limit time.Duration) error {
 	return fmt.Errorf("its peer %s in %s is still there after %s", l.Name, n, limit)
 }
 
+// placeholder tells whether dir/name is the empty file CreateNamed makes
+// to mount a new namespace on, and no namespace is mounted there: what a
+// nsplay killed in the middle of making the namespace leaves.
+func placeholder(dir, name string) bool {
+	path := filepath.Join(dir, name)
+	var st unix.Stat_t
+	var fs unix.Statfs_t
+	return unix.Lstat(path, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFREG && st.Size == 0 &&
+		unix.Statfs(path, &fs) == nil && fs.Type != unix.NSFS_MAGIC
+}
+
 // DeleteNamed removes dir/name. A name that is not there is ErrNotFound.
 func DeleteNamed(dir, name string) error {
 	path := filepath.Join(dir, name)
