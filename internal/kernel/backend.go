@@ -243,10 +243,8 @@ func (b *Backend) apply(op model.Op) error {
 	case model.NetnsDel:
 		ref := model.Named(o.Name)
 		ns, err := b.NS(ref)
-		if unfinishedNamed(b.paths.RunNetns, o.Name, err) {
-			// The lab journalled the namespace, and was stopped while
-			// making it: the mount point is all there is to remove.
-			return os.Remove(filepath.Join(b.paths.RunNetns, o.Name))
+		if err != nil && placeholder(b.paths.RunNetns, o.Name) {
+			return DeleteNamed(b.paths.RunNetns, o.Name)
 		}
 		if err != nil {
 			return err

@@ -450,6 +450,13 @@ func TestLinksAndLinkByIndex(t *testing.T) {
 	must(t, ns.SetMaster("v0", "br0"))
 	must(t, ns.SetUp("lo"))
 	must(t, ns.SetUp("br0"))
+	// The kernel's link watch gives the bridge its operational state in
+	// the background, up to a second late: compare once it has.
+	for start := time.Now(); time.Since(start) < 3*time.Second; time.Sleep(10 * time.Millisecond) {
+		if br, err := ns.Link("br0"); err == nil && br.Oper != "unknown" {
+			break
+		}
+	}
 
 	infos, err := ns.Links()
 	if err != nil {

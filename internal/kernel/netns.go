@@ -93,17 +93,6 @@ func open(dir, path, name string) (*NS, error) {
 	return n, nil
 }
 
-// errNotNamespace is a path that names no namespace: no file on nsfs.
-var errNotNamespace = errors.New("not a namespace")
-
-// unfinishedNamed tells whether the err of opening dir/name says it is
-// what an `ip netns add` cut short (a kill -9 between making the mount
-// point and binding the namespace on it) leaves: an empty regular file.
-func unfinishedNamed(dir, name string, err error) bool {
-	st, statErr := os.Lstat(filepath.Join(dir, name))
-	return errors.Is(err, errNotNamespace) && statErr == nil && st.Mode().IsRegular() && st.Size() == 0
-}
-
 // openFile opens the namespace file at path, without a handle yet.
 func openFile(dir, path, name string) (*NS, error) {
 	fd, err := netns.GetFromPath(path)
@@ -117,7 +106,7 @@ func openFile(dir, path, name string) (*NS, error) {
 		if dir != "" {
 			hint += ", like " + filepath.Join(dir, "NAME")
 		}
-		return nil, fmt.Errorf("%s is %w (not on nsfs): %s", path, errNotNamespace, hint)
+		return nil, fmt.Errorf("%s is not a namespace (not on nsfs): %s", path, hint)
 	}
 	var st unix.Stat_t
 	if err := unix.Fstat(int(fd), &st); err != nil {
@@ -403,6 +392,17 @@ func (n *NS) WaitGone(l LinkInfo, limit time.Duration) error {
 		}
 	}
 	return fmt.Errorf("its peer %s in %s is still there after %s", l.Name, n, limit)
+}
+
+// placeholder tells whether dir/name is the empty file CreateNamed makes
+// to mount a new namespace on, and no namespace is mounted there: what a
+// nsplay killed in the middle of making the namespace leaves.
+func placeholder(dir, name string) bool {
+	path := filepath.Join(dir, name)
+	var st unix.Stat_t
+	var fs unix.Statfs_t
+	return unix.Lstat(path, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFREG && st.Size == 0 &&
+		unix.Statfs(path, &fs) == nil && fs.Type != unix.NSFS_MAGIC
 }
 
 // DeleteNamed removes dir/name. A name that is not there is ErrNotFound.
