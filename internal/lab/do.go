@@ -62,12 +62,8 @@ func (l *Lab) do(op model.Op) (Result, error) {
 			}
 		}
 		return Result{}, l.changeLink(o.Link, o)
-	case model.LinkSetUp:
-		return Result{}, l.changeLink(o.Link, o)
-	case model.LinkSetMTU:
-		return Result{}, l.changeLink(o.Link, o)
-	case model.BridgeSetSTP:
-		return Result{}, l.changeLink(o.Link, o)
+	case model.LinkSetUp, model.LinkSetMTU, model.BridgeSetSTP:
+		return Result{}, l.changeLink(o.(model.OnLink).Target(), op)
 	case model.QdiscSet:
 		return Result{}, l.impair(o.Link, o)
 	case model.QdiscClear:
@@ -89,12 +85,8 @@ func (l *Lab) do(op model.Op) (Result, error) {
 		return Result{}, l.setSysctl(o)
 	case model.IPv6Quiet:
 		return Result{}, l.quietIPv6(o)
-	case model.LinkSetMAC:
-		return Result{}, l.changeOwnLink(o.Link, o)
-	case model.NeighAdd:
-		return Result{}, l.changeOwnLink(o.Link, o)
-	case model.LinkNoLinkLocal:
-		return Result{}, l.changeOwnLink(o.Link, o)
+	case model.LinkSetMAC, model.NeighAdd, model.LinkNoLinkLocal:
+		return Result{}, l.changeOwnLink(o.(model.OnLink).Target(), op)
 	case model.NATRule:
 		return l.addNATRule(o)
 	}
