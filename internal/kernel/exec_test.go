@@ -149,6 +149,30 @@ func TestExecEnv(t *testing.T) {
 	}
 }
 
+// A command is looked up in the PATH of its own environment, as execvp
+// would in the namespace, not in nsplay's; and the threads that forked
+// commands in place (a private mount and UTS namespace each) are back in
+// nsplay's namespaces afterwards.
+func TestExecLooksUpItsOwnPATH(t *testing.T) {
+	testenv.RequireRoot(t)
+	ns := newNS(t)
+	dir := t.TempDir()
+	must(t, os.WriteFile(filepath.Join(dir, "nsplay-own-path"), []byte("#!/bin/sh\necho found\n"), 0o755))
+	env := []string{"PATH=/nonexistent:" + dir}
+	for range 5 {
+		res := run(t, kernel.ExecSpec{NS: ns, Argv: []string{"nsplay-own-path"}, Env: env, Hostname: "in-place", Etc: t.TempDir()})
+		if res.RC != 0 || res.Stdout != "found\n" {
+			t.Fatalf("a command in the PATH of its environment: %+v, want rc 0 and \"found\"", res)
+		}
+	}
+	_, err := kernel.Exec(context.Background(), kernel.ExecSpec{NS: ns, Argv: []string{"nsplay-own-path"}, Env: []string{"PATH=/nonexistent"}})
+	wantErrContains(t, err, `"nsplay-own-path"`, "not found")
+	var away []string
+	if !eventually(2*time.Second, func() bool { away = testenv.ThreadsAway(t); return len(away) == 0 }) {
+		t.Errorf("threads left in other namespaces (tid:kind): %v", away)
+	}
+}
+
 func TestExecTimeout(t *testing.T) {
 	testenv.RequireRoot(t)
 	ns := newNS(t)

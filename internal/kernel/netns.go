@@ -456,6 +456,9 @@ func (n *NS) StopProcesses(grace time.Duration) ([]Process, error) {
 // namespaces there are. nsplay itself is never stopped: its threads pass
 // through lab namespaces.
 func StopProcessesIn(spaces []*NS, grace time.Duration) ([]Process, error) {
+	if len(spaces) == 0 {
+		return nil, nil // no pass over /proc for a lab without namespaces
+	}
 	inside, err := processesIn(spaces)
 	if err != nil || len(inside) == 0 {
 		return nil, err

@@ -105,11 +105,17 @@ type Proc struct {
 // the first model.OutputLimit bytes of each stream.
 //
 // The command is forked from a thread that is, for that moment, in the
-// namespaces it is to run in, with the fresh namespaces it asks for (clone
-// flags), and runs nsplay's own binary as a small helper first (see
-// MaybeExecHelper): the helper makes the mounts and the hostname, then
-// execs the command, so the command's pid is the helper's. nsplay's own
-// threads never stay in another namespace.
+// namespaces it is to run in. Most commands (a lab namespace, perhaps a
+// fresh mount, UTS or IPC namespace) get their mounts and hostname made on
+// that thread itself, which goes back to nsplay's namespaces once the
+// command is forked and ends with the command (inPlace): the fork execs
+// the command at once. The others (joining a process, a fresh
+// PID or user namespace, which a thread of a Go program cannot enter
+// alone) get the fresh namespaces as clone flags and run nsplay's own
+// binary as a small helper first (see MaybeExecHelper), which makes the
+// mounts and then execs the command, so the command's pid is the
+// helper's; that costs a start of nsplay, tens of milliseconds. nsplay's
+// own threads never stay in another namespace.
 func Start(spec ExecSpec) (*Proc, error) {
 	if len(spec.Argv) == 0 {
 		return nil, errors.New("command is empty")
@@ -118,10 +124,6 @@ func Start(spec ExecSpec) (*Proc, error) {
 		return nil, errors.New("this program cannot start commands: it must call kernel.MaybeExecHelper first thing in main (in a test binary: in TestMain)")
 	}
 	flags, cfg, err := plan(spec)
-	if err != nil {
-		return nil, err
-	}
-	conf, err := json.Marshal(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -134,23 +136,54 @@ func Start(spec ExecSpec) (*Proc, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start %s: %w", spec.Argv[0], err)
 	}
-	errR, errW, err := os.Pipe()
-	if err != nil {
-		return nil, err
-	}
-	defer errR.Close()
-	p := &Proc{done: make(chan struct{})}
-	cmd := exec.Command("/proc/self/exe")
-	cmd.Args = append([]string{"nsplay-exec"}, spec.Argv...)
 	env := spec.Env
 	if env == nil {
 		env = os.Environ()
 	}
-	cmd.Env = append(append([]string{}, env...), helperEnv+"="+string(conf))
+	p := &Proc{done: make(chan struct{})}
+	var cmd *exec.Cmd
+	start := func() error { return cmd.Start() }
+	// errR reports the helper's setup errors; nil in place.
+	var errR, errW *os.File
+	cloneFlags := flags
+	if inPlace(spec, flags) {
+		path, err := lookPath(spec.Argv[0], env)
+		if err != nil {
+			return nil, fmt.Errorf("command %q not found: %w", spec.Argv[0], err)
+		}
+		cmd = &exec.Cmd{Path: path, Args: spec.Argv, Env: slices.Clone(env)}
+		start = func() error {
+			if err := unix.Unshare(int(flags)); err != nil {
+				return fmt.Errorf("unshare namespaces for the command: %w", err)
+			}
+			if err := cfg.mount(); err != nil {
+				return err
+			}
+			return cmd.Start()
+		}
+		// The switch takes the thread back from those namespaces too,
+		// but its filesystem attributes stay its own (unshare made
+		// them so): it ends with the command.
+		sw.kinds = append(slices.Clone(sw.kinds), kindsOf(flags)...)
+		sw.discard = true
+		cloneFlags = 0
+	} else {
+		conf, err := json.Marshal(cfg)
+		if err != nil {
+			return nil, err
+		}
+		if errR, errW, err = os.Pipe(); err != nil {
+			return nil, err
+		}
+		defer errR.Close()
+		cmd = exec.Command("/proc/self/exe")
+		cmd.Args = append([]string{"nsplay-exec"}, spec.Argv...)
+		cmd.Env = append(slices.Clone(env), helperEnv+"="+string(conf))
+		cmd.ExtraFiles = []*os.File{errW}
+	}
 	cmd.Stdin = strings.NewReader(spec.Stdin)
 	cmd.Stdout, cmd.Stderr = &p.stdout, &p.stderr
-	cmd.ExtraFiles = []*os.File{errW}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: flags, Setpgid: true}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: cloneFlags, Setpgid: true}
 	if spec.Stdio != nil {
 		cmd.Stdin, cmd.Stdout, cmd.Stderr = spec.Stdio.In, spec.Stdio.Out, spec.Stdio.Err
 		cmd.SysProcAttr.Setpgid = false
@@ -185,7 +218,7 @@ func Start(spec ExecSpec) (*Proc, error) {
 		defer mnt.Close()
 		cmd.ExtraFiles = append(cmd.ExtraFiles, mnt)
 	}
-	err = sw.runThen(cmd.Start, func() {
+	err = sw.runThen(start, func() {
 		p.err = cmd.Wait()
 		p.readOutput()
 		close(p.done)
@@ -202,6 +235,9 @@ func Start(spec ExecSpec) (*Proc, error) {
 		return nil, fmt.Errorf("start %s: %w", spec.Argv[0], namespaceLimit(kindsOf(flags), explainLimit(err)))
 	}
 	p.cmd = cmd
+	if errR == nil {
+		return p, nil
+	}
 	setupErr, _ := io.ReadAll(errR)
 	if len(setupErr) > 0 {
 		<-p.done
@@ -616,6 +652,21 @@ func execHelper(cfg helperConfig, argv []string) error {
 			return fmt.Errorf("unshare the mount namespace: %w", err)
 		}
 	}
+	if err := cfg.mount(); err != nil {
+		return err
+	}
+	path, err := exec.LookPath(argv[0])
+	if err != nil {
+		return fmt.Errorf("command %q not found: %w", argv[0], err)
+	}
+	unix.CloseOnExec(helperErrFd)
+	err = unix.Exec(path, argv, os.Environ())
+	return fmt.Errorf("exec %s: %w", path, err)
+}
+
+// mount makes the mounts and the hostname a command gets, in the fresh
+// mount (and UTS) namespace of the calling thread.
+func (cfg helperConfig) mount() error {
 	if cfg.Mounts {
 		if err := unix.Mount("", "/", "none", unix.MS_SLAVE|unix.MS_REC, ""); err != nil {
 			return fmt.Errorf("make / a slave mount: %w", err)
@@ -645,13 +696,37 @@ func execHelper(cfg helperConfig, argv []string) error {
 			return fmt.Errorf("set hostname %q: %w", cfg.Hostname, err)
 		}
 	}
-	path, err := exec.LookPath(argv[0])
-	if err != nil {
-		return fmt.Errorf("command %q not found: %w", argv[0], err)
+	return nil
+}
+
+// inPlace tells whether a command can get its namespaces and mounts on the
+// thread that forks it: one in a lab namespace (not joining a process),
+// with fresh namespaces of the kinds a single thread may make alone.
+func inPlace(spec ExecSpec, flags uintptr) bool {
+	return spec.JoinPID == 0 && flags&^(unix.CLONE_NEWNS|unix.CLONE_NEWUTS|unix.CLONE_NEWIPC) == 0
+}
+
+// lookPath finds a command as execvp(3) would with the command's own
+// environment: the PATH in env, not nsplay's.
+func lookPath(name string, env []string) (string, error) {
+	if strings.Contains(name, "/") {
+		return exec.LookPath(name)
 	}
-	unix.CloseOnExec(helperErrFd)
-	err = unix.Exec(path, argv, os.Environ())
-	return fmt.Errorf("exec %s: %w", path, err)
+	path := ""
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
+			path = v
+		}
+	}
+	for _, dir := range filepath.SplitList(path) {
+		if dir == "" {
+			dir = "."
+		}
+		if found, err := exec.LookPath(dir + "/" + name); err == nil {
+			return found, nil
+		}
+	}
+	return "", &exec.Error{Name: name, Err: exec.ErrNotFound}
 }
 
 // bindEtc bind-mounts each entry of dir over the same name in /etc.

@@ -33,6 +33,10 @@ type nsSwitch struct {
 	// children).
 	kinds []string
 	enter func() error
+	// discard ends the thread after the switch, back or not: fn leaves
+	// it in namespaces the switch does not undo (a private mount
+	// namespace a command is forked in).
+	discard bool
 }
 
 // netSwitch enters the network namespace open on fd, found at path.
@@ -72,7 +76,7 @@ func (s nsSwitch) runThen(fn func() error, then func()) error {
 		if err == nil && then != nil {
 			then()
 		}
-		if back {
+		if back && !s.discard {
 			runtime.UnlockOSThread()
 		}
 		// Else the goroutine ends locked, and the runtime ends the thread.
