@@ -166,8 +166,12 @@ func (l *Lab) stop(p model.ProcStart) (bool, error) {
 
 // peerIn tells whether e is a veth whose peer sits in one of spaces.
 func (l *Lab) peerIn(e *entry, spaces map[model.NSRef]bool) bool {
-	if _, ok := e.Do.(model.LinkAdd); !ok || len(spaces) == 0 {
+	add, ok := e.Do.(model.LinkAdd)
+	if !ok || len(spaces) == 0 {
 		return false
+	}
+	if kind := add.Spec.Kind(); kind != "veth" && kind != "" {
+		return false // no read of a bridge, which lists all its ports
 	}
 	info, err := l.B.Link(e.At)
 	return err == nil && info.Peer != nil && spaces[info.Peer.NS]
