@@ -3,7 +3,11 @@
 // that make bench measures nsplay against. It makes each step nsplay makes,
 // one request each, in the same order (each veth made with its end already
 // in the host's namespace, so nothing moves), and no more: no journal, no
-// checks of ownership, no reads between steps.
+// checks of ownership, no reads between steps. The steps include nsplay's
+// scale settings (docs/scale.md), so that both build the same lab: the
+// IPv6 sysctls in each namespace, no link-local address on the bridge's
+// ports, and permanent neighbour entries with fixed MACs between the
+// bridge and each host.
 //
 //	floor -hosts N
 //
@@ -21,11 +25,13 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
+	"path/filepath"
 	"runtime"
 	"sync"
 	"time"
 
 	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netlink/nl"
 	"github.com/vishvananda/netns"
 	"golang.org/x/net/icmp"
 	"golang.org/x/net/ipv4"
@@ -84,7 +90,7 @@ func build(origin netns.NsHandle, n int) ([]host, []netlink.Link, error) {
 		k, j := i/perBridge, i%perBridge
 		gw := net.IPv4(10, byte(77+k), 0, 1)
 		if j == 0 {
-			br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: fmt.Sprintf("star%d", k)}}
+			br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: fmt.Sprintf("star%d", k), HardwareAddr: mac(0, k)}}
 			if err := netlink.LinkAdd(br); err != nil {
 				return nil, nil, fmt.Errorf("bridge %s: %w", br.Name, err)
 			}
@@ -119,6 +125,9 @@ func build(origin netns.NsHandle, n int) ([]host, []netlink.Link, error) {
 		if err := netlink.LinkSetMaster(outer, bridges[k].(*netlink.Bridge)); err != nil {
 			return nil, nil, err
 		}
+		if err := neighbours(h, bridges[k], eth0, outer, ip, i); err != nil {
+			return nil, nil, err
+		}
 		if err := netlink.LinkSetUp(outer); err != nil {
 			return nil, nil, err
 		}
@@ -137,6 +146,9 @@ func newHost(origin netns.NsHandle, name string, gw net.IP) (host, error) {
 		return host{}, fmt.Errorf("namespace %s: %w", name, err)
 	}
 	nl, err := netlink.NewHandle()
+	if err == nil {
+		err = quietIPv6()
+	}
 	if back := netns.Set(origin); back != nil {
 		return host{}, errors.Join(err, back)
 	}
@@ -144,6 +156,47 @@ func newHost(origin netns.NsHandle, name string, gw net.IP) (host, error) {
 		return host{}, err
 	}
 	return host{name: name, ns: ns, nl: nl, gw: gw}, nil
+}
+
+// quietIPv6 writes nsplay's IPv6 settings in the namespace the thread is
+// in: no duplicate address detection, no router solicitations, MLDv1.
+func quietIPv6() error {
+	for _, s := range [][2]string{
+		{"ipv6/conf/default/dad_transmits", "0"},
+		{"ipv6/conf/default/router_solicitations", "0"},
+		{"ipv6/conf/all/force_mld_version", "1"},
+	} {
+		if err := os.WriteFile(filepath.Join("/proc/sys/net", s[0]), []byte(s[1]), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// neighbours gives the bridge's port no IPv6 link-local address and
+// host i's eth0 a fixed MAC, and makes the permanent neighbour entries
+// between the bridge and eth0, as nsplay's static_neighbours does.
+func neighbours(h host, br netlink.Link, eth0, outer netlink.Link, ip net.IP, i int) error {
+	if err := netlink.LinkSetIP6AddrGenMode(outer, nl.IN6_ADDR_GEN_MODE_NONE); err != nil {
+		return err
+	}
+	hostMAC := mac(1, i)
+	if err := h.nl.LinkSetHardwareAddr(eth0, hostMAC); err != nil {
+		return err
+	}
+	inHost, err := h.nl.LinkByName("eth0")
+	if err != nil {
+		return err
+	}
+	if err := netlink.NeighSet(&netlink.Neigh{LinkIndex: br.Attrs().Index, Family: netlink.FAMILY_V4, State: netlink.NUD_PERMANENT, IP: ip, HardwareAddr: hostMAC}); err != nil {
+		return err
+	}
+	return h.nl.NeighSet(&netlink.Neigh{LinkIndex: inHost.Attrs().Index, Family: netlink.FAMILY_V4, State: netlink.NUD_PERMANENT, IP: h.gw, HardwareAddr: br.Attrs().HardwareAddr})
+}
+
+// mac is a locally administered unicast MAC, the i-th of a kind.
+func mac(kind byte, i int) net.HardwareAddr {
+	return net.HardwareAddr{0x02, 0x6e, kind, byte(i >> 16), byte(i >> 8), byte(i)}
 }
 
 // check sends one echo from each host to its bridge, echoWorkers at a
