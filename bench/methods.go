@@ -107,8 +107,10 @@ func (r result) total() time.Duration { return r.build + r.check + r.down }
 // hosts takes minutes on a loaded machine).
 const runTimeout = 30 * time.Minute
 
-// measure runs m once for n hosts.
+// measure runs m once for n hosts, once the kernel has freed the
+// namespaces of the run before.
 func measure(m method, n int) result {
+	awaitFreedNamespaces()
 	argv := m.argv(n)
 	ctx, cancel := context.WithTimeout(context.Background(), runTimeout)
 	defer cancel()
@@ -163,6 +165,42 @@ type markers struct {
 	built, checked time.Duration
 	failures       int
 	seen           int
+}
+
+// awaitFreedNamespaces waits (up to a minute) until the kernel has freed
+// the network namespaces of earlier runs, which it does in the background
+// after a run has ended; a run that starts meanwhile would pay for the
+// last one's teardown. Freed means the number of namespaces the kernel
+// holds (the net_namespace objects of /proc/slabinfo) has not fallen for
+// a quarter of a second. Where slabinfo cannot be read, it does not wait.
+func awaitFreedNamespaces() {
+	last, stable := -1, 0
+	for deadline := time.Now().Add(time.Minute); stable < 5 && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		n, ok := namespacesHeld()
+		if !ok {
+			return
+		}
+		if n == last {
+			stable++
+		} else {
+			last, stable = n, 0
+		}
+	}
+}
+
+// namespacesHeld is the number of network namespaces the kernel holds.
+func namespacesHeld() (int, bool) {
+	data, err := os.ReadFile("/proc/slabinfo")
+	if err != nil {
+		return 0, false
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if f := strings.Fields(line); len(f) > 1 && f[0] == "net_namespace" {
+			n, err := strconv.Atoi(f[1])
+			return n, err == nil
+		}
+	}
+	return 0, false
 }
 
 func markerReader() reader { return &markers{} }
