@@ -210,9 +210,9 @@ func keptMessage(name string, spaces []string) string {
 	enter := ""
 	switch {
 	case len(spaces) == 1:
-		enter = fmt.Sprintf("enter it with 'ip netns exec %s bash', ", spaces[0])
+		enter = fmt.Sprintf("enter it with 'nsplay shell %s %s', ", name, spaces[0])
 	case len(spaces) > 1:
-		enter = fmt.Sprintf("enter its namespaces (%s) with 'ip netns exec NAME bash', ", strings.Join(spaces[:min(len(spaces), 4)], ", "))
+		enter = fmt.Sprintf("enter its namespaces (%s) with 'nsplay shell %s NAME', ", strings.Join(spaces[:min(len(spaces), 4)], ", "), name)
 		if len(spaces) > 4 {
 			enter = strings.Replace(enter, ") with", fmt.Sprintf(" and %d more) with", len(spaces)-4), 1)
 		}
