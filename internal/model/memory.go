@@ -32,8 +32,10 @@ var ErrNexthop = errors.New("no usable next hop")
 type Memory struct {
 	paths  Paths
 	spaces []*memNS // host first, then in the order they were made
-	lastID uint64   // the last identity given to a namespace; never reused
-	macs   int      // MAC addresses given out
+	// byRef finds a namespace without a walk over the thousands of a star.
+	byRef  map[NSRef]*memNS
+	lastID uint64 // the last identity given to a namespace; never reused
+	macs   int    // MAC addresses given out
 	files  map[string]string
 	dirs   map[string]bool
 	order  []*memLink       // links an operation touched, in the order the kernel fires their carrier events
@@ -48,8 +50,9 @@ var _ Backend = (*Memory)(nil)
 // memNS is one network namespace.
 type memNS struct {
 	ref       NSRef
-	id        uint64
-	links     []*memLink // in index order
+	id        uint64              // its identity; ids grow in the order of Memory.spaces
+	links     []*memLink          // in index order
+	byName    map[string]*memLink // the same links, by name: a star's host namespace has thousands
 	routes    []*memRoute
 	lastIndex int                  // the kernel's per-namespace cursor for interface indexes
 	nsids     map[*memNS]int       // the ids this namespace knows others by (ip netns list-id)
@@ -75,7 +78,12 @@ type memLink struct {
 	master *memLink   // a bridge port's bridge
 	peer   *memLink   // a veth's other end
 	lower  *memLink   // a macvlan's or vlan's parent, a vxlan's dev
-	attrs  KindAttrs  // what identifies a macvlan, vlan, vxlan or tun/tap
+	// ports are a bridge's ports, in index order, and uppers the links
+	// whose lower this is, in no order: kept where masters and lowers
+	// change, so that a frame through a bridge of a thousand ports, and
+	// each port it reaches, does not look through every link.
+	ports, uppers []*memLink
+	attrs         KindAttrs // what identifies a macvlan, vlan, vxlan or tun/tap
 	// underlay is the namespace a vxlan sends from: the one it was made
 	// in, wherever it went since.
 	underlay *memNS
@@ -169,7 +177,7 @@ var linkKinds = map[string]linkKind{
 // shows carrier and oper "unknown"; once a port was added it follows its
 // ports, also after they all left).
 func bridgeCarrier(br *memLink) bool {
-	return !br.hadPort || br.up && slices.ContainsFunc(br.ns.ports(br), forwards)
+	return !br.hadPort || br.up && slices.ContainsFunc(br.ports, forwards)
 }
 
 func makeBridge(_ *Memory, spec LinkSpec, ends []*memLink) error {
@@ -208,7 +216,7 @@ const maxBridgePorts = 1023
 // any running machine, and the folders above paths' (/etc, /run), but not
 // paths' own: a caller that knows a machine has /etc/netns applies DirAdd.
 func NewMemory(paths Paths) *Memory {
-	m := &Memory{paths: paths, files: map[string]string{}, dirs: map[string]bool{}, procs: map[int]*memProc{}}
+	m := &Memory{paths: paths, byRef: map[NSRef]*memNS{}, files: map[string]string{}, dirs: map[string]bool{}, procs: map[int]*memProc{}}
 	for _, p := range []string{paths.RunNetns, paths.Labs, paths.EtcNetns} {
 		for d := filepath.Dir(filepath.Clean(p)); !m.dirs[d]; d = filepath.Dir(d) {
 			m.dirs[d] = true
@@ -223,11 +231,12 @@ func NewMemory(paths Paths) *Memory {
 // addresses.
 func (m *Memory) newNS(ref NSRef) *memNS {
 	m.lastID++
-	ns := &memNS{ref: ref, id: m.lastID, nsids: map[*memNS]int{}}
+	ns := &memNS{ref: ref, id: m.lastID, byName: map[string]*memLink{}, nsids: map[*memNS]int{}}
 	lo := m.newLink(ns, "lo", "loopback")
 	lo.mac, lo.oper = "00:00:00:00:00:00", "unknown"
 	ns.insert(lo)
 	m.spaces = append(m.spaces, ns)
+	m.byRef[ref] = ns
 	return ns
 }
 
@@ -253,49 +262,38 @@ func (ns *memNS) newIndex() int {
 }
 
 func (ns *memNS) insert(l *memLink) {
-	at, _ := slices.BinarySearchFunc(ns.links, l.index, func(o *memLink, i int) int { return cmp.Compare(o.index, i) })
+	at, _ := slices.BinarySearchFunc(ns.links, l.index, byIndex)
 	ns.links = slices.Insert(ns.links, at, l)
+	ns.byName[l.name] = l
 	l.ns = ns
 }
 
+// remove takes l out of its namespace's lists.
+func (ns *memNS) remove(l *memLink) {
+	if at, ok := slices.BinarySearchFunc(ns.links, l.index, byIndex); ok {
+		ns.links = slices.Delete(ns.links, at, at+1)
+	}
+	delete(ns.byName, l.name)
+}
+
+func byIndex(l *memLink, index int) int { return cmp.Compare(l.index, index) }
+
 func (ns *memNS) byIndex(i int) *memLink {
-	for _, l := range ns.links {
-		if l.index == i {
-			return l
-		}
+	if at, ok := slices.BinarySearchFunc(ns.links, i, byIndex); ok {
+		return ns.links[at]
 	}
 	return nil
 }
 
-func (ns *memNS) link(name string) *memLink {
-	for _, l := range ns.links {
-		if l.name == name {
-			return l
-		}
-	}
-	return nil
-}
-
-// ports lists a bridge's ports, in index order.
-func (ns *memNS) ports(br *memLink) []*memLink {
-	var out []*memLink
-	for _, l := range ns.links {
-		if l.master == br {
-			out = append(out, l)
-		}
-	}
-	return out
-}
+func (ns *memNS) link(name string) *memLink { return ns.byName[name] }
 
 // space finds the namespace ref names. A path the model does not know
 // stands for a namespace made outside the lab (a container's, a process's):
 // it is made on first use, fresh (lo down), so that a plan can attach to
 // it. A path under the run directory is the named namespace or nothing.
 func (m *Memory) space(ref NSRef) (*memNS, error) {
-	for _, ns := range m.spaces {
-		if ns.ref == ref {
-			return ns, nil
-		}
+	if ns := m.byRef[ref]; ns != nil {
+		return ns, nil
 	}
 	if p := m.procOf(ref.Path()); p != nil {
 		return p.net, nil
@@ -432,6 +430,7 @@ func (m *Memory) netnsDel(name string) error {
 		m.unlink(l)
 	}
 	m.spaces = slices.DeleteFunc(m.spaces, func(o *memNS) bool { return o == ns })
+	delete(m.byRef, ns.ref)
 	for _, o := range m.spaces {
 		delete(o.nsids, ns)
 	}
@@ -523,6 +522,9 @@ func (m *Memory) linkAdd(o LinkAdd) error {
 		spaces[i].insert(ends[i])
 		m.order = append(m.order, ends[i])
 	}
+	if parent := ends[0].lower; parent != nil {
+		parent.uppers = append(parent.uppers, ends[0])
+	}
 	// The namespace a link is made in learns an id for its peer's.
 	for _, end := range ends[1:] {
 		giveID(spaces[0], end.ns)
@@ -538,12 +540,15 @@ func (m *Memory) unlink(l *memLink) {
 		return // gone already, as the other end of a veth
 	}
 	m.release(l)
-	for _, p := range ns.ports(l) {
+	for _, p := range slices.Clone(l.ports) {
 		m.release(p)
 	}
 	ns.dropRoutes(l, nil)
-	ns.links = slices.DeleteFunc(ns.links, func(o *memLink) bool { return o == l })
+	ns.remove(l)
 	l.ns = nil
+	if l.lower != nil {
+		l.lower.uppers = slices.DeleteFunc(l.lower.uppers, func(u *memLink) bool { return u == l })
+	}
 	if l.peer != nil {
 		m.unlink(l.peer)
 	}
@@ -556,6 +561,7 @@ func (m *Memory) unlink(l *memLink) {
 func (m *Memory) release(l *memLink) {
 	if br := l.master; br != nil {
 		l.master = nil
+		br.ports = slices.DeleteFunc(br.ports, func(p *memLink) bool { return p == l })
 		br.pending = true
 		br.followPorts()
 	}
@@ -636,7 +642,7 @@ func (br *memLink) followPorts() {
 		return
 	}
 	br.mtu = 0
-	for _, p := range br.ns.ports(br) {
+	for _, p := range br.ports {
 		if br.mtu == 0 || p.mtu < br.mtu {
 			br.mtu = p.mtu
 		}
@@ -663,11 +669,13 @@ func (m *Memory) setMaster(l *memLink, master string) error {
 		return fmt.Errorf("set master %s on %s: it is the parent of a %s, which takes what arrives on it (the kernel: Device or resource busy); a bridge cannot have it as a port too", master, l, m.uppers(l)[0].kind)
 	case l.master == br:
 		return nil
-	case len(l.ns.ports(br)) >= maxBridgePorts:
+	case len(br.ports) >= maxBridgePorts:
 		return fmt.Errorf("set master %s on %s: the bridge has %d ports, the most Linux takes", master, l, maxBridgePorts)
 	}
 	m.release(l)
 	l.master, br.hadPort, br.pending = br, true, true
+	at, _ := slices.BinarySearchFunc(br.ports, l.index, byIndex)
+	br.ports = slices.Insert(br.ports, at, l)
 	br.followPorts()
 	return nil
 }
@@ -700,7 +708,7 @@ func (m *Memory) move(l *memLink, ref NSRef) error {
 	l.v4, l.v6, l.neigh = nil, nil, nil
 	l.impair = Impairment{} // the kernel gives it its default qdisc there
 	l.ns.dropRoutes(l, nil)
-	l.ns.links = slices.DeleteFunc(l.ns.links, func(o *memLink) bool { return o == l })
+	l.ns.remove(l)
 	if to.byIndex(l.index) != nil {
 		l.index = to.newIndex()
 	}
@@ -721,7 +729,9 @@ func (m *Memory) rename(l *memLink, name string) error {
 	if o := l.ns.link(name); o != nil && o != l {
 		return fmt.Errorf("rename %s: link %s in %s: %w", l, name, l.ns, ErrExists)
 	}
+	delete(l.ns.byName, l.name)
 	l.name = name
+	l.ns.byName[name] = l
 	return nil
 }
 
@@ -1114,7 +1124,7 @@ func (m *Memory) info(l *memLink) LinkInfo {
 	if l.kind == "bridge" {
 		stp := l.stp
 		info.STP, info.Ports = &stp, []string{}
-		for _, p := range l.ns.ports(l) {
+		for _, p := range l.ports {
 			info.Ports = append(info.Ports, p.name)
 		}
 	}

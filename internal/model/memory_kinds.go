@@ -1,6 +1,7 @@
 package model
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 )
@@ -36,17 +37,16 @@ func vxlanHeadroom(l *memLink) int {
 }
 
 // uppers lists the links made on l: macvlans and vlans on it, vxlans
-// with it as dev.
+// with it as dev; in the order of their namespaces, then of their
+// indexes, as a walk over every link would find them (a frame reaches
+// them in that order, which decides who answers first).
 func (m *Memory) uppers(l *memLink) []*memLink {
-	var out []*memLink
-	for _, ns := range m.spaces {
-		for _, u := range ns.links {
-			if u.lower == l {
-				out = append(out, u)
-			}
-		}
+	if len(l.uppers) == 0 {
+		return nil
 	}
-	return out
+	return slices.SortedFunc(slices.Values(l.uppers), func(a, b *memLink) int {
+		return cmp.Or(cmp.Compare(a.ns.id, b.ns.id), cmp.Compare(a.index, b.index))
+	})
 }
 
 // ethernet tells whether l carries Ethernet frames, which a macvlan's

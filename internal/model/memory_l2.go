@@ -75,7 +75,7 @@ func (w *l2) flood(br, in *memLink, tag int) {
 	if in != nil {
 		w.deliver(br, tag)
 	}
-	for _, p := range br.ns.ports(br) {
+	for _, p := range br.ports {
 		if p != in && forwards(p) {
 			w.send(p, tag)
 		}
