@@ -38,8 +38,11 @@ type Memory struct {
 	macs   int    // MAC addresses given out
 	files  map[string]string
 	dirs   map[string]bool
-	order  []*memLink       // links an operation touched, in the order the kernel fires their carrier events
-	procs  map[int]*memProc // a plan's background commands, by their stand-in pids
+	order  []*memLink // links an operation touched, in the order the kernel fires their carrier events
+	// changed are the bridges whose ports or spanning tree an operation
+	// changed: with order, where the link watch starts (affected).
+	changed []*memLink
+	procs   map[int]*memProc // a plan's background commands, by their stand-in pids
 	// tunnels are the vxlans whose underlay a frame is being followed
 	// over, so that one whose underlay runs through itself ends.
 	tunnels map[*memLink]bool
@@ -391,6 +394,7 @@ func (m *Memory) apply(op Op) error {
 			return fmt.Errorf("set stp on %s: it is a %s, not a bridge: %w", l, l.kind, ErrUnsupported)
 		}
 		l.stp = o.On
+		m.changed = append(m.changed, l)
 	case LinkMove:
 		return m.move(l, o.To)
 	case LinkRename:
@@ -563,6 +567,7 @@ func (m *Memory) release(l *memLink) {
 		l.master = nil
 		br.ports = slices.DeleteFunc(br.ports, func(p *memLink) bool { return p == l })
 		br.pending = true
+		m.changed = append(m.changed, br)
 		br.followPorts()
 	}
 }
@@ -676,6 +681,7 @@ func (m *Memory) setMaster(l *memLink, master string) error {
 	l.master, br.hadPort, br.pending = br, true, true
 	at, _ := slices.BinarySearchFunc(br.ports, l.index, byIndex)
 	br.ports = slices.Insert(br.ports, at, l)
+	m.changed = append(m.changed, br)
 	br.followPorts()
 	return nil
 }
@@ -1040,19 +1046,15 @@ func (m *Memory) routeDel(ref NSRef, rt Route) error {
 // linkwatch does what the kernel's link watch does after a change: for each
 // link whose carrier changed, or that is due an event, it computes the
 // operational state anew — first for the links the change touched, in the
-// order the kernel fires their events, then for the rest. The state is
-// kept between events because the kernel's is: a veth end up without
+// order the kernel fires their events, then for the rest (affected). The
+// state is kept between events because the kernel's is: a veth end up without
 // carrier is "lowerlayerdown" when the link with its peer's index in its
 // own namespace exists and is not up at the event, else "down" (measured:
 // a pair made in one namespace shows "lowerlayerdown" on either end set up
 // alone, also after the end is moved elsewhere; an end whose peer went down
 // in another namespace shows "down").
 func (m *Memory) linkwatch() {
-	links := m.order
-	for _, ns := range m.spaces {
-		links = append(links, ns.links...)
-	}
-	for _, l := range links {
+	for _, l := range slices.Concat(m.order, m.affected()) {
 		if l == nil || l.ns == nil {
 			continue
 		}
@@ -1063,7 +1065,43 @@ func (m *Memory) linkwatch() {
 		l.lastCarrier, l.pending = on, false
 		l.oper = operstate(l, on)
 	}
-	m.order = nil
+	m.order, m.changed = nil, nil
+}
+
+// affected lists the links whose carrier or pending event an operation may
+// have changed, in the order of a walk over every namespace's links: the
+// rest that linkwatch visits. A walk over all would pass the others by, as
+// their carrier is what it was, and a star has thousands. They are the
+// links the operation touched (order: a link set up, down or moved comes
+// with its peer) or changed, and from each, what reads its state: a veth's
+// peer, a port's bridge, the links made on it; and so on.
+func (m *Memory) affected() []*memLink {
+	seen := map[*memLink]bool{}
+	var out []*memLink
+	var visit func(l *memLink)
+	visit = func(l *memLink) {
+		if l == nil || l.ns == nil || seen[l] {
+			return
+		}
+		seen[l] = true
+		out = append(out, l)
+		visit(l.peer)
+		visit(l.master)
+		for _, u := range l.uppers {
+			visit(u)
+		}
+	}
+	for _, l := range slices.Concat(m.order, m.changed) {
+		visit(l)
+	}
+	slices.SortFunc(out, walkOrder)
+	return out
+}
+
+// walkOrder orders links as a walk over Memory.spaces and their links
+// meets them: by namespace id, then by index.
+func walkOrder(a, b *memLink) int {
+	return cmp.Or(cmp.Compare(a.ns.id, b.ns.id), cmp.Compare(a.index, b.index))
 }
 
 // operstate is the kernel's default_operstate.

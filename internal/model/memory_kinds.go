@@ -1,7 +1,6 @@
 package model
 
 import (
-	"cmp"
 	"fmt"
 	"slices"
 )
@@ -37,16 +36,13 @@ func vxlanHeadroom(l *memLink) int {
 }
 
 // uppers lists the links made on l: macvlans and vlans on it, vxlans
-// with it as dev; in the order of their namespaces, then of their
-// indexes, as a walk over every link would find them (a frame reaches
-// them in that order, which decides who answers first).
+// with it as dev; in walkOrder, as a walk over every link finds them (a
+// frame reaches them in that order, which decides who answers first).
 func (m *Memory) uppers(l *memLink) []*memLink {
 	if len(l.uppers) == 0 {
 		return nil
 	}
-	return slices.SortedFunc(slices.Values(l.uppers), func(a, b *memLink) int {
-		return cmp.Or(cmp.Compare(a.ns.id, b.ns.id), cmp.Compare(a.index, b.index))
-	})
+	return slices.SortedFunc(slices.Values(l.uppers), walkOrder)
 }
 
 // ethernet tells whether l carries Ethernet frames, which a macvlan's
