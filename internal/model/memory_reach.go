@@ -183,7 +183,8 @@ func (ns *memNS) owner(ip net.IP) *memLink {
 }
 
 func (l *memLink) has(ip net.IP) bool {
-	return slices.ContainsFunc(l.addrs(), func(a *memAddr) bool { return a.net.IP.Equal(ip) && !l.tentative(a) })
+	match := func(a *memAddr) bool { return a.net.IP.Equal(ip) && !l.tentative(a) }
+	return slices.ContainsFunc(l.v4, match) || slices.ContainsFunc(l.v6, match)
 }
 
 // onLoopback tells whether ip is in an IPv4 subnet of the loopback, which
@@ -269,7 +270,7 @@ func (ns *memNS) source(out *memLink, nh net.IP) net.IP {
 // any link whose namespace has nh on a link that is up (arp_ignore is 0);
 // IPv6: a link that has nh itself.
 func (m *Memory) neighbour(out *memLink, nh net.IP) *memLink {
-	for _, l := range m.reached(out) {
+	for l := range m.reached(out) {
 		if nh.To4() != nil && l.ns.owner(nh) != nil {
 			return l
 		}
