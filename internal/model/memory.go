@@ -56,6 +56,7 @@ type memNS struct {
 	id        uint64              // its identity; ids grow in the order of Memory.spaces
 	links     []*memLink          // in index order
 	byName    map[string]*memLink // the same links, by name: a star's host namespace has thousands
+	addressed []*memLink          // the links with an address, in index order: a star's host has a handful (syncAddressed)
 	routes    []*memRoute
 	lastIndex int                  // the kernel's per-namespace cursor for interface indexes
 	nsids     map[*memNS]int       // the ids this namespace knows others by (ip netns list-id)
@@ -273,10 +274,26 @@ func (ns *memNS) insert(l *memLink) {
 
 // remove takes l out of its namespace's lists.
 func (ns *memNS) remove(l *memLink) {
-	if at, ok := slices.BinarySearchFunc(ns.links, l.index, byIndex); ok {
-		ns.links = slices.Delete(ns.links, at, at+1)
+	for _, list := range []*[]*memLink{&ns.links, &ns.addressed} {
+		if at, ok := slices.BinarySearchFunc(*list, l.index, byIndex); ok {
+			*list = slices.Delete(*list, at, at+1)
+		}
 	}
 	delete(ns.byName, l.name)
+}
+
+// syncAddressed keeps l in its namespace's addressed links while it has an
+// address, and out of them while it has none; called wherever its
+// addresses change (a link comes into a namespace without any).
+func (l *memLink) syncAddressed() {
+	ns := l.ns
+	at, in := slices.BinarySearchFunc(ns.addressed, l.index, byIndex)
+	switch has := len(l.v4)+len(l.v6) > 0; {
+	case has && !in:
+		ns.addressed = slices.Insert(ns.addressed, at, l)
+	case !has && in:
+		ns.addressed = slices.Delete(ns.addressed, at, at+1)
+	}
 }
 
 func byIndex(l *memLink, index int) int { return cmp.Compare(l.index, index) }
@@ -605,6 +622,7 @@ func (m *Memory) setDown(l *memLink) {
 	l.up = false
 	l.ns.dropRoutes(l, nil)
 	l.v6 = nil
+	l.syncAddressed()
 }
 
 func (l *memLink) checkMTU(mtu int) error {
@@ -780,6 +798,7 @@ func addrScope(ip net.IP) string {
 // first), one whose prefix the link has already (a secondary) at the end.
 // IPv6: the widest scope first, and the newest first within a scope.
 func (l *memLink) insertAddr(a *memAddr) {
+	defer l.syncAddressed()
 	if a.net.IP.To4() == nil {
 		rank := v6Rank[a.scope]
 		at := slices.IndexFunc(l.v6, func(b *memAddr) bool { return rank >= v6Rank[b.scope] })
@@ -835,6 +854,7 @@ func (m *Memory) addrDel(l *memLink, cidr string) error {
 	if a == nil {
 		return fmt.Errorf("address %s on %s: %w", cidr, l, ErrNotFound)
 	}
+	defer l.syncAddressed()
 	prefix := prefixOf(a.net)
 	sameRoute := func(r *memRoute) bool {
 		return r.dev == l && r.proto == "kernel" && r.dst != nil && r.dst.String() == prefix.String()

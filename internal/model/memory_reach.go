@@ -174,7 +174,7 @@ func names(path []*memNS) string {
 // keeps an address's local route then (measured: an address of a link that
 // is down answers, also one of a link never up).
 func (ns *memNS) owner(ip net.IP) *memLink {
-	for _, l := range ns.links {
+	for _, l := range ns.addressed {
 		if l.has(ip) {
 			return l
 		}
@@ -234,7 +234,7 @@ func (ns *memNS) best(dst net.IP, table int) *memRoute {
 // downLinkFor finds a link that is down with an address whose subnet holds
 // dst: the route a user expects went with it.
 func (ns *memNS) downLinkFor(dst net.IP) *memLink {
-	for _, l := range ns.links {
+	for _, l := range ns.addressed {
 		if !l.up && slices.ContainsFunc(l.addrs(), func(a *memAddr) bool { return a.net.Contains(dst) }) {
 			return l
 		}
@@ -256,7 +256,7 @@ func (ns *memNS) source(out *memLink, nh net.IP) net.IP {
 			return a.net.IP
 		}
 	}
-	for _, l := range append([]*memLink{out}, ns.links...) {
+	for _, l := range append([]*memLink{out}, ns.addressed...) {
 		for _, a := range l.addrs() {
 			if usable(l, a) {
 				return a.net.IP
