@@ -60,6 +60,7 @@ type memNS struct {
 	routes    []*memRoute
 	lastIndex int                  // the kernel's per-namespace cursor for interface indexes
 	nsids     map[*memNS]int       // the ids this namespace knows others by (ip netns list-id)
+	knownIn   []*memNS             // the namespaces whose nsids have this one, which forget it when it goes
 	sysctls   map[string]string    // the sysctls set, by key (memory_sysctl.go)
 	natTables map[string][]NATRule // the rules of the labs' nftables tables, by table (memory_nat.go)
 }
@@ -452,7 +453,7 @@ func (m *Memory) netnsDel(name string) error {
 	}
 	m.spaces = slices.DeleteFunc(m.spaces, func(o *memNS) bool { return o == ns })
 	delete(m.byRef, ns.ref)
-	for _, o := range m.spaces {
+	for _, o := range ns.knownIn {
 		delete(o.nsids, ns)
 	}
 	return nil
@@ -479,7 +480,7 @@ func (m *Memory) setNetnsID(ref NSRef, id int) error {
 			return fmt.Errorf("id %d is %s's in host already: %w", id, other, ErrExists)
 		}
 	}
-	host.nsids[ns] = id
+	know(host, ns, id)
 	return nil
 }
 
@@ -497,7 +498,13 @@ func giveID(in, of *memNS) {
 	for used[id] {
 		id++
 	}
+	know(in, of, id)
+}
+
+// know makes in know of by id.
+func know(in, of *memNS, id int) {
 	in.nsids[of] = id
+	of.knownIn = append(of.knownIn, in)
 }
 
 // linkAdd makes every end of a link in one step, as one netlink request
