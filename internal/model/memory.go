@@ -267,7 +267,7 @@ func (ns *memNS) newIndex() int {
 }
 
 func (ns *memNS) insert(l *memLink) {
-	at, _ := slices.BinarySearchFunc(ns.links, l.index, byIndex)
+	at, _ := slices.BinarySearchFunc(ns.links, l.index, cmpIndex)
 	ns.links = slices.Insert(ns.links, at, l)
 	ns.byName[l.name] = l
 	l.ns = ns
@@ -276,7 +276,7 @@ func (ns *memNS) insert(l *memLink) {
 // remove takes l out of its namespace's lists.
 func (ns *memNS) remove(l *memLink) {
 	for _, list := range []*[]*memLink{&ns.links, &ns.addressed} {
-		if at, ok := slices.BinarySearchFunc(*list, l.index, byIndex); ok {
+		if at, ok := slices.BinarySearchFunc(*list, l.index, cmpIndex); ok {
 			*list = slices.Delete(*list, at, at+1)
 		}
 	}
@@ -288,7 +288,7 @@ func (ns *memNS) remove(l *memLink) {
 // addresses change (a link comes into a namespace without any).
 func (l *memLink) syncAddressed() {
 	ns := l.ns
-	at, in := slices.BinarySearchFunc(ns.addressed, l.index, byIndex)
+	at, in := slices.BinarySearchFunc(ns.addressed, l.index, cmpIndex)
 	switch has := len(l.v4)+len(l.v6) > 0; {
 	case has && !in:
 		ns.addressed = slices.Insert(ns.addressed, at, l)
@@ -297,10 +297,11 @@ func (l *memLink) syncAddressed() {
 	}
 }
 
-func byIndex(l *memLink, index int) int { return cmp.Compare(l.index, index) }
+// cmpIndex orders links by index, for the lists kept in index order.
+func cmpIndex(l *memLink, index int) int { return cmp.Compare(l.index, index) }
 
 func (ns *memNS) byIndex(i int) *memLink {
-	if at, ok := slices.BinarySearchFunc(ns.links, i, byIndex); ok {
+	if at, ok := slices.BinarySearchFunc(ns.links, i, cmpIndex); ok {
 		return ns.links[at]
 	}
 	return nil
@@ -704,7 +705,7 @@ func (m *Memory) setMaster(l *memLink, master string) error {
 	}
 	m.release(l)
 	l.master, br.hadPort, br.pending = br, true, true
-	at, _ := slices.BinarySearchFunc(br.ports, l.index, byIndex)
+	at, _ := slices.BinarySearchFunc(br.ports, l.index, cmpIndex)
 	br.ports = slices.Insert(br.ports, at, l)
 	m.changed = append(m.changed, br)
 	br.followPorts()
