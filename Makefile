@@ -25,8 +25,9 @@ docs:
 	$(GO) generate ./builtins
 
 # Build and tear down labs with nsplay and with one ip process per step, in
-# the same run, and print how many times faster nsplay is; and what a run
-# costs with --sandbox, against the same run without it. Then the kernel
+# the same run, and print how many times faster nsplay is; what a run
+# costs with --sandbox, against the same run without it; and what a plan of
+# the star lab costs per host (BenchmarkPlanStar*). Then the kernel
 # backend's hot paths, and the star lab of bench/star.star with nsplay, a
 # plain netlink program, ip -batch, one ip per step and Mininet, each in a
 # sandbox, interleaved, with the medians per namespace (docs/bench.md).

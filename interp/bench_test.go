@@ -30,6 +30,30 @@ func BenchmarkStar20(b *testing.B) { benchAgainstIP(b, "star", "") }
 func BenchmarkStarNsplay100(b *testing.B)  { benchStar(b, 100) }
 func BenchmarkStarNsplay1000(b *testing.B) { benchStar(b, 1000) }
 
+// BenchmarkPlanStar100 and BenchmarkPlanStar1000 plan the same star lab
+// against the in-memory model (nsplay plan), and report what a host costs:
+// the model's own work should grow with the hosts, not with their square.
+func BenchmarkPlanStar100(b *testing.B)  { benchPlanStar(b, 100) }
+func BenchmarkPlanStar1000(b *testing.B) { benchPlanStar(b, 1000) }
+
+func benchPlanStar(b *testing.B, hosts int) {
+	start := time.Now()
+	for b.Loop() {
+		res, err := session.Run(session.Options{Playbook: "../bench/star.star", Plan: true, Paths: session.PlanPaths(),
+			Vars: map[string]string{"hosts": strconv.Itoa(hosts)}})
+		if err == nil {
+			err = errors.Join(res.RunErr, res.DownErr)
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+		if res.Result.Failed > 0 || res.Result.Passed != 1 {
+			b.Fatalf("%d passed, %d failed; want 1 passed", res.Result.Passed, res.Result.Failed)
+		}
+	}
+	b.ReportMetric(float64(time.Since(start).Microseconds())/1000/float64(b.N)/float64(hosts), "ms/host")
+}
+
 func benchStar(b *testing.B, hosts int) {
 	requireRootBench(b)
 	var build, check, down time.Duration

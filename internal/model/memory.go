@@ -32,12 +32,17 @@ var ErrNexthop = errors.New("no usable next hop")
 type Memory struct {
 	paths  Paths
 	spaces []*memNS // host first, then in the order they were made
-	lastID uint64   // the last identity given to a namespace; never reused
-	macs   int      // MAC addresses given out
+	// byRef finds a namespace without a walk over the thousands of a star.
+	byRef  map[NSRef]*memNS
+	lastID uint64 // the last identity given to a namespace; never reused
+	macs   int    // MAC addresses given out
 	files  map[string]string
 	dirs   map[string]bool
-	order  []*memLink       // links an operation touched, in the order the kernel fires their carrier events
-	procs  map[int]*memProc // a plan's background commands, by their stand-in pids
+	order  []*memLink // links an operation touched, in the order the kernel fires their carrier events
+	// changed are the bridges whose ports or spanning tree an operation
+	// changed: with order, where the link watch starts (affected).
+	changed []*memLink
+	procs   map[int]*memProc // a plan's background commands, by their stand-in pids
 	// tunnels are the vxlans whose underlay a frame is being followed
 	// over, so that one whose underlay runs through itself ends.
 	tunnels map[*memLink]bool
@@ -48,11 +53,14 @@ var _ Backend = (*Memory)(nil)
 // memNS is one network namespace.
 type memNS struct {
 	ref       NSRef
-	id        uint64
-	links     []*memLink // in index order
+	id        uint64              // its identity; ids grow in the order of Memory.spaces
+	links     []*memLink          // in index order
+	byName    map[string]*memLink // the same links, by name: a star's host namespace has thousands
+	addressed []*memLink          // the links with an address, in index order: a star's host has a handful (syncAddressed)
 	routes    []*memRoute
 	lastIndex int                  // the kernel's per-namespace cursor for interface indexes
 	nsids     map[*memNS]int       // the ids this namespace knows others by (ip netns list-id)
+	knownIn   []*memNS             // the namespaces whose nsids have this one, which forget it when it goes
 	sysctls   map[string]string    // the sysctls set, by key (memory_sysctl.go)
 	natTables map[string][]NATRule // the rules of the labs' nftables tables, by table (memory_nat.go)
 }
@@ -75,7 +83,12 @@ type memLink struct {
 	master *memLink   // a bridge port's bridge
 	peer   *memLink   // a veth's other end
 	lower  *memLink   // a macvlan's or vlan's parent, a vxlan's dev
-	attrs  KindAttrs  // what identifies a macvlan, vlan, vxlan or tun/tap
+	// ports are a bridge's ports, in index order, and uppers the links
+	// whose lower this is, in no order: kept where masters and lowers
+	// change, so that a frame through a bridge of a thousand ports, and
+	// each port it reaches, does not look through every link.
+	ports, uppers []*memLink
+	attrs         KindAttrs // what identifies a macvlan, vlan, vxlan or tun/tap
 	// underlay is the namespace a vxlan sends from: the one it was made
 	// in, wherever it went since.
 	underlay *memNS
@@ -169,7 +182,7 @@ var linkKinds = map[string]linkKind{
 // shows carrier and oper "unknown"; once a port was added it follows its
 // ports, also after they all left).
 func bridgeCarrier(br *memLink) bool {
-	return !br.hadPort || br.up && slices.ContainsFunc(br.ns.ports(br), forwards)
+	return !br.hadPort || br.up && slices.ContainsFunc(br.ports, forwards)
 }
 
 func makeBridge(_ *Memory, spec LinkSpec, ends []*memLink) error {
@@ -208,7 +221,7 @@ const maxBridgePorts = 1023
 // any running machine, and the folders above paths' (/etc, /run), but not
 // paths' own: a caller that knows a machine has /etc/netns applies DirAdd.
 func NewMemory(paths Paths) *Memory {
-	m := &Memory{paths: paths, files: map[string]string{}, dirs: map[string]bool{}, procs: map[int]*memProc{}}
+	m := &Memory{paths: paths, byRef: map[NSRef]*memNS{}, files: map[string]string{}, dirs: map[string]bool{}, procs: map[int]*memProc{}}
 	for _, p := range []string{paths.RunNetns, paths.Labs, paths.EtcNetns} {
 		for d := filepath.Dir(filepath.Clean(p)); !m.dirs[d]; d = filepath.Dir(d) {
 			m.dirs[d] = true
@@ -223,11 +236,12 @@ func NewMemory(paths Paths) *Memory {
 // addresses.
 func (m *Memory) newNS(ref NSRef) *memNS {
 	m.lastID++
-	ns := &memNS{ref: ref, id: m.lastID, nsids: map[*memNS]int{}}
+	ns := &memNS{ref: ref, id: m.lastID, byName: map[string]*memLink{}, nsids: map[*memNS]int{}}
 	lo := m.newLink(ns, "lo", "loopback")
 	lo.mac, lo.oper = "00:00:00:00:00:00", "unknown"
 	ns.insert(lo)
 	m.spaces = append(m.spaces, ns)
+	m.byRef[ref] = ns
 	return ns
 }
 
@@ -253,49 +267,55 @@ func (ns *memNS) newIndex() int {
 }
 
 func (ns *memNS) insert(l *memLink) {
-	at, _ := slices.BinarySearchFunc(ns.links, l.index, func(o *memLink, i int) int { return cmp.Compare(o.index, i) })
+	at, _ := slices.BinarySearchFunc(ns.links, l.index, cmpIndex)
 	ns.links = slices.Insert(ns.links, at, l)
+	ns.byName[l.name] = l
 	l.ns = ns
 }
 
+// remove takes l out of its namespace's lists.
+func (ns *memNS) remove(l *memLink) {
+	for _, list := range []*[]*memLink{&ns.links, &ns.addressed} {
+		if at, ok := slices.BinarySearchFunc(*list, l.index, cmpIndex); ok {
+			*list = slices.Delete(*list, at, at+1)
+		}
+	}
+	delete(ns.byName, l.name)
+}
+
+// syncAddressed keeps l in its namespace's addressed links while it has an
+// address, and out of them while it has none; called wherever its
+// addresses change (a link comes into a namespace without any).
+func (l *memLink) syncAddressed() {
+	ns := l.ns
+	at, in := slices.BinarySearchFunc(ns.addressed, l.index, cmpIndex)
+	switch has := len(l.v4)+len(l.v6) > 0; {
+	case has && !in:
+		ns.addressed = slices.Insert(ns.addressed, at, l)
+	case !has && in:
+		ns.addressed = slices.Delete(ns.addressed, at, at+1)
+	}
+}
+
+// cmpIndex orders links by index, for the lists kept in index order.
+func cmpIndex(l *memLink, index int) int { return cmp.Compare(l.index, index) }
+
 func (ns *memNS) byIndex(i int) *memLink {
-	for _, l := range ns.links {
-		if l.index == i {
-			return l
-		}
+	if at, ok := slices.BinarySearchFunc(ns.links, i, cmpIndex); ok {
+		return ns.links[at]
 	}
 	return nil
 }
 
-func (ns *memNS) link(name string) *memLink {
-	for _, l := range ns.links {
-		if l.name == name {
-			return l
-		}
-	}
-	return nil
-}
-
-// ports lists a bridge's ports, in index order.
-func (ns *memNS) ports(br *memLink) []*memLink {
-	var out []*memLink
-	for _, l := range ns.links {
-		if l.master == br {
-			out = append(out, l)
-		}
-	}
-	return out
-}
+func (ns *memNS) link(name string) *memLink { return ns.byName[name] }
 
 // space finds the namespace ref names. A path the model does not know
 // stands for a namespace made outside the lab (a container's, a process's):
 // it is made on first use, fresh (lo down), so that a plan can attach to
 // it. A path under the run directory is the named namespace or nothing.
 func (m *Memory) space(ref NSRef) (*memNS, error) {
-	for _, ns := range m.spaces {
-		if ns.ref == ref {
-			return ns, nil
-		}
+	if ns := m.byRef[ref]; ns != nil {
+		return ns, nil
 	}
 	if p := m.procOf(ref.Path()); p != nil {
 		return p.net, nil
@@ -393,6 +413,7 @@ func (m *Memory) apply(op Op) error {
 			return fmt.Errorf("set stp on %s: it is a %s, not a bridge: %w", l, l.kind, ErrUnsupported)
 		}
 		l.stp = o.On
+		m.changed = append(m.changed, l)
 	case LinkMove:
 		return m.move(l, o.To)
 	case LinkRename:
@@ -432,7 +453,8 @@ func (m *Memory) netnsDel(name string) error {
 		m.unlink(l)
 	}
 	m.spaces = slices.DeleteFunc(m.spaces, func(o *memNS) bool { return o == ns })
-	for _, o := range m.spaces {
+	delete(m.byRef, ns.ref)
+	for _, o := range ns.knownIn {
 		delete(o.nsids, ns)
 	}
 	return nil
@@ -459,7 +481,7 @@ func (m *Memory) setNetnsID(ref NSRef, id int) error {
 			return fmt.Errorf("id %d is %s's in host already: %w", id, other, ErrExists)
 		}
 	}
-	host.nsids[ns] = id
+	know(host, ns, id)
 	return nil
 }
 
@@ -477,7 +499,13 @@ func giveID(in, of *memNS) {
 	for used[id] {
 		id++
 	}
+	know(in, of, id)
+}
+
+// know makes in know of by id.
+func know(in, of *memNS, id int) {
 	in.nsids[of] = id
+	of.knownIn = append(of.knownIn, in)
 }
 
 // linkAdd makes every end of a link in one step, as one netlink request
@@ -523,6 +551,9 @@ func (m *Memory) linkAdd(o LinkAdd) error {
 		spaces[i].insert(ends[i])
 		m.order = append(m.order, ends[i])
 	}
+	if parent := ends[0].lower; parent != nil {
+		parent.uppers = append(parent.uppers, ends[0])
+	}
 	// The namespace a link is made in learns an id for its peer's.
 	for _, end := range ends[1:] {
 		giveID(spaces[0], end.ns)
@@ -538,12 +569,15 @@ func (m *Memory) unlink(l *memLink) {
 		return // gone already, as the other end of a veth
 	}
 	m.release(l)
-	for _, p := range ns.ports(l) {
+	for _, p := range slices.Clone(l.ports) {
 		m.release(p)
 	}
 	ns.dropRoutes(l, nil)
-	ns.links = slices.DeleteFunc(ns.links, func(o *memLink) bool { return o == l })
+	ns.remove(l)
 	l.ns = nil
+	if l.lower != nil {
+		l.lower.uppers = slices.DeleteFunc(l.lower.uppers, func(u *memLink) bool { return u == l })
+	}
 	if l.peer != nil {
 		m.unlink(l.peer)
 	}
@@ -556,7 +590,9 @@ func (m *Memory) unlink(l *memLink) {
 func (m *Memory) release(l *memLink) {
 	if br := l.master; br != nil {
 		l.master = nil
+		br.ports = slices.DeleteFunc(br.ports, func(p *memLink) bool { return p == l })
 		br.pending = true
+		m.changed = append(m.changed, br)
 		br.followPorts()
 	}
 }
@@ -594,6 +630,7 @@ func (m *Memory) setDown(l *memLink) {
 	l.up = false
 	l.ns.dropRoutes(l, nil)
 	l.v6 = nil
+	l.syncAddressed()
 }
 
 func (l *memLink) checkMTU(mtu int) error {
@@ -636,7 +673,7 @@ func (br *memLink) followPorts() {
 		return
 	}
 	br.mtu = 0
-	for _, p := range br.ns.ports(br) {
+	for _, p := range br.ports {
 		if br.mtu == 0 || p.mtu < br.mtu {
 			br.mtu = p.mtu
 		}
@@ -663,11 +700,14 @@ func (m *Memory) setMaster(l *memLink, master string) error {
 		return fmt.Errorf("set master %s on %s: it is the parent of a %s, which takes what arrives on it (the kernel: Device or resource busy); a bridge cannot have it as a port too", master, l, m.uppers(l)[0].kind)
 	case l.master == br:
 		return nil
-	case len(l.ns.ports(br)) >= maxBridgePorts:
+	case len(br.ports) >= maxBridgePorts:
 		return fmt.Errorf("set master %s on %s: the bridge has %d ports, the most Linux takes", master, l, maxBridgePorts)
 	}
 	m.release(l)
 	l.master, br.hadPort, br.pending = br, true, true
+	at, _ := slices.BinarySearchFunc(br.ports, l.index, cmpIndex)
+	br.ports = slices.Insert(br.ports, at, l)
+	m.changed = append(m.changed, br)
 	br.followPorts()
 	return nil
 }
@@ -700,7 +740,7 @@ func (m *Memory) move(l *memLink, ref NSRef) error {
 	l.v4, l.v6, l.neigh = nil, nil, nil
 	l.impair = Impairment{} // the kernel gives it its default qdisc there
 	l.ns.dropRoutes(l, nil)
-	l.ns.links = slices.DeleteFunc(l.ns.links, func(o *memLink) bool { return o == l })
+	l.ns.remove(l)
 	if to.byIndex(l.index) != nil {
 		l.index = to.newIndex()
 	}
@@ -721,7 +761,9 @@ func (m *Memory) rename(l *memLink, name string) error {
 	if o := l.ns.link(name); o != nil && o != l {
 		return fmt.Errorf("rename %s: link %s in %s: %w", l, name, l.ns, ErrExists)
 	}
+	delete(l.ns.byName, l.name)
 	l.name = name
+	l.ns.byName[name] = l
 	return nil
 }
 
@@ -764,6 +806,7 @@ func addrScope(ip net.IP) string {
 // first), one whose prefix the link has already (a secondary) at the end.
 // IPv6: the widest scope first, and the newest first within a scope.
 func (l *memLink) insertAddr(a *memAddr) {
+	defer l.syncAddressed()
 	if a.net.IP.To4() == nil {
 		rank := v6Rank[a.scope]
 		at := slices.IndexFunc(l.v6, func(b *memAddr) bool { return rank >= v6Rank[b.scope] })
@@ -819,6 +862,7 @@ func (m *Memory) addrDel(l *memLink, cidr string) error {
 	if a == nil {
 		return fmt.Errorf("address %s on %s: %w", cidr, l, ErrNotFound)
 	}
+	defer l.syncAddressed()
 	prefix := prefixOf(a.net)
 	sameRoute := func(r *memRoute) bool {
 		return r.dev == l && r.proto == "kernel" && r.dst != nil && r.dst.String() == prefix.String()
@@ -1030,19 +1074,15 @@ func (m *Memory) routeDel(ref NSRef, rt Route) error {
 // linkwatch does what the kernel's link watch does after a change: for each
 // link whose carrier changed, or that is due an event, it computes the
 // operational state anew — first for the links the change touched, in the
-// order the kernel fires their events, then for the rest. The state is
-// kept between events because the kernel's is: a veth end up without
+// order the kernel fires their events, then for the rest (affected). The
+// state is kept between events because the kernel's is: a veth end up without
 // carrier is "lowerlayerdown" when the link with its peer's index in its
 // own namespace exists and is not up at the event, else "down" (measured:
 // a pair made in one namespace shows "lowerlayerdown" on either end set up
 // alone, also after the end is moved elsewhere; an end whose peer went down
 // in another namespace shows "down").
 func (m *Memory) linkwatch() {
-	links := m.order
-	for _, ns := range m.spaces {
-		links = append(links, ns.links...)
-	}
-	for _, l := range links {
+	for _, l := range slices.Concat(m.order, m.affected()) {
 		if l == nil || l.ns == nil {
 			continue
 		}
@@ -1053,7 +1093,43 @@ func (m *Memory) linkwatch() {
 		l.lastCarrier, l.pending = on, false
 		l.oper = operstate(l, on)
 	}
-	m.order = nil
+	m.order, m.changed = nil, nil
+}
+
+// affected lists the links whose carrier or pending event an operation may
+// have changed, in the order of a walk over every namespace's links: the
+// rest that linkwatch visits. A walk over all would pass the others by, as
+// their carrier is what it was, and a star has thousands. They are the
+// links the operation touched (order: a link set up, down or moved comes
+// with its peer) or changed, and from each, what reads its state: a veth's
+// peer, a port's bridge, the links made on it; and so on.
+func (m *Memory) affected() []*memLink {
+	seen := map[*memLink]bool{}
+	var out []*memLink
+	var visit func(l *memLink)
+	visit = func(l *memLink) {
+		if l == nil || l.ns == nil || seen[l] {
+			return
+		}
+		seen[l] = true
+		out = append(out, l)
+		visit(l.peer)
+		visit(l.master)
+		for _, u := range l.uppers {
+			visit(u)
+		}
+	}
+	for _, l := range slices.Concat(m.order, m.changed) {
+		visit(l)
+	}
+	slices.SortFunc(out, walkOrder)
+	return out
+}
+
+// walkOrder orders links as a walk over Memory.spaces and their links
+// meets them: by namespace id, then by index.
+func walkOrder(a, b *memLink) int {
+	return cmp.Or(cmp.Compare(a.ns.id, b.ns.id), cmp.Compare(a.index, b.index))
 }
 
 // operstate is the kernel's default_operstate.
@@ -1114,7 +1190,7 @@ func (m *Memory) info(l *memLink) LinkInfo {
 	if l.kind == "bridge" {
 		stp := l.stp
 		info.STP, info.Ports = &stp, []string{}
-		for _, p := range l.ns.ports(l) {
+		for _, p := range l.ports {
 			info.Ports = append(info.Ports, p.name)
 		}
 	}

@@ -36,17 +36,13 @@ func vxlanHeadroom(l *memLink) int {
 }
 
 // uppers lists the links made on l: macvlans and vlans on it, vxlans
-// with it as dev.
+// with it as dev; in walkOrder, as a walk over every link finds them (a
+// frame reaches them in that order, which decides who answers first).
 func (m *Memory) uppers(l *memLink) []*memLink {
-	var out []*memLink
-	for _, ns := range m.spaces {
-		for _, u := range ns.links {
-			if u.lower == l {
-				out = append(out, u)
-			}
-		}
+	if len(l.uppers) == 0 {
+		return nil
 	}
-	return out
+	return slices.SortedFunc(slices.Values(l.uppers), walkOrder)
 }
 
 // ethernet tells whether l carries Ethernet frames, which a macvlan's

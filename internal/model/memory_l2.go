@@ -1,6 +1,9 @@
 package model
 
-import "net"
+import (
+	"iter"
+	"net"
+)
 
 // Layer 2 in the model: where a frame goes. It leaves a link over its
 // kind's wire (send) and arrives at links (arrive); a bridge port hands it
@@ -9,10 +12,12 @@ import "net"
 // them all) and, tagged, to its vlan of the tag. Tags cross veths, bridges
 // (without VLAN filtering) and vxlans unchanged.
 
-// l2 follows one frame: ends are the links whose namespaces take it in.
+// l2 follows one frame: it hands each link whose namespace takes it in to
+// yield, in the order the frame gets there, until yield asks for no more.
 type l2 struct {
 	m       *Memory
-	ends    []*memLink
+	yield   func(*memLink) bool
+	stopped bool // yield asked for no more
 	flooded map[hop]bool
 }
 
@@ -21,17 +26,20 @@ type hop struct {
 	tag int
 }
 
-// reached lists the links a frame sent out of out arrives at and whose
-// namespaces take it in.
-func (m *Memory) reached(out *memLink) []*memLink {
-	w := &l2{m: m, flooded: map[hop]bool{}}
-	w.send(out, 0)
-	return w.ends
+// reached yields the links a frame sent out of out arrives at and whose
+// namespaces take it in, in order. It follows the frame only as far as its
+// caller looks: the first that answers an ARP request through a bridge of
+// a thousand ports is mostly not the last.
+func (m *Memory) reached(out *memLink) iter.Seq[*memLink] {
+	return func(yield func(*memLink) bool) {
+		w := &l2{m: m, yield: yield, flooded: map[hop]bool{}}
+		w.send(out, 0)
+	}
 }
 
 // send sends a frame out of l, tagged when tag is not 0.
 func (w *l2) send(l *memLink, tag int) {
-	if l.rules.send != nil {
+	if !w.stopped && l.rules.send != nil {
 		l.rules.send(w, l, tag)
 	}
 }
@@ -39,6 +47,7 @@ func (w *l2) send(l *memLink, tag int) {
 // arrive takes a frame in at l, from its wire.
 func (w *l2) arrive(l *memLink, tag int) {
 	switch {
+	case w.stopped:
 	case !l.hasCarrier():
 	case l.master != nil:
 		if forwards(l) {
@@ -52,8 +61,8 @@ func (w *l2) arrive(l *memLink, tag int) {
 // deliver hands a frame to l's namespace, or to l's vlan of its tag; l's
 // macvlans see it too.
 func (w *l2) deliver(l *memLink, tag int) {
-	if tag == 0 {
-		w.ends = append(w.ends, l)
+	if tag == 0 && !w.stopped {
+		w.stopped = !w.yield(l)
 	}
 	for _, u := range w.m.uppers(l) {
 		switch {
@@ -75,7 +84,10 @@ func (w *l2) flood(br, in *memLink, tag int) {
 	if in != nil {
 		w.deliver(br, tag)
 	}
-	for _, p := range br.ns.ports(br) {
+	for _, p := range br.ports {
+		if w.stopped {
+			return
+		}
 		if p != in && forwards(p) {
 			w.send(p, tag)
 		}
@@ -139,7 +151,7 @@ func vxlanSend(w *l2, l *memLink, tag int) {
 			}
 		}
 	case a.Group != "" && l.lower != nil && l.lower.hasCarrier():
-		for _, e := range w.m.reached(l.lower) {
+		for e := range w.m.reached(l.lower) {
 			for _, o := range e.ns.links {
 				if o.lower == e && o.attrs.Group == a.Group && takes(o, e.ns) {
 					far = append(far, o)

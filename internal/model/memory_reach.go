@@ -174,7 +174,7 @@ func names(path []*memNS) string {
 // keeps an address's local route then (measured: an address of a link that
 // is down answers, also one of a link never up).
 func (ns *memNS) owner(ip net.IP) *memLink {
-	for _, l := range ns.links {
+	for _, l := range ns.addressed {
 		if l.has(ip) {
 			return l
 		}
@@ -183,7 +183,8 @@ func (ns *memNS) owner(ip net.IP) *memLink {
 }
 
 func (l *memLink) has(ip net.IP) bool {
-	return slices.ContainsFunc(l.addrs(), func(a *memAddr) bool { return a.net.IP.Equal(ip) && !l.tentative(a) })
+	match := func(a *memAddr) bool { return a.net.IP.Equal(ip) && !l.tentative(a) }
+	return slices.ContainsFunc(l.v4, match) || slices.ContainsFunc(l.v6, match)
 }
 
 // onLoopback tells whether ip is in an IPv4 subnet of the loopback, which
@@ -233,7 +234,7 @@ func (ns *memNS) best(dst net.IP, table int) *memRoute {
 // downLinkFor finds a link that is down with an address whose subnet holds
 // dst: the route a user expects went with it.
 func (ns *memNS) downLinkFor(dst net.IP) *memLink {
-	for _, l := range ns.links {
+	for _, l := range ns.addressed {
 		if !l.up && slices.ContainsFunc(l.addrs(), func(a *memAddr) bool { return a.net.Contains(dst) }) {
 			return l
 		}
@@ -255,7 +256,7 @@ func (ns *memNS) source(out *memLink, nh net.IP) net.IP {
 			return a.net.IP
 		}
 	}
-	for _, l := range append([]*memLink{out}, ns.links...) {
+	for _, l := range append([]*memLink{out}, ns.addressed...) {
 		for _, a := range l.addrs() {
 			if usable(l, a) {
 				return a.net.IP
@@ -269,7 +270,7 @@ func (ns *memNS) source(out *memLink, nh net.IP) net.IP {
 // any link whose namespace has nh on a link that is up (arp_ignore is 0);
 // IPv6: a link that has nh itself.
 func (m *Memory) neighbour(out *memLink, nh net.IP) *memLink {
-	for _, l := range m.reached(out) {
+	for l := range m.reached(out) {
 		if nh.To4() != nil && l.ns.owner(nh) != nil {
 			return l
 		}
