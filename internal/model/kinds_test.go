@@ -201,6 +201,20 @@ func TestMemoryMacvlan(t *testing.T) {
 	}
 }
 
+// A link made on a bridge, directly or through another, cannot be a port
+// of that bridge: the kernel refuses the loop (Device or resource busy),
+// and the model says so rather than follow it for ever.
+func TestMemoryPortOfItsOwnLower(t *testing.T) {
+	m := model.NewMemory(model.DefaultPaths)
+	br, mv, vl := model.Link(host, "br0"), model.Link(host, "mv0"), model.Link(host, "mv0.5")
+	apply(t, m, model.LinkAdd{Link: br, Spec: model.Bridge{}}, up(br),
+		model.LinkAdd{Link: mv, Spec: model.Macvlan{Parent: br, Mode: "bridge"}},
+		model.LinkAdd{Link: vl, Spec: model.Vlan{Parent: mv, ID: 5}})
+	for _, l := range []model.LinkRef{mv, vl} {
+		refuse(t, m, model.LinkSetMaster{Link: l, Master: "br0"}, nil, "a link cannot be a port of a bridge it is made on")
+	}
+}
+
 // A vlan (which Linux 6.18 here lacks; as the kernel's source has it)
 // follows its parent's carrier and MTU, and reaches the vlan of its id at
 // the far end of its parent's wire.

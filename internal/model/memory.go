@@ -700,6 +700,8 @@ func (m *Memory) setMaster(l *memLink, master string) error {
 		return fmt.Errorf("set master %s on %s: it is the parent of a %s, which takes what arrives on it (the kernel: Device or resource busy); a bridge cannot have it as a port too", master, l, m.uppers(l)[0].kind)
 	case l.master == br:
 		return nil
+	case madeOn(l, br):
+		return fmt.Errorf("set master %s on %s: it is made on %s, and a link cannot be a port of a bridge it is made on (the kernel: Device or resource busy)", master, l, master)
 	case len(br.ports) >= maxBridgePorts:
 		return fmt.Errorf("set master %s on %s: the bridge has %d ports, the most Linux takes", master, l, maxBridgePorts)
 	}
@@ -710,6 +712,17 @@ func (m *Memory) setMaster(l *memLink, master string) error {
 	m.changed = append(m.changed, br)
 	br.followPorts()
 	return nil
+}
+
+// madeOn tells whether l is made on lower, directly or through others (a
+// vlan on a macvlan on it).
+func madeOn(l, lower *memLink) bool {
+	for x := l.lower; x != nil; x = x.lower {
+		if x == lower {
+			return true
+		}
+	}
+	return false
 }
 
 // move moves a link into another namespace. The kernel closes it first,
