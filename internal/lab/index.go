@@ -69,6 +69,9 @@ func (ix *index) newestOp(op model.Op) *entry {
 // newestLink is the newest live entry of a link that is at link now.
 func (ix *index) newestLink(link model.LinkRef) *entry { return newest(ix.byAt[link]) }
 
+// newestBorn is the newest live entry of a link that was made at link.
+func (ix *index) newestBorn(link model.LinkRef) *entry { return newest(ix.byBorn[link]) }
+
 func newest(es []*entry) *entry {
 	if len(es) == 0 {
 		return nil

@@ -411,3 +411,30 @@ func TestJournalRecordAfterTornLine(t *testing.T) {
 		t.Errorf("after a torn line of nsplay 0.1, List shows %+v, want playbook third.star and 1 object", info)
 	}
 }
+
+// The tutorial's path: a veth made in the host, one end moved into a lab
+// namespace and renamed, the other a port of a bridge. Teardown deletes the
+// namespace, which takes the pair along, and then the bridge: it does not
+// delete the host's end first, one link at a time (each costs the kernel a
+// grace period).
+func TestTeardownTakesAMovedVethAlong(t *testing.T) {
+	testenv.RequireRoot(t)
+	b := newBackend(t)
+	name := newLabName(t, b)
+	l := openLab(t, name, b)
+	ns1, br, a, p := uniq("mv"), uniq("mvbr"), uniq("mva"), uniq("mvp")
+	do(t, l, model.LinkAdd{Link: model.Link(model.Host, br), Spec: model.Bridge{}})
+	do(t, l, model.NetnsAdd{Name: ns1})
+	do(t, l, veth(model.Host, a, model.Host, p))
+	do(t, l, model.LinkMove{Link: model.Link(model.Host, a), To: model.Named(ns1)})
+	do(t, l, model.LinkRename{Link: model.Link(model.Named(ns1), a), To: "eth0"})
+	do(t, l, model.LinkSetMaster{Link: model.Link(model.Host, p), Master: br})
+	var reports []string
+	must(t, l.Teardown(func(s string) { reports = append(reports, s) }))
+	if want := []string{"ip netns del " + ns1, "ip link del " + br}; !slices.Equal(reports, want) {
+		t.Errorf("the teardown:\n  %s\nwant:\n  %s", strings.Join(reports, "\n  "), strings.Join(want, "\n  "))
+	}
+	if hasLink(t, "", p) || hasLink(t, "", br) {
+		t.Errorf("the teardown left %s or %s", p, br)
+	}
+}

@@ -91,6 +91,7 @@ func (l *Lab) Teardown(report func(string)) error {
 		newestNS = max(newestNS, e.ID)
 	}
 	var takenAlong, older []*entry
+	ends := l.vethEnds()
 	for _, e := range newest {
 		switch e.Do.(type) {
 		case model.ProcStart, model.NetnsAdd:
@@ -98,7 +99,7 @@ func (l *Lab) Teardown(report func(string)) error {
 		}
 		switch {
 		case inLab[e.ns()]:
-		case l.peerIn(e, inLab):
+		case l.peerIn(e, inLab, ends):
 			takenAlong = append(takenAlong, e)
 		case e.ID < newestNS:
 			older = append(older, e)
@@ -164,21 +165,38 @@ func (l *Lab) stop(p model.ProcStart) (bool, error) {
 	return alive, l.apply(model.ProcStop(p))
 }
 
-// peerIn tells whether e is a veth whose peer sits in one of spaces: where
-// the lab made the peer, as its journal says (a thousand reads of the
-// kernel would cost more than the rest of the decision). When the peer
-// has moved since, the guess is still safe: a veth taken for gone with a
-// namespace is looked for afterwards and deleted if there, and one not
-// taken for gone is deleted before. A link of an older journal, whose kind
-// it did not record, is read.
-func (l *Lab) peerIn(e *entry, spaces map[model.NSRef]bool) bool {
+// vethEnds maps each end of the veths the lab made, where it was made, to
+// the entry of the other end. The lab journals a veth as one entry per end,
+// each with the veth's spec; the spec names the second end, so the second
+// end's entry names itself, and its other end is the first's.
+func (l *Lab) vethEnds() map[model.LinkRef]*entry {
+	other := map[model.LinkRef]*entry{}
+	for _, e := range l.entries {
+		add, ok := e.Do.(model.LinkAdd)
+		if v, veth := add.Spec.(model.Veth); ok && veth && v.Peer != add.Link {
+			other[add.Link] = l.ix.newestBorn(v.Peer)
+			other[v.Peer] = e
+		}
+	}
+	return other
+}
+
+// peerIn tells whether e is a veth whose other end is in one of spaces now,
+// as the journal has it (other: vethEnds); a thousand reads of the kernel
+// would cost more than the rest of teardown's decisions. Were the journal
+// wrong, it would still be safe: a veth taken for gone with a namespace is
+// looked for afterwards and deleted if there, and one not taken for gone is
+// deleted before. A link of an older journal, whose kind it did not
+// record, is read.
+func (l *Lab) peerIn(e *entry, spaces map[model.NSRef]bool, other map[model.LinkRef]*entry) bool {
 	add, ok := e.Do.(model.LinkAdd)
 	if !ok || len(spaces) == 0 {
 		return false
 	}
 	switch spec := add.Spec.(type) {
 	case model.Veth:
-		return spaces[spec.Peer.NS]
+		end := other[e.Born]
+		return end != nil && spaces[end.At.NS]
 	case model.Other:
 		if spec.Of == "" || spec.Of == "veth" {
 			info, err := l.B.Link(e.At)
