@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/nsplay/nsplay/internal/model"
@@ -23,6 +24,8 @@ type Backend struct {
 	paths model.Paths
 	host  *NS
 	open  map[model.NSRef]*NS
+	// access counts the namespaces handed out (NS): see NS.checkedNow.
+	access atomic.Uint64
 	// peers are the last few namespaces that held a veth peer, most
 	// recent first: a peer in a namespace its veth's namespace has not
 	// been asked about is looked for there first, so that finding the
@@ -77,8 +80,10 @@ func (b *Backend) NS(ref model.NSRef) (*NS, error) {
 	if ref.IsHost() {
 		return b.host, nil
 	}
+	b.access.Add(1)
 	if ns, ok := b.open[ref]; ok {
-		if ref.Name() == "" || NamedInode(b.paths.RunNetns, ref.Name()) == ns.Inode() {
+		if ref.Name() == "" || ns.nameHolds() {
+			ns.checked(&b.access)
 			return ns, nil
 		}
 		b.Forget(ref) // deleted, or replaced by another of that name
@@ -94,6 +99,7 @@ func (b *Backend) NS(ref model.NSRef) (*NS, error) {
 		return nil, err
 	}
 	b.open[ref] = ns
+	ns.checked(&b.access)
 	return ns, nil
 }
 

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -42,6 +43,42 @@ type NS struct {
 	ids    idMemo           // the netns ids n knows other namespaces under (netnsid.go)
 	// closed says why n may not be used: set by Close and Delete.
 	closed error
+	// A Backend looks n's name up each time it hands n out (Backend.NS);
+	// until it hands out a namespace again (access changes), Err need not
+	// look again. access is nil for an NS used on its own: Err always
+	// looks. Atomic: a batch of echoes uses namespaces from many
+	// goroutines.
+	access    *atomic.Uint64
+	checkedAt atomic.Uint64
+	// lookedUp is when nameHolds last found the name naming n (unix
+	// nanoseconds).
+	lookedUp atomic.Int64
+}
+
+// nameRecheck is how long nameHolds trusts a look at n's name: a step
+// asks for its namespaces many times within a fraction of a millisecond,
+// and another program's ip netns del and add take longer than that.
+const nameRecheck = time.Millisecond
+
+// nameHolds tells whether n's name under its folder still names n, looking
+// again unless it did so within nameRecheck.
+func (n *NS) nameHolds() bool {
+	now := time.Now().UnixNano()
+	if now-n.lookedUp.Load() < int64(nameRecheck) {
+		return true
+	}
+	if NamedInode(n.dir, n.Name) != n.ino {
+		return false
+	}
+	n.lookedUp.Store(now)
+	return true
+}
+
+// checked notes that the Backend whose accesses access counts has just
+// looked n's name up.
+func (n *NS) checked(access *atomic.Uint64) {
+	n.access = access
+	n.checkedAt.Store(access.Load())
 }
 
 // Current opens the namespace of the calling thread. nsplay calls it once at
@@ -165,10 +202,20 @@ func (n *NS) Err() error {
 	if n.closed != nil {
 		return n.closed
 	}
-	if n.Name != "" && NamedInode(n.dir, n.Name) != n.ino {
+	if n.Name == "" || n.checkedNow() {
+		return nil
+	}
+	if NamedInode(n.dir, n.Name) != n.ino {
 		return goneError(fmt.Sprintf("namespace %s is gone: %s no longer names it (deleted with ip netns del?)", n.Name, filepath.Join(n.dir, n.Name)))
 	}
 	return nil
+}
+
+// checkedNow tells whether the Backend that handed n out checked its name
+// in this access (a thousand-host lab made a hundred thousand stat calls
+// for the same names, one per netlink request).
+func (n *NS) checkedNow() bool {
+	return n.access != nil && n.checkedAt.Load() == n.access.Load()
 }
 
 // usable is the first error of Err among spaces.
