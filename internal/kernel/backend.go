@@ -44,8 +44,9 @@ type Backend struct {
 	// them, and the addresses are usable when that step returns.
 	dad []dadAddr
 	// neighFulls counts the overflows of the neighbour tables when the
-	// backend opened, so that a failed reachability check can tell of
-	// those that happened since.
+	// backend opened or last told of them, so that a failed reachability
+	// check can tell of those that happened since, and twenty failures of
+	// a batch do not all repeat it.
 	neighFulls int64
 	// bridgeSpaces are the namespaces where links were made bridge ports;
 	// portsMoved says that a port may have got carrier since traffic last
@@ -651,7 +652,9 @@ func (b *Backend) WhyUnreachable(ref model.NSRef, dst net.IP) string {
 	if err != nil {
 		return err.Error()
 	}
-	return ns.WhyUnreachable(dst, b.known()) + neighbourHint(b.neighFulls)
+	hint, now := neighbourHint(b.neighFulls)
+	b.neighFulls = now // told once: the next diagnosis tells of later overflows only
+	return ns.WhyUnreachable(dst, b.known()) + hint
 }
 
 func (b *Backend) Listening(ref model.NSRef, proto string, port int) (bool, error) {

@@ -115,11 +115,11 @@ func tableFulls(sc *bufio.Scanner) (int64, error) {
 }
 
 // neighbourHint says that the neighbour tables overflowed since nsplay
-// counted overflows last (at since), or "".
-func neighbourHint(since int64) string {
+// counted overflows last (at since), or ""; and the count now.
+func neighbourHint(since int64) (string, int64) {
 	now := neighbourOverflows()
 	if since < 0 || now <= since {
-		return ""
+		return "", since
 	}
-	return fmt.Sprintf("; the kernel's neighbour table was full %d times meanwhile, and packets to addresses it could not add were dropped: it holds net.ipv4.neigh.default.gc_thresh3 entries (1024 by default) for all namespaces together; raise that, or give the hosts permanent neighbour entries", now-since)
+	return fmt.Sprintf("; the kernel's neighbour table was full %d times meanwhile, and packets to addresses it could not add were dropped: it holds net.ipv4.neigh.default.gc_thresh3 entries (1024 by default) for all namespaces together; raise that, or give the hosts permanent neighbour entries", now-since), now
 }

@@ -21,7 +21,7 @@ func TestNeighbourOverflows(t *testing.T) {
 	}
 	// In the test's sandbox the counters are not there (the kernel shows
 	// them only in the machine's first network namespace): no hint then.
-	if hint := neighbourHint(neighbourOverflows()); hint != "" {
+	if hint, _ := neighbourHint(neighbourOverflows()); hint != "" {
 		t.Errorf("neighbourHint with no overflow since = %q, want nothing", hint)
 	}
 }
