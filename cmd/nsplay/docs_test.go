@@ -348,16 +348,18 @@ var (
 	// PID, spawn's "= pid PID") or a teardown line (kill PID).
 	aPID = regexp.MustCompile(`(/proc/|kill |-t |= pid )\d+`)
 	aMAC = regexp.MustCompile(`\b[0-9a-f]{2}(:[0-9a-f]{2}){5}\b`)
-	// labMAC is a MAC address the lab sets, derived from its names: the
-	// same in every run, unlike those the kernel picks.
+	// labMAC is a MAC address the lab sets (static_neighbours), derived
+	// from its names: the same in every run, unlike those the kernel picks.
 	labMAC = regexp.MustCompile(`link set \S+ address ([0-9a-f]{2}(?::[0-9a-f]{2}){5})`)
 	// shellPrompt is a line typed at the prompt of nsplay shell.
 	shellPrompt = regexp.MustCompile(`^\[[^\]]+\] \S*# (.*)$`)
 )
 
 // tourNormalizer makes the page's lines and nsplay's comparable: what
-// differs from run to run is replaced, and runs of spaces (the widths of
-// table columns, which follow the folder's name) are one space.
+// differs from run to run (round trips, throughputs, pids, and the MACs
+// that the output does not show the lab setting) is replaced, and runs of
+// spaces (the widths of table columns, which follow the folder's name) are
+// one space.
 type tourNormalizer struct{ labMACs map[string]bool }
 
 func newTourNormalizer(output string) tourNormalizer {
