@@ -290,3 +290,298 @@ func runConsole(t *testing.T, dir string, block []string) {
 		}
 	}
 }
+
+// tourRoot is the folder the samples of docs/tour.md were run in, which
+// their output names (nsplay ls, the prompt of nsplay shell).
+const tourRoot = "/work/main"
+
+// A tourCommand is one `# nsplay ...` line of a sample of docs/tour.md and
+// the lines the page shows below it.
+type tourCommand struct {
+	line int      // on the page
+	args []string // after "nsplay"
+	want []string // the lines of the page below it, one after the other
+}
+
+// tourSamples returns the samples of the page, each an indented block
+// whose first line is `# nsplay run ...`, as its commands.
+func tourSamples(text string) [][]tourCommand {
+	lines := strings.Split(text, "\n")
+	// blankInside tells whether lines[i] is a blank line within an
+	// indented block: the next line that is not blank is indented.
+	blankInside := func(i int) bool {
+		for ; i < len(lines); i++ {
+			if strings.TrimSpace(lines[i]) != "" {
+				return strings.HasPrefix(lines[i], "    ")
+			}
+		}
+		return false
+	}
+	var samples [][]tourCommand
+	for i := 0; i < len(lines); i++ {
+		if !strings.HasPrefix(lines[i], "    # nsplay run ") {
+			continue
+		}
+		var sample []tourCommand
+		for ; i < len(lines); i++ {
+			line, indented := strings.CutPrefix(lines[i], "    ")
+			if !indented && (strings.TrimSpace(lines[i]) != "" || !blankInside(i)) {
+				break
+			}
+			if args, ok := strings.CutPrefix(line, "# nsplay "); ok {
+				sample = append(sample, tourCommand{line: i + 1, args: strings.Fields(args)})
+				continue
+			}
+			last := &sample[len(sample)-1]
+			last.want = append(last.want, strings.TrimSpace(line))
+		}
+		samples = append(samples, sample)
+	}
+	return samples
+}
+
+var (
+	// measured is a round-trip time or a throughput, which differ from
+	// run to run.
+	measured = regexp.MustCompile(`\d+\.\d+ (ms|mbit/s)`)
+	// aPID is a process id in a step line (/proc/PID/ns/net, nsenter -t
+	// PID, spawn's "= pid PID") or a teardown line (kill PID).
+	aPID = regexp.MustCompile(`(/proc/|kill |-t |= pid )\d+`)
+	aMAC = regexp.MustCompile(`\b[0-9a-f]{2}(:[0-9a-f]{2}){5}\b`)
+	// labMAC is a MAC address the lab sets (static_neighbours), derived
+	// from its names: the same in every run, unlike those the kernel picks.
+	labMAC = regexp.MustCompile(`link set \S+ address ([0-9a-f]{2}(?::[0-9a-f]{2}){5})`)
+	// shellPrompt is a line typed at the prompt of nsplay shell.
+	shellPrompt = regexp.MustCompile(`^\[[^\]]+\] \S*# (.*)$`)
+)
+
+// tourNormalizer makes the page's lines and nsplay's comparable: what
+// differs from run to run (round trips, throughputs, pids, and the MACs
+// that the output does not show the lab setting) is replaced, and runs of
+// spaces (the widths of table columns, which follow the folder's name) are
+// one space.
+type tourNormalizer struct{ labMACs map[string]bool }
+
+func newTourNormalizer(output string) tourNormalizer {
+	n := tourNormalizer{labMACs: map[string]bool{}}
+	for _, m := range labMAC.FindAllStringSubmatch(output, -1) {
+		n.labMACs[m[1]] = true
+	}
+	return n
+}
+
+func (n tourNormalizer) lines(lines []string) []string {
+	var out []string
+	for _, line := range lines {
+		line = measured.ReplaceAllString(line, "N $1")
+		line = aPID.ReplaceAllString(line, "${1}PID")
+		line = aMAC.ReplaceAllStringFunc(line, func(mac string) string {
+			if n.labMACs[mac] {
+				return mac
+			}
+			return "MAC"
+		})
+		out = append(out, strings.Join(strings.Fields(line), " "))
+	}
+	return out
+}
+
+// matchLines matches got against want, in which a line "..." stands for
+// any number of lines: on a mismatch it returns the index in want of the
+// first line it cannot match and says why, else -1.
+func matchLines(want, got []string) (int, string) {
+	// The lines between the "..."s, each run at the first place it
+	// matches after the one before; the first is held to the start of
+	// got and the last to its end unless "..." stands before or after.
+	type run struct{ from, to int } // in want
+	var runs []run
+	from := 0
+	for i := 0; i <= len(want); i++ {
+		if i == len(want) || want[i] == "..." {
+			runs = append(runs, run{from, i})
+			from = i + 1
+		}
+	}
+	// matches returns how many lines of r match got from position at.
+	matches := func(r run, at int) int {
+		n := 0
+		for r.from+n < r.to && at+n < len(got) && want[r.from+n] == got[at+n] {
+			n++
+		}
+		return n
+	}
+	pos := 0
+	for k, r := range runs {
+		size := r.to - r.from
+		// A want that ends with "..." ends with an empty run, which
+		// holds nothing to the end.
+		first, last := k == 0, k == len(runs)-1 && (size > 0 || k == 0)
+		var places []int
+		switch {
+		case first:
+			places = []int{0}
+		case last:
+			places = []int{len(got) - size}
+		default:
+			for at := pos; at <= len(got)-size; at++ {
+				places = append(places, at)
+			}
+		}
+		found := -1
+		for _, at := range places {
+			if at >= pos && matches(r, at) == size && (!last || at+size == len(got)) {
+				found = at
+				break
+			}
+		}
+		if found >= 0 {
+			pos = found + size
+			continue
+		}
+		// Say where it goes wrong: at the place that matches most.
+		best, bestN := pos, -1
+		for at := pos; at <= len(got); at++ {
+			if n := matches(r, at); n > bestN && (!first || at == 0) {
+				best, bestN = at, n
+			}
+		}
+		wrong := r.from + bestN // the first line of want that does not match
+		switch {
+		case size == 0:
+			return r.from, fmt.Sprintf("the page shows no output; the output has %q", got[0])
+		case len(got) == 0:
+			return wrong, fmt.Sprintf("the page shows %q; the output is empty", want[wrong])
+		case bestN == size:
+			return r.to - 1, fmt.Sprintf("the page ends the sample with %q, but the output goes on after it (output line %d) with %q", want[r.to-1], best+bestN, got[best+bestN])
+		case bestN == 0 && !first && pos == 0:
+			return wrong, fmt.Sprintf("the page shows %q, which is not in the output", want[wrong])
+		case bestN == 0 && !first:
+			return wrong, fmt.Sprintf("the page shows %q, which is not in the output after output line %d %q", want[wrong], pos, got[pos-1])
+		case best+bestN == 0:
+			return wrong, fmt.Sprintf("the page shows %q first; the output starts with %q", want[wrong], got[0])
+		case best+bestN == len(got):
+			return wrong, fmt.Sprintf("after output line %d %q, the page shows %q; the output ends there", best+bestN, got[best+bestN-1], want[wrong])
+		}
+		return wrong, fmt.Sprintf("after output line %d %q, the page shows %q; the output has %q", best+bestN, got[best+bestN-1], want[wrong], got[best+bestN])
+	}
+	return -1, ""
+}
+
+// TestMatchLines holds matchLines to what TestTour needs of it.
+func TestMatchLines(t *testing.T) {
+	for _, tc := range []struct {
+		want, got string
+		wrong     int
+	}{
+		{"a b c", "a b c", -1},
+		{"a ... c", "a b c", -1},
+		{"a ... b c", "a b c", -1},
+		{"... c", "a b c", -1},
+		{"a ...", "a b c", -1},
+		{"...", "", -1},
+		{"", "", -1},
+		{"a ... b ... c", "a x b b y c", -1},
+		{"a ... c", "a b c d", 2},
+		{"a c", "a b c", 1},
+		{"b ...", "a b c", 0},
+		{"a ... d", "a b c", 2},
+		{"a ... b d ... c", "a b c b c", 3},
+		{"", "a", 0},
+		{"a", "", 0},
+	} {
+		want, got := strings.Fields(tc.want), strings.Fields(tc.got)
+		if wrong, why := matchLines(want, got); wrong != tc.wrong {
+			t.Errorf("matchLines(%q, %q) = %d %q, want %d", want, got, wrong, why, tc.wrong)
+		}
+	}
+}
+
+// TestTour runs the sample runs of docs/tour.md and holds them to what
+// nsplay prints now. Each indented block that starts with `# nsplay run
+// ARGS` is a sample: its `# nsplay ...` lines are run in the repository
+// (run without --sandbox: the test runs in a sandbox already), and the
+// lines below each must be its output, stdout and stderr, where `...`
+// stands for any number of lines; round-trip times, throughputs, pids,
+// MACs the kernel picked, the repository's folder and column widths may
+// differ. The lines typed at the prompt of `nsplay shell` are its input.
+// Every playbook has a sample, and nothing may be left on the machine.
+func TestTour(t *testing.T) {
+	testenv.RequireRoot(t)
+	before := testenv.TakeSnapshot(t)
+	cleanLabs(t)
+	page := filepath.Join(docsDir, "tour.md")
+	data, err := os.ReadFile(page)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	shown := map[string]bool{}
+	for _, sample := range tourSamples(string(data)) {
+		up := labsUp()
+		for _, c := range sample {
+			c.args = slices.DeleteFunc(c.args, func(a string) bool { return a == "--sandbox" })
+			if c.args[0] == "run" {
+				shown[c.args[len(c.args)-1]] = true
+			}
+			output, want := runTourCommand(t, root, c)
+			norm := newTourNormalizer(output)
+			got := norm.lines(strings.Split(strings.TrimSuffix(output, "\n"), "\n"))
+			if i, why := matchLines(norm.lines(want), got); i >= 0 {
+				t.Errorf("%s:%d: the sample of nsplay %s (line %d): %s\nits output, as compared:\n    %s",
+					page, c.line+1+i, strings.Join(c.args, " "), c.line, why, strings.Join(got, "\n    "))
+			}
+		}
+		// A lab the sample keeps and does not take down goes now.
+		for name := range labsUp() {
+			if !up[name] {
+				run(t, "down", name)
+			}
+		}
+	}
+	playbooks, err := filepath.Glob(filepath.Join(root, "playbooks", "*.star"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, file := range playbooks {
+		if name := "playbooks/" + filepath.Base(file); !shown[name] {
+			t.Errorf("%s shows no sample run of %s", page, name)
+		}
+	}
+	before.AssertUnchanged(t)
+}
+
+// runTourCommand runs one command of a sample in the repository root and
+// returns its output, with root written as tourRoot, and the lines the
+// page shows for it. nsplay shell gets the lines typed at its prompt as
+// input, in bash without the user's ~/.bashrc, and its output is what it
+// prints on stdout; the prompt, on stderr, is TestShell's.
+func runTourCommand(t *testing.T, root string, c tourCommand) (output string, want []string) {
+	t.Helper()
+	cmd := nsplayProcess(t, c.args...)
+	cmd.Dir = root
+	want = c.want
+	var out []byte
+	if c.args[0] == "shell" {
+		var typed strings.Builder
+		want = nil
+		for _, line := range c.want {
+			if m := shellPrompt.FindStringSubmatch(line); m != nil {
+				typed.WriteString(m[1] + "\n")
+			} else {
+				want = append(want, line)
+			}
+		}
+		cmd.Stdin = strings.NewReader(typed.String())
+		cmd.Env = append(cmd.Env, "SHELL=/bin/bash", "HOME="+t.TempDir(), "TMPDIR="+t.TempDir())
+		out, _ = cmd.Output()
+	} else {
+		out, _ = cmd.CombinedOutput()
+	}
+	if cmd.ProcessState == nil {
+		t.Fatalf("nsplay %s did not run", strings.Join(c.args, " "))
+	}
+	return strings.ReplaceAll(string(out), root, tourRoot), want
+}
