@@ -433,6 +433,9 @@ func TestShow(t *testing.T) {
 		`ns1\s+eth0\s+veth\s+up\s+1500\s+-\s+lxcbr0.1@host\s+192.168.10.11/24`,
 		`ns1\s+default\s+192.168.10.1\s+eth0\s+0\s+main\s+boot\s+global`,
 		`ns1\s+/etc/netns/ns1/resolv.conf\s+nameserver 8.8.8.8`,
+		`NETNS\s+NEIGHBOUR\s+LLADDR\s+DEV`,
+		`host\s+192.168.10.11\s+3e:a9:14:df:36:bf\s+lxcbr0`,
+		`ns1\s+192.168.10.1\s+de:91:0c:75:f6:84\s+eth0`,
 	} {
 		if !regexpMatch(row, stdout) {
 			t.Errorf("show lacks a row like %q:\n%s", row, stdout)

@@ -57,7 +57,8 @@ func showCmd(asJSON bool, name string, stdout io.Writer) error {
 	return showTables(stdout, snap)
 }
 
-// showTables prints links, routes and files, one table each.
+// showTables prints links, routes, sysctls, permanent neighbour entries,
+// NAT rules, files and impairments, one table each.
 func showTables(w io.Writer, snap model.Snapshot) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "NETNS\tLINK\tKIND\tSTATE\tMTU\tMASTER\tPEER\tADDRESSES\tDETAILS")
@@ -85,6 +86,13 @@ func showTables(w io.Writer, snap model.Snapshot) error {
 		var rows []string
 		for _, key := range slices.Sorted(maps.Keys(ns.Sysctls)) {
 			rows = append(rows, key+"\t"+ns.Sysctls[key])
+		}
+		return rows
+	})
+	showSection(tw, snap, "NETNS\tNEIGHBOUR\tLLADDR\tDEV", func(ns model.NSState) []string {
+		var rows []string
+		for _, n := range ns.Neighbours {
+			rows = append(rows, n.IP+"\t"+n.MAC+"\t"+n.Dev)
 		}
 		return rows
 	})
