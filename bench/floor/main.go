@@ -25,7 +25,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
-	"path/filepath"
 	"runtime"
 	"sync"
 	"time"
@@ -35,6 +34,7 @@ import (
 	"github.com/vishvananda/netns"
 	"golang.org/x/net/icmp"
 	"golang.org/x/net/ipv4"
+	"golang.org/x/sys/unix"
 )
 
 // perBridge hosts share a bridge (a bridge takes at most 1023 ports), as in
@@ -159,15 +159,38 @@ func newHost(origin netns.NsHandle, name string, gw net.IP) (host, error) {
 }
 
 // quietIPv6 writes nsplay's IPv6 settings in the namespace the thread is
-// in: no duplicate address detection, no router solicitations, MLDv1.
+// in: no duplicate address detection, no router solicitations, MLDv1. As
+// nsplay does, it writes them through a procfs instance of its own,
+// detached from every mount (the bench's /proc/sys is read-only, and a
+// lookup through the machine's /proc walks a list as long as the
+// namespaces are many).
 func quietIPv6() error {
+	fs, err := unix.Fsopen("proc", unix.FSOPEN_CLOEXEC)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fs)
+	if err := unix.FsconfigCreate(fs); err != nil {
+		return err
+	}
+	proc, err := unix.Fsmount(fs, unix.FSMOUNT_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(proc)
 	for _, s := range [][2]string{
 		{"ipv6/conf/default/dad_transmits", "0"},
 		{"ipv6/conf/default/router_solicitations", "0"},
 		{"ipv6/conf/all/force_mld_version", "1"},
 	} {
-		if err := os.WriteFile(filepath.Join("/proc/sys/net", s[0]), []byte(s[1]), 0o644); err != nil {
-			return err
+		fd, err := unix.Openat(proc, "sys/net/"+s[0], unix.O_WRONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("open %s: %w", s[0], err)
+		}
+		_, err = unix.Write(fd, []byte(s[1]))
+		unix.Close(fd)
+		if err != nil {
+			return fmt.Errorf("write %s: %w", s[0], err)
 		}
 	}
 	return nil
