@@ -181,8 +181,13 @@ func (b *Backend) NetnsID(in, of model.NSRef) (int, error) {
 
 // Apply makes one change through netlink, or in the file system for files.
 func (b *Backend) Apply(op model.Op) error {
-	if _, del := op.(model.NetnsDel); !del {
-		b.settlePending() // deleting many namespaces waits once, after the last
+	switch op.(type) {
+	case model.NetnsDel, model.LinkDel:
+		// Deleting many namespaces, and what was made before them, waits
+		// once, after the last: a link deleted meanwhile does not need the
+		// ends they take along gone.
+	default:
+		b.settlePending()
 	}
 	if err := b.apply(op); err != nil {
 		return err
@@ -742,6 +747,7 @@ func (b *Backend) Forget(ref model.NSRef) {
 }
 
 func (b *Backend) Close() {
+	b.settlePending() // what deleted namespaces take along is gone when nsplay ends
 	for ref := range b.open {
 		b.Forget(ref)
 	}

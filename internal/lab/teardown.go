@@ -21,8 +21,8 @@ import (
 // where deleting each link costs the kernel an RCU grace period (tens of
 // milliseconds). So after the processes are stopped, what was made after
 // the newest namespace goes, then the namespaces in one batch, then what
-// did not go with them, and then what was made before them. What is gone
-// already is skipped. report is told of each removal. Teardown goes on past
+// was made before them, and last what should have gone with them and did
+// not. What is gone already is skipped. report is told of each removal. Teardown goes on past
 // errors and returns them all; what is left stays in the journal.
 func (l *Lab) Teardown(report func(string)) error {
 	hostIno, err := l.B.Identity(model.Host)
@@ -84,8 +84,9 @@ func (l *Lab) Teardown(report func(string)) error {
 		done(e, what, err)
 	}
 	// What was made before the newest namespace goes after the
-	// namespaces: a bridge goes once the namespaces took its ports along,
-	// rather than lose a thousand ports one by one.
+	// namespaces, rather than lose a thousand ports one by one: a bridge
+	// goes while the kernel removes its ports with the namespaces, and the
+	// two waits overlap.
 	newestNS := -1
 	for _, e := range spaces {
 		newestNS = max(newestNS, e.ID)
@@ -125,8 +126,11 @@ func (l *Lab) Teardown(report func(string)) error {
 		}
 		done(e, model.NetnsDel{Name: e.ns().Name()}.Text(), l.B.Apply(model.NetnsDel{Name: e.ns().Name()}))
 	}
-	// The kernel takes those veths along; what is still there is
-	// deleted one by one.
+	for _, e := range older {
+		removeOne(e)
+	}
+	// The kernel takes those veths along (the first look waits for it);
+	// what is still there is deleted one by one.
 	for _, e := range takenAlong {
 		if _, err := l.B.Link(e.At); errors.Is(err, model.ErrNotFound) {
 			errs = append(errs, l.gone(e))
@@ -134,9 +138,6 @@ func (l *Lab) Teardown(report func(string)) error {
 		}
 		what, err := l.remove(e)
 		done(e, what, err)
-	}
-	for _, e := range older {
-		removeOne(e)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("tear down lab %s: %w (what is left stays in its journal: remove it with `nsplay down %s`)", l.Name, err, l.Name)
