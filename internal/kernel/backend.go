@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sync/atomic"
 	"time"
 
 	"github.com/nsplay/nsplay/internal/model"
@@ -24,8 +23,6 @@ type Backend struct {
 	paths model.Paths
 	host  *NS
 	open  map[model.NSRef]*NS
-	// access counts the namespaces handed out (NS): see NS.checkedNow.
-	access atomic.Uint64
 	// peers are the last few namespaces that held a veth peer, most
 	// recent first: a peer in a namespace its veth's namespace has not
 	// been asked about is looked for there first, so that finding the
@@ -81,10 +78,8 @@ func (b *Backend) NS(ref model.NSRef) (*NS, error) {
 	if ref.IsHost() {
 		return b.host, nil
 	}
-	b.access.Add(1)
 	if ns, ok := b.open[ref]; ok {
 		if ref.Name() == "" || ns.nameHolds() {
-			ns.checked(&b.access)
 			return ns, nil
 		}
 		b.Forget(ref) // deleted, or replaced by another of that name
@@ -99,9 +94,15 @@ func (b *Backend) NS(ref model.NSRef) (*NS, error) {
 	if err != nil {
 		return nil, err
 	}
-	b.open[ref] = ns
-	ns.checked(&b.access)
+	b.keep(ref, ns)
 	return ns, nil
+}
+
+// keep holds ns open under ref, trusting a look at its name for
+// nameRecheck.
+func (b *Backend) keep(ref model.NSRef, ns *NS) {
+	ns.recheck = nameRecheck
+	b.open[ref] = ns
 }
 
 // known lists the namespaces open now, host first, to look for veth peers in.
@@ -249,7 +250,7 @@ func (b *Backend) apply(op model.Op) error {
 	case model.NetnsAdd:
 		ns, err := CreateNamed(b.paths.RunNetns, o.Name)
 		if err == nil {
-			b.open[model.Named(o.Name)] = ns
+			b.keep(model.Named(o.Name), ns)
 		}
 		return err
 	case model.NetnsDel:

@@ -43,28 +43,28 @@ type NS struct {
 	ids    idMemo           // the netns ids n knows other namespaces under (netnsid.go)
 	// closed says why n may not be used: set by Close and Delete.
 	closed error
-	// A Backend looks n's name up each time it hands n out (Backend.NS);
-	// until it hands out a namespace again (access changes), Err need not
-	// look again. access is nil for an NS used on its own: Err always
-	// looks. Atomic: a batch of echoes uses namespaces from many
-	// goroutines.
-	access    *atomic.Uint64
-	checkedAt atomic.Uint64
+	// recheck is how long a look at n's name is trusted (nameHolds): 0
+	// for an NS used on its own, which looks each time; nameRecheck for
+	// one a Backend hands out, whose every step asks for it many times.
+	recheck time.Duration
 	// lookedUp is when nameHolds last found the name naming n (unix
-	// nanoseconds).
+	// nanoseconds). Atomic: a batch of echoes uses namespaces from many
+	// goroutines.
 	lookedUp atomic.Int64
 }
 
-// nameRecheck is how long nameHolds trusts a look at n's name: a step
-// asks for its namespaces many times within a fraction of a millisecond,
-// and another program's ip netns del and add take longer than that.
+// nameRecheck is how long a Backend trusts a look at a namespace's name: a
+// step asks for its namespaces many times within a fraction of a
+// millisecond (a thousand-host lab made a hundred thousand stat calls for
+// the same names), and another program's ip netns del and add take longer
+// than that.
 const nameRecheck = time.Millisecond
 
 // nameHolds tells whether n's name under its folder still names n, looking
-// again unless it did so within nameRecheck.
+// again unless it did so within n.recheck.
 func (n *NS) nameHolds() bool {
 	now := time.Now().UnixNano()
-	if now-n.lookedUp.Load() < int64(nameRecheck) {
+	if now-n.lookedUp.Load() < int64(n.recheck) {
 		return true
 	}
 	if NamedInode(n.dir, n.Name) != n.ino {
@@ -72,13 +72,6 @@ func (n *NS) nameHolds() bool {
 	}
 	n.lookedUp.Store(now)
 	return true
-}
-
-// checked notes that the Backend whose accesses access counts has just
-// looked n's name up.
-func (n *NS) checked(access *atomic.Uint64) {
-	n.access = access
-	n.checkedAt.Store(access.Load())
 }
 
 // Current opens the namespace of the calling thread. nsplay calls it once at
@@ -202,20 +195,10 @@ func (n *NS) Err() error {
 	if n.closed != nil {
 		return n.closed
 	}
-	if n.Name == "" || n.checkedNow() {
-		return nil
-	}
-	if NamedInode(n.dir, n.Name) != n.ino {
+	if n.Name != "" && !n.nameHolds() {
 		return goneError(fmt.Sprintf("namespace %s is gone: %s no longer names it (deleted with ip netns del?)", n.Name, filepath.Join(n.dir, n.Name)))
 	}
 	return nil
-}
-
-// checkedNow tells whether the Backend that handed n out checked its name
-// in this access (a thousand-host lab made a hundred thousand stat calls
-// for the same names, one per netlink request).
-func (n *NS) checkedNow() bool {
-	return n.access != nil && n.checkedAt.Load() == n.access.Load()
 }
 
 // usable is the first error of Err among spaces.
