@@ -655,7 +655,7 @@ func execHelper(cfg helperConfig, argv []string) error {
 	if err := cfg.mount(); err != nil {
 		return err
 	}
-	path, err := exec.LookPath(argv[0])
+	path, err := lookPath(argv[0], os.Environ())
 	if err != nil {
 		return fmt.Errorf("command %q not found: %w", argv[0], err)
 	}
