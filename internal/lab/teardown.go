@@ -22,8 +22,9 @@ import (
 // milliseconds). So after the processes are stopped, what was made after
 // the newest namespace goes, then the namespaces in one batch, then what
 // was made before them, and last what should have gone with them and did
-// not. What is gone already is skipped. report is told of each removal. Teardown goes on past
-// errors and returns them all; what is left stays in the journal.
+// not. What is gone already is skipped. report is told of each removal.
+// Teardown goes on past errors and returns them all; what is left stays in
+// the journal.
 func (l *Lab) Teardown(report func(string)) error {
 	hostIno, err := l.B.Identity(model.Host)
 	if err != nil {
