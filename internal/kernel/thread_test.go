@@ -35,7 +35,7 @@ func TestNoThreadLeftInLabNamespace(t *testing.T) {
 	// The observer works: a thread parked in a lab namespace is found.
 	p := newConnected(t)
 	parked, release, back := make(chan error), make(chan struct{}), make(chan error)
-	go func() {
+	park := func() {
 		runtime.LockOSThread()
 		defer runtime.UnlockOSThread()
 		orig, err := os.Open("/proc/thread-self/ns/net")
@@ -47,6 +47,25 @@ func TestNoThreadLeftInLabNamespace(t *testing.T) {
 		parked <- unix.Setns(p.A.Fd(), unix.CLONE_NEWNET)
 		<-release
 		back <- unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET)
+	}
+	// Not on the main thread: its namespaces are the process's, which
+	// ThreadsAway compares the others with. A goroutine that lands there
+	// holds it while a second one parks.
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		if unix.Gettid() != unix.Getpid() {
+			park()
+			return
+		}
+		locked := make(chan struct{})
+		go func() {
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			close(locked)
+			park()
+		}()
+		<-locked
 	}()
 	must(t, <-parked)
 	stray := testenv.ThreadsAway(t)
