@@ -62,6 +62,8 @@ func methods(bin string) []method {
 	noMininet := noPing
 	if err := exec.Command("/usr/bin/python3", "-c", "import mininet.net").Run(); err != nil {
 		noMininet = "Mininet is not installed (apt-get install mininet)"
+	} else if _, err := exec.LookPath("brctl"); err != nil {
+		noMininet = "Mininet's Linux bridge needs brctl (apt-get install bridge-utils)"
 	}
 	hosts := func(n int) string { return strconv.Itoa(n) }
 	return []method{
