@@ -371,10 +371,11 @@ func labInfo(t *testing.T, name string) (lab.Info, bool) {
 }
 
 // waitOperUp waits until ip shows the link operationally up (the kernel's
-// linkwatch work runs up to a second after a carrier change).
+// linkwatch work runs up to a second after a carrier change, and seconds
+// later on a machine busy with other tests).
 func waitOperUp(t *testing.T, netns, link string) {
 	t.Helper()
-	for start := time.Now(); time.Since(start) < 3*time.Second; time.Sleep(10 * time.Millisecond) {
+	for start := time.Now(); time.Since(start) < 15*time.Second; time.Sleep(10 * time.Millisecond) {
 		if l, ok := testenv.Links(t, netns)[link]; ok && l.OperState == "UP" {
 			return
 		}
