@@ -32,7 +32,8 @@ type Backend struct {
 	// pending are the veth ends outside deleted namespaces that the
 	// kernel removes in the background: reads wait for them first, so
 	// that what is read next is the state after the deletion, while
-	// deleting many namespaces costs one wait.
+	// deleting many namespaces costs one wait. An end the deletion named
+	// (model.NetnsDel.Along) is known by its name alone.
 	pending []linkRef
 	// dad are the IPv6 addresses added with duplicate address detection
 	// whose detection may not have begun: the kernel begins it only once
@@ -262,7 +263,11 @@ func (b *Backend) apply(op model.Op) error {
 		if err != nil {
 			return err
 		}
-		b.pending = append(b.pending, ns.outsidePeers(b.peer)...)
+		if o.Along != nil {
+			b.pending = append(b.pending, b.byName(o.Along)...)
+		} else {
+			b.pending = append(b.pending, ns.outsidePeers(b.peer)...)
+		}
 		b.Forget(ref)
 		return DeleteNamed(b.paths.RunNetns, o.Name)
 	case model.NetnsSetID:
@@ -469,13 +474,35 @@ func (b *Backend) settlePending() {
 	}
 	deadline := time.Now().Add(2*time.Second + time.Duration(len(b.pending))*2*time.Millisecond)
 	for ; len(b.pending) > 0 && time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-		last := b.pending[len(b.pending)-1]
-		if now, err := last.ns.LinkByIndex(last.link.Index); err == nil && now.Name == last.link.Name {
+		if b.pending[len(b.pending)-1].there() {
 			continue
 		}
 		b.pending = stillThere(b.pending)
 	}
 	b.pending = nil
+}
+
+// byName are the links of refs as pending ends known by name alone.
+func (b *Backend) byName(refs []model.LinkRef) []linkRef {
+	var ends []linkRef
+	for _, ref := range refs {
+		if ns, err := b.NS(ref.NS); err == nil {
+			ends = append(ends, linkRef{ns, LinkInfo{Name: ref.Name}})
+		}
+	}
+	return ends
+}
+
+// there tells whether the link is still in its namespace: the link with
+// its index, still under its name, or for an end known by name alone
+// (index 0), a link of that name.
+func (r linkRef) there() bool {
+	if r.link.Index == 0 {
+		_, err := r.ns.Link(r.link.Name)
+		return err == nil
+	}
+	now, err := r.ns.LinkByIndex(r.link.Index)
+	return err == nil && now.Name == r.link.Name
 }
 
 // stillThere keeps the links that are still in their namespaces.
@@ -491,11 +518,13 @@ func stillThere(links []linkRef) []linkRef {
 			continue // the namespace is gone, and its links with it
 		}
 		names := make(map[int]string, len(now))
+		named := make(map[string]bool, len(now))
 		for _, l := range now {
 			names[l.Index] = l.Name
+			named[l.Name] = true
 		}
 		for _, l := range want {
-			if names[l.Index] == l.Name {
+			if (l.Index == 0 && named[l.Name]) || (l.Index != 0 && names[l.Index] == l.Name) {
 				there = append(there, linkRef{ns, l})
 			}
 		}

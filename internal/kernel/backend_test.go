@@ -2,6 +2,7 @@ package kernel_test
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -73,6 +74,36 @@ func TestBackendAppliesOpsAndReadsThemBack(t *testing.T) {
 	}
 	if _, err := b.Link(model.Link(model.Host, out)); !errors.Is(err, model.ErrNotFound) {
 		t.Errorf("the veth end outside the deleted namespace: %v, want it gone with it", err)
+	}
+}
+
+// A deletion that names the veth ends it takes along (as teardown does,
+// from its journal) is not preceded by a read of the namespace's links, and
+// the next read still waits for those ends to be gone.
+func TestNetnsDelWaitsForTheEndsItNames(t *testing.T) {
+	testenv.RequireRoot(t)
+	b, err := kernel.NewBackend(model.DefaultPaths)
+	must(t, err)
+	t.Cleanup(b.Close)
+	name, out1, out2 := uniq("al"), uniq("alo"), uniq("alo")
+	ns := model.Named(name)
+	t.Cleanup(func() {
+		b.Apply(model.NetnsDel{Name: name})
+		b.Apply(model.LinkDel{Link: model.Link(model.Host, out1)})
+		b.Apply(model.LinkDel{Link: model.Link(model.Host, out2)})
+	})
+	must(t, b.Apply(model.NetnsAdd{Name: name}))
+	for i, out := range []string{out1, out2} {
+		must(t, b.Apply(model.LinkAdd{Link: model.Link(model.Host, out), Spec: model.Veth{Peer: model.Link(ns, fmt.Sprintf("eth%d", i))}}))
+	}
+	must(t, b.Apply(model.NetnsDel{Name: name, Along: []model.LinkRef{model.Link(model.Host, out1), model.Link(model.Host, out2)}}))
+	for _, out := range []string{out1, out2} {
+		if _, err := b.Link(model.Link(model.Host, out)); !errors.Is(err, model.ErrNotFound) {
+			t.Errorf("%s after its namespace was deleted: %v, want it gone", out, err)
+		}
+		if _, ok := testenv.Links(t, "")[out]; ok {
+			t.Errorf("ip still shows %s after the backend waited for it", out)
+		}
 	}
 }
 
