@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/nsplay/nsplay/internal/kernel"
+	"github.com/nsplay/nsplay/internal/sandbox"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 )
@@ -65,7 +66,22 @@ The playbook language is described in docs/language.md, and offline by
 func main() {
 	// Commands a playbook runs start as this binary (see kernel.Start).
 	kernel.MaybeExecHelper()
-	os.Exit(nsplay(os.Args[1:], os.Stdout, os.Stderr))
+	os.Exit(process())
+}
+
+// sandboxEndsWithProcess says that this process is the one `run
+// --sandbox` started in a sandbox, which ends with it: its lab's teardown
+// need not wait for what the kernel removes from the sandbox's host in the
+// background (lab.Lab.HostEnds).
+var sandboxEndsWithProcess bool
+
+// process runs nsplay as a process of its own, as main does and the test
+// binaries do when they serve as nsplay. A test binary that calls nsplay
+// in its own sandbox looks at that sandbox afterwards, so only here is a
+// sandbox taken for one that ends with the process.
+func process() int {
+	sandboxEndsWithProcess = sandbox.Inside()
+	return nsplay(os.Args[1:], os.Stdout, os.Stderr)
 }
 
 // nsplay runs one command line and returns the exit status.

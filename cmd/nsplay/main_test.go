@@ -29,7 +29,7 @@ func TestMain(m *testing.M) {
 	// nsplay (asNsplay) inherits its environment.
 	kernel.MaybeExecHelper()
 	if os.Getenv(asNsplay) == "1" {
-		os.Exit(nsplay(os.Args[1:], os.Stdout, os.Stderr))
+		os.Exit(process())
 	}
 	testenv.Main(m)
 }

@@ -109,7 +109,7 @@ func runCmd(o runOptions, file string, args []string, stdout, stderr io.Writer) 
 		return exitError, err
 	}
 	res, err := session.Run(session.Options{Playbook: file, Name: o.name, Vars: o.vars, Keep: o.keep,
-		AllowHost: o.allowHost, Paths: model.DefaultPaths, Emit: flushing(out.event, printed, logged), Opened: out.opened,
+		AllowHost: o.allowHost, HostEnds: sandboxEndsWithProcess, Paths: model.DefaultPaths, Emit: flushing(out.event, printed, logged), Opened: out.opened,
 		Timeout: o.timeout, Lib: lib})
 	printed.Flush() // before what goes to stderr
 	logged.Flush()

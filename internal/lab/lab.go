@@ -46,6 +46,12 @@ type Lab struct {
 	// Keeping: the run keeps the lab (--keep), so the processes it spawns
 	// are to outlive nsplay, until `nsplay down` stops them.
 	Keeping bool
+	// HostEnds: the host namespace ends with this run (a sandbox's, in
+	// `nsplay run --sandbox`), and nothing outside can see it. Teardown
+	// then takes the journal's word that the veth ends the lab's
+	// namespaces take along go with them, and does not wait for the kernel
+	// to remove them from the host (at 1000 hosts a fifth of a second).
+	HostEnds bool
 
 	dir     string
 	lock    *os.File

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/nsplay/nsplay/internal/kernel"
 	"github.com/nsplay/nsplay/internal/lab"
@@ -409,6 +410,42 @@ func TestJournalRecordAfterTornLine(t *testing.T) {
 	l.Close()
 	if info, _ := labInfo(t, name); info.Playbook != "third.star" || info.Objects != 1 {
 		t.Errorf("after a torn line of nsplay 0.1, List shows %+v, want playbook third.star and 1 object", info)
+	}
+}
+
+// With HostEnds (a sandbox's run), teardown takes the journal's word that
+// the veth ends in the host go with the lab's namespaces: it deletes the
+// namespaces and the bridge, deletes no veth one by one, leaves an empty
+// journal behind, and the kernel removes the ends in the background.
+func TestTeardownWhenTheHostEnds(t *testing.T) {
+	testenv.RequireRoot(t)
+	b := newBackend(t)
+	name := newLabName(t, b)
+	l := openLab(t, name, b)
+	l.HostEnds = true
+	br, ns1, ns2 := uniq("hebr"), uniq("he"), uniq("he")
+	do(t, l, model.LinkAdd{Link: model.Link(model.Host, br), Spec: model.Bridge{}})
+	var ends []string
+	for _, ns := range []string{ns1, ns2} {
+		do(t, l, model.NetnsAdd{Name: ns})
+		do(t, l, veth(model.Named(ns), "eth0", model.Host, ns))
+		do(t, l, model.LinkSetMaster{Link: model.Link(model.Host, ns), Master: br})
+		ends = append(ends, ns)
+	}
+	var reports []string
+	must(t, l.Teardown(func(s string) { reports = append(reports, s) }))
+	if want := []string{"ip netns del " + ns2, "ip netns del " + ns1, "ip link del " + br}; !slices.Equal(reports, want) {
+		t.Errorf("the teardown:\n  %s\nwant:\n  %s", strings.Join(reports, "\n  "), strings.Join(want, "\n  "))
+	}
+	if _, err := os.Stat(filepath.Join(paths.Labs, name)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the lab's folder after teardown: %v", err)
+	}
+	for _, end := range ends {
+		for start := time.Now(); hasLink(t, "", end); time.Sleep(10 * time.Millisecond) {
+			if time.Since(start) > 30*time.Second {
+				t.Fatalf("%s is still in the host 30 s after its namespace was deleted", end)
+			}
+		}
 	}
 }
 

@@ -93,19 +93,26 @@ func (l *Lab) Teardown(report func(string)) error {
 		newestNS = max(newestNS, e.ID)
 	}
 	var takenAlong, older []*entry
+	along := map[model.NSRef][]model.LinkRef{} // what each namespace takes along, by the journal
 	ends := l.vethEnds()
 	for _, e := range newest {
 		switch e.Do.(type) {
 		case model.ProcStart, model.NetnsAdd:
 			continue
 		}
-		switch {
-		case inLab[e.ns()]:
-		case l.peerIn(e, inLab, ends):
+		if inLab[e.ns()] {
+			continue
+		}
+		if ns, ok := l.peerIn(e, inLab, ends); ok {
 			takenAlong = append(takenAlong, e)
-		case e.ID < newestNS:
+			if !l.trustGone(e) {
+				along[ns] = append(along[ns], e.At)
+			}
+			continue
+		}
+		if e.ID < newestNS {
 			older = append(older, e)
-		default:
+		} else {
 			removeOne(e)
 		}
 	}
@@ -125,7 +132,8 @@ func (l *Lab) Teardown(report func(string)) error {
 				continue
 			}
 		}
-		done(e, model.NetnsDel{Name: e.ns().Name()}.Text(), l.B.Apply(model.NetnsDel{Name: e.ns().Name()}))
+		del := model.NetnsDel{Name: e.ns().Name(), Along: append([]model.LinkRef{}, along[e.ns()]...)}
+		done(e, del.Text(), l.B.Apply(del))
 	}
 	for _, e := range older {
 		removeOne(e)
@@ -133,6 +141,10 @@ func (l *Lab) Teardown(report func(string)) error {
 	// The kernel takes those veths along (the first look waits for it);
 	// what is still there is deleted one by one.
 	for _, e := range takenAlong {
+		if l.trustGone(e) {
+			errs = append(errs, l.gone(e))
+			continue
+		}
 		if _, err := l.B.Link(e.At); errors.Is(err, model.ErrNotFound) {
 			errs = append(errs, l.gone(e))
 			continue
@@ -183,30 +195,37 @@ func (l *Lab) vethEnds() map[model.LinkRef]*entry {
 	return other
 }
 
-// peerIn tells whether e is a veth whose other end is in one of spaces now,
-// as the journal has it (other: vethEnds); a thousand reads of the kernel
-// would cost more than the rest of teardown's decisions. Were the journal
-// wrong, it would still be safe: a veth taken for gone with a namespace is
-// looked for afterwards and deleted if there, and one not taken for gone is
-// deleted before. A link of an older journal, whose kind it did not
-// record, is read.
-func (l *Lab) peerIn(e *entry, spaces map[model.NSRef]bool, other map[model.LinkRef]*entry) bool {
+// peerIn tells in which of spaces the other end of e is now, when e is a
+// veth whose other end is in one of them, as the journal has it (other:
+// vethEnds); a thousand reads of the kernel would cost more than the rest
+// of teardown's decisions. Were the journal wrong, it would still be safe:
+// a veth taken for gone with a namespace is looked for afterwards and
+// deleted if there, and one not taken for gone is deleted before. A link
+// of an older journal, whose kind it did not record, is read.
+func (l *Lab) peerIn(e *entry, spaces map[model.NSRef]bool, other map[model.LinkRef]*entry) (model.NSRef, bool) {
 	add, ok := e.Do.(model.LinkAdd)
 	if !ok || len(spaces) == 0 {
-		return false
+		return model.NSRef{}, false
 	}
 	switch spec := add.Spec.(type) {
 	case model.Veth:
-		end := other[e.Born]
-		return end != nil && spaces[end.At.NS]
+		if end := other[e.Born]; end != nil && spaces[end.At.NS] {
+			return end.At.NS, true
+		}
 	case model.Other:
 		if spec.Of == "" || spec.Of == "veth" {
-			info, err := l.B.Link(e.At)
-			return err == nil && info.Peer != nil && spaces[info.Peer.NS]
+			if info, err := l.B.Link(e.At); err == nil && info.Peer != nil && spaces[info.Peer.NS] {
+				return info.Peer.NS, true
+			}
 		}
 	}
-	return false
+	return model.NSRef{}, false
 }
+
+// trustGone tells whether teardown takes e, a veth end that goes with one
+// of the lab's namespaces, for gone without looking: when it is in the host
+// and the host ends with the run (HostEnds).
+func (l *Lab) trustGone(e *entry) bool { return l.HostEnds && e.At.NS.IsHost() }
 
 // holdsLeftovers tells whether e is a folder that holds a file or folder
 // the lab still owns: one whose removal failed.

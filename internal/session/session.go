@@ -31,6 +31,9 @@ type Options struct {
 	Vars      map[string]string // -D name=value
 	Keep      bool              // leave the lab up (--keep)
 	AllowHost bool              // --allow-host
+	// HostEnds says that the host namespace ends with this process, as a
+	// sandbox's does (lab.Lab.HostEnds).
+	HostEnds bool
 	// Plan runs against the in-memory model: nothing on the machine changes.
 	Plan  bool
 	Paths model.Paths
@@ -113,7 +116,7 @@ func Run(opts Options) (Outcome, error) {
 	// A teardown that failed leaves the lab open: release its lock, so
 	// that `nsplay down` (or the next run in this process) can take it.
 	defer l.Close()
-	l.AllowHost, l.Keeping = opts.AllowHost, opts.Keep
+	l.AllowHost, l.Keeping, l.HostEnds = opts.AllowHost, opts.Keep, opts.HostEnds
 	if opts.Opened != nil {
 		opts.Opened(l)
 	}
