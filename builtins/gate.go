@@ -58,8 +58,16 @@ func (env *Env) guard(fn func() (starlark.Value, error)) (starlark.Value, error)
 		return nil, err
 	}
 	defer env.gate.leave()
+	if s, ok := env.Lab.B.(stepper); ok {
+		defer s.Step()()
+	}
 	return fn()
 }
+
+// stepper is a backend that remembers some of what it reads within one
+// step, one call of an nsplay builtin, and forgets it when the step ends
+// (kernel.Backend.Step).
+type stepper interface{ Step() (end func()) }
 
 // guarded is builtin b behind the gate.
 func (env *Env) guarded(b *starlark.Builtin) *starlark.Builtin {

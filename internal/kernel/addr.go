@@ -21,7 +21,7 @@ var ParseCIDR = model.ParseCIDR
 // kernel adds on its own to every link that goes up, are left out unless all
 // is set.
 func (n *NS) Addrs(name string, all bool) ([]AddrInfo, error) {
-	l, err := n.link(name)
+	l, err := n.indexed(name)
 	if err != nil {
 		return nil, err
 	}

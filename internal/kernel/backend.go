@@ -51,6 +51,9 @@ type Backend struct {
 	// waited for them (ports.go).
 	bridgeSpaces map[*NS]bool
 	portsMoved   bool
+	// steps are the playbook's steps, within which the namespaces
+	// remember the indexes of the links they read (steps.go).
+	steps *steps
 }
 
 // dadAddr is an IPv6 address that may still be in duplicate address
@@ -71,7 +74,17 @@ func NewBackend(paths model.Paths) (*Backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Backend{paths: paths, host: host, open: map[model.NSRef]*NS{}, neighFulls: neighbourOverflows()}, nil
+	s := &steps{}
+	host.steps = s
+	return &Backend{paths: paths, host: host, open: map[model.NSRef]*NS{}, neighFulls: neighbourOverflows(), steps: s}, nil
+}
+
+// Step begins one step of a playbook (one builtin call) and returns its
+// end: within it, the backend asks the kernel for a link's index once
+// (steps.go).
+func (b *Backend) Step() (end func()) {
+	b.steps.begin()
+	return b.steps.end
 }
 
 // NS opens (once) the namespace ref names.
@@ -103,6 +116,7 @@ func (b *Backend) NS(ref model.NSRef) (*NS, error) {
 // nameRecheck.
 func (b *Backend) keep(ref model.NSRef, ns *NS) {
 	ns.recheck = nameRecheck
+	ns.steps = b.steps
 	b.open[ref] = ns
 }
 
@@ -191,7 +205,12 @@ func (b *Backend) Apply(op model.Op) error {
 	default:
 		b.settlePending()
 	}
-	if err := b.apply(op); err != nil {
+	err := b.apply(op)
+	switch op.(type) {
+	case model.NetnsDel, model.LinkDel, model.LinkMove, model.LinkRename:
+		b.steps.forget() // names and indexes changed, or may have
+	}
+	if err != nil {
 		return err
 	}
 	b.notePorts(op)
@@ -584,6 +603,8 @@ func (b *Backend) info(ns *NS, l LinkInfo, all []LinkInfo) (model.LinkInfo, erro
 	if l.MasterIndex != 0 {
 		if i := slices.IndexFunc(all, func(m LinkInfo) bool { return m.Index == l.MasterIndex }); i >= 0 {
 			info.Master = all[i].Name
+		} else if name, ok := ns.rememberedName(l.MasterIndex); ok {
+			info.Master = name
 		} else if m, err := ns.LinkByIndex(l.MasterIndex); err == nil {
 			info.Master = m.Name
 		}
@@ -731,6 +752,7 @@ func (b *Backend) Exec(ctx context.Context, s model.ExecSpec) (model.ExecResult,
 	if err != nil {
 		return model.ExecResult{}, err
 	}
+	defer b.steps.forget() // the command may have changed any link
 	return Exec(ctx, spec)
 }
 
@@ -739,6 +761,7 @@ func (b *Backend) Start(s model.ExecSpec) (model.Proc, error) {
 	if err != nil {
 		return nil, err
 	}
+	b.steps.forget() // the process may change any link
 	p, err := Start(spec)
 	if err != nil {
 		return nil, err

@@ -82,6 +82,7 @@ func (n *NS) LinkByIndex(index int) (LinkInfo, error) {
 	if err != nil {
 		return LinkInfo{}, fmt.Errorf("link #%d in %s: %w", index, n, classify(err))
 	}
+	n.noteLink(l.Attrs().Name, l.Attrs().Index)
 	return linkInfo(l), nil
 }
 
@@ -98,6 +99,7 @@ func (n *NS) Links() ([]LinkInfo, error) {
 	infos := make([]LinkInfo, len(ls))
 	for i, l := range ls {
 		infos[i] = linkInfo(l)
+		n.noteLink(l.Attrs().Name, l.Attrs().Index)
 	}
 	return infos, nil
 }
@@ -112,6 +114,7 @@ func (n *NS) link(name string) (netlink.Link, error) {
 	if err != nil {
 		return nil, fmt.Errorf("link %s in %s: %w", name, n, classify(err))
 	}
+	n.noteLink(l.Attrs().Name, l.Attrs().Index)
 	return l, nil
 }
 
@@ -180,7 +183,7 @@ func (n *NS) Rename(name, newName string) error {
 
 // SetMaster enslaves the link to master (a bridge) in the same namespace.
 func (n *NS) SetMaster(name, master string) error {
-	m, err := n.link(master)
+	m, err := n.indexed(master)
 	if err != nil {
 		return err
 	}
@@ -206,7 +209,7 @@ func (n *NS) DeleteLink(name string) error {
 }
 
 func (n *NS) onLink(name, what string, op func(netlink.Link) error) error {
-	l, err := n.link(name)
+	l, err := n.indexed(name)
 	if err != nil {
 		return err
 	}

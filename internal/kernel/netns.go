@@ -51,6 +51,10 @@ type NS struct {
 	// nanoseconds). Atomic: a batch of echoes uses namespaces from many
 	// goroutines.
 	lookedUp atomic.Int64
+	// steps are the steps of the Backend that hands n out (nil for an NS
+	// used on its own), and links what n remembers within one (steps.go).
+	steps *steps
+	links linkMemo
 }
 
 // nameRecheck is how long a Backend trusts a look at a namespace's name: a

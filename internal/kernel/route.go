@@ -55,7 +55,7 @@ func (n *NS) route(s RouteSpec) (*netlink.Route, error) {
 		return nil, fmt.Errorf("gateway %s and destination %s are of different IP versions", s.Via, s.Dst)
 	}
 	if s.Dev != "" {
-		l, err := n.link(s.Dev)
+		l, err := n.indexed(s.Dev)
 		if err != nil {
 			return nil, err
 		}

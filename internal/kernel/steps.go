@@ -1,0 +1,129 @@
+package kernel
+
+import (
+	"sync"
+
+	"github.com/vishvananda/netlink"
+)
+
+// One step of a playbook (one builtin call) reads a link and then changes
+// it, or reads a bridge port's bridge and peer, several times over: the
+// set_master of a star's host asked the kernel for the bridge's index three
+// times and for the host's eth0 twice. So within a step a Backend
+// remembers which index each link it read has, in each namespace, and a
+// change or read that needs only the index (or a master's name) takes it
+// from there. A step that renames, moves or deletes a link or a namespace,
+// or runs a command, forgets all of it at once; so does the end of the
+// step, since between steps other programs may change the links. A read
+// inside a step is no older than the reads a step made before.
+type steps struct {
+	mu    sync.Mutex // a batch of echoes uses the namespaces from many goroutines
+	depth int        // steps begun and not ended (one inside another counts once)
+	gen   uint64     // bumped whenever everything remembered is forgotten
+}
+
+// linkMemo is what a namespace remembers within a step: the index of
+// each link by name and the other way round, valid while gen is the
+// steps' gen.
+type linkMemo struct {
+	gen     uint64
+	byName  map[string]int
+	byIndex map[int]string
+}
+
+func (s *steps) begin() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.depth == 0 {
+		s.gen++
+	}
+	s.depth++
+}
+
+func (s *steps) end() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.depth--
+	if s.depth == 0 {
+		s.gen++
+	}
+}
+
+// forget forgets everything the namespaces remember.
+func (s *steps) forget() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.gen++
+}
+
+// memo is n's memo, made anew when it is from before the last forget;
+// nil outside a step. The caller holds n.steps.mu.
+func (n *NS) memo() *linkMemo {
+	if n.steps == nil || n.steps.depth == 0 {
+		return nil
+	}
+	if n.links.gen != n.steps.gen || n.links.byName == nil {
+		n.links = linkMemo{gen: n.steps.gen, byName: map[string]int{}, byIndex: map[int]string{}}
+	}
+	return &n.links
+}
+
+// noteLink remembers, within a step, that the link with index is named name.
+func (n *NS) noteLink(name string, index int) {
+	if n.steps == nil {
+		return
+	}
+	n.steps.mu.Lock()
+	defer n.steps.mu.Unlock()
+	m := n.memo()
+	if m == nil {
+		return
+	}
+	if old, ok := m.byName[name]; ok && old != index {
+		delete(m.byIndex, old)
+	}
+	if old, ok := m.byIndex[index]; ok && old != name {
+		delete(m.byName, old)
+	}
+	m.byName[name], m.byIndex[index] = index, name
+}
+
+// rememberedIndex is the index of the link named name, if the step read it.
+func (n *NS) rememberedIndex(name string) (int, bool) {
+	if n.steps == nil {
+		return 0, false
+	}
+	n.steps.mu.Lock()
+	defer n.steps.mu.Unlock()
+	if m := n.memo(); m != nil {
+		i, ok := m.byName[name]
+		return i, ok
+	}
+	return 0, false
+}
+
+// rememberedName is the name of the link with index, if the step read it.
+func (n *NS) rememberedName(index int) (string, bool) {
+	if n.steps == nil {
+		return "", false
+	}
+	n.steps.mu.Lock()
+	defer n.steps.mu.Unlock()
+	if m := n.memo(); m != nil {
+		name, ok := m.byIndex[index]
+		return name, ok
+	}
+	return "", false
+}
+
+// indexed is the link named name for a change or read that needs no more
+// than its name and index: the step's memo, or a read.
+func (n *NS) indexed(name string) (netlink.Link, error) {
+	if err := n.Err(); err != nil {
+		return nil, err
+	}
+	if index, ok := n.rememberedIndex(name); ok {
+		return &netlink.Device{LinkAttrs: netlink.LinkAttrs{Name: name, Index: index}}, nil
+	}
+	return n.link(name)
+}

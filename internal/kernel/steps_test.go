@@ -1,0 +1,83 @@
+package kernel_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/nsplay/nsplay/internal/kernel"
+	"github.com/nsplay/nsplay/internal/model"
+	"github.com/nsplay/nsplay/internal/testenv"
+)
+
+// Within a step the backend takes a link's index from what the step read,
+// but never after the link was renamed, by the step itself or by a
+// command it ran: a change to the old name is then refused, and does not
+// land on the renamed link.
+func TestStepForgetsIndexesOfRenamedLinks(t *testing.T) {
+	testenv.RequireRoot(t)
+	b, err := kernel.NewBackend(model.DefaultPaths)
+	must(t, err)
+	t.Cleanup(b.Close)
+	name := uniq("st")
+	ns := model.Named(name)
+	must(t, b.Apply(model.NetnsAdd{Name: name}))
+	t.Cleanup(func() { b.Apply(model.NetnsDel{Name: name}) })
+	must(t, b.Apply(model.LinkAdd{Link: model.Link(ns, "a0"), Spec: model.Bridge{}}))
+
+	for _, rename := range []struct {
+		how string
+		do  func(from, to string) error
+	}{
+		{"by the step", func(from, to string) error {
+			return b.Apply(model.LinkRename{Link: model.Link(ns, from), To: to})
+		}},
+		{"by a command", func(from, to string) error {
+			res, err := b.Exec(context.Background(), model.ExecSpec{NS: ns, Argv: []string{"ip", "link", "set", from, "name", to}})
+			if err == nil && res.RC != 0 {
+				t.Fatalf("ip link set %s name %s: %s", from, to, res.Stderr)
+			}
+			return err
+		}},
+	} {
+		end := b.Step()
+		_, err := b.Link(model.Link(ns, "a0")) // the step reads a0's index
+		must(t, err)
+		must(t, rename.do("a0", "b0"))
+		err = b.Apply(model.AddrAdd{Link: model.Link(ns, "a0"), CIDR: "10.62.0.1/24"})
+		if !errors.Is(err, model.ErrNotFound) {
+			t.Errorf("renamed %s, an address added to the old name: %v, want ErrNotFound", rename.how, err)
+		}
+		addrs, err := b.Addrs(model.Link(ns, "b0"))
+		must(t, err)
+		if len(addrs) != 0 {
+			t.Errorf("renamed %s, the address meant for the old name landed on the renamed link: %+v", rename.how, addrs)
+		}
+		end()
+		must(t, b.Apply(model.LinkRename{Link: model.Link(ns, "b0"), To: "a0"}))
+	}
+}
+
+// Outside a step, and in a step after another, a link is read anew: a
+// rename made between steps by another program is seen.
+func TestStepsDoNotOutliveThemselves(t *testing.T) {
+	testenv.RequireRoot(t)
+	b, err := kernel.NewBackend(model.DefaultPaths)
+	must(t, err)
+	t.Cleanup(b.Close)
+	name := uniq("so")
+	ns := model.Named(name)
+	must(t, b.Apply(model.NetnsAdd{Name: name}))
+	t.Cleanup(func() { b.Apply(model.NetnsDel{Name: name}) })
+	must(t, b.Apply(model.LinkAdd{Link: model.Link(ns, "a0"), Spec: model.Bridge{}}))
+
+	end := b.Step()
+	_, err = b.Link(model.Link(ns, "a0"))
+	must(t, err)
+	end()
+	testenv.IP(t, "-n", name, "link", "set", "a0", "name", "b0") // another program, between steps
+	defer b.Step()()
+	if err := b.Apply(model.AddrAdd{Link: model.Link(ns, "a0"), CIDR: "10.62.1.1/24"}); !errors.Is(err, model.ErrNotFound) {
+		t.Errorf("an address added to a0 after another program renamed it: %v, want ErrNotFound", err)
+	}
+}
