@@ -16,14 +16,8 @@ import (
 // land on the renamed link.
 func TestStepForgetsIndexesOfRenamedLinks(t *testing.T) {
 	testenv.RequireRoot(t)
-	b, err := kernel.NewBackend(model.DefaultPaths)
-	must(t, err)
-	t.Cleanup(b.Close)
-	name := uniq("st")
+	b, name := withBridgeA0(t)
 	ns := model.Named(name)
-	must(t, b.Apply(model.NetnsAdd{Name: name}))
-	t.Cleanup(func() { b.Apply(model.NetnsDel{Name: name}) })
-	must(t, b.Apply(model.LinkAdd{Link: model.Link(ns, "a0"), Spec: model.Bridge{}}))
 
 	for _, rename := range []struct {
 		how string
@@ -62,17 +56,11 @@ func TestStepForgetsIndexesOfRenamedLinks(t *testing.T) {
 // rename made between steps by another program is seen.
 func TestStepsDoNotOutliveThemselves(t *testing.T) {
 	testenv.RequireRoot(t)
-	b, err := kernel.NewBackend(model.DefaultPaths)
-	must(t, err)
-	t.Cleanup(b.Close)
-	name := uniq("so")
+	b, name := withBridgeA0(t)
 	ns := model.Named(name)
-	must(t, b.Apply(model.NetnsAdd{Name: name}))
-	t.Cleanup(func() { b.Apply(model.NetnsDel{Name: name}) })
-	must(t, b.Apply(model.LinkAdd{Link: model.Link(ns, "a0"), Spec: model.Bridge{}}))
 
 	end := b.Step()
-	_, err = b.Link(model.Link(ns, "a0"))
+	_, err := b.Link(model.Link(ns, "a0"))
 	must(t, err)
 	end()
 	testenv.IP(t, "-n", name, "link", "set", "a0", "name", "b0") // another program, between steps
@@ -80,4 +68,18 @@ func TestStepsDoNotOutliveThemselves(t *testing.T) {
 	if err := b.Apply(model.AddrAdd{Link: model.Link(ns, "a0"), CIDR: "10.62.1.1/24"}); !errors.Is(err, model.ErrNotFound) {
 		t.Errorf("an address added to a0 after another program renamed it: %v, want ErrNotFound", err)
 	}
+}
+
+// withBridgeA0 opens a backend and makes a namespace with a bridge a0 in
+// it, both gone when the test ends.
+func withBridgeA0(t *testing.T) (*kernel.Backend, string) {
+	t.Helper()
+	b, err := kernel.NewBackend(model.DefaultPaths)
+	must(t, err)
+	t.Cleanup(b.Close)
+	name := uniq("st")
+	must(t, b.Apply(model.NetnsAdd{Name: name}))
+	t.Cleanup(func() { b.Apply(model.NetnsDel{Name: name}) })
+	must(t, b.Apply(model.LinkAdd{Link: model.Link(model.Named(name), "a0"), Spec: model.Bridge{}}))
+	return b, name
 }
