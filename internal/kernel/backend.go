@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"syscall"
 	"time"
 
 	"github.com/nsplay/nsplay/internal/model"
@@ -207,8 +208,12 @@ func (b *Backend) Apply(op model.Op) error {
 	}
 	err := b.apply(op)
 	switch op.(type) {
-	case model.NetnsDel, model.LinkDel, model.LinkMove, model.LinkRename:
-		b.steps.forget() // names and indexes changed, or may have
+	case model.NetnsDel, model.LinkDel, model.LinkMove, model.LinkRename, model.ProcStop:
+		b.steps.forget() // names and indexes changed, or may have (a process may own a tap)
+	default:
+		if err != nil {
+			b.steps.forget() // a change that failed removed what it had made (a bridge without STP)
+		}
 	}
 	if err != nil {
 		return err
@@ -499,6 +504,9 @@ func (b *Backend) settlePending() {
 		b.pending = stillThere(b.pending)
 	}
 	b.pending = nil
+	// The looks above remembered the ends as they were going: a link
+	// made next under such a name has another index.
+	b.steps.forget()
 }
 
 // byName are the links of refs as pending ends known by name alone.
@@ -766,7 +774,29 @@ func (b *Backend) Start(s model.ExecSpec) (model.Proc, error) {
 	if err != nil {
 		return nil, err
 	}
-	return p, nil
+	return endingForgets{p, b.steps}, nil
+}
+
+// endingForgets is a process whose end makes the step forget what it
+// read: the process may have owned a link (a tap), which goes with it.
+type endingForgets struct {
+	model.Proc
+	steps *steps
+}
+
+func (p endingForgets) Signal(sig syscall.Signal) error {
+	defer p.steps.forget()
+	return p.Proc.Signal(sig)
+}
+
+func (p endingForgets) Wait(ctx context.Context, timeout time.Duration) (model.ExecResult, error) {
+	defer p.steps.forget()
+	return p.Proc.Wait(ctx, timeout)
+}
+
+func (p endingForgets) Stop(grace time.Duration) bool {
+	defer p.steps.forget()
+	return p.Proc.Stop(grace)
 }
 
 func (b *Backend) StartTime(pid int) (uint64, error) { return StartTime(pid) }
@@ -800,7 +830,7 @@ func (b *Backend) Forget(ref model.NSRef) {
 }
 
 func (b *Backend) Close() {
-	b.settlePending() // what deleted namespaces take along is gone when nsplay ends
+	b.settlePending() // what deleted namespaces take along (that the deletion knew of) is gone when nsplay ends
 	for ref := range b.open {
 		b.Forget(ref)
 	}

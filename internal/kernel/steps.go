@@ -13,9 +13,12 @@ import (
 // remembers which index each link it read has, in each namespace, and a
 // change or read that needs only the index (or a master's name) takes it
 // from there. A step that renames, moves or deletes a link or a namespace,
-// or runs a command, forgets all of it at once; so does the end of the
-// step, since between steps other programs may change the links. A read
-// inside a step is no older than the reads a step made before.
+// runs or stops a command, or fails a change, forgets all of it at once,
+// and so does the wait for the ends deleted namespaces take along; so does
+// the end of the step. What another program (one the playbook spawned
+// earlier, say) changes in the middle of a step is not seen, as it is not
+// between a read and the change that follows it: the memo is never older
+// than its step.
 type steps struct {
 	mu    sync.Mutex // a batch of echoes uses the namespaces from many goroutines
 	depth int        // steps begun and not ended (one inside another counts once)

@@ -83,3 +83,24 @@ func withBridgeA0(t *testing.T) (*kernel.Backend, string) {
 	must(t, b.Apply(model.LinkAdd{Link: model.Link(model.Named(name), "a0"), Spec: model.Bridge{}}))
 	return b, name
 }
+
+// The wait for the veth ends a deleted namespace takes along looks at them
+// while they go: a link made next under such a name, in the same step, is
+// changed at its own index, not the gone one's.
+func TestStepForgetsTheEndsADeletionTookAlong(t *testing.T) {
+	testenv.RequireRoot(t)
+	b, name := withBridgeA0(t)
+	out := uniq("sto")
+	t.Cleanup(func() { b.Apply(model.LinkDel{Link: model.Link(model.Host, out)}) })
+	must(t, b.Apply(model.LinkAdd{Link: model.Link(model.Host, out), Spec: model.Veth{Peer: model.Link(model.Named(name), "eth0")}}))
+	defer b.Step()()
+	must(t, b.Apply(model.NetnsDel{Name: name, Along: []model.LinkRef{model.Link(model.Host, out)}}))
+	must(t, b.Apply(model.NetnsAdd{Name: name}))
+	must(t, b.Apply(model.LinkAdd{Link: model.Link(model.Host, out), Spec: model.Veth{Peer: model.Link(model.Named(name), "eth0")}}))
+	must(t, b.Apply(model.AddrAdd{Link: model.Link(model.Host, out), CIDR: "10.62.2.1/24"}))
+	addrs, err := b.Addrs(model.Link(model.Host, out))
+	must(t, err)
+	if len(addrs) != 1 || addrs[0].CIDR != "10.62.2.1/24" {
+		t.Errorf("addresses of the new %s: %+v, want 10.62.2.1/24", out, addrs)
+	}
+}

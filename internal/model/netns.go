@@ -25,7 +25,10 @@ func (o NetnsAdd) Inverse() Op  { return NetnsDel{Name: o.Name} }
 // for the kernel to remove such ends then need not read the namespace's
 // links before deleting it. Teardown deletes a thousand namespaces, and
 // while the kernel frees those deleted before, such reads cost it more
-// than the deletions. A hint for this deletion only: never journaled.
+// than the deletions. The backend waits for ends named here by name alone:
+// were the journal wrong and another link to hold such a name, the wait
+// would run to its limit. Ends not named (one an exec_in command made) are
+// not waited for. A hint for this deletion only: never journaled.
 type NetnsDel struct {
 	Name  string    `json:"name"`
 	Along []LinkRef `json:"-"`
