@@ -49,24 +49,8 @@ func TestNoThreadLeftInLabNamespace(t *testing.T) {
 		back <- unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET)
 	}
 	// Not on the main thread: its namespaces are the process's, which
-	// ThreadsAway compares the others with. A goroutine that lands there
-	// holds it while a second one parks.
-	go func() {
-		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
-		if unix.Gettid() != unix.Getpid() {
-			park()
-			return
-		}
-		locked := make(chan struct{})
-		go func() {
-			runtime.LockOSThread()
-			defer runtime.UnlockOSThread()
-			close(locked)
-			park()
-		}()
-		<-locked
-	}()
+	// ThreadsAway compares the others with.
+	kernel.GoLockedOffMain(park)
 	must(t, <-parked)
 	stray := testenv.ThreadsAway(t)
 	close(release)
