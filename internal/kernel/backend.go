@@ -520,23 +520,29 @@ func (b *Backend) byName(refs []model.LinkRef) []linkRef {
 	return ends
 }
 
-// there tells whether the link is still in its namespace: the link with
-// its index, still under its name, or for an end known by name alone
-// (index 0), a link of that name.
+// there tells whether the link is still in its namespace (is).
 func (r linkRef) there() bool {
+	var now LinkInfo
+	var err error
 	if r.link.Index == 0 {
-		_, err := r.ns.Link(r.link.Name)
-		return err == nil
+		now, err = r.ns.Link(r.link.Name)
+	} else {
+		now, err = r.ns.LinkByIndex(r.link.Index)
 	}
-	now, err := r.ns.LinkByIndex(r.link.Index)
-	return err == nil && now.Name == r.link.Name
+	return err == nil && r.is(now)
+}
+
+// is tells whether l, read now, is the link r names: the same name and,
+// unless r knows the end by name alone (index 0), the same index.
+func (r linkRef) is(l LinkInfo) bool {
+	return l.Name == r.link.Name && (r.link.Index == 0 || l.Index == r.link.Index)
 }
 
 // stillThere keeps the links that are still in their namespaces.
 func stillThere(links []linkRef) []linkRef {
-	byNS := map[*NS][]LinkInfo{}
+	byNS := map[*NS][]linkRef{}
 	for _, l := range links {
-		byNS[l.ns] = append(byNS[l.ns], l.link)
+		byNS[l.ns] = append(byNS[l.ns], l)
 	}
 	var there []linkRef
 	for ns, want := range byNS {
@@ -544,15 +550,13 @@ func stillThere(links []linkRef) []linkRef {
 		if err != nil {
 			continue // the namespace is gone, and its links with it
 		}
-		names := make(map[int]string, len(now))
-		named := make(map[string]bool, len(now))
+		byName := make(map[string]LinkInfo, len(now)) // names are unique in a namespace
 		for _, l := range now {
-			names[l.Index] = l.Name
-			named[l.Name] = true
+			byName[l.Name] = l
 		}
-		for _, l := range want {
-			if (l.Index == 0 && named[l.Name]) || (l.Index != 0 && names[l.Index] == l.Name) {
-				there = append(there, linkRef{ns, l})
+		for _, r := range want {
+			if l, ok := byName[r.link.Name]; ok && r.is(l) {
+				there = append(there, r)
 			}
 		}
 	}
