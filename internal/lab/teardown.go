@@ -66,12 +66,16 @@ func (l *Lab) Teardown(report func(string)) error {
 	var spaces []*entry
 	var labSpaces []model.NSRef // the lab's namespaces that are there
 	inLab := map[model.NSRef]bool{}
+	// What each of them takes along, by the journal: known, so never nil
+	// (model.NetnsDel.Along).
+	along := map[model.NSRef][]model.LinkRef{}
 	for _, e := range newest {
 		if _, ok := e.Do.(model.NetnsAdd); ok {
 			spaces = append(spaces, e)
 			if l.OwnsNS(e.ns()) {
 				labSpaces = append(labSpaces, e.ns())
 				inLab[e.ns()] = true
+				along[e.ns()] = []model.LinkRef{}
 			}
 		}
 	}
@@ -93,7 +97,6 @@ func (l *Lab) Teardown(report func(string)) error {
 		newestNS = max(newestNS, e.ID)
 	}
 	var takenAlong, older []*entry
-	along := map[model.NSRef][]model.LinkRef{} // what each namespace takes along, by the journal
 	ends := l.vethEnds()
 	for _, e := range newest {
 		switch e.Do.(type) {
@@ -132,7 +135,7 @@ func (l *Lab) Teardown(report func(string)) error {
 				continue
 			}
 		}
-		del := model.NetnsDel{Name: e.ns().Name(), Along: append([]model.LinkRef{}, along[e.ns()]...)}
+		del := model.NetnsDel{Name: e.ns().Name(), Along: along[e.ns()]}
 		done(e, del.Text(), l.B.Apply(del))
 	}
 	for _, e := range older {
