@@ -59,64 +59,46 @@ func (s *steps) forget() {
 	s.gen++
 }
 
-// memo is n's memo, made anew when it is from before the last forget;
-// nil outside a step. The caller holds n.steps.mu.
-func (n *NS) memo() *linkMemo {
-	if n.steps == nil || n.steps.depth == 0 {
-		return nil
+// inStep runs f on n's memo, made anew when it is from before the last
+// forget, when n is in a step.
+func (n *NS) inStep(f func(m *linkMemo)) {
+	if n.steps == nil {
+		return
+	}
+	n.steps.mu.Lock()
+	defer n.steps.mu.Unlock()
+	if n.steps.depth == 0 {
+		return
 	}
 	if n.links.gen != n.steps.gen || n.links.byName == nil {
 		n.links = linkMemo{gen: n.steps.gen, byName: map[string]int{}, byIndex: map[int]string{}}
 	}
-	return &n.links
+	f(&n.links)
 }
 
 // noteLink remembers, within a step, that the link with index is named name.
 func (n *NS) noteLink(name string, index int) {
-	if n.steps == nil {
-		return
-	}
-	n.steps.mu.Lock()
-	defer n.steps.mu.Unlock()
-	m := n.memo()
-	if m == nil {
-		return
-	}
-	if old, ok := m.byName[name]; ok && old != index {
-		delete(m.byIndex, old)
-	}
-	if old, ok := m.byIndex[index]; ok && old != name {
-		delete(m.byName, old)
-	}
-	m.byName[name], m.byIndex[index] = index, name
+	n.inStep(func(m *linkMemo) {
+		if old, ok := m.byName[name]; ok && old != index {
+			delete(m.byIndex, old)
+		}
+		if old, ok := m.byIndex[index]; ok && old != name {
+			delete(m.byName, old)
+		}
+		m.byName[name], m.byIndex[index] = index, name
+	})
 }
 
 // rememberedIndex is the index of the link named name, if the step read it.
-func (n *NS) rememberedIndex(name string) (int, bool) {
-	if n.steps == nil {
-		return 0, false
-	}
-	n.steps.mu.Lock()
-	defer n.steps.mu.Unlock()
-	if m := n.memo(); m != nil {
-		i, ok := m.byName[name]
-		return i, ok
-	}
-	return 0, false
+func (n *NS) rememberedIndex(name string) (index int, ok bool) {
+	n.inStep(func(m *linkMemo) { index, ok = m.byName[name] })
+	return index, ok
 }
 
 // rememberedName is the name of the link with index, if the step read it.
-func (n *NS) rememberedName(index int) (string, bool) {
-	if n.steps == nil {
-		return "", false
-	}
-	n.steps.mu.Lock()
-	defer n.steps.mu.Unlock()
-	if m := n.memo(); m != nil {
-		name, ok := m.byIndex[index]
-		return name, ok
-	}
-	return "", false
+func (n *NS) rememberedName(index int) (name string, ok bool) {
+	n.inStep(func(m *linkMemo) { name, ok = m.byIndex[index] })
+	return name, ok
 }
 
 // indexed is the link named name for a change or read that needs no more
