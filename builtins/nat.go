@@ -30,7 +30,7 @@ func natFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kw
 	if err != nil {
 		return nil, err
 	}
-	op := model.Masquerade{NS: ns.ref, Table: model.NATTable(env.Lab.Name)}
+	op := model.Masquerade{NS: ns.ref, Table: model.LabTable(env.Lab.Name)}
 	if op.Out, err = linkNameIn(b, "out", out, ns); err != nil {
 		return nil, err
 	}
@@ -57,7 +57,7 @@ func portForwardFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.T
 	if err != nil {
 		return nil, err
 	}
-	op.NS, op.Table = ns.ref, model.NATTable(env.Lab.Name)
+	op.NS, op.Table = ns.ref, model.LabTable(env.Lab.Name)
 	if dev != starlark.None {
 		if op.Dev, err = linkNameIn(b, "dev", dev, ns); err != nil {
 			return nil, err

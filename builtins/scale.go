@@ -14,7 +14,15 @@ package builtins
 // so its links send no duplicate address detection probes and no router
 // solicitations, and report multicast groups with MLDv1: a bridge floods
 // all of those to every port, which makes a star's build grow with the
-// square of its hosts. IPv6 works as before, without DAD.
+// square of its hosts. IPv6 works as before, without DAD. And a port of
+// the lab's that joins a bridge of the lab's gets no link-local address if
+// it is not up yet, and its hosts' MLD reports for solicited-node groups
+// are dropped as they come in, in the lab's table of family bridge in the
+// bridge's namespace (model.MLDQuiet):
+//
+//	ip link set star-h0 addrgenmode none
+//	nft add rule bridge nsplay-star prerouting ip6 daddr ff02::1:ff00:0/104 icmpv6 type mld-listener-report iifname @quiet_mld drop
+//	nft add element bridge nsplay-star quiet_mld { star-h0 }
 //
 // static_neighbours: once a bridge the lab owns and the other end of a
 // veth on one of its ports (a host), both in the host or a named
@@ -34,6 +42,7 @@ package builtins
 // the kernel.
 
 import (
+	"errors"
 	"fmt"
 	"net"
 
@@ -51,6 +60,10 @@ type scaleState struct {
 	// hosts are the other ends of the veth ports that joined a bridge
 	// in this run: an address added to one is looked for on the segment.
 	hosts map[linkID]segment
+	// quietMLD tells, by the identity of a namespace, whether this run
+	// made (or adopted) the lab's table of family bridge there: false when
+	// the kernel could not.
+	quietMLD map[uint64]bool
 }
 
 // segment is a bridge port and its bridge.
@@ -122,7 +135,8 @@ func (env *Env) addrAdded(thread *starlark.Thread, b *starlark.Builtin, link mod
 
 // setMaster applies the scale settings to port, which has just joined
 // bridge: quiet_ipv6 gives a port of the lab's that is not up yet no IPv6
-// link-local address, and static_neighbours follows (joined).
+// link-local address, and drops the MLD reports that come in on a port of
+// the lab's bridge; static_neighbours follows (joined).
 func (env *Env) setMaster(thread *starlark.Thread, b *starlark.Builtin, port, bridge model.LinkRef) error {
 	if env.scale.noQuietIPv6 && env.scale.noStaticNeighbours {
 		return nil
@@ -131,12 +145,50 @@ func (env *Env) setMaster(thread *starlark.Thread, b *starlark.Builtin, port, br
 	if err != nil {
 		return wrap(b, err)
 	}
-	if !env.scale.noQuietIPv6 && !info.Up && env.Lab.OwnsLink(port) {
-		if err := do(thread, b, env.Lab, model.LinkNoLinkLocal{Link: port}); err != nil {
-			return err
+	if !env.scale.noQuietIPv6 && env.Lab.OwnsLink(port) {
+		if !info.Up {
+			if err := do(thread, b, env.Lab, model.LinkNoLinkLocal{Link: port}); err != nil {
+				return err
+			}
+		}
+		if env.Lab.OwnsLink(bridge) {
+			if err := env.quietMLD(thread, b, port); err != nil {
+				return err
+			}
 		}
 	}
 	return env.joinedAs(thread, b, port, bridge, info)
+}
+
+// quietMLD adds port to the lab's table of family bridge in its
+// namespace, making the table first if this run has not.
+func (env *Env) quietMLD(thread *starlark.Thread, b *starlark.Builtin, port model.LinkRef) error {
+	table := model.LabTable(env.Lab.Name)
+	ino, err := env.Lab.B.Identity(port.NS)
+	if err != nil {
+		return wrap(b, err)
+	}
+	made, tried := env.scale.quietMLD[ino]
+	if !tried {
+		err := do(thread, b, env.Lab, model.MLDQuiet{NS: port.NS, Table: table})
+		if err != nil && !errors.Is(err, model.ErrUnsupported) {
+			return err
+		}
+		if err != nil {
+			// A kernel without nftables for bridges still builds the
+			// lab, as it would be without quiet_ipv6, only slower.
+			result(thread, "%v; the lab goes on without it, and its bridges in %s flood their hosts' MLD reports to every port", err, port.NS)
+		}
+		if env.scale.quietMLD == nil {
+			env.scale.quietMLD = map[uint64]bool{}
+		}
+		made = err == nil
+		env.scale.quietMLD[ino] = made
+	}
+	if !made {
+		return nil
+	}
+	return do(thread, b, env.Lab, model.MLDQuietPort{Port: port, Table: table})
 }
 
 // joined applies static_neighbours to port, a port of bridge: when port

@@ -6,8 +6,9 @@
 // checks of ownership, no reads between steps. The steps include nsplay's
 // scale settings (docs/scale.md), so that both build the same lab: the
 // IPv6 sysctls in each namespace, no link-local address on the bridge's
-// ports, and permanent neighbour entries with fixed MACs between the
-// bridge and each host.
+// ports, the table of family bridge that drops the hosts' MLD reports as
+// they come in on those ports, and permanent neighbour entries with fixed
+// MACs between the bridge and each host.
 //
 //	floor -hosts N
 //
@@ -29,6 +30,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/nftables"
+	"github.com/google/nftables/binaryutil"
+	"github.com/nsplay/nsplay/internal/kernel"
+	"github.com/nsplay/nsplay/internal/model"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netlink/nl"
 	"github.com/vishvananda/netns"
@@ -70,20 +75,47 @@ func run(n int) error {
 	if err != nil {
 		return err
 	}
-	hosts, bridges, err := build(origin, n)
+	nft, err := nftables.New(nftables.AsLasting())
+	if err != nil {
+		return err
+	}
+	defer nft.CloseLasting()
+	hosts, bridges, err := build(origin, nft, n)
 	if err != nil {
 		return err
 	}
 	fmt.Println("bench: check")
 	fmt.Printf("bench: failures %d\n", check(origin, hosts))
 	fmt.Println("bench: down")
-	return teardown(hosts, bridges)
+	return teardown(nft, hosts, bridges)
+}
+
+// quietTable is the floor's table of family bridge, as nsplay's
+// model.MLDQuiet makes it in lab star.
+var quietTable = &nftables.Table{Name: model.LabTable("star"), Family: nftables.TableFamilyBridge}
+
+// quietMLD makes quietTable: a chain prerouting whose rule drops the MLD
+// reports for solicited-node groups that come in on the ports in its set.
+func quietMLD(c *nftables.Conn) (*nftables.Set, error) {
+	c.AddTable(quietTable)
+	ch := c.AddChain(&nftables.Chain{Name: "prerouting", Table: quietTable, Type: nftables.ChainTypeFilter,
+		Hooknum: nftables.ChainHookPrerouting, Priority: nftables.ChainPriorityFilter})
+	set := &nftables.Set{Table: quietTable, Name: model.MLDQuietSet, KeyType: nftables.TypeIFName, KeyByteOrder: binaryutil.NativeEndian}
+	if err := c.AddSet(set, nil); err != nil {
+		return nil, err
+	}
+	c.AddRule(&nftables.Rule{Table: quietTable, Chain: ch, Exprs: kernel.MLDQuietExprs(set)})
+	return set, c.Flush()
 }
 
 // build makes the star: a bridge per perBridge hosts with 10.(77+k).0.1/16,
 // and per host a namespace with lo up, eth0 (its peer a port of the
 // bridge, up) with an address, up, and a default route.
-func build(origin netns.NsHandle, n int) ([]host, []netlink.Link, error) {
+func build(origin netns.NsHandle, nft *nftables.Conn, n int) ([]host, []netlink.Link, error) {
+	quiet, err := quietMLD(nft)
+	if err != nil {
+		return nil, nil, fmt.Errorf("table bridge %s: %w", quietTable.Name, err)
+	}
 	var bridges []netlink.Link
 	hosts := make([]host, 0, n)
 	for i := range n {
@@ -125,7 +157,16 @@ func build(origin netns.NsHandle, n int) ([]host, []netlink.Link, error) {
 		if err := netlink.LinkSetMaster(outer, bridges[k].(*netlink.Bridge)); err != nil {
 			return nil, nil, err
 		}
-		if err := neighbours(h, bridges[k], eth0, outer, ip, i); err != nil {
+		if err := netlink.LinkSetIP6AddrGenMode(outer, nl.IN6_ADDR_GEN_MODE_NONE); err != nil {
+			return nil, nil, err
+		}
+		if err := nft.SetAddElements(quiet, []nftables.SetElement{{Key: ifname(h.name)}}); err != nil {
+			return nil, nil, err
+		}
+		if err := nft.Flush(); err != nil {
+			return nil, nil, fmt.Errorf("quiet MLD on %s: %w", h.name, err)
+		}
+		if err := neighbours(h, bridges[k], eth0, ip, i); err != nil {
 			return nil, nil, err
 		}
 		if err := netlink.LinkSetUp(outer); err != nil {
@@ -196,13 +237,17 @@ func quietIPv6() error {
 	return nil
 }
 
-// neighbours gives the bridge's port no IPv6 link-local address and
-// host i's eth0 a fixed MAC, and makes the permanent neighbour entries
-// between the bridge and eth0, as nsplay's static_neighbours does.
-func neighbours(h host, br netlink.Link, eth0, outer netlink.Link, ip net.IP, i int) error {
-	if err := netlink.LinkSetIP6AddrGenMode(outer, nl.IN6_ADDR_GEN_MODE_NONE); err != nil {
-		return err
-	}
+// ifname is an interface name as nftables keeps it.
+func ifname(name string) []byte {
+	data := make([]byte, unix.IFNAMSIZ)
+	copy(data, name)
+	return data
+}
+
+// neighbours gives host i's eth0 a fixed MAC, and makes the permanent
+// neighbour entries between the bridge and eth0, as nsplay's
+// static_neighbours does.
+func neighbours(h host, br netlink.Link, eth0 netlink.Link, ip net.IP, i int) error {
 	hostMAC := mac(1, i)
 	if err := h.nl.LinkSetHardwareAddr(eth0, hostMAC); err != nil {
 		return err
@@ -292,9 +337,9 @@ func echo(origin netns.NsHandle, h host) bool {
 	}
 }
 
-// teardown deletes the namespaces, which takes their veths along, and the
-// bridges.
-func teardown(hosts []host, bridges []netlink.Link) error {
+// teardown deletes the namespaces, which takes their veths along, the
+// bridges and the table.
+func teardown(nft *nftables.Conn, hosts []host, bridges []netlink.Link) error {
 	var errs []error
 	for _, h := range hosts {
 		h.nl.Close()
@@ -304,5 +349,7 @@ func teardown(hosts []host, bridges []netlink.Link) error {
 	for _, br := range bridges {
 		errs = append(errs, netlink.LinkDel(br))
 	}
+	nft.DelTable(quietTable)
+	errs = append(errs, nft.Flush())
 	return errors.Join(errs...)
 }

@@ -58,7 +58,8 @@ func showCmd(asJSON bool, name string, stdout io.Writer) error {
 }
 
 // showTables prints links, routes, sysctls, permanent neighbour entries,
-// NAT rules, files and impairments, one table each.
+// NAT rules, the bridge ports whose MLD reports the lab drops, files and
+// impairments, one table each.
 func showTables(w io.Writer, snap model.Snapshot) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "NETNS\tLINK\tKIND\tSTATE\tMTU\tMASTER\tPEER\tADDRESSES\tDETAILS")
@@ -97,6 +98,7 @@ func showTables(w io.Writer, snap model.Snapshot) error {
 		return rows
 	})
 	showSection(tw, snap, "NETNS\tNAT RULE", func(ns model.NSState) []string { return ns.NAT })
+	showSection(tw, snap, "NETNS\tQUIET MLD PORT", func(ns model.NSState) []string { return ns.QuietMLD })
 	files := false
 	for _, ns := range snap.Namespaces {
 		for _, f := range ns.Files {

@@ -368,6 +368,24 @@ func (b *Backend) apply(op model.Op) error {
 			return err
 		}
 		return ns.DeleteNATTable(o.Table)
+	case model.MLDQuiet:
+		ns, err := b.NS(o.NS)
+		if err != nil {
+			return err
+		}
+		return ns.QuietMLD(o.Table)
+	case model.MLDQuietPort:
+		ns, err := b.NS(o.Port.NS)
+		if err != nil {
+			return err
+		}
+		return ns.QuietMLDPort(o.Table, o.Port.Name)
+	case model.BridgeTableDel:
+		ns, err := b.NS(o.NS)
+		if err != nil {
+			return err
+		}
+		return ns.DeleteBridgeTable(o.Table)
 	}
 	return b.applyToLink(op)
 }
@@ -686,6 +704,14 @@ func (b *Backend) NATRules(ref model.NSRef, table string) ([]string, error) {
 		return nil, err
 	}
 	return ns.NATRules(table)
+}
+
+func (b *Backend) QuietMLDPorts(ref model.NSRef, table string) ([]string, error) {
+	ns, err := b.NS(ref)
+	if err != nil {
+		return nil, err
+	}
+	return ns.QuietMLDPorts(table)
 }
 
 func (b *Backend) ReadFile(path string) ([]byte, error) {

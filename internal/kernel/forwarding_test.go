@@ -59,7 +59,7 @@ func TestWhyUnreachableThroughGateway(t *testing.T) {
 	}
 
 	// Masqueraded, the echo comes from the gateway's 10.1.0.1: C answers.
-	table := model.NATTable("kt")
+	table := model.LabTable("kt")
 	must(t, b.AddNATRule(model.Masquerade{NS: model.Named(b.Name), Table: table, Out: "vc"}))
 	if !answers() {
 		t.Errorf("C does not answer with B masquerading: %s", why("10.1.0.2"))

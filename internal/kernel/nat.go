@@ -19,8 +19,10 @@ import (
 // which is how NATRules reads it back.
 //
 // The nftables socket is made inside n.In, like nsplay's other netlink
-// sockets, and stays in n: nftables.WithNetNSFd would have the socket
-// package switch a thread of its own, outside nsplay's one switch helper.
+// sockets, and stays in n until n is closed (a star of a thousand hosts
+// adds a thousand ports to its table of family bridge):
+// nftables.WithNetNSFd would have the socket package switch a thread of
+// its own, outside nsplay's one switch helper.
 
 // natChains are the chains of a lab's table, in the order NATRules lists
 // them: destination NAT before routing, source NAT after it.
@@ -33,18 +35,23 @@ var natChains = []struct {
 	{"postrouting", nftables.ChainHookPostrouting, nftables.ChainPriorityNATSource},
 }
 
-// nft opens a connection to nftables in n and runs fn on it.
+// nft runs fn on n's connection to nftables, opening it the first time.
 func (n *NS) nft(fn func(c *nftables.Conn) error) error {
-	var c *nftables.Conn
-	err := n.In(func() (err error) {
-		c, err = nftables.New(nftables.AsLasting())
+	if err := n.Err(); err != nil {
 		return err
-	})
-	if err != nil {
-		return fmt.Errorf("open nftables in %s: %w", n, err)
 	}
-	defer c.CloseLasting()
-	return fn(c)
+	if n.nftConn == nil {
+		var c *nftables.Conn
+		err := n.In(func() (err error) {
+			c, err = nftables.New(nftables.AsLasting())
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("open nftables in %s: %w", n, err)
+		}
+		n.nftConn = c
+	}
+	return fn(n.nftConn)
 }
 
 // AddNATRule adds a rule to the end of its chain, making the table and the
@@ -172,9 +179,7 @@ func natExprs(r model.NATRule) ([]expr.Any, string, error) {
 // matchName matches an interface name (iifname, oifname) as nft does: the
 // name padded with NULs to IFNAMSIZ.
 func matchName(key expr.MetaKey, name string) []expr.Any {
-	data := make([]byte, unix.IFNAMSIZ)
-	copy(data, name)
-	return []expr.Any{&expr.Meta{Key: key, Register: 1}, &expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: data}}
+	return []expr.Any{&expr.Meta{Key: key, Register: 1}, &expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: ifname(name)}}
 }
 
 // matchSource matches a source prefix: `ip saddr 10.0.0.0/24`.

@@ -20,7 +20,7 @@ func TestNATRules(t *testing.T) {
 	testenv.RequireRoot(t)
 	ns := newNS(t)
 	testenv.IP(t, "netns", "exec", ns.Name, "nft", "add table inet other; add chain inet other c { type filter hook input priority 0; }; add rule inet other c accept")
-	ref, table := model.Named(ns.Name), model.NATTable("kt")
+	ref, table := model.Named(ns.Name), model.LabTable("kt")
 	masq := model.Masquerade{NS: ref, Table: table, Out: "eth1", Src: "10.1.0.0/24"}
 	forward := model.PortForward{NS: ref, Table: table, Proto: "tcp", Port: 8080, To: "10.1.0.2:80", Dev: "eth1"}
 	for _, r := range []model.NATRule{masq, forward} {

@@ -17,6 +17,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/google/nftables"
 	"github.com/nsplay/nsplay/internal/model"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netlink/nl"
@@ -40,7 +41,9 @@ type NS struct {
 	cookie uint64 // its netns cookie (see Cookie)
 	nl     *netlink.Handle
 	raw    *nl.SocketHandle // for requests the netlink package does not model or makes in two (rtnl.go)
-	ids    idMemo           // the netns ids n knows other namespaces under (netnsid.go)
+	// nftConn is n's connection to nftables, once one was needed (nat.go).
+	nftConn *nftables.Conn
+	ids     idMemo // the netns ids n knows other namespaces under (netnsid.go)
 	// closed says why n may not be used: set by Close and Delete.
 	closed error
 	// recheck is how long a look at n's name is trusted (nameHolds): 0
@@ -357,11 +360,14 @@ func (n *NS) Close() {
 	if n.raw != nil {
 		n.raw.Close()
 	}
+	if n.nftConn != nil {
+		n.nftConn.CloseLasting()
+	}
 	n.nl.Close()
 	n.fd.Close()
 	// A use that skipped Err panics on the nil handle rather than reach
 	// the host through the netlink package's fallback.
-	n.nl, n.raw = nil, nil
+	n.nl, n.raw, n.nftConn = nil, nil, nil
 	n.closed = goneError(fmt.Sprintf("the handle of namespace %s is closed", n))
 }
 

@@ -1,9 +1,16 @@
 package kernel
 
 import (
+	"bytes"
+	"encoding/binary"
+	"errors"
 	"fmt"
 	"net"
+	"slices"
 
+	"github.com/google/nftables"
+	"github.com/google/nftables/binaryutil"
+	"github.com/google/nftables/expr"
 	"github.com/nsplay/nsplay/internal/model"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netlink/nl"
@@ -11,7 +18,8 @@ import (
 )
 
 // What the scale settings (model/scale.go) need of the kernel: a link's
-// MAC set, and permanent neighbour entries made and listed.
+// MAC set, permanent neighbour entries made and listed, and the lab's
+// table of family bridge that drops its hosts' MLD reports.
 
 // SetMAC sets the link's MAC address.
 func (n *NS) SetMAC(name, mac string) error {
@@ -83,4 +91,127 @@ func (b *Backend) Neighbours(ref model.NSRef) ([]model.NeighInfo, error) {
 		return nil, err
 	}
 	return ns.Neighbours()
+}
+
+// QuietMLD makes the lab's table of family bridge (model.MLDQuiet): its
+// chain prerouting, its set of ports and the rule, in one batch. A table
+// of that name already there is ErrExists: the rule would be there twice.
+func (n *NS) QuietMLD(table string) error {
+	return n.nft(func(c *nftables.Conn) error {
+		t := c.CreateTable(&nftables.Table{Name: table, Family: nftables.TableFamilyBridge})
+		ch := c.AddChain(&nftables.Chain{Name: "prerouting", Table: t, Type: nftables.ChainTypeFilter,
+			Hooknum: nftables.ChainHookPrerouting, Priority: nftables.ChainPriorityFilter})
+		// Host byte order, as nft keeps interface names: else nft shows
+		// the elements reversed.
+		set := &nftables.Set{Table: t, Name: model.MLDQuietSet, KeyType: nftables.TypeIFName, KeyByteOrder: binaryutil.NativeEndian}
+		if err := c.AddSet(set, nil); err != nil {
+			return err
+		}
+		c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: MLDQuietExprs(set)})
+		err := c.Flush()
+		switch {
+		case errors.Is(err, unix.EEXIST):
+			return fmt.Errorf("table bridge %s is in %s already: %w", table, n, model.ErrExists)
+		case errors.Is(err, unix.ENOENT):
+			// Not the table, which the batch makes: the kernel has no
+			// chain type filter for family bridge.
+			err = unix.EOPNOTSUPP
+		}
+		return bridgeTableError(err, table, n)
+	})
+}
+
+// MLDQuietExprs is model.MLDQuietRule as nft makes it, in its order: the
+// cheap tests first, since most frames a bridge sees are not IPv6 and most
+// IPv6 ones are not to a solicited-node group. (bench/floor makes the
+// same rule with it.)
+func MLDQuietExprs(ports *nftables.Set) []expr.Any {
+	group := net.ParseIP("ff02::1:ff00:0")
+	mask := net.CIDRMask(104, 128)
+	return []expr.Any{
+		// ether type ip6
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseLLHeader, Offset: 12, Len: 2},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binary.BigEndian.AppendUint16(nil, unix.ETH_P_IPV6)},
+		// ip6 daddr ff02::1:ff00:0/104
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 24, Len: 16},
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 16, Mask: mask, Xor: make([]byte, 16)},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: group.Mask(mask)},
+		// icmpv6 type mld-listener-report, after any extension header
+		// (an MLD report has its router alert in one)
+		&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{unix.IPPROTO_ICMPV6}},
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 0, Len: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{mldListenerReport}},
+		// iifname @quiet_mld: last, as nft lists it
+		&expr.Meta{Key: expr.MetaKeyIIFNAME, Register: 1},
+		&expr.Lookup{SourceRegister: 1, SetName: ports.Name, SetID: ports.ID},
+		&expr.Verdict{Kind: expr.VerdictDrop},
+	}
+}
+
+// mldListenerReport is the ICMPv6 type of an MLDv1 report (RFC 2710).
+const mldListenerReport = 131
+
+// QuietMLDPort adds a port to the set of the lab's table of family
+// bridge; one that is in it already stays.
+func (n *NS) QuietMLDPort(table, port string) error {
+	return n.nft(func(c *nftables.Conn) error {
+		set := &nftables.Set{Table: &nftables.Table{Name: table, Family: nftables.TableFamilyBridge}, Name: model.MLDQuietSet, KeyType: nftables.TypeIFName}
+		if err := c.SetAddElements(set, []nftables.SetElement{{Key: ifname(port)}}); err != nil {
+			return err
+		}
+		return bridgeTableError(c.Flush(), table, n)
+	})
+}
+
+// QuietMLDPorts lists the ports in the set of the lab's table of family
+// bridge, sorted; no such table is ErrNotFound.
+func (n *NS) QuietMLDPorts(table string) ([]string, error) {
+	var ports []string
+	err := n.nft(func(c *nftables.Conn) error {
+		t := &nftables.Table{Name: table, Family: nftables.TableFamilyBridge}
+		set, err := c.GetSetByName(t, model.MLDQuietSet)
+		if err != nil {
+			return bridgeTableError(err, table, n)
+		}
+		elems, err := c.GetSetElements(set)
+		if err != nil {
+			return bridgeTableError(err, table, n)
+		}
+		for _, e := range elems {
+			ports = append(ports, string(bytes.TrimRight(e.Key, "\x00")))
+		}
+		return nil
+	})
+	slices.Sort(ports)
+	return ports, err
+}
+
+// DeleteBridgeTable deletes the lab's table of family bridge and what is
+// in it; one that is not there is ErrNotFound.
+func (n *NS) DeleteBridgeTable(table string) error {
+	return n.nft(func(c *nftables.Conn) error {
+		c.DelTable(&nftables.Table{Name: table, Family: nftables.TableFamilyBridge})
+		return bridgeTableError(c.Flush(), table, n)
+	})
+}
+
+func bridgeTableError(err error, table string, n *NS) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, unix.ENOENT):
+		return notFoundError{fmt.Errorf("there is no table bridge %s in %s: %w", table, n, err)}
+	case errors.Is(err, unix.EOPNOTSUPP), errors.Is(err, unix.EAFNOSUPPORT):
+		return fmt.Errorf("table bridge %s in %s: this kernel cannot filter bridged frames with nftables (CONFIG_NF_TABLES_BRIDGE): %w", table, n, model.ErrUnsupported)
+	}
+	return fmt.Errorf("table bridge %s in %s: %w", table, n, err)
+}
+
+// ifname is an interface name as nftables keeps it: padded with NULs to
+// IFNAMSIZ.
+func ifname(name string) []byte {
+	data := make([]byte, unix.IFNAMSIZ)
+	copy(data, name)
+	return data
 }

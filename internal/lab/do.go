@@ -85,8 +85,10 @@ func (l *Lab) do(op model.Op) (Result, error) {
 		return Result{}, l.setSysctl(o)
 	case model.IPv6Quiet:
 		return Result{}, l.quietIPv6(o)
-	case model.LinkSetMAC, model.NeighAdd, model.LinkNoLinkLocal:
+	case model.LinkSetMAC, model.NeighAdd, model.LinkNoLinkLocal, model.MLDQuietPort:
 		return Result{}, l.changeOwnLink(o.(model.OnLink).Target(), op)
+	case model.MLDQuiet:
+		return l.quietMLD(o)
 	case model.NATRule:
 		return l.addNATRule(o)
 	}

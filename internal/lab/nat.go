@@ -47,7 +47,7 @@ func (l *Lab) natRules(ns model.NSRef) ([]string, error) {
 	if l.findIn(ns, natRuleIn(ns)) == nil {
 		return nil, nil
 	}
-	rules, err := l.B.NATRules(ns, model.NATTable(l.Name))
+	rules, err := l.B.NATRules(ns, model.LabTable(l.Name))
 	if errors.Is(err, model.ErrNotFound) {
 		return nil, nil // deleted from outside
 	}

@@ -21,7 +21,7 @@ func TestNATInLabNamespace(t *testing.T) {
 	l := openLab(t, name, b)
 	ns := uniq("gw")
 	do(t, l, model.NetnsAdd{Name: ns})
-	table := model.NATTable(name)
+	table := model.LabTable(name)
 	masq := model.Masquerade{NS: model.Named(ns), Table: table, Out: "wan"}
 	fwd := model.PortForward{NS: model.Named(ns), Table: table, Proto: "udp", Port: 53, To: "10.1.0.2:53"}
 	do(t, l, masq)
@@ -55,7 +55,7 @@ func TestNATInHost(t *testing.T) {
 	for _, crash := range []bool{false, true} {
 		name := newLabName(t, b)
 		l := openLab(t, name, b)
-		table := model.NATTable(name)
+		table := model.LabTable(name)
 		masq := model.Masquerade{NS: model.Host, Table: table, Out: "eth9", Src: "10.1.0.0/24"}
 		if _, err := l.Do(masq); !errors.Is(err, lab.ErrNotOwned) || !strings.Contains(err.Error(), "--allow-host") {
 			t.Errorf("NAT in host without --allow-host: %v", err)

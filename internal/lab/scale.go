@@ -1,6 +1,7 @@
 package lab
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/nsplay/nsplay/internal/model"
@@ -10,6 +11,8 @@ import (
 // a namespace it created, a link it owns. So they are never undone one by
 // one, and none outlives the lab; the IPv6 settings are journalled all
 // the same, so that state() and `nsplay show` list them with the sysctls.
+// The exception is the table that quiets MLD on the lab's bridge ports:
+// in a namespace the lab did not create (the host), teardown deletes it.
 
 func (l *Lab) quietIPv6(o model.IPv6Quiet) error {
 	if !l.OwnsNS(o.NS) {
@@ -17,6 +20,43 @@ func (l *Lab) quietIPv6(o model.IPv6Quiet) error {
 	}
 	_, err := l.create(o, o.NS)
 	return err
+}
+
+// quietMLD makes the lab's table of family bridge in a namespace, or
+// adopts the one the journal has there (a re-run of a kept lab). It acts
+// only on the ports the lab adds to it, so it needs no --allow-host;
+// another table of its name is a clash.
+func (l *Lab) quietMLD(o model.MLDQuiet) (Result, error) {
+	mine := mldTableIn(o.NS)
+	_, err := l.B.QuietMLDPorts(o.NS, o.Table)
+	switch {
+	case err == nil && l.findIn(o.NS, mine) != nil:
+		return Result{Adopted: true}, nil
+	case err == nil:
+		return Result{}, l.clash("table bridge "+o.Table, o.NS.String(), "delete it (nft delete table bridge "+o.Table+")", "give the lab another name", mine, 0)
+	case !errors.Is(err, model.ErrNotFound):
+		return Result{}, err
+	}
+	_, err = l.create(o, o.NS)
+	return Result{}, err
+}
+
+// quietMLDPorts reads the ports of the lab's table of family bridge in
+// ns, if the lab made one there.
+func (l *Lab) quietMLDPorts(ns model.NSRef) ([]string, error) {
+	if l.findIn(ns, mldTableIn(ns)) == nil {
+		return nil, nil
+	}
+	ports, err := l.B.QuietMLDPorts(ns, model.LabTable(l.Name))
+	if errors.Is(err, model.ErrNotFound) {
+		return nil, nil // deleted from outside
+	}
+	return ports, err
+}
+
+// mldTableIn matches the entry of the lab's table of family bridge in ns.
+func mldTableIn(ns model.NSRef) func(*entry) bool {
+	return func(e *entry) bool { q, ok := e.Do.(model.MLDQuiet); return ok && q.NS == ns }
 }
 
 // changeOwnLink changes a link the lab owns, with or without --allow-host:

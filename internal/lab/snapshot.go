@@ -109,6 +109,9 @@ func (l *Lab) nsState(ns model.NSRef) (model.NSState, error) {
 	if st.NAT, err = l.natRules(ns); err != nil {
 		return st, err
 	}
+	if st.QuietMLD, err = l.quietMLDPorts(ns); err != nil {
+		return st, err
+	}
 	if st.Neighbours, err = l.neighbours(ns, owned, mine); err != nil {
 		return st, err
 	}

@@ -45,6 +45,9 @@ type Backend interface {
 	// NATRules lists the rules of a lab's nftables table in ns, each as
 	// its NATRule text, in chain order; no such table is ErrNotFound.
 	NATRules(ns NSRef, table string) ([]string, error)
+	// QuietMLDPorts lists the ports in the set of a lab's table of family
+	// bridge in ns (MLDQuiet), sorted; no such table is ErrNotFound.
+	QuietMLDPorts(ns NSRef, table string) ([]string, error)
 	// Neighbours lists the permanent neighbour entries of a namespace's
 	// links (ip neigh show nud permanent), by link.
 	Neighbours(ns NSRef) ([]NeighInfo, error)

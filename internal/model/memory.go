@@ -63,6 +63,7 @@ type memNS struct {
 	knownIn   []*memNS             // the namespaces whose nsids have this one, which forget it when it goes
 	sysctls   map[string]string    // the sysctls set, by key (memory_sysctl.go)
 	natTables map[string][]NATRule // the rules of the labs' nftables tables, by table (memory_nat.go)
+	quietMLD  map[string][]string  // the ports in the labs' tables of family bridge, by table (memory_scale.go)
 }
 
 func (ns *memNS) String() string { return ns.ref.String() }
@@ -386,6 +387,12 @@ func (m *Memory) apply(op Op) error {
 		return m.addNATRule(o)
 	case NATTableDel:
 		return m.delNATTable(o)
+	case MLDQuiet:
+		return m.quietMLD(o)
+	case MLDQuietPort:
+		return m.quietMLDPort(o)
+	case BridgeTableDel:
+		return m.delBridgeTable(o)
 	}
 	on, ok := op.(OnLink)
 	if !ok {

@@ -44,7 +44,7 @@ func TestMemoryMasquerade(t *testing.T) {
 	if got, want := why(), "192.0.2.2 answers in s, but its reply to 10.1.0.2 is lost: s has no route to 10.1.0.2"; got != want {
 		t.Errorf("without NAT:\n%s\nwant\n%s", got, want)
 	}
-	table := NATTable("lab")
+	table := LabTable("lab")
 	other := Masquerade{NS: g, Table: table, Out: "wan", Src: "10.9.0.0/16"}
 	if err := m.Apply(other); err != nil {
 		t.Fatal(err)

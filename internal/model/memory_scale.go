@@ -11,7 +11,9 @@ import (
 // The scale settings in the model (scale.go): IPv6Quiet sets its sysctls,
 // LinkSetMAC a link's MAC, and NeighAdd keeps a permanent neighbour entry
 // on its link, which goes with the link and is dropped when the link moves
-// to another namespace, as the kernel drops it.
+// to another namespace, as the kernel drops it. MLDQuiet's table keeps
+// the names of its ports, whether those links are there or not, as the
+// kernel's set does; the model has no MLD reports for it to drop.
 
 func (m *Memory) quietIPv6(o IPv6Quiet) error {
 	for _, s := range QuietIPv6Settings {
@@ -56,4 +58,59 @@ func (m *Memory) Neighbours(ref NSRef) ([]NeighInfo, error) {
 	}
 	slices.SortStableFunc(out, func(a, b NeighInfo) int { return cmp.Compare(a.Dev, b.Dev) })
 	return out, nil
+}
+
+func (m *Memory) quietMLD(o MLDQuiet) error {
+	ns, err := m.space(o.NS)
+	if err != nil {
+		return err
+	}
+	if _, ok := ns.quietMLD[o.Table]; ok {
+		return fmt.Errorf("table bridge %s is in %s already: %w", o.Table, ns, ErrExists)
+	}
+	if ns.quietMLD == nil {
+		ns.quietMLD = map[string][]string{}
+	}
+	ns.quietMLD[o.Table] = []string{}
+	return nil
+}
+
+func (m *Memory) quietMLDPort(o MLDQuietPort) error {
+	ns, err := m.space(o.Port.NS)
+	if err != nil {
+		return err
+	}
+	ports, ok := ns.quietMLD[o.Table]
+	if !ok {
+		return fmt.Errorf("there is no table bridge %s in %s: %w", o.Table, ns, ErrNotFound)
+	}
+	if i, found := slices.BinarySearch(ports, o.Port.Name); !found {
+		ns.quietMLD[o.Table] = slices.Insert(ports, i, o.Port.Name)
+	}
+	return nil
+}
+
+func (m *Memory) delBridgeTable(o BridgeTableDel) error {
+	ns, err := m.space(o.NS)
+	if err != nil {
+		return err
+	}
+	if _, ok := ns.quietMLD[o.Table]; !ok {
+		return fmt.Errorf("there is no table bridge %s in %s: %w", o.Table, ns, ErrNotFound)
+	}
+	delete(ns.quietMLD, o.Table)
+	return nil
+}
+
+// QuietMLDPorts lists the ports in a table's set, sorted.
+func (m *Memory) QuietMLDPorts(ref NSRef, table string) ([]string, error) {
+	ns, err := m.space(ref)
+	if err != nil {
+		return nil, err
+	}
+	ports, ok := ns.quietMLD[table]
+	if !ok {
+		return nil, fmt.Errorf("there is no table bridge %s in %s: %w", table, ns, ErrNotFound)
+	}
+	return slices.Clone(ports), nil
 }

@@ -60,3 +60,24 @@ func TestStableMAC(t *testing.T) {
 		t.Errorf("StableMAC = %s (%v): want a unicast, locally administered MAC", a, err)
 	}
 }
+
+// TestMemoryQuietMLD keeps the lab's table of family bridge as the kernel
+// does: made once, its ports listed sorted and once each, named whether
+// the link is there or not, and gone with its deletion.
+func TestMemoryQuietMLD(t *testing.T) {
+	m := model.NewMemory(model.DefaultPaths)
+	table := model.LabTable("lab")
+	refuse(t, m, model.MLDQuietPort{Port: model.Link(model.Host, "p1"), Table: table}, model.ErrNotFound, "no table bridge nsplay-lab")
+	apply(t, m, model.MLDQuiet{NS: model.Host, Table: table})
+	refuse(t, m, model.MLDQuiet{NS: model.Host, Table: table}, model.ErrExists, "table bridge nsplay-lab is in host already")
+	apply(t, m, model.MLDQuietPort{Port: model.Link(model.Host, "p2"), Table: table}, model.MLDQuietPort{Port: model.Link(model.Host, "p1"), Table: table},
+		model.MLDQuietPort{Port: model.Link(model.Host, "p2"), Table: table})
+	if got, err := m.QuietMLDPorts(model.Host, table); err != nil || !slices.Equal(got, []string{"p1", "p2"}) {
+		t.Errorf("QuietMLDPorts = %v, %v; want [p1 p2]", got, err)
+	}
+	apply(t, m, model.BridgeTableDel{NS: model.Host, Table: table})
+	refuse(t, m, model.BridgeTableDel{NS: model.Host, Table: table}, model.ErrNotFound, "no table bridge nsplay-lab")
+	if _, err := m.QuietMLDPorts(model.Host, table); err == nil {
+		t.Errorf("QuietMLDPorts after the deletion: no error")
+	}
+}

@@ -13,8 +13,10 @@ import (
 // (priority dstnat). Each rule carries its Rule text as its comment, which
 // is how NATRules reads the rules back.
 
-// NATTable is the name of a lab's table.
-func NATTable(lab string) string { return "nsplay-" + lab }
+// LabTable is the name of a lab's nftables tables: its NAT rules' (family
+// inet) and the one that quiets MLD on its bridges (family bridge,
+// MLDQuiet).
+func LabTable(lab string) string { return "nsplay-" + lab }
 
 // NATRule is an op that adds one rule to a lab's table.
 type NATRule interface {

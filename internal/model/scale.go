@@ -17,7 +17,10 @@ import (
 //     links made in it, and MLDv1 reports. Every new host's DAD probes, RS
 //     and MLD reports are flooded to all ports of a bridge, so a star's
 //     build grows with the square of its hosts; any one setting alone does
-//     not stop it. With it, LinkNoLinkLocal on the bridge ports.
+//     not stop it. With it, LinkNoLinkLocal on the bridge ports, and
+//     MLDQuiet and MLDQuietPort: a host still reports its solicited-node
+//     groups, and a bridge without a multicast querier floods each report
+//     to every port.
 //   - NeighAdd, a permanent neighbour entry for an address the lab
 //     assigned on the same segment (a bridge's address and those of the
 //     hosts on its ports, both ways). The kernel's neighbour table is
@@ -95,8 +98,62 @@ func (o LinkNoLinkLocal) Text() string {
 func (o LinkNoLinkLocal) Inverse() Op     { return nil }
 func (o LinkNoLinkLocal) Target() LinkRef { return o.Link }
 
+// MLDQuietSet is the set of the ports whose MLD reports for
+// solicited-node groups MLDQuietRule drops, in the lab's table of family
+// bridge (LabTable).
+const MLDQuietSet = "quiet_mld"
+
+// MLDQuietRule is the rule of MLDQuiet, as `nft add rule bridge TABLE`
+// takes it and `nft list table bridge TABLE` shows it.
+const MLDQuietRule = "prerouting ip6 daddr ff02::1:ff00:0/104 icmpv6 type mld-listener-report iifname @" + MLDQuietSet + " drop"
+
+// MLDQuiet makes the lab's table of family bridge in a namespace, with a
+// chain prerouting that drops the MLDv1 reports for solicited-node groups
+// (ff02::1:ffXX:XXXX, one for each address a link has) that come in on
+// the ports in its set MLDQuietSet, before the bridge floods them. A
+// bridge without a multicast querier sends every report to every port,
+// where no one listens for them: a thousand hosts, half a million frames.
+// What the hosts need still works: a report is what a multicast querier
+// or router asks for, and a solicited-node group is link-local, never
+// routed; a bridge that has not seen a report for a group floods the
+// group's frames (neighbour solicitations) to all its ports, as it does
+// without a querier. Deleting the table removes the rule and the set.
+type MLDQuiet struct {
+	NS    NSRef  `json:"ns"`
+	Table string `json:"table"`
+}
+
+func (o MLDQuiet) Text() string     { return inNS(o.NS, "nft add rule bridge "+o.Table+" "+MLDQuietRule) }
+func (o MLDQuiet) Inverse() Op      { return BridgeTableDel(o) }
+func (o MLDQuiet) Namespace() NSRef { return o.NS }
+
+// MLDQuietPort adds a bridge port of the lab's to MLDQuietSet, in the
+// table MLDQuiet made in the port's namespace. It goes with the table.
+type MLDQuietPort struct {
+	Port  LinkRef `json:"port"`
+	Table string  `json:"table"`
+}
+
+func (o MLDQuietPort) Text() string {
+	return inNS(o.Port.NS, "nft add element bridge "+o.Table+" "+MLDQuietSet+" { "+o.Port.Name+" }")
+}
+func (o MLDQuietPort) Inverse() Op     { return nil }
+func (o MLDQuietPort) Target() LinkRef { return o.Port }
+
+// BridgeTableDel deletes a lab's table of family bridge in a namespace,
+// and what is in it.
+type BridgeTableDel struct {
+	NS    NSRef  `json:"ns"`
+	Table string `json:"table"`
+}
+
+func (o BridgeTableDel) Text() string     { return inNS(o.NS, "nft delete table bridge "+o.Table) }
+func (o BridgeTableDel) Inverse() Op      { return nil }
+func (o BridgeTableDel) Namespace() NSRef { return o.NS }
+
 var _ = register("sysctl.ipv6_quiet", IPv6Quiet{}) && register("neigh.add", NeighAdd{}) && register("link.mac", LinkSetMAC{}) &&
-	register("link.no_link_local", LinkNoLinkLocal{})
+	register("link.no_link_local", LinkNoLinkLocal{}) && register("mld.quiet", MLDQuiet{}) && register("mld.quiet_port", MLDQuietPort{}) &&
+	register("bridge_table.del", BridgeTableDel{})
 
 // StableMAC is the MAC the lab gives a link it makes neighbour entries
 // for: derived from the lab's and the link's names, so that a plan and a

@@ -82,6 +82,9 @@ type NSState struct {
 	Sysctls map[string]string `json:"sysctls,omitempty"`
 	// NAT are the rules of the lab's nftables table, as NATRules lists them.
 	NAT []string `json:"nat,omitempty"`
+	// QuietMLD are the ports whose MLD reports for solicited-node groups
+	// the lab's table of family bridge drops (MLDQuiet), sorted.
+	QuietMLD []string `json:"quiet_mld,omitempty"`
 	// Neighbours are the permanent neighbour entries (those of the
 	// lab's links), by link and address.
 	Neighbours []NeighInfo `json:"neighbours,omitempty"`
@@ -166,6 +169,9 @@ func (s Snapshot) Text() string {
 		}
 		for _, r := range ns.NAT {
 			fmt.Fprintf(&b, "  nat %s\n", r)
+		}
+		for _, p := range ns.QuietMLD {
+			fmt.Fprintf(&b, "  quiet_mld %s\n", p)
 		}
 		for _, n := range ns.Neighbours {
 			fmt.Fprintf(&b, "  neigh %s\n", n.Text())

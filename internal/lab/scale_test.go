@@ -1,0 +1,54 @@
+package lab_test
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/nsplay/nsplay/internal/lab"
+	"github.com/nsplay/nsplay/internal/model"
+	"github.com/nsplay/nsplay/internal/testenv"
+)
+
+// TestQuietMLDTableInHost makes the lab's table of family bridge in the
+// host, for a port of a bridge of the lab's, as quiet_ipv6 does: it needs
+// no --allow-host, state() lists the port, a second make adopts it, and
+// teardown, or nsplay down after a crash, deletes exactly that table.
+func TestQuietMLDTableInHost(t *testing.T) {
+	testenv.RequireRoot(t)
+	b := newBackend(t)
+	before := take(t)
+	for _, crash := range []bool{false, true} {
+		name := newLabName(t, b)
+		l := openLab(t, name, b)
+		table := model.LabTable(name)
+		br, port := model.Link(model.Host, uniq("qbr")), model.Link(model.Host, uniq("qp"))
+		do(t, l, model.LinkAdd{Link: br, Spec: model.Bridge{}})
+		do(t, l, model.LinkAdd{Link: port, Spec: model.Veth{Peer: model.Link(model.Host, uniq("qh"))}})
+		do(t, l, model.LinkSetMaster{Link: port, Master: br.Name})
+		do(t, l, model.MLDQuiet{NS: model.Host, Table: table})
+		do(t, l, model.MLDQuietPort{Port: port, Table: table})
+		if res := do(t, l, model.MLDQuiet{NS: model.Host, Table: table}); !res.Adopted {
+			t.Errorf("a second MLDQuiet in host made the table again: %+v", res)
+		}
+		if !slices.Contains(testenv.Nft(t, "").Tables, "bridge "+table) {
+			t.Fatalf("no table bridge %s in host", table)
+		}
+		snap, err := l.Snapshot(&model.Host)
+		must(t, err)
+		if got := snap.Namespaces[0].QuietMLD; !slices.Equal(got, []string{port.Name}) {
+			t.Errorf("state of host lists quiet_mld %v, want [%s]", got, port.Name)
+		}
+		var reports []string
+		report := func(s string) { reports = append(reports, s) }
+		if crash {
+			l.Close()
+			must(t, lab.Down(name, b, paths, report))
+		} else {
+			must(t, l.Teardown(report))
+		}
+		if !slices.Contains(reports, "nft delete table bridge "+table) {
+			t.Errorf("crash %v: teardown reported %q, without deleting table bridge %s", crash, reports, table)
+		}
+		before.machine.AssertUnchanged(t)
+	}
+}
