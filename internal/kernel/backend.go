@@ -147,7 +147,14 @@ func (b *Backend) linkAt(ns *NS, index, netnsID int, what string) (*NS, LinkInfo
 		p, err := ns.LinkByIndex(index)
 		return ns, p, err
 	}
-	if k, ok := ns.withID(netnsID, b.peers, b.known); ok {
+	// The host is where most labs' veths have their other ends; the
+	// namespaces peers were found in last come next (a star's previous
+	// hosts, for its host namespace).
+	likely := b.peers
+	if !ns.Same(b.host) {
+		likely = append([]*NS{b.host}, b.peers...)
+	}
+	if k, ok := ns.withID(netnsID, likely, b.known); ok {
 		if len(b.peers) == 0 || b.peers[0] != k {
 			b.peers = append([]*NS{k}, slices.DeleteFunc(b.peers, func(p *NS) bool { return p == k })...)
 			b.peers = b.peers[:min(len(b.peers), recentPeers)]
