@@ -31,7 +31,6 @@ import (
 	"time"
 
 	"github.com/google/nftables"
-	"github.com/google/nftables/binaryutil"
 	"github.com/nsplay/nsplay/internal/kernel"
 	"github.com/nsplay/nsplay/internal/model"
 	"github.com/vishvananda/netlink"
@@ -91,28 +90,18 @@ func run(n int) error {
 }
 
 // quietTable is the floor's table of family bridge, as nsplay's
-// model.MLDQuiet makes it in lab star.
+// model.MLDQuiet makes it in lab star: it drops the MLD reports for
+// solicited-node groups that come in on the ports in its set.
 var quietTable = &nftables.Table{Name: model.LabTable("star"), Family: nftables.TableFamilyBridge}
-
-// quietMLD makes quietTable: a chain prerouting whose rule drops the MLD
-// reports for solicited-node groups that come in on the ports in its set.
-func quietMLD(c *nftables.Conn) (*nftables.Set, error) {
-	c.AddTable(quietTable)
-	ch := c.AddChain(&nftables.Chain{Name: "prerouting", Table: quietTable, Type: nftables.ChainTypeFilter,
-		Hooknum: nftables.ChainHookPrerouting, Priority: nftables.ChainPriorityFilter})
-	set := &nftables.Set{Table: quietTable, Name: model.MLDQuietSet, KeyType: nftables.TypeIFName, KeyByteOrder: binaryutil.NativeEndian}
-	if err := c.AddSet(set, nil); err != nil {
-		return nil, err
-	}
-	c.AddRule(&nftables.Rule{Table: quietTable, Chain: ch, Exprs: kernel.MLDQuietExprs(set)})
-	return set, c.Flush()
-}
 
 // build makes the star: a bridge per perBridge hosts with 10.(77+k).0.1/16,
 // and per host a namespace with lo up, eth0 (its peer a port of the
 // bridge, up) with an address, up, and a default route.
 func build(origin netns.NsHandle, nft *nftables.Conn, n int) ([]host, []netlink.Link, error) {
-	quiet, err := quietMLD(nft)
+	err := kernel.AddMLDQuiet(nft, quietTable)
+	if err == nil {
+		err = nft.Flush()
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("table bridge %s: %w", quietTable.Name, err)
 	}
@@ -160,7 +149,7 @@ func build(origin netns.NsHandle, nft *nftables.Conn, n int) ([]host, []netlink.
 		if err := netlink.LinkSetIP6AddrGenMode(outer, nl.IN6_ADDR_GEN_MODE_NONE); err != nil {
 			return nil, nil, err
 		}
-		if err := nft.SetAddElements(quiet, []nftables.SetElement{{Key: ifname(h.name)}}); err != nil {
+		if err := kernel.AddMLDQuietPort(nft, quietTable, h.name); err != nil {
 			return nil, nil, err
 		}
 		if err := nft.Flush(); err != nil {
@@ -235,13 +224,6 @@ func quietIPv6() error {
 		}
 	}
 	return nil
-}
-
-// ifname is an interface name as nftables keeps it.
-func ifname(name string) []byte {
-	data := make([]byte, unix.IFNAMSIZ)
-	copy(data, name)
-	return data
 }
 
 // neighbours gives host i's eth0 a fixed MAC, and makes the permanent

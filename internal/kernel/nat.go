@@ -83,9 +83,15 @@ func (n *NS) AddNATRule(r model.NATRule) error {
 // DeleteNATTable deletes a lab's table and its rules; one that is not
 // there is ErrNotFound.
 func (n *NS) DeleteNATTable(table string) error {
+	return n.deleteTable(&nftables.Table{Name: table, Family: nftables.TableFamilyINet})
+}
+
+// deleteTable deletes a table of n and what is in it; one that is not
+// there is ErrNotFound.
+func (n *NS) deleteTable(t *nftables.Table) error {
 	return n.nft(func(c *nftables.Conn) error {
-		c.DelTable(&nftables.Table{Name: table, Family: nftables.TableFamilyINet})
-		return nftError(c.Flush(), table, n)
+		c.DelTable(t)
+		return nftError(c.Flush(), t, n)
 	})
 }
 
@@ -96,7 +102,7 @@ func (n *NS) NATRules(table string) ([]string, error) {
 	err := n.nft(func(c *nftables.Conn) error {
 		t, err := c.ListTableOfFamily(table, nftables.TableFamilyINet)
 		if err != nil {
-			return nftError(err, table, n)
+			return nftError(err, &nftables.Table{Name: table, Family: nftables.TableFamilyINet}, n)
 		}
 		for _, nc := range natChains {
 			got, err := c.GetRules(t, &nftables.Chain{Name: nc.name, Table: t})
@@ -119,14 +125,27 @@ func (n *NS) NATRules(table string) ([]string, error) {
 	return rules, err
 }
 
-func nftError(err error, table string, n *NS) error {
+// nftError says what went wrong with table t of n: ErrNotFound when
+// there is no such table, ErrUnsupported when the kernel has no nftables
+// for its family.
+func nftError(err error, t *nftables.Table, n *NS) error {
+	family := tableFamilies[t.Family]
 	switch {
 	case err == nil:
 		return nil
 	case errors.Is(err, unix.ENOENT):
-		return notFoundError{fmt.Errorf("there is no table inet %s in %s: %w", table, n, err)}
+		return notFoundError{fmt.Errorf("there is no table %s %s in %s: %w", family.name, t.Name, n, err)}
+	case errors.Is(err, unix.EOPNOTSUPP), errors.Is(err, unix.EAFNOSUPPORT):
+		return fmt.Errorf("table %s %s in %s: this kernel cannot %s: %w", family.name, t.Name, n, family.missing, model.ErrUnsupported)
 	}
-	return fmt.Errorf("table inet %s in %s: %w", table, n, err)
+	return fmt.Errorf("table %s %s in %s: %w", family.name, t.Name, n, err)
+}
+
+// tableFamilies are the families of the lab's tables: nft's word for
+// each, and what a kernel without it cannot do.
+var tableFamilies = map[nftables.TableFamily]struct{ name, missing string }{
+	nftables.TableFamilyINet:   {"inet", "make nftables tables for IPv4 and IPv6 (CONFIG_NF_TABLES_INET)"},
+	nftables.TableFamilyBridge: {"bridge", "filter bridged frames with nftables (CONFIG_NF_TABLES_BRIDGE)"},
 }
 
 // natExprs translates a rule into the expressions nft would make of its

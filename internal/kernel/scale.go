@@ -98,16 +98,10 @@ func (b *Backend) Neighbours(ref model.NSRef) ([]model.NeighInfo, error) {
 // of that name already there is ErrExists: the rule would be there twice.
 func (n *NS) QuietMLD(table string) error {
 	return n.nft(func(c *nftables.Conn) error {
-		t := c.CreateTable(&nftables.Table{Name: table, Family: nftables.TableFamilyBridge})
-		ch := c.AddChain(&nftables.Chain{Name: "prerouting", Table: t, Type: nftables.ChainTypeFilter,
-			Hooknum: nftables.ChainHookPrerouting, Priority: nftables.ChainPriorityFilter})
-		// Host byte order, as nft keeps interface names: else nft shows
-		// the elements reversed.
-		set := &nftables.Set{Table: t, Name: model.MLDQuietSet, KeyType: nftables.TypeIFName, KeyByteOrder: binaryutil.NativeEndian}
-		if err := c.AddSet(set, nil); err != nil {
+		t := bridgeTable(table)
+		if err := AddMLDQuiet(c, t); err != nil {
 			return err
 		}
-		c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: MLDQuietExprs(set)})
 		err := c.Flush()
 		switch {
 		case errors.Is(err, unix.EEXIST):
@@ -117,15 +111,40 @@ func (n *NS) QuietMLD(table string) error {
 			// chain type filter for family bridge.
 			err = unix.EOPNOTSUPP
 		}
-		return bridgeTableError(err, table, n)
+		return nftError(err, t, n)
 	})
 }
 
-// MLDQuietExprs is model.MLDQuietRule as nft makes it, in its order: the
+// AddMLDQuiet puts the making of table t into c's batch: t, which must
+// not be there yet, its chain prerouting, its set model.MLDQuietSet and
+// the rule model.MLDQuietRule. (bench/floor makes its table with it.)
+func AddMLDQuiet(c *nftables.Conn, t *nftables.Table) error {
+	c.CreateTable(t)
+	ch := c.AddChain(&nftables.Chain{Name: "prerouting", Table: t, Type: nftables.ChainTypeFilter,
+		Hooknum: nftables.ChainHookPrerouting, Priority: nftables.ChainPriorityFilter})
+	set := mldQuietSet(t)
+	if err := c.AddSet(set, nil); err != nil {
+		return err
+	}
+	c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: mldQuietExprs(set)})
+	return nil
+}
+
+// bridgeTable is the lab's table of family bridge.
+func bridgeTable(name string) *nftables.Table {
+	return &nftables.Table{Name: name, Family: nftables.TableFamilyBridge}
+}
+
+// mldQuietSet is the set of ports of table t. Its keys are in host byte
+// order, as nft keeps interface names: else nft shows them reversed.
+func mldQuietSet(t *nftables.Table) *nftables.Set {
+	return &nftables.Set{Table: t, Name: model.MLDQuietSet, KeyType: nftables.TypeIFName, KeyByteOrder: binaryutil.NativeEndian}
+}
+
+// mldQuietExprs is model.MLDQuietRule as nft makes it, in its order: the
 // cheap tests first, since most frames a bridge sees are not IPv6 and most
-// IPv6 ones are not to a solicited-node group. (bench/floor makes the
-// same rule with it.)
-func MLDQuietExprs(ports *nftables.Set) []expr.Any {
+// IPv6 ones are not to a solicited-node group.
+func mldQuietExprs(ports *nftables.Set) []expr.Any {
 	group := net.ParseIP("ff02::1:ff00:0")
 	mask := net.CIDRMask(104, 128)
 	return []expr.Any{
@@ -156,27 +175,33 @@ const mldListenerReport = 131
 // bridge; one that is in it already stays.
 func (n *NS) QuietMLDPort(table, port string) error {
 	return n.nft(func(c *nftables.Conn) error {
-		set := &nftables.Set{Table: &nftables.Table{Name: table, Family: nftables.TableFamilyBridge}, Name: model.MLDQuietSet, KeyType: nftables.TypeIFName}
-		if err := c.SetAddElements(set, []nftables.SetElement{{Key: ifname(port)}}); err != nil {
+		t := bridgeTable(table)
+		if err := AddMLDQuietPort(c, t, port); err != nil {
 			return err
 		}
-		return bridgeTableError(c.Flush(), table, n)
+		return nftError(c.Flush(), t, n)
 	})
+}
+
+// AddMLDQuietPort puts the adding of port to the set of table t into c's
+// batch. (bench/floor adds its ports with it.)
+func AddMLDQuietPort(c *nftables.Conn, t *nftables.Table, port string) error {
+	return c.SetAddElements(mldQuietSet(t), []nftables.SetElement{{Key: ifname(port)}})
 }
 
 // QuietMLDPorts lists the ports in the set of the lab's table of family
 // bridge, sorted; no such table is ErrNotFound.
 func (n *NS) QuietMLDPorts(table string) ([]string, error) {
 	var ports []string
+	t := bridgeTable(table)
 	err := n.nft(func(c *nftables.Conn) error {
-		t := &nftables.Table{Name: table, Family: nftables.TableFamilyBridge}
 		set, err := c.GetSetByName(t, model.MLDQuietSet)
 		if err != nil {
-			return bridgeTableError(err, table, n)
+			return nftError(err, t, n)
 		}
 		elems, err := c.GetSetElements(set)
 		if err != nil {
-			return bridgeTableError(err, table, n)
+			return nftError(err, t, n)
 		}
 		for _, e := range elems {
 			ports = append(ports, string(bytes.TrimRight(e.Key, "\x00")))
@@ -189,24 +214,7 @@ func (n *NS) QuietMLDPorts(table string) ([]string, error) {
 
 // DeleteBridgeTable deletes the lab's table of family bridge and what is
 // in it; one that is not there is ErrNotFound.
-func (n *NS) DeleteBridgeTable(table string) error {
-	return n.nft(func(c *nftables.Conn) error {
-		c.DelTable(&nftables.Table{Name: table, Family: nftables.TableFamilyBridge})
-		return bridgeTableError(c.Flush(), table, n)
-	})
-}
-
-func bridgeTableError(err error, table string, n *NS) error {
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, unix.ENOENT):
-		return notFoundError{fmt.Errorf("there is no table bridge %s in %s: %w", table, n, err)}
-	case errors.Is(err, unix.EOPNOTSUPP), errors.Is(err, unix.EAFNOSUPPORT):
-		return fmt.Errorf("table bridge %s in %s: this kernel cannot filter bridged frames with nftables (CONFIG_NF_TABLES_BRIDGE): %w", table, n, model.ErrUnsupported)
-	}
-	return fmt.Errorf("table bridge %s in %s: %w", table, n, err)
-}
+func (n *NS) DeleteBridgeTable(table string) error { return n.deleteTable(bridgeTable(table)) }
 
 // ifname is an interface name as nftables keeps it: padded with NULs to
 // IFNAMSIZ.
