@@ -44,12 +44,19 @@ func natRuleIn(ns model.NSRef) func(*entry) bool {
 // natRules reads the rules of the lab's table in ns, if the lab has rules
 // there.
 func (l *Lab) natRules(ns model.NSRef) ([]string, error) {
-	if l.findIn(ns, natRuleIn(ns)) == nil {
+	return l.readTable(ns, natRuleIn(ns), l.B.NATRules)
+}
+
+// readTable reads what is in the lab's nftables table in ns with read,
+// if the journal has an entry there that made it (match); nothing when
+// it was deleted from outside.
+func (l *Lab) readTable(ns model.NSRef, match func(*entry) bool, read func(model.NSRef, string) ([]string, error)) ([]string, error) {
+	if l.findIn(ns, match) == nil {
 		return nil, nil
 	}
-	rules, err := l.B.NATRules(ns, model.LabTable(l.Name))
+	got, err := read(ns, model.LabTable(l.Name))
 	if errors.Is(err, model.ErrNotFound) {
-		return nil, nil // deleted from outside
+		return nil, nil
 	}
-	return rules, err
+	return got, err
 }

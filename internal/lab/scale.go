@@ -44,14 +44,7 @@ func (l *Lab) quietMLD(o model.MLDQuiet) (Result, error) {
 // quietMLDPorts reads the ports of the lab's table of family bridge in
 // ns, if the lab made one there.
 func (l *Lab) quietMLDPorts(ns model.NSRef) ([]string, error) {
-	if l.findIn(ns, mldTableIn(ns)) == nil {
-		return nil, nil
-	}
-	ports, err := l.B.QuietMLDPorts(ns, model.LabTable(l.Name))
-	if errors.Is(err, model.ErrNotFound) {
-		return nil, nil // deleted from outside
-	}
-	return ports, err
+	return l.readTable(ns, mldTableIn(ns), l.B.QuietMLDPorts)
 }
 
 // mldTableIn matches the entry of the lab's table of family bridge in ns.
