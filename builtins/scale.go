@@ -168,24 +168,22 @@ func (env *Env) quietMLD(thread *starlark.Thread, b *starlark.Builtin, port mode
 	if err != nil {
 		return wrap(b, err)
 	}
-	made, tried := env.scale.quietMLD[ino]
-	if !tried {
+	if _, tried := env.scale.quietMLD[ino]; !tried {
 		err := do(thread, b, env.Lab, model.MLDQuiet{NS: port.NS, Table: table})
-		if err != nil && !errors.Is(err, model.ErrUnsupported) {
-			return err
-		}
-		if err != nil {
+		switch {
+		case errors.Is(err, model.ErrUnsupported):
 			// A kernel without nftables for bridges still builds the
 			// lab, as it would be without quiet_ipv6, only slower.
 			result(thread, "%v; the lab goes on without it, and its bridges in %s flood their hosts' MLD reports to every port", err, port.NS)
+		case err != nil:
+			return err
 		}
 		if env.scale.quietMLD == nil {
 			env.scale.quietMLD = map[uint64]bool{}
 		}
-		made = err == nil
-		env.scale.quietMLD[ino] = made
+		env.scale.quietMLD[ino] = err == nil
 	}
-	if !made {
+	if !env.scale.quietMLD[ino] {
 		return nil
 	}
 	return do(thread, b, env.Lab, model.MLDQuietPort{Port: port, Table: table})
