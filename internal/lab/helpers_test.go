@@ -390,3 +390,19 @@ func contains(list []string, prefix string) bool {
 func index(list []string, prefix string) int {
 	return slices.IndexFunc(list, func(s string) bool { return strings.HasPrefix(s, prefix) })
 }
+
+// endLab ends lab l (named name, on b): by teardown, or, after a crash
+// (its journal left as it is), by `nsplay down`; it returns what either
+// reported.
+func endLab(t *testing.T, l *lab.Lab, name string, b model.Backend, crash bool) []string {
+	t.Helper()
+	var reports []string
+	report := func(s string) { reports = append(reports, s) }
+	if crash {
+		l.Close()
+		must(t, lab.Down(name, b, paths, report))
+	} else {
+		must(t, l.Teardown(report))
+	}
+	return reports
+}

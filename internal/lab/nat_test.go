@@ -69,14 +69,7 @@ func TestNATInHost(t *testing.T) {
 		if !slices.Contains(testenv.Nft(t, "").Tables, "inet "+table) {
 			t.Fatalf("no table %s in host", table)
 		}
-		var reports []string
-		report := func(s string) { reports = append(reports, s) }
-		if crash {
-			l.Close()
-			must(t, lab.Down(name, b, paths, report))
-		} else {
-			must(t, l.Teardown(report))
-		}
+		reports := endLab(t, l, name, b, crash)
 		if want := []string{"nft delete table inet " + table}; !slices.Equal(reports, want) {
 			t.Errorf("crash %v: teardown reported %q, want %q", crash, reports, want)
 		}

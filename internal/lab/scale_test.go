@@ -4,7 +4,6 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/nsplay/nsplay/internal/lab"
 	"github.com/nsplay/nsplay/internal/model"
 	"github.com/nsplay/nsplay/internal/testenv"
 )
@@ -38,14 +37,7 @@ func TestQuietMLDTableInHost(t *testing.T) {
 		if got := snap.Namespaces[0].QuietMLD; !slices.Equal(got, []string{port.Name}) {
 			t.Errorf("state of host lists quiet_mld %v, want [%s]", got, port.Name)
 		}
-		var reports []string
-		report := func(s string) { reports = append(reports, s) }
-		if crash {
-			l.Close()
-			must(t, lab.Down(name, b, paths, report))
-		} else {
-			must(t, l.Teardown(report))
-		}
+		reports := endLab(t, l, name, b, crash)
 		if !slices.Contains(reports, "nft delete table bridge "+table) {
 			t.Errorf("crash %v: teardown reported %q, without deleting table bridge %s", crash, reports, table)
 		}
