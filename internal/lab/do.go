@@ -245,22 +245,8 @@ func (l *Lab) addLink(o model.LinkAdd) (Result, error) {
 		}
 	}
 	ends := o.Spec.Ends(o.Link)
-	for i, end := range ends {
-		if _, err := l.B.Link(end); err != nil {
-			continue
-		}
-		switch {
-		case i == 0 && l.OwnsNS(end.NS):
-			return Result{Adopted: true, At: end}, nil
-		case i > 0 && l.OwnsLink(end):
-			return Result{}, fmt.Errorf("the lab has a link %s in %s already: choose another peer name", end.Name, end.NS)
-		}
-		alt := "choose another name"
-		if i > 0 {
-			alt = "choose another peer name"
-		}
-		return Result{}, l.clash("link "+end.Name, end.NS.String(), "delete it", alt,
-			func(e *entry) bool { return e.At == end }, l.identity(end.NS))
+	if res, taken, err := l.nameTaken(o, ends, false); taken {
+		return res, err
 	}
 	// Every end is journalled, so that teardown finds each wherever it
 	// goes; the first entry makes them all.
@@ -280,9 +266,49 @@ func (l *Lab) addLink(o model.LinkAdd) (Result, error) {
 		for _, e := range made {
 			err = errors.Join(err, l.gone(e))
 		}
+		if errors.Is(err, model.ErrExists) {
+			if res, taken, terr := l.nameTaken(o, ends, true); taken {
+				return res, terr
+			}
+		}
 		return Result{}, err
 	}
 	return Result{At: o.Link}, nil
+}
+
+// nameTaken looks for a link that has the name of one of the ends already:
+// the lab's first end in its own namespace is adopted, anything else is
+// an error. Before a veth is made (all false), it skips the ends in
+// namespaces the lab made, which saves a read per host of a star: a link
+// of that name there, had the lab journalled the end before the kernel
+// refused it, goes with the namespace at teardown anyway, and the kernel
+// refuses a veth end a name taken (ErrExists), after which all ends are
+// looked at. Other kinds are looked at first: the kernel backend cannot
+// make some (a loopback) and makes a tun/tap by an ioctl that attaches to
+// one of that name instead of refusing it.
+func (l *Lab) nameTaken(o model.LinkAdd, ends []model.LinkRef, all bool) (Result, bool, error) {
+	_, veth := o.Spec.(model.Veth)
+	for i, end := range ends {
+		if !all && veth && l.OwnsNS(end.NS) {
+			continue
+		}
+		if _, err := l.B.Link(end); err != nil {
+			continue
+		}
+		switch {
+		case i == 0 && l.OwnsNS(end.NS):
+			return Result{Adopted: true, At: end}, true, nil
+		case i > 0 && l.OwnsLink(end):
+			return Result{}, true, fmt.Errorf("the lab has a link %s in %s already: choose another peer name", end.Name, end.NS)
+		}
+		alt := "choose another name"
+		if i > 0 {
+			alt = "choose another peer name"
+		}
+		return Result{}, true, l.clash("link "+end.Name, end.NS.String(), "delete it", alt,
+			func(e *entry) bool { return e.At == end }, l.identity(end.NS))
+	}
+	return Result{}, false, nil
 }
 
 // adoptLink finds a link the lab made as o.Link before (a kept lab), where

@@ -199,6 +199,37 @@ func TestCreateLinkInLabNamespace(t *testing.T) {
 	}
 }
 
+// A veth end in a lab namespace is not looked for before the veth is made:
+// a name taken there is found once the kernel refuses it, with the same
+// result as a look first, and nothing of it is left in the journal.
+func TestVethNameTakenInLabNamespace(t *testing.T) {
+	testenv.RequireRoot(t)
+	b := newBackend(t)
+	name := newLabName(t, b)
+	l := openLab(t, name, b)
+	nsName := uniq("vt")
+	ns1 := model.Named(nsName)
+	do(t, l, model.NetnsAdd{Name: nsName})
+	testenv.IP(t, ipIn(nsName, "link", "add", "e0", "type", "veth", "peer", "name", "e1")...)
+	before := objects(t, name)
+
+	res, err := l.Do(veth(ns1, "e0", model.Host, uniq("vo")))
+	if err != nil || !res.Adopted || res.At != model.Link(ns1, "e0") {
+		t.Errorf("a veth whose end is taken in a lab namespace = %+v, %v; want it adopted", res, err)
+	}
+	_, err = l.Do(veth(ns1, "e2", ns1, "e1"))
+	if err == nil || !strings.Contains(err.Error(), "choose another peer name") {
+		t.Errorf("a veth whose peer's name is taken in a lab namespace: %v, want the peer-name error", err)
+	}
+	if got := objects(t, name); !slices.Equal(got, before) {
+		t.Errorf("the refused veths stayed in the journal: %v, was %v", got, before)
+	}
+	if got := linkNames(t, nsName); !slices.Equal(got, []string{"e0", "e1", "lo"}) {
+		t.Errorf("links in %s: %v, want e0 e1 lo", nsName, got)
+	}
+	must(t, l.Teardown(func(string) {}))
+}
+
 // When the backend refuses to make a link, the lab journals nothing.
 func TestCreateLinkMakeFails(t *testing.T) {
 	testenv.RequireRoot(t)
