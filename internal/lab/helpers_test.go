@@ -101,6 +101,16 @@ func newLabName(t *testing.T, b model.Backend) string {
 // openLab opens the lab for a run of test.star and closes it (without
 // teardown) when the test ends; closing twice, or after Teardown, is
 // harmless.
+// newLab opens a lab of a new name on a new kernel backend, for a test
+// that runs as root; the lab is brought down after the test if it is up.
+func newLab(t *testing.T) (*lab.Lab, string, *kernel.Backend) {
+	t.Helper()
+	testenv.RequireRoot(t)
+	b := newBackend(t)
+	name := newLabName(t, b)
+	return openLab(t, name, b), name, b
+}
+
 func openLab(t *testing.T, name string, b model.Backend) *lab.Lab {
 	t.Helper()
 	return openLabPlaybook(t, name, b, "test.star")

@@ -18,10 +18,7 @@ import (
 )
 
 func TestOpenTakesTheLock(t *testing.T) {
-	testenv.RequireRoot(t)
-	b := newBackend(t)
-	name := newLabName(t, b)
-	l := openLab(t, name, b)
+	l, name, b := newLab(t)
 	if l.Name != name || l.B != model.Backend(b) || l.Paths != paths {
 		t.Errorf("Open: Name %q B %v Paths %+v", l.Name, l.B, l.Paths)
 	}
@@ -218,10 +215,7 @@ func TestJournalReplay(t *testing.T) {
 // A torn last line (nsplay killed while writing it) is skipped, and what
 // the lab writes afterwards still counts.
 func TestJournalTornLine(t *testing.T) {
-	testenv.RequireRoot(t)
-	b := newBackend(t)
-	name := newLabName(t, b)
-	l := openLab(t, name, b)
+	l, name, b := newLab(t)
 	ns1 := uniq("tl")
 	do(t, l, model.NetnsAdd{Name: ns1})
 	l.Close()
@@ -255,10 +249,7 @@ func TestJournalTornLine(t *testing.T) {
 }
 
 func TestNetnsCreateAndAdopt(t *testing.T) {
-	testenv.RequireRoot(t)
-	b := newBackend(t)
-	name := newLabName(t, b)
-	l := openLab(t, name, b)
+	l, name, b := newLab(t)
 	nsName := uniq("na")
 	ref := model.Named(nsName)
 
@@ -325,10 +316,7 @@ func TestNetnsCreateAndAdopt(t *testing.T) {
 }
 
 func TestNetnsClash(t *testing.T) {
-	testenv.RequireRoot(t)
-	b := newBackend(t)
-	name := newLabName(t, b)
-	l := openLab(t, name, b)
+	l, name, _ := newLab(t)
 	out := outsideNS(t)
 
 	_, err := l.Do(model.NetnsAdd{Name: out})
@@ -418,10 +406,7 @@ func TestJournalRecordAfterTornLine(t *testing.T) {
 // namespaces and the bridge, deletes no veth one by one, leaves an empty
 // journal behind, and the kernel removes the ends in the background.
 func TestTeardownWhenTheHostEnds(t *testing.T) {
-	testenv.RequireRoot(t)
-	b := newBackend(t)
-	name := newLabName(t, b)
-	l := openLab(t, name, b)
+	l, name, _ := newLab(t)
 	l.HostEnds = true
 	br, ns1, ns2 := uniq("hebr"), uniq("he"), uniq("he")
 	do(t, l, model.LinkAdd{Link: model.Link(model.Host, br), Spec: model.Bridge{}})
@@ -455,10 +440,7 @@ func TestTeardownWhenTheHostEnds(t *testing.T) {
 // delete the host's end first, one link at a time (each costs the kernel a
 // grace period).
 func TestTeardownTakesAMovedVethAlong(t *testing.T) {
-	testenv.RequireRoot(t)
-	b := newBackend(t)
-	name := newLabName(t, b)
-	l := openLab(t, name, b)
+	l, _, _ := newLab(t)
 	ns1, br, a, p := uniq("mv"), uniq("mvbr"), uniq("mva"), uniq("mvp")
 	do(t, l, model.LinkAdd{Link: model.Link(model.Host, br), Spec: model.Bridge{}})
 	do(t, l, model.NetnsAdd{Name: ns1})

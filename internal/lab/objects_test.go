@@ -59,10 +59,7 @@ func TestCreateLink(t *testing.T) {
 // namespace and renamed; after Close and reopen (a re-run of a kept lab),
 // LinkAdd with the same spec finds it where it is now.
 func TestCreateLinkAdoptsAfterMoveAndRename(t *testing.T) {
-	testenv.RequireRoot(t)
-	b := newBackend(t)
-	name := newLabName(t, b)
-	l := openLab(t, name, b)
+	l, name, b := newLab(t)
 	nsName, v, p := uniq("mv"), uniq("veth"), uniq("port")
 	ns1 := model.Named(nsName)
 
@@ -106,10 +103,7 @@ func TestCreateLinkAdoptsAfterMoveAndRename(t *testing.T) {
 // A re-run that asks for a kept veth with another peer does not adopt it:
 // the playbook changed, and the lab says so and makes nothing.
 func TestCreateLinkRefusesAKeptVethWithAnotherPeer(t *testing.T) {
-	testenv.RequireRoot(t)
-	b := newBackend(t)
-	name := newLabName(t, b)
-	l := openLab(t, name, b)
+	l, name, b := newLab(t)
 	v, p, q := uniq("veth"), uniq("port"), uniq("other")
 	do(t, l, veth(model.Host, v, model.Host, p))
 	l.Close()
@@ -130,10 +124,7 @@ func TestCreateLinkRefusesAKeptVethWithAnotherPeer(t *testing.T) {
 }
 
 func TestCreateLinkClash(t *testing.T) {
-	testenv.RequireRoot(t)
-	b := newBackend(t)
-	name := newLabName(t, b)
-	l := openLab(t, name, b)
+	l, name, _ := newLab(t)
 	xa, xb := outsideVeth(t, "")
 	links := linkNames(t, "")
 
@@ -171,10 +162,7 @@ func TestCreateLinkClash(t *testing.T) {
 // Everything inside a namespace the lab created counts as the lab's: a link
 // of that name already there is adopted, and may be changed.
 func TestCreateLinkInLabNamespace(t *testing.T) {
-	testenv.RequireRoot(t)
-	b := newBackend(t)
-	name := newLabName(t, b)
-	l := openLab(t, name, b)
+	l, name, _ := newLab(t)
 	nsName := uniq("in")
 	ns1 := model.Named(nsName)
 	do(t, l, model.NetnsAdd{Name: nsName})
@@ -203,10 +191,7 @@ func TestCreateLinkInLabNamespace(t *testing.T) {
 // a name taken there is found once the kernel refuses it, with the same
 // result as a look first, and nothing of it is left in the journal.
 func TestVethNameTakenInLabNamespace(t *testing.T) {
-	testenv.RequireRoot(t)
-	b := newBackend(t)
-	name := newLabName(t, b)
-	l := openLab(t, name, b)
+	l, name, _ := newLab(t)
 	nsName := uniq("vt")
 	ns1 := model.Named(nsName)
 	do(t, l, model.NetnsAdd{Name: nsName})
@@ -232,10 +217,7 @@ func TestVethNameTakenInLabNamespace(t *testing.T) {
 
 // When the backend refuses to make a link, the lab journals nothing.
 func TestCreateLinkMakeFails(t *testing.T) {
-	testenv.RequireRoot(t)
-	b := newBackend(t)
-	name := newLabName(t, b)
-	l := openLab(t, name, b)
+	l, name, b := newLab(t)
 	links := linkNames(t, "")
 	// The peer's namespace is not there: the backend cannot make it.
 	_, err := l.Do(veth(model.Host, uniq("f"), model.Named(uniq("nons")), uniq("g")))
@@ -353,10 +335,7 @@ func TestMayChange(t *testing.T) {
 // removed by teardown, which leaves the link; on its own links they go
 // with the link.
 func TestAddAddr(t *testing.T) {
-	testenv.RequireRoot(t)
-	b := newBackend(t)
-	name := newLabName(t, b)
-	l := openLab(t, name, b)
+	l, name, _ := newLab(t)
 	xa, _ := outsideVeth(t, "")
 	onXA := model.AddrAdd{Link: model.Link(model.Host, xa), CIDR: "192.168.77.1/24"}
 
@@ -416,10 +395,7 @@ func TestAddAddr(t *testing.T) {
 // On a re-run of a kept --allow-host lab, the address the lab added to a
 // host link is adopted, not a clash.
 func TestAddAddrAdoptsItsOwnAddressOnAHostLink(t *testing.T) {
-	testenv.RequireRoot(t)
-	b := newBackend(t)
-	name := newLabName(t, b)
-	l := openLab(t, name, b)
+	l, name, b := newLab(t)
 	l.AllowHost = true
 	xa, _ := outsideVeth(t, "")
 	add := model.AddrAdd{Link: model.Link(model.Host, xa), CIDR: "192.168.79.1/24"}
@@ -439,10 +415,7 @@ func TestAddAddrAdoptsItsOwnAddressOnAHostLink(t *testing.T) {
 
 // Teardown skips a journalled address that is already gone.
 func TestTeardownSkipsAnAddressAlreadyGone(t *testing.T) {
-	testenv.RequireRoot(t)
-	b := newBackend(t)
-	name := newLabName(t, b)
-	l := openLab(t, name, b)
+	l, name, _ := newLab(t)
 	l.AllowHost = true
 	xa, _ := outsideVeth(t, "")
 	do(t, l, model.AddrAdd{Link: model.Link(model.Host, xa), CIDR: "192.168.80.1/24"})
@@ -459,10 +432,7 @@ func TestTeardownSkipsAnAddressAlreadyGone(t *testing.T) {
 // Routes outside the lab's namespaces are journalled and removed by
 // teardown; in its namespaces they go with the namespace.
 func TestAddRoute(t *testing.T) {
-	testenv.RequireRoot(t)
-	b := newBackend(t)
-	name := newLabName(t, b)
-	l := openLab(t, name, b)
+	l, name, _ := newLab(t)
 	xa, _ := outsideVeth(t, "")
 	testenv.IP(t, "link", "set", xa, "up")
 
@@ -533,10 +503,7 @@ func TestAddRoute(t *testing.T) {
 }
 
 func TestDeleteRouteOfTheLab(t *testing.T) {
-	testenv.RequireRoot(t)
-	b := newBackend(t)
-	name := newLabName(t, b)
-	l := openLab(t, name, b)
+	l, name, b := newLab(t)
 	xa, _ := outsideVeth(t, "")
 	testenv.IP(t, "link", "set", xa, "up")
 	route := model.Route{Dst: "10.91.0.0/16", Dev: xa, Table: "main"}
@@ -553,10 +520,7 @@ func TestDeleteRouteOfTheLab(t *testing.T) {
 }
 
 func TestWriteFile(t *testing.T) {
-	testenv.RequireRoot(t)
-	b := newBackend(t)
-	name := newLabName(t, b)
-	l := openLab(t, name, b)
+	l, name, _ := newLab(t)
 	base := filepath.Join("/run", uniq("wf"))
 	t.Cleanup(func() { os.RemoveAll(base) })
 	path := filepath.Join(base, "a", "b", "resolv.conf")
@@ -607,10 +571,7 @@ func TestWriteFile(t *testing.T) {
 // A folder the lab made that now holds someone else's file (another lab's,
 // a user's) is left in place, said so, and the lab goes down all the same.
 func TestTeardownLeavesForeignFiles(t *testing.T) {
-	testenv.RequireRoot(t)
-	b := newBackend(t)
-	name := newLabName(t, b)
-	l := openLab(t, name, b)
+	l, name, _ := newLab(t)
 	base := filepath.Join("/run", uniq("ff"))
 	t.Cleanup(func() { os.RemoveAll(base) })
 	do(t, l, model.FileWrite{Path: filepath.Join(base, "lab.conf"), Data: "x"})
@@ -636,10 +597,7 @@ func TestTeardownLeavesForeignFiles(t *testing.T) {
 // When Teardown fails, Down releases the lab, so that a second Down after
 // fixing the cause succeeds.
 func TestDownTwiceAfterAFailure(t *testing.T) {
-	testenv.RequireRoot(t)
-	b := newBackend(t)
-	name := newLabName(t, b)
-	l := openLab(t, name, b)
+	l, name, b := newLab(t)
 	base := filepath.Join("/run", uniq("dd"))
 	t.Cleanup(func() { os.RemoveAll(base) })
 	conf := filepath.Join(base, "lab.conf")

@@ -77,10 +77,7 @@ func journalProcs(t *testing.T, name string) []model.ProcStart {
 // it through its handle first, then stops what else runs in the lab's
 // namespaces, and says so.
 func TestTeardownStopsSpawnedProcesses(t *testing.T) {
-	testenv.RequireRoot(t)
-	b := newBackend(t)
-	name := newLabName(t, b)
-	l := openLab(t, name, b)
+	l, name, b := newLab(t)
 	nsName := uniq("sp")
 	ns := model.Named(nsName)
 	do(t, l, model.NetnsAdd{Name: nsName})
@@ -181,10 +178,7 @@ func TestDownStopsSpawnedProcessesAfterACrash(t *testing.T) {
 // Teardown stops what a spawned command started in the
 // background after the command itself ended (a server started with "&").
 func TestTeardownStopsWhatASpawnedCommandLeft(t *testing.T) {
-	testenv.RequireRoot(t)
-	b := newBackend(t)
-	name := newLabName(t, b)
-	l := openLab(t, name, b)
+	l, _, b := newLab(t)
 	file := filepath.Join(t.TempDir(), "pid")
 	p := startProc(t, b, model.Host, "sh", "-c", "sleep 30 >/dev/null 2>&1 & echo $! > "+file)
 	must(t, l.Spawned(p, "sh"))

@@ -18,10 +18,7 @@ import (
 // the lab wrote; sorted, settled, the same on every call, and the same
 // when read by Inspect from outside the running lab.
 func TestSnapshot(t *testing.T) {
-	testenv.RequireRoot(t)
-	b := newBackend(t)
-	name := newLabName(t, b)
-	l := openLab(t, name, b)
+	l, name, b := newLab(t)
 	// Named namespaces, the lab's and attached ones, sort by name: the
 	// lab's (sn…) comes before the attached one (so…).
 	br, hEnd, nsName := uniq("sbr"), uniq("sh"), uniq("sn")

@@ -115,10 +115,7 @@ func TestHostSysctlRestoredByDown(t *testing.T) {
 // A key the namespace does not have, or one outside net.*, is refused and
 // leaves nothing in the journal.
 func TestSysctlErrors(t *testing.T) {
-	testenv.RequireRoot(t)
-	b := newBackend(t)
-	name := newLabName(t, b)
-	l := openLab(t, name, b)
+	l, name, _ := newLab(t)
 	ns := uniq("sy")
 	do(t, l, model.NetnsAdd{Name: ns})
 	n := len(objects(t, name))

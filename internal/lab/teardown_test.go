@@ -297,10 +297,7 @@ func TestTeardownVethWithPeerInLabNamespace(t *testing.T) {
 // Down from another network namespace than the lab's host removes nothing
 // and keeps the lab: by name it would hit other objects there.
 func TestDownFromAnotherNamespaceRefuses(t *testing.T) {
-	testenv.RequireRoot(t)
-	b := newBackend(t)
-	name := newLabName(t, b)
-	l := openLab(t, name, b)
+	l, name, b := newLab(t)
 	br := uniq("dw")
 	do(t, l, bridge(br))
 	must(t, l.Keep())
