@@ -68,16 +68,23 @@ type NS struct {
 const nameRecheck = time.Millisecond
 
 // nameHolds tells whether n's name under its folder still names n, looking
-// again unless it did so within n.recheck.
+// again unless it did so within n.recheck or, as what a step reads is
+// trusted until the step ends (steps.go), earlier in the current step.
 func (n *NS) nameHolds() bool {
 	now := time.Now().UnixNano()
 	if now-n.lookedUp.Load() < int64(n.recheck) {
+		return true
+	}
+	checked := false
+	n.inStep(func(m *linkMemo) { checked = m.nameHeld })
+	if checked {
 		return true
 	}
 	if NamedInode(n.dir, n.Name) != n.ino {
 		return false
 	}
 	n.lookedUp.Store(now)
+	n.inStep(func(m *linkMemo) { m.nameHeld = true })
 	return true
 }
 

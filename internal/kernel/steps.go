@@ -12,7 +12,8 @@ import (
 // times and for the host's eth0 twice. So within a step a Backend
 // remembers which index each link it read has, in each namespace, and a
 // change or read that needs only the index (or a master's name) takes it
-// from there. A step that renames, moves or deletes a link or a namespace,
+// from there; and once it has found a namespace's name to name it still
+// (nameHolds), it does not look again (a star's host looked 15 times). A step that renames, moves or deletes a link or a namespace,
 // runs or stops a command, or fails a change, forgets all of it at once,
 // and so does the wait for the ends deleted namespaces take along; so does
 // the end of the step. What another program (one the playbook spawned
@@ -26,12 +27,13 @@ type steps struct {
 }
 
 // linkMemo is what a namespace remembers within a step: the index of
-// each link by name and the other way round, valid while gen is the
-// steps' gen.
+// each link by name and the other way round, and whether its name was
+// found to name it still, valid while gen is the steps' gen.
 type linkMemo struct {
-	gen     uint64
-	byName  map[string]int
-	byIndex map[int]string
+	gen      uint64
+	byName   map[string]int
+	byIndex  map[int]string
+	nameHeld bool
 }
 
 func (s *steps) begin() {

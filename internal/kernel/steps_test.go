@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/nsplay/nsplay/internal/kernel"
 	"github.com/nsplay/nsplay/internal/model"
@@ -102,5 +103,30 @@ func TestStepForgetsTheEndsADeletionTookAlong(t *testing.T) {
 	must(t, err)
 	if len(addrs) != 1 || addrs[0].CIDR != "10.62.2.1/24" {
 		t.Errorf("addresses of the new %s: %+v, want 10.62.2.1/24", out, addrs)
+	}
+}
+
+// Within a step a namespace's name is looked at once: another program's
+// `ip netns del` in the middle of the step is not seen, as a rename of a
+// link is not, also past the time a look is trusted outside steps. The
+// next step looks again and finds the namespace gone.
+func TestStepLooksAtANamespaceNameOnce(t *testing.T) {
+	testenv.RequireRoot(t)
+	b, name := withBridgeA0(t)
+	ns := model.Named(name)
+
+	time.Sleep(5 * time.Millisecond) // so that the step's first read looks
+	end := b.Step()
+	_, err := b.Link(model.Link(ns, "a0"))
+	must(t, err)
+	testenv.IP(t, "netns", "del", name) // another program, in the middle of the step
+	time.Sleep(5 * time.Millisecond)    // past the trust of a look outside a step
+	if _, err := b.Link(model.Link(ns, "a0")); err != nil {
+		t.Errorf("a0 read again in the same step: %v, want the step's namespace", err)
+	}
+	end()
+	defer b.Step()()
+	if _, err := b.Link(model.Link(ns, "a0")); !errors.Is(err, model.ErrNotFound) && !errors.Is(err, kernel.ErrGone) {
+		t.Errorf("a0 read in the next step, after ip netns del %s: %v, want the namespace gone", name, err)
 	}
 }
