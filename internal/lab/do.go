@@ -278,20 +278,28 @@ func (l *Lab) addLink(o model.LinkAdd) (Result, error) {
 
 // nameTaken looks for a link that has the name of one of the ends already:
 // the lab's first end in its own namespace is adopted, anything else is
-// an error. Before a veth is made (all false), it skips the ends in
-// namespaces the lab made, which saves a read per host of a star: a link
-// of that name there, had the lab journalled the end before the kernel
-// refused it, goes with the namespace at teardown anyway, and the kernel
-// refuses a veth end a name taken (ErrExists), after which all ends are
-// looked at. Other kinds are looked at first: the kernel backend cannot
-// make some (a loopback) and makes a tun/tap by an ioctl that attaches to
-// one of that name instead of refusing it.
+// an error, decided by the first end taken. Before a veth is made (all
+// false), it reads only the ends outside the namespaces the lab made
+// (all of them once one is taken), which saves a read per host of a star:
+// a link of that name in the lab's namespace, had the lab journalled the
+// end before the kernel refused it, goes with the namespace at teardown
+// anyway, and the kernel refuses a veth end a name taken (ErrExists),
+// after which all ends are looked at. Other kinds are looked at first:
+// the kernel backend cannot make some (a loopback) and makes a tun/tap by
+// an ioctl that attaches to one of that name instead of refusing it.
 func (l *Lab) nameTaken(o model.LinkAdd, ends []model.LinkRef, all bool) (Result, bool, error) {
-	_, veth := o.Spec.(model.Veth)
-	for i, end := range ends {
-		if !all && veth && l.OwnsNS(end.NS) {
-			continue
+	if _, veth := o.Spec.(model.Veth); veth && !all {
+		for _, end := range ends {
+			if l.OwnsNS(end.NS) {
+				continue
+			}
+			if _, err := l.B.Link(end); err == nil {
+				return l.nameTaken(o, ends, true)
+			}
 		}
+		return Result{}, false, nil
+	}
+	for i, end := range ends {
 		if _, err := l.B.Link(end); err != nil {
 			continue
 		}

@@ -202,6 +202,17 @@ func TestVethNameTakenInLabNamespace(t *testing.T) {
 	if err != nil || !res.Adopted || res.At != model.Link(ns1, "e0") {
 		t.Errorf("a veth whose end is taken in a lab namespace = %+v, %v; want it adopted", res, err)
 	}
+	// The first end taken decides, also when the other is taken outside.
+	out, outPeer := uniq("vx"), uniq("vy")
+	testenv.IP(t, "link", "add", out, "type", "veth", "peer", "name", outPeer)
+	t.Cleanup(func() { testenv.IP(t, "link", "del", out) })
+	res, err = l.Do(veth(ns1, "e0", model.Host, out))
+	if err != nil || !res.Adopted || res.At != model.Link(ns1, "e0") {
+		t.Errorf("a veth whose ends are taken in a lab namespace and outside = %+v, %v; want the first adopted", res, err)
+	}
+	if !hasLink(t, "", out) || !hasLink(t, "", outPeer) {
+		t.Errorf("adopting e0 touched %s, which is not the lab's", out)
+	}
 	_, err = l.Do(veth(ns1, "e2", ns1, "e1"))
 	if err == nil || !strings.Contains(err.Error(), "choose another peer name") {
 		t.Errorf("a veth whose peer's name is taken in a lab namespace: %v, want the peer-name error", err)
