@@ -63,9 +63,15 @@ func main() {
 		}
 		for r := range *runs {
 			// Interleaved: each run starts with another method, so that
-			// what the machine does meanwhile falls on all of them.
+			// what the machine does meanwhile falls on all of them, and
+			// every other run goes the other way round, so that no method
+			// follows the same one (Mininet, say) in every run.
 			for i := range here {
-				m := here[(i+r)%len(here)]
+				at := (i + r) % len(here)
+				if r%2 == 1 {
+					at = ((r-i)%len(here) + len(here)) % len(here)
+				}
+				m := here[at]
 				res := measure(m, n)
 				all[m.name][n] = append(all[m.name][n], res)
 				fmt.Fprintf(os.Stderr, "bench: %d hosts, run %d of %d, %s: %s\n", n, r+1, *runs, m.name, describe(res))
