@@ -13,8 +13,9 @@ import (
 // remembers which index each link it read has, in each namespace, and a
 // change or read that needs only the index (or a master's name) takes it
 // from there; and once it has found a namespace's name to name it still
-// (nameHolds), it does not look again (a star's host looked 15 times). A step that renames, moves or deletes a link or a namespace,
-// runs or stops a command, or fails a change, forgets all of it at once,
+// (nameHolds), it does not look again (a star's host looked 15 times). A
+// step that renames, moves or deletes a link or a namespace, runs or
+// stops a command, or fails a change, forgets all of it at once,
 // and so does the wait for the ends deleted namespaces take along; so does
 // the end of the step. What another program (one the playbook spawned
 // earlier, say) changes in the middle of a step is not seen, as it is not

@@ -263,15 +263,16 @@ func (l *Lab) addLink(o model.LinkAdd) (Result, error) {
 		made = append(made, e)
 	}
 	if err := l.apply(o); err != nil {
+		var forgot error
 		for _, e := range made {
-			err = errors.Join(err, l.gone(e))
+			forgot = errors.Join(forgot, l.gone(e))
 		}
-		if errors.Is(err, model.ErrExists) {
+		if forgot == nil && errors.Is(err, model.ErrExists) {
 			if res, taken, terr := l.nameTaken(o, ends, true); taken {
 				return res, terr
 			}
 		}
-		return Result{}, err
+		return Result{}, errors.Join(err, forgot)
 	}
 	return Result{At: o.Link}, nil
 }
