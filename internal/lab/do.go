@@ -289,15 +289,7 @@ func (l *Lab) addLink(o model.LinkAdd) (Result, error) {
 // the kernel backend cannot make some (a loopback) and makes a tun/tap by
 // an ioctl that attaches to one of that name instead of refusing it.
 func (l *Lab) nameTaken(o model.LinkAdd, ends []model.LinkRef, all bool) (Result, bool, error) {
-	if _, veth := o.Spec.(model.Veth); veth && !all {
-		for _, end := range ends {
-			if l.OwnsNS(end.NS) {
-				continue
-			}
-			if _, err := l.B.Link(end); err == nil {
-				return l.nameTaken(o, ends, true)
-			}
-		}
+	if _, veth := o.Spec.(model.Veth); veth && !all && !l.takenOutside(ends) {
 		return Result{}, false, nil
 	}
 	for i, end := range ends {
@@ -318,6 +310,20 @@ func (l *Lab) nameTaken(o model.LinkAdd, ends []model.LinkRef, all bool) (Result
 			func(e *entry) bool { return e.At == end }, l.identity(end.NS))
 	}
 	return Result{}, false, nil
+}
+
+// takenOutside tells whether one of ends outside the lab's namespaces
+// has a link of its name there already.
+func (l *Lab) takenOutside(ends []model.LinkRef) bool {
+	for _, end := range ends {
+		if l.OwnsNS(end.NS) {
+			continue
+		}
+		if _, err := l.B.Link(end); err == nil {
+			return true
+		}
+	}
+	return false
 }
 
 // adoptLink finds a link the lab made as o.Link before (a kept lab), where
