@@ -69,7 +69,7 @@ func main() {
 			for i := range here {
 				at := (i + r) % len(here)
 				if r%2 == 1 {
-					at = ((r-i)%len(here) + len(here)) % len(here)
+					at = (r + len(here) - i) % len(here)
 				}
 				m := here[at]
 				res := measure(m, n)
