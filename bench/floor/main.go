@@ -111,7 +111,8 @@ func build(origin netns.NsHandle, nft *nftables.Conn, n int) ([]host, []netlink.
 		k, j := i/perBridge, i%perBridge
 		gw := net.IPv4(10, byte(77+k), 0, 1)
 		if j == 0 {
-			br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: fmt.Sprintf("star%d", k), HardwareAddr: mac(0, k)}}
+			br := &netlink.Bridge{LinkAttrs: netlink.NewLinkAttrs()}
+			br.Name, br.HardwareAddr = fmt.Sprintf("star%d", k), mac(0, k)
 			if err := netlink.LinkAdd(br); err != nil {
 				return nil, nil, fmt.Errorf("bridge %s: %w", br.Name, err)
 			}
@@ -131,7 +132,9 @@ func build(origin netns.NsHandle, nft *nftables.Conn, n int) ([]host, []netlink.
 		if err := h.nl.LinkSetUp(&netlink.Device{LinkAttrs: netlink.LinkAttrs{Name: "lo"}}); err != nil {
 			return nil, nil, err
 		}
-		outer := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: h.name}, PeerName: "eth0", PeerNamespace: netlink.NsFd(h.ns)}
+		// The kernel's transmit queue length on both ends, as nsplay leaves it.
+		outer := netlink.NewVeth(netlink.NewLinkAttrs())
+		outer.Name, outer.PeerName, outer.PeerNamespace = h.name, "eth0", netlink.NsFd(h.ns)
 		if err := netlink.LinkAdd(outer); err != nil {
 			return nil, nil, fmt.Errorf("veth of %s: %w", h.name, err)
 		}

@@ -39,8 +39,8 @@ func (n *NS) addOnParent(l netlink.Link, name, parent string, into *NS, what str
 		return err
 	}
 	a := l.Attrs()
-	*a = netlink.NewLinkAttrs()
-	a.Name, a.ParentIndex = name, p.Attrs().Index
+	*a = createAttrs(name)
+	a.ParentIndex = p.Attrs().Index
 	where := n.String()
 	if into != nil && !into.Same(n) {
 		if err := into.Err(); err != nil {
@@ -65,9 +65,8 @@ func (n *NS) AddVxlan(name string, v model.Vxlan) error {
 		return err
 	}
 	// Learning as `ip link add type vxlan` has it by default.
-	vx := &netlink.Vxlan{LinkAttrs: netlink.NewLinkAttrs(), VxlanId: v.VNI, Port: v.Port, Learning: true,
+	vx := &netlink.Vxlan{LinkAttrs: createAttrs(name), VxlanId: v.VNI, Port: v.Port, Learning: true,
 		SrcAddr: net.ParseIP(v.Local)}
-	vx.Name = name
 	// The kernel keeps the remote, or the group, in one attribute.
 	if far := cmp.Or(v.Remote, v.Group); far != "" {
 		vx.Group = net.ParseIP(far)
@@ -134,8 +133,7 @@ func (n *NS) AddDummy(name string) error {
 	if err := n.Err(); err != nil {
 		return err
 	}
-	d := &netlink.Dummy{LinkAttrs: netlink.NewLinkAttrs()}
-	d.Name = name
+	d := &netlink.Dummy{LinkAttrs: createAttrs(name)}
 	if err := n.nl.LinkAdd(d); err != nil {
 		return fmt.Errorf("create dummy %s in %s: %w", name, n, classify(err))
 	}

@@ -118,6 +118,17 @@ func (n *NS) link(name string) (netlink.Link, error) {
 	return l, nil
 }
 
+// createAttrs are the attributes of a link to create: the name, and the
+// kernel's defaults for the rest. Bare LinkAttrs would ask for a transmit
+// queue length of 0 where `ip link add` leaves the kernel's 1000, and a
+// qdisc that sizes its queue by it (pfifo, the default leaf of htb) would
+// then hold a single packet.
+func createAttrs(name string) netlink.LinkAttrs {
+	a := netlink.NewLinkAttrs()
+	a.Name = name
+	return a
+}
+
 // AddBridge creates a bridge; mtu 0 leaves the kernel's default.
 func (n *NS) AddBridge(name string, mtu int) error {
 	if err := ValidLinkName(name); err != nil {
@@ -126,7 +137,8 @@ func (n *NS) AddBridge(name string, mtu int) error {
 	if err := n.Err(); err != nil {
 		return err
 	}
-	br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: name, MTU: mtu}}
+	br := &netlink.Bridge{LinkAttrs: createAttrs(name)}
+	br.MTU = mtu
 	if err := n.nl.LinkAdd(br); err != nil {
 		return fmt.Errorf("create bridge %s in %s: %w", name, n, classify(err))
 	}
@@ -145,7 +157,8 @@ func (n *NS) AddVeth(name, peer string, peerNS *NS) error {
 	if err := n.Err(); err != nil {
 		return err
 	}
-	v := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: name}, PeerName: peer}
+	v := netlink.NewVeth(createAttrs(name))
+	v.PeerName = peer
 	if peerNS != nil && !peerNS.Same(n) {
 		if err := peerNS.Err(); err != nil {
 			return err

@@ -126,6 +126,26 @@ func TestAddBridge(t *testing.T) {
 	wantErrContains(t, err, "br0", ns.Name)
 }
 
+// TestNewLinksHaveTheKernelsQueueLength: a bridge and both ends of a veth,
+// also one whose peer is made in another namespace, get the transmit queue
+// length `ip link add` gives them, the kernel's 1000. With 0, a qdisc that
+// sizes its queue by it (pfifo, the default leaf of an htb class) holds
+// a single packet.
+func TestNewLinksHaveTheKernelsQueueLength(t *testing.T) {
+	testenv.RequireRoot(t)
+	p := newPair(t)
+	must(t, p.A.AddBridge("br0", 0))
+	must(t, p.A.AddVeth("v0", "v1", nil))
+	for _, l := range []struct {
+		ns   *kernel.NS
+		name string
+	}{{p.A, "br0"}, {p.A, "v0"}, {p.A, "v1"}, {p.A, p.va}, {p.B, p.vb}} {
+		if got := ipLink(t, l.ns, l.name).TxQLen; got != 1000 {
+			t.Errorf("ip -n %s link show %s: qlen %d, want 1000, as ip link add makes it", l.ns.Name, l.name, got)
+		}
+	}
+}
+
 func TestSTP(t *testing.T) {
 	testenv.RequireRoot(t)
 	ns := newNS(t)

@@ -102,6 +102,7 @@ type Link struct {
 	Flags     []string `json:"flags"`
 	OperState string   `json:"operstate"`
 	MTU       int      `json:"mtu"`
+	TxQLen    int      `json:"txqlen"`
 	Master    string   `json:"master"`
 	Address   string   `json:"address"`
 	LinkInfo  struct {
