@@ -26,7 +26,9 @@ docs:
 
 # Build and tear down labs with nsplay and with one ip process per step, in
 # the same run, and print how many times faster nsplay is; what a run
-# costs with --sandbox, against the same run without it; and what a plan of
+# costs with --sandbox, against the same run without it; what an empty
+# playbook costs, plain and sandboxed, against Go programs that do nothing
+# (bench/startfloor); and what a plan of
 # the star lab costs per host (BenchmarkPlanStar*). Then the kernel
 # backend's hot paths, and the star lab of bench/star.star with nsplay, a
 # plain netlink program, ip -batch, one ip per step and Mininet, each in a
