@@ -208,10 +208,23 @@ func do(thread *starlark.Thread, b *starlark.Builtin, l *lab.Lab, op model.Op) e
 // duration parses a Starlark duration argument like "1s" or "500ms".
 func duration(fn, arg, s string) (time.Duration, error) {
 	d, err := time.ParseDuration(s)
-	if err != nil || d < 0 {
+	if err != nil {
 		return 0, fmt.Errorf("%s: %s=%q is not a duration; write it like \"500ms\", \"2s\" or \"1m\"", fn, arg, s)
 	}
+	if d < 0 {
+		return 0, fmt.Errorf("%s: %s=%q is negative; give a duration of 0 or more, like \"500ms\" or \"2s\"", fn, arg, s)
+	}
 	return d, nil
+}
+
+// answerWait parses the time an echo waits for its answer: a duration
+// above 0, since in none no answer can come.
+func answerWait(fn, s string) (time.Duration, error) {
+	d, err := duration(fn, "timeout", s)
+	if err == nil && d == 0 {
+		err = fmt.Errorf("%s: timeout=%q leaves no time for an answer; give the time to wait for one, like \"200ms\" or \"2s\"", fn, s)
+	}
+	return d, err
 }
 
 // wrap prefixes a builtin's error with its name, keeping the chain.

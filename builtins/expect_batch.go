@@ -32,7 +32,7 @@ func expectAllReachable(thread *starlark.Thread, b *starlark.Builtin, args starl
 	if err := unpack(b.Name(), args, kwargs, 1, "pairs", &pairs, "timeout?", &timeout, "msg?", &msg); err != nil {
 		return nil, err
 	}
-	limit, err := duration(b.Name(), "timeout", timeout)
+	limit, err := answerWait(b.Name(), timeout)
 	if err != nil {
 		return nil, err
 	}

@@ -59,7 +59,7 @@ func echoArgs(thread *starlark.Thread, b *starlark.Builtin, nsA *nsArg, dst, tim
 	if err != nil {
 		return nil, nil, nil, 0, wrap(b, err)
 	}
-	wait, err := duration(b.Name(), "timeout", timeout)
+	wait, err := answerWait(b.Name(), timeout)
 	if err != nil {
 		return nil, nil, nil, 0, err
 	}

@@ -55,6 +55,7 @@ import (
 // deleted and made again under its name, also from outside, has another.
 type scaleState struct {
 	noQuietIPv6, noStaticNeighbours bool
+	calledAt                        string // where scale() was called, if it was
 	pinned                          map[linkID]string // the MACs set, by link
 	neighs                          map[neighKey]string
 	// hosts are the other ends of the veth ports that joined a bridge
@@ -89,10 +90,16 @@ func scaleFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, 
 	if err != nil {
 		return nil, err
 	}
+	if env.scale.calledAt != "" {
+		// A second call would set what it does not name back to its
+		// default, undoing the first without a word.
+		return nil, fmt.Errorf("scale: called already, at %s; give both settings in one call: scale(quiet_ipv6 = ..., static_neighbours = ...)", env.scale.calledAt)
+	}
 	if env.Lab.MadeAnything() {
 		return nil, fmt.Errorf("scale: the lab has made things already, with the settings as they were; call scale() before the first netns(), bridge() or veth()")
 	}
 	env.scale.noQuietIPv6, env.scale.noStaticNeighbours = !quiet, !static
+	env.scale.calledAt = caller(thread).String()
 	return starlark.None, nil
 }
 
