@@ -5,6 +5,7 @@ package builtins
 //	    type of default (int, float, bool, string); default when not given
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 
@@ -39,6 +40,9 @@ func convertVar(name, s string, def starlark.Value) (starlark.Value, error) {
 		return starlark.String(s), nil
 	case starlark.Int:
 		i, err := strconv.ParseInt(s, 0, 64)
+		if errors.Is(err, strconv.ErrRange) {
+			return nil, bad("an integer from -2^63 to 2^63-1")
+		}
 		if err != nil {
 			return nil, bad("an integer")
 		}

@@ -32,3 +32,19 @@ func TestCPUProfile(t *testing.T) {
 	}
 	before.AssertUnchanged(t)
 }
+
+// TestCPUProfileInTheSandboxsOwnFolders: with --sandbox, a profile under
+// /run or /etc (also by way of /var/run) would be written to the
+// sandbox's own folder and go with it, so it is an error before the
+// sandbox starts.
+func TestCPUProfileInTheSandboxsOwnFolders(t *testing.T) {
+	for _, path := range []string{"/run/nsplay-test.prof", "/var/run/nsplay-test.prof", "/etc/nsplay-test.prof"} {
+		cmd := nsplayProcess(t, "run", "--sandbox", "--cpuprofile", path, tutorial)
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		if code := cmd.ProcessState.ExitCode(); code != exitError || !strings.Contains(stderr.String(), "is the sandbox's own") || stdout.Len() > 0 {
+			t.Errorf("run --sandbox --cpuprofile %s: status %d (%v), want %d, an error and no output\nstdout:\n%s\nstderr:\n%s", path, code, err, exitError, &stdout, &stderr)
+		}
+	}
+}

@@ -84,6 +84,9 @@ func runCmd(o runOptions, file string, args []string, stdout, stderr io.Writer) 
 			return exitError, err
 		}
 	} else if o.sandbox {
+		if dir := sandbox.PrivateDir(o.cpuProfile); o.cpuProfile != "" && dir != "" {
+			return exitError, usageError{fmt.Sprintf("--cpuprofile %s: with --sandbox, %s is the sandbox's own, and the profile would go with it; give a path outside %s, like /tmp/nsplay.prof", o.cpuProfile, dir, dir)}
+		}
 		return sandbox.Run(args)
 	}
 

@@ -212,6 +212,29 @@ func setup() error {
 	return nil
 }
 
+// privateDirs are the folders the sandbox has its own of (setup): what is
+// written there inside stays inside, and goes when the sandbox ends.
+var privateDirs = []string{"/run", "/etc", "/sys", "/proc"}
+
+// PrivateDir is the folder of the sandbox's own that path, seen from
+// outside it, would be in inside (after symbolic links, as /var/run is
+// /run), or "" when it is in none.
+func PrivateDir(path string) string {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return ""
+	}
+	if dir, err := filepath.EvalSymlinks(filepath.Dir(abs)); err == nil {
+		abs = filepath.Join(dir, filepath.Base(abs))
+	}
+	for _, d := range privateDirs {
+		if abs == d || strings.HasPrefix(abs, d+"/") {
+			return d
+		}
+	}
+	return ""
+}
+
 // privateEtcNetns gives the sandbox an empty /etc/netns of its own where
 // the machine has one. The machine's folders there belong to the machine's
 // namespaces, not to the sandbox's (its ns1 would clash with a lab's ns1);
