@@ -55,7 +55,7 @@ import (
 // deleted and made again under its name, also from outside, has another.
 type scaleState struct {
 	noQuietIPv6, noStaticNeighbours bool
-	calledAt                        string // where scale() was called, if it was
+	calledAt                        string            // where scale() was called, if it was
 	pinned                          map[linkID]string // the MACs set, by link
 	neighs                          map[neighKey]string
 	// hosts are the other ends of the veth ports that joined a bridge
