@@ -193,16 +193,22 @@ func step(thread *starlark.Thread, format string, args ...any) {
 	}
 }
 
-// do makes one change through the lab and reports it as its step line.
+// do makes one change through the lab and reports it as its step line,
+// with what the scale settings undo for it first and after it
+// (scale_withdraw.go).
 func do(thread *starlark.Thread, b *starlark.Builtin, l *lab.Lab, op model.Op) error {
+	env, err := envOf(thread)
+	if err != nil {
+		return err
+	}
+	if err := env.scaleBefore(thread, b, op); err != nil {
+		return err
+	}
 	if _, err := l.DoAt(op, callerLine(thread)); err != nil {
 		return wrap(b, err)
 	}
 	step(thread, "%s", op.Text())
-	if env, err := envOf(thread); err == nil {
-		env.scale.forgetMade(op)
-	}
-	return nil
+	return env.scaleAfter(thread, b, op)
 }
 
 // duration parses a Starlark duration argument like "1s" or "500ms".

@@ -39,7 +39,8 @@ package builtins
 // The kernel's neighbour table is shared by all namespaces and keeps only
 // gc_thresh3 (1024) entries that are not permanent: past that, echoes of a
 // big star fail for no fault of the lab. Entries between hosts are left to
-// the kernel.
+// the kernel. What the settings made goes again as the lab changes
+// (scale_withdraw.go).
 
 import (
 	"errors"
@@ -58,17 +59,31 @@ type scaleState struct {
 	calledAt                        string            // where scale() was called, if it was
 	pinned                          map[linkID]string // the MACs set, by link
 	neighs                          map[neighKey]string
-	// hosts are the other ends of the veth ports that joined a bridge
-	// in this run: an address added to one is looked for on the segment.
-	hosts map[linkID]segment
+	// ports are the lab's bridge ports that the settings changed or made
+	// neighbour entries for, in the order they joined; byPort finds them
+	// by the port, byHost by the other end of a veth port (a host) with
+	// entries. What they changed is undone (withdraw) once a port leaves
+	// its bridge or the veth goes, and an entry once its address does.
+	ports          []*scalePort
+	byPort, byHost map[linkID]*scalePort
 	// quietMLD tells, by the identity of a namespace, whether this run
 	// made (or adopted) the lab's table of family bridge there: false when
 	// the kernel could not.
 	quietMLD map[uint64]bool
 }
 
-// segment is a bridge port and its bridge.
-type segment struct{ port, bridge model.LinkRef }
+// A scalePort is a port of a bridge, as it joined, and what the scale
+// settings made for it.
+type scalePort struct {
+	port, bridge     model.LinkRef
+	portID, bridgeID linkID
+	peer             *model.LinkRef // the other end, for a veth port
+	peerID           linkID
+	host             bool // peer is a host the lab made neighbour entries for
+	quietMLD         bool // the port is in the lab's set quiet_mld
+	noLinkLocal      bool // the port was given addrgenmode none
+	made             []model.NeighAdd
+}
 
 // linkID is a link by the identity of its namespace and its name.
 type linkID struct {
@@ -122,8 +137,8 @@ func (env *Env) addrAdded(thread *starlark.Thread, b *starlark.Builtin, link mod
 	if err != nil {
 		return wrap(b, err)
 	}
-	if seg, ok := env.scale.hosts[id]; ok {
-		return env.joined(thread, b, seg.port, seg.bridge)
+	if sp, ok := env.scale.byHost[id]; ok {
+		return env.joined(thread, b, sp.port, sp.bridge)
 	}
 	if !env.Lab.MadeBridge(link) {
 		return nil
@@ -152,28 +167,64 @@ func (env *Env) setMaster(thread *starlark.Thread, b *starlark.Builtin, port, br
 	if err != nil {
 		return wrap(b, err)
 	}
+	sp, err := env.tracked(port, bridge, info)
+	if err != nil {
+		return wrap(b, err)
+	}
 	if !env.scale.noQuietIPv6 && env.Lab.OwnsLink(port) {
 		if !info.Up {
 			if err := do(thread, b, env.Lab, model.LinkNoLinkLocal{Link: port}); err != nil {
 				return err
 			}
+			sp.noLinkLocal = true
 		}
 		if env.Lab.OwnsLink(bridge) {
-			if err := env.quietMLD(thread, b, port); err != nil {
+			if sp.quietMLD, err = env.quietMLD(thread, b, port); err != nil {
 				return err
 			}
 		}
 	}
-	return env.joinedAs(thread, b, port, bridge, info)
+	return env.joinedAs(thread, b, sp, info)
+}
+
+// tracked is the scalePort of port on bridge, read as info, made now if
+// this run has none.
+func (env *Env) tracked(port, bridge model.LinkRef, info model.LinkInfo) (*scalePort, error) {
+	portID, err := env.linkID(port)
+	if err != nil {
+		return nil, err
+	}
+	if sp, ok := env.scale.byPort[portID]; ok && sp.bridge == bridge {
+		return sp, nil
+	}
+	bridgeID, err := env.linkID(bridge)
+	if err != nil {
+		return nil, err
+	}
+	sp := &scalePort{port: port, bridge: bridge, portID: portID, bridgeID: bridgeID}
+	if info.Kind == "veth" && info.Peer != nil {
+		peer := *info.Peer
+		if sp.peerID, err = env.linkID(peer); err != nil {
+			return nil, err
+		}
+		sp.peer = &peer
+	}
+	if env.scale.byPort == nil {
+		env.scale.byPort, env.scale.byHost = map[linkID]*scalePort{}, map[linkID]*scalePort{}
+	}
+	env.scale.byPort[portID] = sp
+	env.scale.ports = append(env.scale.ports, sp)
+	return sp, nil
 }
 
 // quietMLD adds port to the lab's table of family bridge in its
-// namespace, making the table first if this run has not.
-func (env *Env) quietMLD(thread *starlark.Thread, b *starlark.Builtin, port model.LinkRef) error {
+// namespace, making the table first if this run has not, and tells
+// whether it did (a kernel may have no nftables for bridges).
+func (env *Env) quietMLD(thread *starlark.Thread, b *starlark.Builtin, port model.LinkRef) (bool, error) {
 	table := model.LabTable(env.Lab.Name)
 	ino, err := env.Lab.B.Identity(port.NS)
 	if err != nil {
-		return wrap(b, err)
+		return false, wrap(b, err)
 	}
 	if _, tried := env.scale.quietMLD[ino]; !tried {
 		err := do(thread, b, env.Lab, model.MLDQuiet{NS: port.NS, Table: table})
@@ -183,7 +234,7 @@ func (env *Env) quietMLD(thread *starlark.Thread, b *starlark.Builtin, port mode
 			// lab, as it would be without quiet_ipv6, only slower.
 			result(thread, "%v; the lab goes on without it, and its bridges in %s flood their hosts' MLD reports to every port", err, port.NS)
 		case err != nil:
-			return err
+			return false, err
 		}
 		if env.scale.quietMLD == nil {
 			env.scale.quietMLD = map[uint64]bool{}
@@ -191,9 +242,9 @@ func (env *Env) quietMLD(thread *starlark.Thread, b *starlark.Builtin, port mode
 		env.scale.quietMLD[ino] = err == nil
 	}
 	if !env.scale.quietMLD[ino] {
-		return nil
+		return false, nil
 	}
-	return do(thread, b, env.Lab, model.MLDQuietPort{Port: port, Table: table})
+	return true, do(thread, b, env.Lab, model.MLDQuietPort{Port: port, Table: table})
 }
 
 // joined applies static_neighbours to port, a port of bridge: when port
@@ -208,28 +259,26 @@ func (env *Env) joined(thread *starlark.Thread, b *starlark.Builtin, port, bridg
 	if err != nil {
 		return wrap(b, err)
 	}
-	return env.joinedAs(thread, b, port, bridge, info)
-}
-
-// joinedAs is joined for a port read as info.
-func (env *Env) joinedAs(thread *starlark.Thread, b *starlark.Builtin, port, bridge model.LinkRef, info model.LinkInfo) error {
-	lab := env.Lab
-	if env.scale.noStaticNeighbours || !lab.OwnsLink(bridge) {
-		return nil
-	}
-	if info.Master != bridge.Name || info.Kind != "veth" || info.Peer == nil || info.Peer.NS == port.NS || !lab.OwnsLink(*info.Peer) ||
-		!named(bridge.NS) || !named(info.Peer.NS) {
-		return nil
-	}
-	host := *info.Peer
-	hostID, err := env.linkID(host)
+	sp, err := env.tracked(port, bridge, info)
 	if err != nil {
 		return wrap(b, err)
 	}
-	if env.scale.hosts == nil {
-		env.scale.hosts = map[linkID]segment{}
+	return env.joinedAs(thread, b, sp, info)
+}
+
+// joinedAs is joined for a port read as info.
+func (env *Env) joinedAs(thread *starlark.Thread, b *starlark.Builtin, sp *scalePort, info model.LinkInfo) error {
+	lab, port, bridge := env.Lab, sp.port, sp.bridge
+	if env.scale.noStaticNeighbours || !lab.OwnsLink(bridge) {
+		return nil
 	}
-	env.scale.hosts[hostID] = segment{port, bridge}
+	if info.Master != bridge.Name || sp.peer == nil || sp.peer.NS == port.NS || !lab.OwnsLink(*sp.peer) ||
+		!named(bridge.NS) || !named(sp.peer.NS) {
+		return nil
+	}
+	host := *sp.peer
+	sp.host = true
+	env.scale.byHost[sp.peerID] = sp
 	pairs, err := env.sharedSubnets(bridge, host)
 	if err != nil || len(pairs) == 0 {
 		return wrap(b, err)
@@ -243,10 +292,10 @@ func (env *Env) joinedAs(thread *starlark.Thread, b *starlark.Builtin, port, bri
 		return err
 	}
 	for _, p := range pairs {
-		if err := env.neigh(thread, b, model.NeighAdd{Link: bridge, IP: p[1], MAC: hostMAC}); err != nil {
+		if err := env.neigh(thread, b, sp, model.NeighAdd{Link: bridge, IP: p[1], MAC: hostMAC}); err != nil {
 			return err
 		}
-		if err := env.neigh(thread, b, model.NeighAdd{Link: host, IP: p[0], MAC: bridgeMAC}); err != nil {
+		if err := env.neigh(thread, b, sp, model.NeighAdd{Link: host, IP: p[0], MAC: bridgeMAC}); err != nil {
 			return err
 		}
 	}
@@ -310,9 +359,9 @@ func (env *Env) pin(thread *starlark.Thread, b *starlark.Builtin, link model.Lin
 	return mac, nil
 }
 
-// neigh makes a permanent neighbour entry, unless this run made it as it
-// is already.
-func (env *Env) neigh(thread *starlark.Thread, b *starlark.Builtin, op model.NeighAdd) error {
+// neigh makes a permanent neighbour entry for sp, unless this run made it
+// as it is already.
+func (env *Env) neigh(thread *starlark.Thread, b *starlark.Builtin, sp *scalePort, op model.NeighAdd) error {
 	id, err := env.linkID(op.Link)
 	if err != nil {
 		return wrap(b, err)
@@ -328,19 +377,11 @@ func (env *Env) neigh(thread *starlark.Thread, b *starlark.Builtin, op model.Nei
 		env.scale.neighs = map[neighKey]string{}
 	}
 	env.scale.neighs[key] = op.MAC
+	sp.made = append(sp.made, op)
 	return nil
 }
 
 func (env *Env) linkID(l model.LinkRef) (linkID, error) {
 	ino, err := env.Lab.B.Identity(l.NS)
 	return linkID{ino, l.Name}, err
-}
-
-// forgetMade forgets what the scale settings made once op deletes a link
-// or a namespace: what is made again under its name gets them anew.
-func (s *scaleState) forgetMade(op model.Op) {
-	switch op.(type) {
-	case model.LinkDel, model.NetnsDel:
-		s.pinned, s.neighs, s.hosts = nil, nil, nil
-	}
 }

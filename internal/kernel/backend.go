@@ -387,6 +387,12 @@ func (b *Backend) apply(op model.Op) error {
 			return err
 		}
 		return ns.QuietMLDPort(o.Table, o.Port.Name)
+	case model.MLDQuietPortDel:
+		ns, err := b.NS(o.Port.NS)
+		if err != nil {
+			return err
+		}
+		return ns.QuietMLDPortDel(o.Table, o.Port.Name)
 	case model.BridgeTableDel:
 		ns, err := b.NS(o.NS)
 		if err != nil {
@@ -457,8 +463,12 @@ func (b *Backend) applyToLink(op model.Op) error {
 		return ns.SetMAC(name, o.MAC)
 	case model.NeighAdd:
 		return ns.SetNeigh(name, o.IP, o.MAC)
+	case model.NeighDel:
+		return ns.DelNeigh(name, o.IP)
 	case model.LinkNoLinkLocal:
-		return ns.SetNoLinkLocal(name)
+		return ns.SetAddrGenMode(name, "none")
+	case model.LinkLinkLocal:
+		return ns.SetAddrGenMode(name, "eui64")
 	}
 	return nil
 }

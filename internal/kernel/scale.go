@@ -30,12 +30,21 @@ func (n *NS) SetMAC(name, mac string) error {
 	return n.setAttr(name, "set address "+mac+" on", unix.IFLA_ADDRESS, hw)
 }
 
-// SetNoLinkLocal keeps the kernel from giving the link an IPv6
-// link-local address when it comes up (ip link set NAME addrgenmode none).
-func (n *NS) SetNoLinkLocal(name string) error {
-	return n.setLink(name, "set addrgenmode none on", func(_ *nl.IfInfomsg, req *nl.NetlinkRequest) {
+// addrGenModes are the ways of making an IPv6 link-local address that
+// SetAddrGenMode sets, by the name ip gives them.
+var addrGenModes = map[string]uint8{"none": nl.IN6_ADDR_GEN_MODE_NONE, "eui64": nl.IN6_ADDR_GEN_MODE_EUI64}
+
+// SetAddrGenMode sets how the kernel makes the link's IPv6 link-local
+// address when it comes up (ip link set NAME addrgenmode MODE, "none" or
+// "eui64"); none makes none.
+func (n *NS) SetAddrGenMode(name, mode string) error {
+	m, ok := addrGenModes[mode]
+	if !ok {
+		return fmt.Errorf("set addrgenmode %s on %s in %s: want none or eui64: %w", mode, name, n, model.ErrUnsupported)
+	}
+	return n.setLink(name, "set addrgenmode "+mode+" on", func(_ *nl.IfInfomsg, req *nl.NetlinkRequest) {
 		spec := nl.NewRtAttr(unix.IFLA_AF_SPEC, nil)
-		spec.AddRtAttr(unix.AF_INET6, nil).AddRtAttr(unix.IFLA_INET6_ADDR_GEN_MODE, nl.Uint8Attr(nl.IN6_ADDR_GEN_MODE_NONE))
+		spec.AddRtAttr(unix.AF_INET6, nil).AddRtAttr(unix.IFLA_INET6_ADDR_GEN_MODE, nl.Uint8Attr(m))
 		req.AddData(spec)
 	})
 }
@@ -54,6 +63,22 @@ func (n *NS) SetNeigh(name, ip, mac string) error {
 	}
 	return n.onLink(name, "add neighbour "+ip+" to", func(l netlink.Link) error {
 		return n.nl.NeighSet(&netlink.Neigh{LinkIndex: l.Attrs().Index, Family: family, State: netlink.NUD_PERMANENT, IP: addr, HardwareAddr: hw})
+	})
+}
+
+// DelNeigh deletes the neighbour entry for ip on the link, as `ip neigh
+// del IP dev NAME` does.
+func (n *NS) DelNeigh(name, ip string) error {
+	addr := net.ParseIP(ip)
+	if addr == nil {
+		return fmt.Errorf("neighbour entry %s on %s in %s: %q is not an IP address", ip, name, n, ip)
+	}
+	family := netlink.FAMILY_V6
+	if addr.To4() != nil {
+		family = netlink.FAMILY_V4
+	}
+	return n.onLink(name, "delete neighbour "+ip+" from", func(l netlink.Link) error {
+		return n.nl.NeighDel(&netlink.Neigh{LinkIndex: l.Attrs().Index, Family: family, IP: addr})
 	})
 }
 
@@ -187,6 +212,18 @@ func (n *NS) QuietMLDPort(table, port string) error {
 // batch. (bench/floor adds its ports with it.)
 func AddMLDQuietPort(c *nftables.Conn, t *nftables.Table, port string) error {
 	return c.SetAddElements(mldQuietSet(t), []nftables.SetElement{{Key: ifname(port)}})
+}
+
+// QuietMLDPortDel takes a port out of the set of the lab's table of
+// family bridge.
+func (n *NS) QuietMLDPortDel(table, port string) error {
+	return n.nft(func(c *nftables.Conn) error {
+		t := bridgeTable(table)
+		if err := c.SetDeleteElements(mldQuietSet(t), []nftables.SetElement{{Key: ifname(port)}}); err != nil {
+			return err
+		}
+		return nftError(c.Flush(), t, n)
+	})
 }
 
 // QuietMLDPorts lists the ports in the set of the lab's table of family

@@ -34,7 +34,7 @@ func TestScaleSettingsInTheKernel(t *testing.T) {
 	if got := ipLink(t, p.A, p.va).Address; got != mac {
 		t.Errorf("ip shows %s with MAC %s, want %s", p.va, got, mac)
 	}
-	must(t, p.B.SetNoLinkLocal(p.vb))
+	must(t, p.B.SetAddrGenMode(p.vb, "none"))
 	must(t, p.A.SetUp(p.va))
 	must(t, p.B.SetUp(p.vb))
 	waitOperUp(t, p.B, p.vb)
@@ -53,6 +53,24 @@ func TestScaleSettingsInTheKernel(t *testing.T) {
 	}
 	if out := testenv.IP(t, "-n", p.A.Name, "neigh", "show", "nud", "permanent"); !strings.Contains(out, "10.0.0.2 dev "+p.va+" lladdr 02:00:00:00:00:02 PERMANENT") {
 		t.Errorf("ip neigh show nud permanent:\n%s", out)
+	}
+	must(t, p.A.DelNeigh(p.va, "10.0.0.2"))
+	got, err = p.A.Neighbours()
+	if want := want[1:]; err != nil || !slices.Equal(got, want) {
+		t.Errorf("Neighbours after DelNeigh(10.0.0.2) = %v, %v; want %v", got, err, want)
+	}
+	if err := p.A.DelNeigh(p.va, "10.0.0.2"); !errors.Is(err, kernel.ErrNotFound) {
+		t.Errorf("DelNeigh of an entry that is not there = %v, want ErrNotFound", err)
+	}
+
+	// addrgenmode eui64 again: the next time it comes up, the link gets
+	// its link-local address.
+	must(t, p.B.SetDown(p.vb))
+	must(t, p.B.SetAddrGenMode(p.vb, "eui64"))
+	must(t, p.B.SetUp(p.vb))
+	waitOperUp(t, p.B, p.vb)
+	if out := testenv.IP(t, "-n", p.B.Name, "-6", "addr", "show", "dev", p.vb, "scope", "link"); !strings.Contains(out, "fe80") {
+		t.Errorf("%s has no link-local address after addrgenmode eui64 and up:\n%s", p.vb, out)
 	}
 
 	// A link changed by name that is not there is ErrNotFound, as it was
@@ -76,10 +94,10 @@ func TestQuietMLDDropsTheReportsOfItsPorts(t *testing.T) {
 	must(t, a.AddBridge("br0", 0))
 	must(t, a.AddVeth("lis", "lisp", a))
 	for _, port := range []string{p.va, "lis"} {
-		must(t, a.SetNoLinkLocal(port))
+		must(t, a.SetAddrGenMode(port, "none"))
 		must(t, a.SetMaster(port, "br0"))
 	}
-	must(t, a.SetNoLinkLocal("lisp"))
+	must(t, a.SetAddrGenMode("lisp", "none"))
 	for _, l := range []string{"br0", "lis", "lisp", p.va} {
 		must(t, a.SetUp(l))
 	}
@@ -115,6 +133,14 @@ func TestQuietMLDDropsTheReportsOfItsPorts(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("nft list table bridge %s lacks %q:\n%s", table, want, out)
 		}
+	}
+
+	must(t, a.QuietMLDPortDel(table, p.va))
+	if got, err := a.QuietMLDPorts(table); err != nil || len(got) != 0 {
+		t.Errorf("QuietMLDPorts after QuietMLDPortDel = %v, %v; want none", got, err)
+	}
+	if err := a.QuietMLDPortDel(table, p.va); !errors.Is(err, kernel.ErrNotFound) {
+		t.Errorf("QuietMLDPortDel of a port not in the set = %v, want ErrNotFound", err)
 	}
 
 	must(t, a.DeleteBridgeTable(table))

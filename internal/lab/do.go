@@ -85,7 +85,7 @@ func (l *Lab) do(op model.Op) (Result, error) {
 		return Result{}, l.setSysctl(o)
 	case model.IPv6Quiet:
 		return Result{}, l.quietIPv6(o)
-	case model.LinkSetMAC, model.NeighAdd, model.LinkNoLinkLocal, model.MLDQuietPort:
+	case model.LinkSetMAC, model.NeighAdd, model.NeighDel, model.LinkNoLinkLocal, model.LinkLinkLocal, model.MLDQuietPort, model.MLDQuietPortDel:
 		return Result{}, l.changeOwnLink(o.(model.OnLink).Target(), op)
 	case model.MLDQuiet:
 		return l.quietMLD(o)

@@ -391,6 +391,8 @@ func (m *Memory) apply(op Op) error {
 		return m.quietMLD(o)
 	case MLDQuietPort:
 		return m.quietMLDPort(o)
+	case MLDQuietPortDel:
+		return m.quietMLDPortDel(o)
 	case BridgeTableDel:
 		return m.delBridgeTable(o)
 	}
@@ -433,7 +435,9 @@ func (m *Memory) apply(op Op) error {
 		return m.setMAC(l, o.MAC)
 	case NeighAdd:
 		return m.neighAdd(l, o)
-	case LinkNoLinkLocal: // the model has no link-local addresses
+	case NeighDel:
+		return m.neighDel(l, o)
+	case LinkNoLinkLocal, LinkLinkLocal: // the model has no link-local addresses
 	}
 	return nil
 }
@@ -637,6 +641,7 @@ func (m *Memory) setDown(l *memLink) {
 	l.up = false
 	l.ns.dropRoutes(l, nil)
 	l.v6 = nil
+	l.neigh = nil // the kernel drops them all, the permanent ones too
 	l.syncAddressed()
 }
 

@@ -10,8 +10,9 @@ import (
 
 // The scale settings in the model (scale.go): IPv6Quiet sets its sysctls,
 // LinkSetMAC a link's MAC, and NeighAdd keeps a permanent neighbour entry
-// on its link, which goes with the link and is dropped when the link moves
-// to another namespace, as the kernel drops it. MLDQuiet's table keeps
+// on its link (until NeighDel), which goes with the link and is dropped
+// when the link goes down, changes its MAC or moves to another namespace,
+// as the kernel drops it. MLDQuiet's table keeps
 // the names of its ports, whether those links are there or not, as the
 // kernel's set does; the model has no MLD reports for it to drop.
 
@@ -28,6 +29,9 @@ func (m *Memory) setMAC(l *memLink, mac string) error {
 	if _, err := net.ParseMAC(mac); err != nil {
 		return fmt.Errorf("set the address of %s: %q is not a MAC address", l, mac)
 	}
+	if l.mac != mac {
+		l.neigh = nil // as the kernel drops the entries of a link whose MAC changes
+	}
 	l.mac = mac
 	return nil
 }
@@ -40,6 +44,14 @@ func (m *Memory) neighAdd(l *memLink, o NeighAdd) error {
 		l.neigh = map[string]string{}
 	}
 	l.neigh[o.IP] = o.MAC
+	return nil
+}
+
+func (m *Memory) neighDel(l *memLink, o NeighDel) error {
+	if _, ok := l.neigh[o.IP]; !ok {
+		return fmt.Errorf("%s has no neighbour entry for %s: %w", l, o.IP, ErrNotFound)
+	}
+	delete(l.neigh, o.IP)
 	return nil
 }
 
@@ -87,6 +99,23 @@ func (m *Memory) quietMLDPort(o MLDQuietPort) error {
 	if i, found := slices.BinarySearch(ports, o.Port.Name); !found {
 		ns.quietMLD[o.Table] = slices.Insert(ports, i, o.Port.Name)
 	}
+	return nil
+}
+
+func (m *Memory) quietMLDPortDel(o MLDQuietPortDel) error {
+	ns, err := m.space(o.Port.NS)
+	if err != nil {
+		return err
+	}
+	ports, ok := ns.quietMLD[o.Table]
+	if !ok {
+		return fmt.Errorf("there is no table bridge %s in %s: %w", o.Table, ns, ErrNotFound)
+	}
+	i, found := slices.BinarySearch(ports, o.Port.Name)
+	if !found {
+		return fmt.Errorf("%s is not in the set %s of table bridge %s in %s: %w", o.Port.Name, MLDQuietSet, o.Table, ns, ErrNotFound)
+	}
+	ns.quietMLD[o.Table] = slices.Delete(ports, i, i+1)
 	return nil
 }
 

@@ -69,6 +69,19 @@ func (o NeighAdd) Text() string {
 func (o NeighAdd) Inverse() Op     { return nil }
 func (o NeighAdd) Target() LinkRef { return o.Link }
 
+// NeighDel deletes a permanent neighbour entry NeighAdd made, once the
+// address it is for is gone from the segment (deleted, or its host left
+// the bridge), so that it cannot send frames for an address that moved to
+// another host to a MAC that no longer has it.
+type NeighDel struct {
+	Link LinkRef `json:"link"`
+	IP   string  `json:"ip"`
+}
+
+func (o NeighDel) Text() string    { return o.Link.NS.IP("neigh del " + o.IP + " dev " + o.Link.Name) }
+func (o NeighDel) Inverse() Op     { return nil }
+func (o NeighDel) Target() LinkRef { return o.Link }
+
 // LinkSetMAC sets a link's MAC address, which then stays: a bridge no
 // longer takes one of its ports'.
 type LinkSetMAC struct {
@@ -97,6 +110,20 @@ func (o LinkNoLinkLocal) Text() string {
 }
 func (o LinkNoLinkLocal) Inverse() Op     { return nil }
 func (o LinkNoLinkLocal) Target() LinkRef { return o.Link }
+
+// LinkLinkLocal gives a link that LinkNoLinkLocal kept from an IPv6
+// link-local address the kernel's default way of making one back
+// (addrgenmode eui64), once it has left its bridge: the kernel makes the
+// address when the link next comes up.
+type LinkLinkLocal struct {
+	Link LinkRef `json:"link"`
+}
+
+func (o LinkLinkLocal) Text() string {
+	return o.Link.NS.IP("link set " + o.Link.Name + " addrgenmode eui64")
+}
+func (o LinkLinkLocal) Inverse() Op     { return nil }
+func (o LinkLinkLocal) Target() LinkRef { return o.Link }
 
 // MLDQuietSet is the set of the ports whose MLD reports for
 // solicited-node groups MLDQuietRule drops, in the lab's table of family
@@ -140,6 +167,19 @@ func (o MLDQuietPort) Text() string {
 func (o MLDQuietPort) Inverse() Op     { return nil }
 func (o MLDQuietPort) Target() LinkRef { return o.Port }
 
+// MLDQuietPortDel takes a port out of MLDQuietSet once it has left its
+// bridge, or is gone: a link of that name made later is not the lab's port.
+type MLDQuietPortDel struct {
+	Port  LinkRef `json:"port"`
+	Table string  `json:"table"`
+}
+
+func (o MLDQuietPortDel) Text() string {
+	return inNS(o.Port.NS, "nft delete element bridge "+o.Table+" "+MLDQuietSet+" { "+o.Port.Name+" }")
+}
+func (o MLDQuietPortDel) Inverse() Op     { return nil }
+func (o MLDQuietPortDel) Target() LinkRef { return o.Port }
+
 // BridgeTableDel deletes a lab's table of family bridge in a namespace,
 // and what is in it.
 type BridgeTableDel struct {
@@ -153,7 +193,8 @@ func (o BridgeTableDel) Namespace() NSRef { return o.NS }
 
 var _ = register("sysctl.ipv6_quiet", IPv6Quiet{}) && register("neigh.add", NeighAdd{}) && register("link.mac", LinkSetMAC{}) &&
 	register("link.no_link_local", LinkNoLinkLocal{}) && register("mld.quiet", MLDQuiet{}) && register("mld.quiet_port", MLDQuietPort{}) &&
-	register("bridge_table.del", BridgeTableDel{})
+	register("bridge_table.del", BridgeTableDel{}) && register("neigh.del", NeighDel{}) && register("link.link_local", LinkLinkLocal{}) &&
+	register("mld.quiet_port_del", MLDQuietPortDel{})
 
 // StableMAC is the MAC the lab gives a link it makes neighbour entries
 // for: derived from the lab's and the link's names, so that a plan and a

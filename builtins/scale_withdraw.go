@@ -1,0 +1,225 @@
+package builtins
+
+// What the scale settings undo as a lab changes (docs/scale.md). A
+// permanent neighbour entry holds for as long as its address is on the
+// segment: left behind, it would send the frames for an address that
+// moved to another host to a MAC that no longer has it, and the lab would
+// fail where the kernel's own neighbour discovery works. So once an
+// address goes, its entries go; and once a port leaves its bridge, or a
+// port, its host or its bridge is deleted, renamed or moved (also with its
+// namespace), everything the settings made for the port goes from what
+// stays: its entries on both sides, its element of the lab's set
+// quiet_mld, and its addrgenmode none, which gives way to the kernel's
+// default (eui64).
+
+import (
+	"errors"
+	"maps"
+	"slices"
+
+	"github.com/nsplay/nsplay/internal/model"
+	"go.starlark.net/starlark"
+)
+
+// scaleBefore undoes, before op deletes, renames or moves a link, deletes
+// a namespace or takes a port off its bridge, what the scale settings made
+// for the ports it changes or takes along, on the links that stay.
+func (env *Env) scaleBefore(thread *starlark.Thread, b *starlark.Builtin, op model.Op) error {
+	if len(env.scale.ports) == 0 {
+		return nil
+	}
+	switch o := op.(type) {
+	case model.LinkSetMaster:
+		id, err := env.linkID(o.Link)
+		if err != nil {
+			return wrap(b, err)
+		}
+		if sp, ok := env.scale.byPort[id]; ok && o.Master != sp.bridge.Name {
+			return env.leave(thread, b, sp, true)
+		}
+	case model.LinkDel, model.LinkRename, model.LinkMove:
+		id, err := env.linkID(o.(model.OnLink).Target())
+		if err != nil {
+			return wrap(b, err)
+		}
+		_, deleted := op.(model.LinkDel)
+		for _, sp := range slices.Clone(env.scale.ports) {
+			var err error
+			switch {
+			case sp.bridgeID == id: // the ports leave the bridge
+				err = env.leave(thread, b, sp, true)
+			case sp.portID == id || sp.peer != nil && sp.peerID == id:
+				// Deleting either end of a veth deletes both.
+				err = env.leave(thread, b, sp, !deleted)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		if deleted {
+			env.scale.forget(func(l linkID) bool { return l == id })
+		}
+	case model.NetnsDel:
+		ino, err := env.Lab.B.Identity(model.Named(o.Name))
+		if err != nil {
+			return wrap(b, err)
+		}
+		for _, sp := range slices.Clone(env.scale.ports) {
+			switch {
+			case sp.bridgeID.ns == ino:
+				// The bridge and its ports go with the namespace, and so
+				// the veths of the ports, with the hosts' ends.
+				env.scale.untrack(sp)
+				if sp.peer != nil {
+					env.scale.forget(func(l linkID) bool { return l == sp.peerID })
+				}
+			case sp.peer != nil && sp.peerID.ns == ino:
+				if err := env.leave(thread, b, sp, false); err != nil {
+					return err
+				}
+			}
+		}
+		env.scale.forget(func(l linkID) bool { return l.ns == ino })
+		delete(env.scale.quietMLD, ino)
+	}
+	return nil
+}
+
+// scaleAfter follows op on a host or a bridge with entries: once it has
+// deleted an address, it withdraws the entries for addresses the two no
+// longer share; once it has set the link down, it forgets the link's
+// entries, which the kernel drops then, the permanent ones too; and once
+// it has set the link up, it makes them again.
+func (env *Env) scaleAfter(thread *starlark.Thread, b *starlark.Builtin, op model.Op) error {
+	var link model.LinkRef
+	switch o := op.(type) {
+	case model.AddrDel:
+		link = o.Link
+	case model.LinkSetUp:
+		link = o.Link
+	default:
+		return nil
+	}
+	if len(env.scale.byHost) == 0 {
+		return nil
+	}
+	id, err := env.linkID(link)
+	if err != nil {
+		return wrap(b, err)
+	}
+	for _, sp := range slices.Clone(env.scale.ports) {
+		if !sp.host || sp.peerID != id && sp.bridgeID != id {
+			continue
+		}
+		var err error
+		switch o := op.(type) {
+		case model.AddrDel:
+			err = env.resync(thread, b, sp)
+		case model.LinkSetUp:
+			if o.Up {
+				err = env.joined(thread, b, sp.port, sp.bridge)
+				break
+			}
+			// The MAC stays: only the entries go.
+			sp.made = slices.DeleteFunc(sp.made, func(n model.NeighAdd) bool { return n.Link == link })
+			maps.DeleteFunc(env.scale.neighs, func(k neighKey, _ string) bool { return k.link == id })
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// resync deletes the entries made for sp whose addresses its bridge and
+// host no longer share.
+func (env *Env) resync(thread *starlark.Thread, b *starlark.Builtin, sp *scalePort) error {
+	pairs, err := env.sharedSubnets(sp.bridge, *sp.peer)
+	if err != nil {
+		return wrap(b, err)
+	}
+	var kept []model.NeighAdd
+	for _, op := range sp.made {
+		shared := slices.ContainsFunc(pairs, func(p [2]string) bool {
+			if op.Link == sp.bridge {
+				return p[1] == op.IP // the host's address, on the bridge
+			}
+			return p[0] == op.IP // the bridge's, on the host
+		})
+		if shared {
+			kept = append(kept, op)
+			continue
+		}
+		if err := env.neighDel(thread, b, op); err != nil {
+			return err
+		}
+	}
+	sp.made = kept
+	return nil
+}
+
+// leave undoes what the settings made for sp, which leaves its bridge: its
+// entries on the bridge, and where the port and host stay (portStays),
+// those on the host, its element of quiet_mld and its addrgenmode none.
+func (env *Env) leave(thread *starlark.Thread, b *starlark.Builtin, sp *scalePort, portStays bool) error {
+	for _, op := range sp.made {
+		if op.Link != sp.bridge && !portStays {
+			continue // on the host, which goes
+		}
+		if err := env.neighDel(thread, b, op); err != nil {
+			return err
+		}
+	}
+	if sp.quietMLD {
+		// The set keeps a name, not a link: a link of that name made later
+		// is not this port.
+		if err := undo(thread, b, env, model.MLDQuietPortDel{Port: sp.port, Table: model.LabTable(env.Lab.Name)}); err != nil {
+			return err
+		}
+	}
+	if sp.noLinkLocal && portStays {
+		if err := undo(thread, b, env, model.LinkLinkLocal{Link: sp.port}); err != nil {
+			return err
+		}
+	}
+	env.scale.untrack(sp)
+	return nil
+}
+
+// neighDel deletes an entry the settings made, and forgets it.
+func (env *Env) neighDel(thread *starlark.Thread, b *starlark.Builtin, op model.NeighAdd) error {
+	id, err := env.linkID(op.Link)
+	if err != nil {
+		return wrap(b, err)
+	}
+	delete(env.scale.neighs, neighKey{id, op.IP})
+	return undo(thread, b, env, model.NeighDel{Link: op.Link, IP: op.IP})
+}
+
+// undo makes a change that undoes one of the settings'. One the kernel
+// has undone already is done: it drops a link's neighbour entries, the
+// permanent ones too, when the link goes down or changes its MAC.
+func undo(thread *starlark.Thread, b *starlark.Builtin, env *Env, op model.Op) error {
+	if err := do(thread, b, env.Lab, op); err != nil && !errors.Is(err, model.ErrNotFound) {
+		return err
+	}
+	return nil
+}
+
+// untrack forgets sp.
+func (s *scaleState) untrack(sp *scalePort) {
+	s.ports = slices.DeleteFunc(s.ports, func(p *scalePort) bool { return p == sp })
+	if s.byPort[sp.portID] == sp {
+		delete(s.byPort, sp.portID)
+	}
+	if s.byHost[sp.peerID] == sp {
+		delete(s.byHost, sp.peerID)
+	}
+}
+
+// forget forgets the MACs set and the entries made on the links gone:
+// what is made again under their names gets them anew.
+func (s *scaleState) forget(gone func(linkID) bool) {
+	maps.DeleteFunc(s.pinned, func(l linkID, _ string) bool { return gone(l) })
+	maps.DeleteFunc(s.neighs, func(k neighKey, _ string) bool { return gone(k.link) })
+}
