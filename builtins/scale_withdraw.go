@@ -107,10 +107,19 @@ func (env *Env) scaleAfter(thread *starlark.Thread, b *starlark.Builtin, op mode
 	if err != nil {
 		return wrap(b, err)
 	}
-	for _, sp := range slices.Clone(env.scale.ports) {
-		if !sp.host || sp.peerID != id && sp.bridgeID != id {
-			continue
+	// A host has one port; a bridge many, which are looked for only when
+	// it is one: the hosts of a star are set up a thousand times.
+	var on []*scalePort
+	if sp, ok := env.scale.byHost[id]; ok {
+		on = append(on, sp)
+	} else if env.Lab.MadeBridge(link) {
+		for _, sp := range env.scale.ports {
+			if sp.host && sp.bridgeID == id {
+				on = append(on, sp)
+			}
 		}
+	}
+	for _, sp := range on {
 		var err error
 		switch o := op.(type) {
 		case model.AddrDel:
