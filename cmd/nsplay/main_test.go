@@ -244,6 +244,48 @@ func TestNameClash(t *testing.T) {
 	}
 }
 
+// TestResolvConfThroughASymlink: a symbolic link at the path of the
+// tutorial's resolv.conf, made by someone else and pointing nowhere, is a
+// clash like a file there: nsplay writes nothing through it, and leaves it.
+func TestResolvConfThroughASymlink(t *testing.T) {
+	testenv.RequireRoot(t)
+	cleanLabs(t)
+	before := testenv.TakeSnapshot(t)
+	dir := "/etc/netns/ns1"
+	if _, err := os.Lstat(dir); err == nil {
+		t.Skipf("%s is there already", dir) // not this test's to change
+	}
+	made := dir // what this test makes, to remove at its end
+	if _, err := os.Lstat(filepath.Dir(dir)); err != nil {
+		made = filepath.Dir(dir)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(made) })
+	victim := filepath.Join(t.TempDir(), "victim")
+	link := filepath.Join(dir, "resolv.conf")
+	if err := os.Symlink(victim, link); err != nil {
+		t.Fatal(err)
+	}
+
+	stdout, stderr, code := run(t, "run", tutorial)
+	wantExit(t, code, exitError, stdout, stderr)
+	if !strings.Contains(stderr, "lxcbr0.star:32:12: resolv_conf: file "+link+" already exists in the file system and lab lxcbr0 did not create it") {
+		t.Errorf("stderr does not explain the clash: %s", stderr)
+	}
+	if _, err := os.Lstat(victim); err == nil {
+		t.Errorf("%s was written through the symbolic link %s", victim, link)
+	}
+	if target, err := os.Readlink(link); err != nil || target != victim {
+		t.Errorf("the symbolic link %s is now %q, %v; want it left as it was", link, target, err)
+	}
+	if err := os.RemoveAll(made); err != nil {
+		t.Fatal(err)
+	}
+	before.AssertUnchanged(t)
+}
+
 func TestAllowHost(t *testing.T) {
 	testenv.RequireRoot(t)
 	cleanLabs(t)

@@ -314,17 +314,7 @@ func (b *Backend) apply(op model.Op) error {
 		}
 		return err
 	case model.FileWrite:
-		_, statErr := os.Lstat(o.Path)
-		if err := os.WriteFile(o.Path, []byte(o.Data), 0o644); err != nil {
-			err = fmt.Errorf("write %s: %w", o.Path, classify(err))
-			if errors.Is(statErr, os.ErrNotExist) { // a new file written in part: leave nothing
-				if rm := os.Remove(o.Path); rm != nil && !errors.Is(rm, os.ErrNotExist) {
-					err = errors.Join(err, rm)
-				}
-			}
-			return err
-		}
-		return nil
+		return writeFile(o.Path, o.Data)
 	case model.FileRemove:
 		return classify(os.Remove(o.Path))
 	case model.DirAdd:
@@ -729,6 +719,35 @@ func (b *Backend) QuietMLDPorts(ref model.NSRef, table string) ([]string, error)
 		return nil, err
 	}
 	return ns.QuietMLDPorts(table)
+}
+
+// writeFile writes data to the file at path, which is new or the lab's,
+// never through a symbolic link: one left at path by someone else (also
+// one that points nowhere) could send the lab's file anywhere on the
+// machine. A new file is made only where nothing is (ErrExists else), and
+// one written in part is removed.
+func writeFile(path, data string) error {
+	flags := os.O_WRONLY | os.O_CREATE | os.O_TRUNC | unix.O_NOFOLLOW
+	_, statErr := os.Lstat(path)
+	isNew := errors.Is(statErr, os.ErrNotExist)
+	if isNew {
+		flags |= os.O_EXCL
+	}
+	f, err := os.OpenFile(path, flags, 0o644)
+	if err == nil {
+		_, err = f.WriteString(data)
+		err = errors.Join(err, f.Close())
+		if err != nil && isNew {
+			err = errors.Join(err, os.Remove(path))
+		}
+	}
+	if errors.Is(err, unix.ELOOP) {
+		return fmt.Errorf("write %s: it is a symbolic link, which the lab did not make: %w", path, model.ErrExists)
+	}
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, classify(err))
+	}
+	return nil
 }
 
 func (b *Backend) ReadFile(path string) ([]byte, error) {

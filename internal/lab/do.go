@@ -508,6 +508,11 @@ func (l *Lab) writeFile(o model.FileWrite) error {
 		return err
 	}
 	_, err := l.create(o, model.Host)
+	if errors.Is(err, model.ErrExists) {
+		// Something the read above could not see: a symbolic link that
+		// points nowhere, or a file made since.
+		return l.clash("file "+o.Path, "the file system", "remove it", "write elsewhere", mine, 0)
+	}
 	return err
 }
 
