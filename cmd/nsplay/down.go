@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"github.com/nsplay/nsplay/internal/kernel"
 	"github.com/nsplay/nsplay/internal/lab"
 	"github.com/nsplay/nsplay/internal/model"
+	"github.com/nsplay/nsplay/internal/session"
 	"github.com/spf13/cobra"
 )
 
@@ -33,16 +35,31 @@ an nsplay is still running is skipped, with a message, and down exits 2.`,
 			}
 			return nil
 		},
-		noStatus(func(names []string) error { return downCmd(all, names, c.stdout, c.stderr) }))
+		func(names []string) (int, error) { return downCmd(all, names, c.stdout) })
 	cmd.Flags().BoolVar(&all, "all", false, "tear down every lab on the machine (skipping those still running)")
 	cmd.ValidArgsFunction = labArg
 	return cmd
 }
 
-func downCmd(all bool, names []string, stdout, stderr io.Writer) error {
+// downCmd tears the labs down. A signal (SIGINT, SIGTERM, SIGHUP) does not
+// cut it short, nor does a closed output (SIGPIPE): a lab half torn down
+// is worse than one torn down a moment later. It then exits as after the
+// signal, and says that the teardown went on.
+func downCmd(all bool, names []string, stdout io.Writer) (int, error) {
 	if os.Geteuid() != 0 {
-		return errors.New("down needs root to delete namespaces and links: run it with sudo")
+		return exitError, errors.New("down needs root to delete namespaces and links: run it with sudo")
 	}
+	ctx, stop := session.SignalContext()
+	defer stop()
+	err := downLabs(all, names, stdout)
+	var sig session.SignalError
+	if errors.As(context.Cause(ctx), &sig) {
+		return 128 + int(sig.Sig), errors.Join(fmt.Errorf("%w, and went on to the end of the teardown", sig), err)
+	}
+	return exitOK, err
+}
+
+func downLabs(all bool, names []string, stdout io.Writer) error {
 	b, err := kernel.NewBackend(model.DefaultPaths)
 	if err != nil {
 		return err

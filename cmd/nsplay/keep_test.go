@@ -1,6 +1,7 @@
 package main
 
 import (
+	"io"
 	"os"
 	"regexp"
 	"strconv"
@@ -154,4 +155,47 @@ func TestHostSysctlAfterKill9(t *testing.T) {
 		t.Errorf("down did not write the old value back:\n%s", stdout)
 	}
 	before.AssertUnchanged(t)
+}
+
+// TestDownGoesOnThroughSignals: `nsplay down` whose output is closed
+// (`| head -1`), and one that gets SIGINT once it has begun, both tear the
+// kept lab down to its end; the one interrupted exits 130 and says so.
+func TestDownGoesOnThroughSignals(t *testing.T) {
+	testenv.RequireRoot(t)
+	before := testenv.TakeSnapshot(t)
+	cleanLabs(t)
+	for _, interrupt := range []bool{false, true} {
+		stdout, stderr, code := run(t, "run", "-q", "--keep", tutorial)
+		wantExit(t, code, exitOK, stdout, stderr)
+		cmd := nsplayProcess(t, "down", "lxcbr0")
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var errOut strings.Builder
+		cmd.Stderr = &errOut
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		first := make([]byte, len("down: "))
+		if _, err := io.ReadFull(out, first); err != nil {
+			t.Fatalf("nsplay down printed no first line: %v", err)
+		}
+		if interrupt {
+			cmd.Process.Signal(syscall.SIGINT)
+		}
+		out.Close() // what is written from now on breaks the pipe
+		cmd.Wait()
+		want := exitOK
+		if interrupt {
+			want = 128 + int(syscall.SIGINT)
+		}
+		if code := cmd.ProcessState.ExitCode(); code != want || interrupt != strings.Contains(errOut.String(), "interrupted by SIGINT, and went on to the end of the teardown") {
+			t.Errorf("nsplay down (interrupted: %v): status %d, want %d; stderr:\n%s", interrupt, code, want, &errOut)
+		}
+		if labsUp()["lxcbr0"] {
+			t.Fatalf("nsplay down (interrupted: %v) left lab lxcbr0 up", interrupt)
+		}
+		before.AssertUnchanged(t)
+	}
 }
