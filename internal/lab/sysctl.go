@@ -3,15 +3,17 @@ package lab
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/nsplay/nsplay/internal/model"
 )
 
 // setSysctl sets a sysctl. In a namespace the lab created the change goes
 // with the namespace. Elsewhere (host, an attached namespace) it would
-// outlive the lab, so it needs --allow-host, and the first change of each
-// key is journalled with the value before, which teardown writes back
-// (also `nsplay down` after a crash). Either way the key is journalled, so
+// outlive the lab, so it needs --allow-host, and each key is journalled
+// with the value before the lab's first change, which teardown writes back
+// (also `nsplay down` after a crash) unless another program has changed
+// the key since. Either way the key is journalled, so
 // that state() and `nsplay show` list what the lab set.
 func (l *Lab) setSysctl(o model.SysctlSet) error {
 	if _, err := model.SysctlPath(o.Key); err != nil {
@@ -20,8 +22,18 @@ func (l *Lab) setSysctl(o model.SysctlSet) error {
 	if !l.AllowHost && !l.OwnsNS(o.NS) {
 		return ownershipError(fmt.Sprintf("%s in %s: the namespace was not created by lab %s, and the change would outlive the lab; --allow-host lets nsplay make it and write the old value back at teardown", o.Key, o.NS, l.Name))
 	}
-	if l.findIn(o.NS, sysctlOf(o.NS, o.Key)) != nil {
-		return l.B.Apply(o) // the old value is journalled already
+	if prev := l.findIn(o.NS, sysctlOf(o.NS, o.Key)); prev != nil {
+		if l.OwnsNS(o.NS) {
+			return l.B.Apply(o) // listed already; it goes with the namespace
+		}
+		// The entry is replaced by one with the value the lab sets now
+		// and the value before the lab's first change: teardown writes
+		// that back only over the lab's own (sysctlChangedSince).
+		o.Old = prev.Do.(model.SysctlSet).Old
+		if _, err := l.create(o, o.NS); err != nil {
+			return err
+		}
+		return l.gone(prev)
 	}
 	old, err := l.B.Sysctl(o.NS, o.Key)
 	if err != nil && !errors.Is(err, model.ErrUnknown) { // unknown: a plan's, never restored on the machine
@@ -30,6 +42,26 @@ func (l *Lab) setSysctl(o model.SysctlSet) error {
 	o.Old = old
 	_, err = l.create(o, o.NS)
 	return err
+}
+
+// sysctlChangedSince tells whether teardown is to skip writing back the
+// value before set: when the sysctl has it already (nsplay was killed
+// before it made the change), with nothing to say; or when another program
+// has changed it since, with what to say, since the old value would undo
+// that change.
+func (l *Lab) sysctlChangedSince(set model.SysctlSet) (say string, skip bool) {
+	now, err := l.B.Sysctl(set.NS, set.Key)
+	if err != nil {
+		return "", false // the write back says what is wrong
+	}
+	same := func(a, b string) bool { return strings.Join(strings.Fields(a), " ") == strings.Join(strings.Fields(b), " ") }
+	switch {
+	case same(now, set.Value):
+		return "", false
+	case same(now, set.Old):
+		return "", true
+	}
+	return fmt.Sprintf("leave sysctl %s in %s alone: it is %q now, not the %q the lab set, so another program changed it since", set.Key, set.NS, now, set.Value), true
 }
 
 // sysctlOf matches the entry of a sysctl the lab set.

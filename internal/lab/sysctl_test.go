@@ -2,6 +2,7 @@ package lab_test
 
 import (
 	"errors"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -112,6 +113,41 @@ func TestHostSysctlRestoredByDown(t *testing.T) {
 	before.machine.AssertUnchanged(t)
 }
 
+// A sysctl that another program changed after the lab did is left as it
+// is at teardown, and teardown says so: the old value would undo that
+// change. The lab's own changes, any number, are written back to the value
+// before the first.
+func TestHostSysctlChangedByAnotherProgram(t *testing.T) {
+	testenv.RequireRoot(t)
+	b := newBackend(t)
+	before := take(t)
+	key, file := "net.ipv4.conf.all.arp_ignore", "net/ipv4/conf/all/arp_ignore"
+	old := testenv.ProcSys(t, "", file)
+	t.Cleanup(func() { writeProcSys(t, file, old) })
+	for _, other := range []bool{false, true} {
+		name := newLabName(t, b)
+		l := openLab(t, name, b)
+		l.AllowHost = true
+		do(t, l, model.SysctlSet{NS: model.Host, Key: key, Value: "1"})
+		do(t, l, model.SysctlSet{NS: model.Host, Key: key, Value: "2"})
+		l.Close() // killed
+		if other {
+			writeProcSys(t, file, "3") // another program
+		}
+		var reports []string
+		must(t, lab.Down(name, b, paths, func(s string) { reports = append(reports, s) }))
+		want, wantReport := old, "sysctl -w "+key+"="+old
+		if other {
+			want, wantReport = "3", "leave sysctl "+key+` in host alone: it is "3" now, not the "2" the lab set, so another program changed it since`
+		}
+		if got := testenv.ProcSys(t, "", file); got != want || !slices.Equal(reports, []string{wantReport}) {
+			t.Errorf("another program changed it: %v; %s after down = %s, reported %q; want %s, %q", other, key, got, reports, want, wantReport)
+		}
+		writeProcSys(t, file, old)
+	}
+	before.machine.AssertUnchanged(t)
+}
+
 // A key the namespace does not have, or one outside net.*, is refused and
 // leaves nothing in the journal.
 func TestSysctlErrors(t *testing.T) {
@@ -126,5 +162,14 @@ func TestSysctlErrors(t *testing.T) {
 	}
 	if got := len(objects(t, name)); got != n {
 		t.Errorf("the journal holds %d objects after refused sysctls, want %d", got, n)
+	}
+}
+
+// writeProcSys writes a file under /proc/sys of the test's namespace, as
+// another program would.
+func writeProcSys(t *testing.T, path, value string) {
+	t.Helper()
+	if err := os.WriteFile("/proc/sys/"+path, []byte(value), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }

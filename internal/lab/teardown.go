@@ -261,6 +261,11 @@ func (l *Lab) remove(e *entry) (string, error) {
 			return fmt.Sprintf("leave it alone (%s): %s is not the namespace the lab used", what, e.ns()), nil
 		}
 	}
+	if set, ok := e.Do.(model.SysctlSet); ok {
+		if leave, skip := l.sysctlChangedSince(set); skip {
+			return leave, nil
+		}
+	}
 	err := l.B.Apply(undo)
 	if _, isDir := undo.(model.DirRemove); isDir && errors.Is(err, syscall.ENOTEMPTY) {
 		// Someone else's files are in it now (another lab's): it stays.
