@@ -54,7 +54,9 @@ func (l *Lab) sysctlChangedSince(set model.SysctlSet) (say string, skip bool) {
 	if err != nil {
 		return "", false // the write back says what is wrong
 	}
-	same := func(a, b string) bool { return strings.Join(strings.Fields(a), " ") == strings.Join(strings.Fields(b), " ") }
+	same := func(a, b string) bool {
+		return strings.Join(strings.Fields(a), " ") == strings.Join(strings.Fields(b), " ")
+	}
 	switch {
 	case same(now, set.Value):
 		return "", false
