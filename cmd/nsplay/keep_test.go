@@ -3,6 +3,7 @@ package main
 import (
 	"io"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -10,7 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nsplay/nsplay/internal/model"
 	"github.com/nsplay/nsplay/internal/testenv"
+	"golang.org/x/sys/unix"
 )
 
 // spawnedPID is the pid keepspawn.star printed.
@@ -197,5 +200,57 @@ func TestDownGoesOnThroughSignals(t *testing.T) {
 			t.Fatalf("nsplay down (interrupted: %v) left lab lxcbr0 up", interrupt)
 		}
 		before.AssertUnchanged(t)
+	}
+}
+
+// TestNamespaceLeftAsAnEmptyFile: an nsplay killed while it made or
+// deleted a namespace leaves its name, an empty file under /run/netns with
+// no namespace mounted on it. Of a kept lab's namespace, `down` removes
+// it, with what was in the namespace counted gone, and a run of the lab
+// makes the namespace anew; one the lab did not leave is an error that
+// says what it is and how to remove it, and stays.
+func TestNamespaceLeftAsAnEmptyFile(t *testing.T) {
+	testenv.RequireRoot(t)
+	before := testenv.TakeSnapshot(t)
+	cleanLabs(t)
+	ns1 := filepath.Join(model.DefaultPaths.RunNetns, "ns1")
+	leaveName := func() {
+		t.Helper()
+		if err := unix.Unmount(ns1, unix.MNT_DETACH); err != nil {
+			t.Fatalf("unmount %s: %v", ns1, err)
+		}
+		// The kernel frees the namespace, and the veth whose end was in
+		// it, in the background: as after a crash, they are gone when the
+		// user comes to run nsplay again.
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+			if _, ok := testenv.Links(t, "")["lxcbr0.1"]; !ok {
+				return
+			}
+		}
+		t.Fatal("the kernel did not free the veth of ns1 within 5 s")
+	}
+	for _, then := range [][]string{{"down", "lxcbr0"}, {"run", "-q", tutorial}} {
+		stdout, stderr, code := run(t, "run", "-q", "--keep", tutorial)
+		wantExit(t, code, exitOK, stdout, stderr)
+		leaveName()
+		stdout, stderr, code = run(t, then...)
+		wantExit(t, code, exitOK, stdout, stderr)
+		if labsUp()["lxcbr0"] {
+			t.Fatalf("nsplay %v left lab lxcbr0 up:\n%s", then, stdout)
+		}
+		before.AssertUnchanged(t)
+	}
+
+	if err := os.WriteFile(ns1, nil, 0o444); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Remove(ns1) })
+	stdout, stderr, code := run(t, "run", "-q", tutorial)
+	wantExit(t, code, exitError, stdout, stderr)
+	if !strings.Contains(stderr, ns1+" is an empty file with no namespace mounted on it") || !strings.Contains(stderr, "remove it (rm "+ns1+")") {
+		t.Errorf("an empty %s the lab did not leave: stderr does not say what it is:\n%s", ns1, stderr)
+	}
+	if _, err := os.Stat(ns1); err != nil {
+		t.Errorf("the empty %s the lab did not leave is gone: %v", ns1, err)
 	}
 }

@@ -146,6 +146,10 @@ func openFile(dir, path, name string) (*NS, error) {
 	var fs unix.Statfs_t
 	if err := unix.Fstatfs(int(fd), &fs); err != nil || fs.Type != unix.NSFS_MAGIC {
 		fd.Close()
+		if dir != "" && placeholder(dir, name) {
+			// The name is there, the namespace is not: so is it gone.
+			return nil, fmt.Errorf("%s is an empty file with no namespace mounted on it (%s): %w", path, placeholderCause, ErrNotFound)
+		}
 		hint := "a namespace path is /proc/PID/ns/net or a bind mount of one"
 		if dir != "" {
 			hint += ", like " + filepath.Join(dir, "NAME")
@@ -252,6 +256,9 @@ func CreateNamed(dir, name string) (*NS, error) {
 	}
 	path := filepath.Join(dir, name)
 	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE|os.O_EXCL, 0o444)
+	if errors.Is(err, os.ErrExist) && placeholder(dir, name) {
+		return nil, fmt.Errorf("create namespace %s: %s is an empty file with no namespace mounted on it (%s); remove it (rm %s), or choose another name: %w", name, path, placeholderCause, path, ErrExists)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("create namespace %s: %w", name, classify(err))
 	}
@@ -440,6 +447,9 @@ func (n *NS) WaitGone(l LinkInfo, limit time.Duration) error {
 	}
 	return fmt.Errorf("its peer %s in %s is still there after %s", l.Name, n, limit)
 }
+
+// placeholderCause is how a placeholder comes to be left behind.
+const placeholderCause = "what a program stopped in the middle of making or deleting a namespace leaves"
 
 // placeholder tells whether dir/name is the empty file CreateNamed makes
 // to mount a new namespace on, and no namespace is mounted there: what a

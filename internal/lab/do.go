@@ -144,7 +144,15 @@ func (l *Lab) addNetns(o model.NetnsAdd) (Result, error) {
 		if err == nil && (e.NSIno == 0 || e.NSIno == ino) {
 			return Result{Adopted: true}, nil
 		}
-		// Gone, or replaced by someone else's of the same name.
+		// Gone, or replaced by someone else's of the same name. Gone may
+		// leave its name behind (an nsplay killed while it made or
+		// deleted it): the empty file goes with the entry, so that the
+		// namespace can be made again.
+		if errors.Is(err, model.ErrNotFound) {
+			if derr := l.B.Apply(model.NetnsDel{Name: o.Name}); derr != nil && !errors.Is(derr, model.ErrNotFound) {
+				return Result{}, derr
+			}
+		}
 		if err := l.gone(e); err != nil {
 			return Result{}, err
 		}
