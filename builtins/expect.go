@@ -300,6 +300,9 @@ func expectReach(want bool, defaultTimeout string) builtinFn {
 			attempt := min(left, 500*time.Millisecond)
 			start := time.Now()
 			res, err := env.Lab.B.Ping(env.Ctx, ns.ref, ip, 1, attempt)
+			if errors.Is(err, model.ErrUnknown) {
+				return undecided(thread, msg, fmt.Sprintf("%s: %v", b.Name(), err))
+			}
 			if err != nil {
 				return nil, wrap(b, err)
 			}

@@ -16,6 +16,7 @@ package builtins
 // that matched no host), and it would pass silently forever.
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"slices"
@@ -48,6 +49,9 @@ func expectAllReachable(thread *starlark.Thread, b *starlark.Builtin, args starl
 		return undecided(thread, msg, fmt.Sprintf("%s: %s is known only to the kernel", b.Name(), unknown))
 	}
 	results, err := env.Lab.B.EchoAll(env.Ctx, echoes, limit)
+	if errors.Is(err, model.ErrUnknown) {
+		return undecided(thread, msg, fmt.Sprintf("%s: %v", b.Name(), err))
+	}
 	if err == nil {
 		err = env.Ctx.Err()
 	}
@@ -107,11 +111,15 @@ func echoPairs(env *Env, pairs starlark.Value) ([]model.Echo, string, error) {
 	if list.Len() == 0 {
 		return nil, "", errors.New("pairs is empty: there is nothing to check; give at least one (netns, address) pair (did the loop that collects them run?)")
 	}
+	// Every pair is checked, also after one only the kernel knows: a
+	// plan reports a bad pair as the run would.
 	echoes := make([]model.Echo, list.Len())
+	unknown := ""
 	for i := range list.Len() {
 		pair := list.Index(i)
 		if u := unknownIn(pair); u != "" {
-			return nil, u, nil
+			unknown = cmp.Or(unknown, u)
+			continue
 		}
 		two, ok := pair.(starlark.Indexable)
 		if _, isString := pair.(starlark.String); isString || !ok || two.Len() != 2 {
@@ -122,7 +130,8 @@ func echoPairs(env *Env, pairs starlark.Value) ([]model.Echo, string, error) {
 			return nil, "", fmt.Errorf("pairs[%d] is %s, want a (netns, address) pair%s", i, short(pair), hint)
 		}
 		if u := unknownIn(two.Index(0), two.Index(1)); u != "" {
-			return nil, u, nil
+			unknown = cmp.Or(unknown, u)
+			continue
 		}
 		var nsA nsArg
 		if err := nsA.Unpack(two.Index(0)); err != nil {
@@ -141,6 +150,9 @@ func echoPairs(env *Env, pairs starlark.Value) ([]model.Echo, string, error) {
 			return nil, "", fmt.Errorf("pairs[%d][1]: %w", i, err)
 		}
 		echoes[i] = model.Echo{From: ns.ref, To: ip}
+	}
+	if unknown != "" {
+		return nil, unknown, nil
 	}
 	return echoes, "", nil
 }

@@ -5,10 +5,13 @@ package builtins
 //	    request; rtt_ms is the mean round trip of the replies, None without any
 
 import (
+	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"time"
 
+	"github.com/nsplay/nsplay/internal/model"
 	"go.starlark.net/starlark"
 	"go.starlark.net/starlarkstruct"
 )
@@ -27,6 +30,14 @@ func pingFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, k
 	}
 	step(thread, "ping -c %d %s in %s", count, ip, ns.ref)
 	res, err := env.Lab.B.Ping(env.Ctx, ns.ref, ip, count, wait)
+	if errors.Is(err, model.ErrUnknown) {
+		received := Unknown{what: "ping(...).received", thread: thread}
+		return starlarkstruct.FromStringDict(starlarkstruct.Default, starlark.StringDict{
+			"sent":     starlark.MakeInt(count),
+			"received": received,
+			"rtt_ms":   Unknown{what: "ping(...).rtt_ms", thread: thread},
+		}), nil
+	}
 	if err != nil {
 		return nil, wrap(b, err)
 	}
@@ -68,6 +79,9 @@ func echoArgs(thread *starlark.Thread, b *starlark.Builtin, nsA *nsArg, dst, tim
 
 func parseIP(s string) (net.IP, error) {
 	ip := net.ParseIP(s)
+	if addr, zone, ok := strings.Cut(s, "%"); ip == nil && ok && net.ParseIP(addr) != nil {
+		return nil, fmt.Errorf("%q: an echo goes out where the namespace's routes send it, and nsplay takes no zone (%%%s) to pick the link; check a global or unique local address on that link, or run `ping -c 1 %s` with exec_in", s, zone, s)
+	}
 	if ip == nil {
 		return nil, fmt.Errorf("%q is not an IP address", s)
 	}

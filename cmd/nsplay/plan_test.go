@@ -97,6 +97,38 @@ expect.eq(n.link("lo").up, True)
 	}
 }
 
+// TestPlanLinkLocalEchoes: the model has no IPv6 link-local addresses, so
+// an echo to one is undecided in a plan, where the run decides it; and a
+// pair only the kernel knows does not hide a bad pair after it.
+func TestPlanLinkLocalEchoes(t *testing.T) {
+	playbook := filepath.Join(t.TempDir(), "ll.star")
+	src := `a = netns("lla")
+b = netns("llb")
+e = veth("eth0", peer = "eth0", ns = a, peer_ns = b)
+expect.reachable(a, "fe80::1")
+expect.all_reachable([(a, "10.0.0.1"), (a, "fe80::1")])
+expect.eq(ping(a, "fe80::1").received, 1)
+expect.all_reachable([(a, exec_in(a, "echo 10.0.0.1").stdout.strip()), (a, "not-an-ip")])
+`
+	if err := os.WriteFile(playbook, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stdout, stderr, code := run(t, "plan", playbook)
+	wantExit(t, code, exitError, stdout, stderr)
+	for _, want := range []string{
+		"UNDECIDED " + playbook + ":4: expect.reachable: whether the link-local fe80::1 answers: the model has no IPv6 link-local addresses, only the kernel knows\n",
+		"UNDECIDED " + playbook + ":5: expect.all_reachable: whether the link-local fe80::1 answers",
+		"UNDECIDED " + playbook + ":6: expect.eq: ping(...).received is known only to the kernel\n",
+	} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("plan output lacks %q:\n%s", want, stdout)
+		}
+	}
+	if want := playbook + `:7:21: expect.all_reachable: pairs[1][1]: "not-an-ip" is not an IP address`; !strings.Contains(stderr, want) {
+		t.Errorf("plan stderr lacks %q:\n%s", want, stderr)
+	}
+}
+
 // TestGraph draws the tutorial from the model in both formats, and a kept
 // lab from the kernel.
 func TestGraph(t *testing.T) {

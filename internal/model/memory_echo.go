@@ -18,6 +18,9 @@ func (m *Memory) EchoAll(ctx context.Context, echoes []Echo, _ time.Duration) ([
 		if err != nil {
 			return nil, err
 		}
+		if err := linkLocalEcho(e.To); err != nil {
+			return nil, err
+		}
 		out[i].Answered = m.trace(ns, norm(e.To)) == ""
 	}
 	return out, nil

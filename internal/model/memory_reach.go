@@ -28,6 +28,9 @@ func (m *Memory) Ping(_ context.Context, ref NSRef, dst net.IP, count int, _ tim
 	if err != nil {
 		return PingResult{}, err
 	}
+	if err := linkLocalEcho(dst); err != nil {
+		return PingResult{}, err
+	}
 	res := PingResult{Sent: count}
 	if m.trace(ns, norm(dst)) == "" {
 		res.Received = count
@@ -43,6 +46,15 @@ func (m *Memory) WhyUnreachable(ref NSRef, dst net.IP) string {
 		return err.Error()
 	}
 	return m.trace(ns, norm(dst))
+}
+
+// linkLocalEcho is ErrUnknown for an echo to an IPv6 link-local address:
+// the kernel gives each link one, the model none.
+func linkLocalEcho(dst net.IP) error {
+	if dst.To4() == nil && dst.IsLinkLocalUnicast() {
+		return fmt.Errorf("whether the link-local %s answers: the model has no IPv6 link-local addresses, %w", dst, ErrUnknown)
+	}
+	return nil
 }
 
 func norm(ip net.IP) net.IP {
