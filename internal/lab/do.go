@@ -282,6 +282,11 @@ func (l *Lab) addLink(o model.LinkAdd) (Result, error) {
 		}
 		return Result{}, errors.Join(err, forgot)
 	}
+	for _, e := range made {
+		if err := l.noteIndex(e); err != nil {
+			return Result{}, err
+		}
+	}
 	return Result{At: o.Link}, nil
 }
 
@@ -345,6 +350,9 @@ func (l *Lab) adoptLink(o model.LinkAdd) (Result, bool, error) {
 			if ino, ierr := l.B.Identity(e.At.NS); ierr != nil || ino != e.NSIno {
 				err = model.ErrNotFound // its namespace is gone; this is another
 			}
+		}
+		if err == nil && e.replaced(info) {
+			err = model.ErrNotFound // deleted, and another made in its place
 		}
 		switch {
 		case err == nil && info.Kind == o.Spec.Kind() && info.KindAttrs != model.AttrsOf(o.Spec):
@@ -425,6 +433,9 @@ func (l *Lab) relocate(op model.Op, from, to model.LinkRef) error {
 			err = errors.Join(err, l.moved(e, from))
 		}
 		return err
+	}
+	if e != nil {
+		return l.noteIndex(e)
 	}
 	return nil
 }

@@ -26,6 +26,12 @@ type entry struct {
 	// in, once known: a namespace of the same name made by someone else is
 	// not the lab's.
 	NSIno uint64
+	// Index is a link's ifindex where it is now, once known, for a link
+	// outside the lab's namespaces (inside, the namespace's identity
+	// tells): one of the same name that someone else made after the lab's
+	// was deleted is not the lab's. The kernel gives an index to no other
+	// link of the namespace while the link is there.
+	Index int
 }
 
 // undo is the op that removes the entry from where it is now.
@@ -104,11 +110,12 @@ func checkPath(path string) error {
 // record is one journal line. The journal is written before each change,
 // so a lab can be taken down after nsplay was killed.
 type record struct {
-	Rec      string          `json:"rec"` // "start", "do", "at" (moved or renamed), "ino", "gone", "keep"
+	Rec      string          `json:"rec"` // "start", "do", "at" (moved or renamed), "ino", "index", "gone", "keep"
 	ID       int             `json:"id,omitempty"`
-	Op       *model.Recorded `json:"op,omitempty"`    // do
-	At       *model.LinkRef  `json:"at,omitempty"`    // at
-	NSIno    uint64          `json:"nsino,omitempty"` // do, at, ino
+	Op       *model.Recorded `json:"op,omitempty"`      // do
+	At       *model.LinkRef  `json:"at,omitempty"`      // at
+	NSIno    uint64          `json:"nsino,omitempty"`   // do, at, ino
+	Index    int             `json:"ifindex,omitempty"` // at, index
 	Playbook string          `json:"playbook,omitempty"`
 	PID      int             `json:"pid,omitempty"`
 }
@@ -245,11 +252,15 @@ func (h *history) apply(line []byte, byID map[int]*entry, all *[]*entry) error {
 			if err := checkLink(*r.At); err != nil {
 				return err
 			}
-			e.At, e.NSIno = *r.At, r.NSIno
+			e.At, e.NSIno, e.Index = *r.At, r.NSIno, r.Index
 		}
 	case "ino":
 		if e := byID[r.ID]; e != nil {
 			e.NSIno = r.NSIno
+		}
+	case "index":
+		if e := byID[r.ID]; e != nil {
+			e.Index = r.Index
 		}
 	case "gone":
 		delete(byID, r.ID)

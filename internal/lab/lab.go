@@ -324,13 +324,37 @@ func (l *Lab) gone(e *entry) error {
 	return l.journal.write(record{Rec: "gone", ID: e.ID})
 }
 
-// moved journals where a link entry is now.
+// moved journals where a link entry is now. A rename keeps the link's
+// index; a move may change it, which noteIndex then journals.
 func (l *Lab) moved(e *entry, at model.LinkRef) error {
+	if at.NS != e.At.NS {
+		e.Index = 0
+	}
 	l.ix.move(e, at)
 	if ino, err := l.B.Identity(at.NS); err == nil {
 		e.NSIno = ino
 	}
-	return l.journal.write(record{Rec: "at", ID: e.ID, At: &at, NSIno: e.NSIno})
+	return l.journal.write(record{Rec: "at", ID: e.ID, At: &at, NSIno: e.NSIno, Index: e.Index})
+}
+
+// noteIndex journals the index of a link entry's link, made or moved just
+// now, when it is outside the lab's namespaces (Index).
+func (l *Lab) noteIndex(e *entry) error {
+	if e.Index != 0 || l.OwnsNS(e.At.NS) {
+		return nil
+	}
+	info, err := l.B.Link(e.At)
+	if err != nil {
+		return err
+	}
+	e.Index = info.Index
+	return l.journal.write(record{Rec: "index", ID: e.ID, Index: e.Index})
+}
+
+// replaced tells whether the link at a link entry's place, read as info,
+// is not the one the lab made there: its index is another.
+func (e *entry) replaced(info model.LinkInfo) bool {
+	return e.Index != 0 && info.Index != e.Index
 }
 
 // ownershipError says in full what the lab may not touch, and matches

@@ -3,6 +3,7 @@ package lab_test
 import (
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -787,4 +788,46 @@ func TestAwaitDAD(t *testing.T) {
 		t.Errorf("ip: a2 has no fd00:9::1: %+v", out)
 	}
 	must(t, l.Teardown(func(string) {}))
+}
+
+// TestLinkReplacedFromOutside: a link the lab made outside its namespaces,
+// deleted and made again under its name by someone else while the lab was
+// down (kept, or its nsplay killed), is not the lab's: `down` leaves it and
+// says so, and a run of the lab that makes the link again refuses it as it
+// refuses any link it did not make. The lab knows its links by their index
+// as well as their name.
+func TestLinkReplacedFromOutside(t *testing.T) {
+	testenv.RequireRoot(t)
+	b := newBackend(t)
+	before := take(t)
+	for _, rerun := range []bool{false, true} {
+		name := newLabName(t, b)
+		l := openLab(t, name, b)
+		br := uniq("rb")
+		do(t, l, bridge(br))
+		l.Close() // killed, or kept
+		testenv.IP(t, "link", "del", br)
+		testenv.IP(t, "link", "add", br, "type", "bridge") // someone else's
+		t.Cleanup(func() { exec.Command("ip", "link", "del", br).Run() })
+
+		if rerun {
+			l = openLab(t, name, b)
+			_, err := l.Do(bridge(br))
+			if !errors.Is(err, lab.ErrNotOwned) || !strings.Contains(err.Error(), "link "+br+" already exists in host and lab "+name+" did not create it") {
+				t.Errorf("a run of the lab that makes %s again: %v, want the clash with the link it did not make", br, err)
+			}
+			must(t, l.Teardown(func(string) {}))
+		} else {
+			var reports []string
+			must(t, lab.Down(name, b, paths, func(s string) { reports = append(reports, s) }))
+			if want := "leave link " + br + " in host alone: it is not the one the lab made"; !slices.ContainsFunc(reports, func(s string) bool { return strings.HasPrefix(s, want) }) {
+				t.Errorf("down reported %q, want a line that starts %q", reports, want)
+			}
+		}
+		if !hasLink(t, "", br) {
+			t.Fatalf("the bridge %s that someone else made in place of the lab's is gone (rerun: %v)", br, rerun)
+		}
+		testenv.IP(t, "link", "del", br)
+	}
+	before.machine.AssertUnchanged(t)
 }

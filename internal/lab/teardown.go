@@ -266,6 +266,11 @@ func (l *Lab) remove(e *entry) (string, error) {
 			return leave, nil
 		}
 	}
+	if _, ok := e.Do.(model.LinkAdd); ok && e.Index != 0 {
+		if info, err := l.B.Link(e.At); err == nil && e.replaced(info) {
+			return fmt.Sprintf("leave link %s alone: it is not the one the lab made (that one was deleted, and another made in its place)", e.At), nil
+		}
+	}
 	err := l.B.Apply(undo)
 	if _, isDir := undo.(model.DirRemove); isDir && errors.Is(err, syscall.ENOTEMPTY) {
 		// Someone else's files are in it now (another lab's): it stays.
