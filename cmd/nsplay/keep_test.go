@@ -254,3 +254,21 @@ func TestNamespaceLeftAsAnEmptyFile(t *testing.T) {
 		t.Errorf("the empty %s the lab did not leave is gone: %v", ns1, err)
 	}
 }
+
+// TestKeepOfNothing: a run with --keep that made nothing (its first step
+// failed) leaves no lab for ls to list.
+func TestKeepOfNothing(t *testing.T) {
+	testenv.RequireRoot(t)
+	before := testenv.TakeSnapshot(t)
+	cleanLabs(t)
+	playbook := filepath.Join(t.TempDir(), "nothing.star")
+	if err := os.WriteFile(playbook, []byte(`veth("a-veth-name-too-long", peer = "b")`+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stdout, stderr, code := run(t, "run", "--keep", playbook)
+	wantExit(t, code, exitError, stdout, stderr)
+	if labsUp()["nothing"] || strings.Contains(stdout, "is up") {
+		t.Errorf("a run with --keep that made nothing left lab nothing up:\n%s", stdout)
+	}
+	before.AssertUnchanged(t)
+}

@@ -521,7 +521,11 @@ func (l *Lab) writeFile(o model.FileWrite) error {
 		return l.apply(o)
 	}
 	if _, err := l.B.ReadFile(o.Path); !errors.Is(err, model.ErrNotFound) {
-		return l.clash("file "+o.Path, "the file system", "remove it", "write elsewhere", mine, 0)
+		what := o.Path
+		if _, derr := l.B.ReadDir(filepath.Dir(o.Path)); derr != nil && !errors.Is(derr, model.ErrNotFound) {
+			what = filepath.Dir(o.Path) // a file where the folder would be
+		}
+		return l.clash("file "+what, "the file system", "remove it", "write elsewhere", mine, 0)
 	}
 	if err := l.makeDirs(filepath.Dir(o.Path)); err != nil {
 		return err

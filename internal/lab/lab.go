@@ -209,6 +209,9 @@ func (l *Lab) Keep() error {
 	return err
 }
 
+// Empty tells whether the lab owns nothing.
+func (l *Lab) Empty() bool { return len(l.entries) == 0 }
+
 // Close releases the lab without tearing it down and without marking it
 // kept: used when the lab is given up on, and by Keep.
 func (l *Lab) Close() {

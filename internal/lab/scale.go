@@ -28,16 +28,22 @@ func (l *Lab) quietIPv6(o model.IPv6Quiet) error {
 // another table of its name is a clash.
 func (l *Lab) quietMLD(o model.MLDQuiet) (Result, error) {
 	mine := mldTableIn(o.NS)
+	clash := func() error {
+		return l.clash("table bridge "+o.Table, o.NS.String(), "delete it (nft delete table bridge "+o.Table+")", "give the lab another name", mine, 0)
+	}
 	_, err := l.B.QuietMLDPorts(o.NS, o.Table)
 	switch {
 	case err == nil && l.findIn(o.NS, mine) != nil:
 		return Result{Adopted: true}, nil
 	case err == nil:
-		return Result{}, l.clash("table bridge "+o.Table, o.NS.String(), "delete it (nft delete table bridge "+o.Table+")", "give the lab another name", mine, 0)
+		return Result{}, clash()
 	case !errors.Is(err, model.ErrNotFound):
 		return Result{}, err
 	}
 	_, err = l.create(o, o.NS)
+	if errors.Is(err, model.ErrExists) {
+		return Result{}, clash() // a table of that name without the lab's set
+	}
 	return Result{}, err
 }
 

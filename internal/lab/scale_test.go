@@ -1,9 +1,13 @@
 package lab_test
 
 import (
+	"errors"
+	"os/exec"
 	"slices"
+	"strings"
 	"testing"
 
+	"github.com/nsplay/nsplay/internal/lab"
 	"github.com/nsplay/nsplay/internal/model"
 	"github.com/nsplay/nsplay/internal/testenv"
 )
@@ -43,4 +47,24 @@ func TestQuietMLDTableInHost(t *testing.T) {
 		}
 		before.machine.AssertUnchanged(t)
 	}
+}
+
+// TestQuietMLDTableOfAnotherTool: a table of the lab's table's name that
+// the lab did not make, also one without the lab's set, is the clash it is,
+// and stays.
+func TestQuietMLDTableOfAnotherTool(t *testing.T) {
+	l, name, _ := newLab(t)
+	table := model.LabTable(name)
+	if out, err := exec.Command("nft", "add", "table", "bridge", table).CombinedOutput(); err != nil {
+		t.Fatalf("nft add table bridge %s: %v\n%s", table, err, out)
+	}
+	t.Cleanup(func() { exec.Command("nft", "delete", "table", "bridge", table).Run() })
+	_, err := l.Do(model.MLDQuiet{NS: model.Host, Table: table})
+	if !errors.Is(err, lab.ErrNotOwned) || !strings.Contains(err.Error(), "table bridge "+table+" already exists in host and lab "+name+" did not create it") {
+		t.Errorf("MLDQuiet over another tool's table: %v, want the clash", err)
+	}
+	if !slices.Contains(testenv.Nft(t, "").Tables, "bridge "+table) {
+		t.Errorf("the other tool's table bridge %s is gone", table)
+	}
+	must(t, l.Teardown(func(string) {}))
 }

@@ -258,6 +258,9 @@ func (l *Lab) remove(e *entry) (string, error) {
 	if e.NSIno != 0 {
 		if ino, err := l.B.Identity(e.ns()); err == nil && ino != e.NSIno {
 			// The pid of /proc/PID/ns/net was reused: not the lab's.
+			if _, isLink := e.Do.(model.LinkAdd); isLink {
+				return fmt.Sprintf("leave link %s alone: %s is not the namespace the lab used", e.At.Name, e.ns()), nil
+			}
 			return fmt.Sprintf("leave it alone (%s): %s is not the namespace the lab used", what, e.ns()), nil
 		}
 	}
@@ -328,9 +331,15 @@ func labNames(paths model.Paths) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A lab is a folder of a lab's name with a journal: nsplay makes the
+	// journal right after the folder. Anything else under the folder of
+	// the labs (an empty folder, .hidden) is no lab to list or take down.
 	var names []string
 	for _, e := range entries {
-		if e.IsDir() {
+		if !e.IsDir() || checkLabName(e.Name()) != nil {
+			continue
+		}
+		if _, err := os.Lstat(filepath.Join(paths.Labs, e.Name(), "journal")); err == nil {
 			names = append(names, e.Name())
 		}
 	}

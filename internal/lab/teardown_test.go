@@ -2,6 +2,7 @@ package lab_test
 
 import (
 	"context"
+	"errors"
 	"net"
 	"os"
 	"path/filepath"
@@ -317,4 +318,37 @@ func TestDownFromAnotherNamespaceRefuses(t *testing.T) {
 	if hasLink(t, "", br) {
 		t.Errorf("the bridge is still there after Down from the lab's host")
 	}
+}
+
+// TestListSkipsWhatIsNoLab: a folder under the folder of the labs without
+// a journal, or with a name no lab has, is no lab: ls does not list it,
+// and down --all does not take it down.
+func TestListSkipsWhatIsNoLab(t *testing.T) {
+	testenv.RequireRoot(t)
+	for _, dir := range []string{uniq("empty"), ".hidden" + uniq("")} {
+		path := filepath.Join(paths.Labs, dir)
+		must(t, os.MkdirAll(path, 0o755))
+		t.Cleanup(func() { os.RemoveAll(path) })
+		if dir[0] == '.' {
+			must(t, os.WriteFile(filepath.Join(path, "journal"), nil, 0o644))
+		}
+		labs, err := lab.List(paths)
+		must(t, err)
+		if slices.ContainsFunc(labs, func(i lab.Info) bool { return i.Name == dir }) {
+			t.Errorf("lab.List lists %s, which is no lab: %+v", path, labs)
+		}
+	}
+}
+
+// TestFileWhereItsFolderWouldBe: a file where the folder of a file to
+// write would be is the clash, named as what it is.
+func TestFileWhereItsFolderWouldBe(t *testing.T) {
+	l, name, _ := newLab(t)
+	dir := filepath.Join(t.TempDir(), "ns1")
+	must(t, os.WriteFile(dir, nil, 0o644))
+	_, err := l.Do(model.FileWrite{Path: filepath.Join(dir, "resolv.conf"), Data: "nameserver 192.0.2.1\n"})
+	if !errors.Is(err, lab.ErrNotOwned) || !strings.Contains(err.Error(), "file "+dir+" already exists in the file system and lab "+name+" did not create it") {
+		t.Errorf("a file where the folder would be: %v, want the clash naming %s", err, dir)
+	}
+	must(t, l.Teardown(func(string) {}))
 }

@@ -134,7 +134,7 @@ func Run(opts Options) (Outcome, error) {
 		out.Snapshot, out.DownErr = snap, err
 	}
 	down := time.Now()
-	if opts.Keep {
+	if opts.Keep && !l.Empty() { // a lab of nothing is not kept: ls would list it
 		out.DownErr = errors.Join(out.DownErr, l.Keep())
 		emit(interp.Event{Kind: "kept", Msg: keptMessage(name, l.Namespaces())})
 	} else {
