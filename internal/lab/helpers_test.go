@@ -287,7 +287,7 @@ func journalEntries(t *testing.T, name string) []journalEntry {
 			}
 		case "gone":
 			live = slices.DeleteFunc(live, func(e *journalEntry) bool { return e.ID == r.ID })
-		case "start", "keep", "ino":
+		case "start", "keep", "ino", "index":
 		default:
 			t.Fatalf("journal of %s, line %d: unknown record %q", name, n, sc.Text())
 		}
