@@ -56,9 +56,14 @@ import (
 // deleted and made again under its name, also from outside, has another.
 type scaleState struct {
 	noQuietIPv6, noStaticNeighbours bool
-	calledAt                        string            // where scale() was called, if it was
-	pinned                          map[linkID]string // the MACs set, by link
-	neighs                          map[neighKey]string
+	calledAt                        string // where scale() was called, if it was
+	// pinned are the MACs set, by link; neighs the entries made, by link
+	// and address. A link deleted, renamed or moved (also with its
+	// namespace) may take others along, a veth's other end, and a link of
+	// its name may be made again: then the entries are no longer known,
+	// and the MACs are looked at again before they are taken as set.
+	pinned map[linkID]pinnedMAC
+	neighs map[neighKey]string
 	// ports are the lab's bridge ports that the settings changed or made
 	// neighbour entries for, in the order they joined; byPort finds them
 	// by the port, byHost by the other end of a veth port (a host) with
@@ -339,23 +344,42 @@ func inSubnet(n *net.IPNet, ip net.IP) bool {
 	return (n.IP.To4() == nil) == (ip.To4() == nil) && n.Contains(ip)
 }
 
-// pin sets the link's MAC to its StableMAC, once a run, and returns it.
+// pinnedMAC is a MAC pin set, and whether it is known to be the link's
+// still.
+type pinnedMAC struct {
+	mac   string
+	known bool
+}
+
+// pin sets the link's MAC to its StableMAC, once a run, and returns it. A
+// MAC set before a link went is read again: setting it when it is there
+// already would make the kernel drop the link's neighbour entries.
 func (env *Env) pin(thread *starlark.Thread, b *starlark.Builtin, link model.LinkRef) (string, error) {
 	id, err := env.linkID(link)
 	if err != nil {
 		return "", wrap(b, err)
 	}
-	if mac, ok := env.scale.pinned[id]; ok {
-		return mac, nil
-	}
 	mac := model.StableMAC(env.Lab.Name, link)
+	switch p, ok := env.scale.pinned[id]; {
+	case ok && p.known:
+		return p.mac, nil
+	case ok:
+		info, err := env.Lab.B.Link(link)
+		if err != nil {
+			return "", wrap(b, err)
+		}
+		if info.MAC == mac {
+			env.scale.pinned[id] = pinnedMAC{mac, true}
+			return mac, nil
+		}
+	}
 	if err := do(thread, b, env.Lab, model.LinkSetMAC{Link: link, MAC: mac}); err != nil {
 		return "", err
 	}
 	if env.scale.pinned == nil {
-		env.scale.pinned = map[linkID]string{}
+		env.scale.pinned = map[linkID]pinnedMAC{}
 	}
-	env.scale.pinned[id] = mac
+	env.scale.pinned[id] = pinnedMAC{mac, true}
 	return mac, nil
 }
 

@@ -25,6 +25,10 @@ import (
 // a namespace or takes a port off its bridge, what the scale settings made
 // for the ports it changes or takes along, on the links that stay.
 func (env *Env) scaleBefore(thread *starlark.Thread, b *starlark.Builtin, op model.Op) error {
+	switch op.(type) {
+	case model.LinkDel, model.LinkRename, model.LinkMove, model.NetnsDel:
+		env.scale.linksChange()
+	}
 	if len(env.scale.ports) == 0 {
 		return nil
 	}
@@ -56,9 +60,6 @@ func (env *Env) scaleBefore(thread *starlark.Thread, b *starlark.Builtin, op mod
 				return err
 			}
 		}
-		if deleted {
-			env.scale.forget(func(l linkID) bool { return l == id })
-		}
 	case model.NetnsDel:
 		ino, err := env.Lab.B.Identity(model.Named(o.Name))
 		if err != nil {
@@ -70,16 +71,12 @@ func (env *Env) scaleBefore(thread *starlark.Thread, b *starlark.Builtin, op mod
 				// The bridge and its ports go with the namespace, and so
 				// the veths of the ports, with the hosts' ends.
 				env.scale.untrack(sp)
-				if sp.peer != nil {
-					env.scale.forget(func(l linkID) bool { return l == sp.peerID })
-				}
 			case sp.peer != nil && sp.peerID.ns == ino:
 				if err := env.leave(thread, b, sp, false); err != nil {
 					return err
 				}
 			}
 		}
-		env.scale.forget(func(l linkID) bool { return l.ns == ino })
 		delete(env.scale.quietMLD, ino)
 	}
 	return nil
@@ -129,9 +126,11 @@ func (env *Env) scaleAfter(thread *starlark.Thread, b *starlark.Builtin, op mode
 				err = env.joined(thread, b, sp.port, sp.bridge)
 				break
 			}
-			// The MAC stays: only the entries go.
+			// The MAC stays: only the entries go; and its IPv6
+			// addresses, whose entries on the other side go too.
 			sp.made = slices.DeleteFunc(sp.made, func(n model.NeighAdd) bool { return n.Link == link })
 			maps.DeleteFunc(env.scale.neighs, func(k neighKey, _ string) bool { return k.link == id })
+			err = env.resync(thread, b, sp)
 		}
 		if err != nil {
 			return err
@@ -226,9 +225,12 @@ func (s *scaleState) untrack(sp *scalePort) {
 	}
 }
 
-// forget forgets the MACs set and the entries made on the links gone:
-// what is made again under their names gets them anew.
-func (s *scaleState) forget(gone func(linkID) bool) {
-	maps.DeleteFunc(s.pinned, func(l linkID, _ string) bool { return gone(l) })
-	maps.DeleteFunc(s.neighs, func(k neighKey, _ string) bool { return gone(k.link) })
+// linksChange is called before links go or change their names: the
+// entries made are no longer known (a link of a name made again has none),
+// nor the MACs set (pin looks at them again).
+func (s *scaleState) linksChange() {
+	s.neighs = nil
+	for id, p := range s.pinned {
+		s.pinned[id] = pinnedMAC{p.mac, false}
+	}
 }

@@ -750,8 +750,15 @@ func writeFile(path, data string) error {
 	return nil
 }
 
+// ReadFile reads a file. A symbolic link to nothing is not "no file": it
+// is there, and writing the path would follow it.
 func (b *Backend) ReadFile(path string) ([]byte, error) {
 	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		if fi, lerr := os.Lstat(path); lerr == nil && fi.Mode()&os.ModeSymlink != 0 {
+			return nil, fmt.Errorf("%s is a symbolic link to a file that is not there: %w", path, ErrExists)
+		}
+	}
 	return data, classify(err)
 }
 

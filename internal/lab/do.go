@@ -430,7 +430,7 @@ func (l *Lab) relocate(op model.Op, from, to model.LinkRef) error {
 	}
 	if err := l.apply(op); err != nil {
 		if e != nil {
-			err = errors.Join(err, l.moved(e, from))
+			err = errors.Join(err, l.moved(e, from), l.noteIndex(e))
 		}
 		return err
 	}

@@ -3,6 +3,8 @@ package lab
 import (
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/nsplay/nsplay/internal/model"
@@ -45,25 +47,45 @@ func (l *Lab) setSysctl(o model.SysctlSet) error {
 }
 
 // sysctlChangedSince tells whether teardown is to skip writing back the
-// value before set: when the sysctl has it already (nsplay was killed
-// before it made the change), with nothing to say; or when another program
-// has changed it since, with what to say, since the old value would undo
-// that change.
-func (l *Lab) sysctlChangedSince(set model.SysctlSet) (say string, skip bool) {
+// value before e's change: when the sysctl has it already (nsplay was
+// killed before it made the change), or the value of the entry e replaces
+// (killed before it made the change that replaces it, which that entry
+// then writes back), with nothing to say; or when another program has
+// changed it since, with what to say, since the old value would undo that
+// change.
+func (l *Lab) sysctlChangedSince(e *entry) (say string, skip bool) {
+	set := e.Do.(model.SysctlSet)
 	now, err := l.B.Sysctl(set.NS, set.Key)
 	if err != nil {
 		return "", false // the write back says what is wrong
 	}
-	same := func(a, b string) bool {
-		return strings.Join(strings.Fields(a), " ") == strings.Join(strings.Fields(b), " ")
-	}
 	switch {
-	case same(now, set.Value):
+	case sameSysctl(now, set.Value):
 		return "", false
-	case same(now, set.Old):
+	case sameSysctl(now, set.Old):
+		return "", true
+	case l.findIn(set.NS, func(x *entry) bool {
+		old, ok := x.Do.(model.SysctlSet)
+		return ok && x.ID < e.ID && old.Key == set.Key && sameSysctl(now, old.Value)
+	}) != nil:
 		return "", true
 	}
 	return fmt.Sprintf("leave sysctl %s in %s alone: it is %q now, not the %q the lab set, so another program changed it since", set.Key, set.NS, now, set.Value), true
+}
+
+// sameSysctl tells whether a sysctl's value as read is one as written: the
+// same fields, numbers compared as the kernel reads them ("01" is 1, and
+// "010" is 8).
+func sameSysctl(read, written string) bool {
+	a, b := strings.Fields(read), strings.Fields(written)
+	return slices.EqualFunc(a, b, func(x, y string) bool {
+		i, xerr := strconv.ParseInt(x, 0, 64)
+		j, yerr := strconv.ParseInt(y, 0, 64)
+		if xerr == nil && yerr == nil {
+			return i == j
+		}
+		return x == y
+	})
 }
 
 // sysctlOf matches the entry of a sysctl the lab set.

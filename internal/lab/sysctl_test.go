@@ -116,7 +116,7 @@ func TestHostSysctlRestoredByDown(t *testing.T) {
 // A sysctl that another program changed after the lab did is left as it
 // is at teardown, and teardown says so: the old value would undo that
 // change. The lab's own changes, any number, are written back to the value
-// before the first.
+// before the first, also one the kernel shows otherwise than it was written.
 func TestHostSysctlChangedByAnotherProgram(t *testing.T) {
 	testenv.RequireRoot(t)
 	b := newBackend(t)
@@ -129,8 +129,8 @@ func TestHostSysctlChangedByAnotherProgram(t *testing.T) {
 		l := openLab(t, name, b)
 		l.AllowHost = true
 		do(t, l, model.SysctlSet{NS: model.Host, Key: key, Value: "1"})
-		do(t, l, model.SysctlSet{NS: model.Host, Key: key, Value: "2"})
-		l.Close() // killed
+		do(t, l, model.SysctlSet{NS: model.Host, Key: key, Value: "02"}) // the kernel reads it as 2
+		l.Close()                                                        // killed
 		if other {
 			writeProcSys(t, file, "3") // another program
 		}
@@ -138,7 +138,7 @@ func TestHostSysctlChangedByAnotherProgram(t *testing.T) {
 		must(t, lab.Down(name, b, paths, func(s string) { reports = append(reports, s) }))
 		want, wantReport := old, "sysctl -w "+key+"="+old
 		if other {
-			want, wantReport = "3", "leave sysctl "+key+` in host alone: it is "3" now, not the "2" the lab set, so another program changed it since`
+			want, wantReport = "3", "leave sysctl "+key+` in host alone: it is "3" now, not the "02" the lab set, so another program changed it since`
 		}
 		if got := testenv.ProcSys(t, "", file); got != want || !slices.Equal(reports, []string{wantReport}) {
 			t.Errorf("another program changed it: %v; %s after down = %s, reported %q; want %s, %q", other, key, got, reports, want, wantReport)

@@ -264,8 +264,8 @@ func (l *Lab) remove(e *entry) (string, error) {
 			return fmt.Sprintf("leave it alone (%s): %s is not the namespace the lab used", what, e.ns()), nil
 		}
 	}
-	if set, ok := e.Do.(model.SysctlSet); ok {
-		if leave, skip := l.sysctlChangedSince(set); skip {
+	if _, ok := e.Do.(model.SysctlSet); ok {
+		if leave, skip := l.sysctlChangedSince(e); skip {
 			return leave, nil
 		}
 	}
@@ -331,16 +331,20 @@ func labNames(paths model.Paths) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	// A lab is a folder of a lab's name with a journal: nsplay makes the
-	// journal right after the folder. Anything else under the folder of
-	// the labs (an empty folder, .hidden) is no lab to list or take down.
+	// A lab is a folder of a lab's name with its lock or its journal in
+	// it, which nsplay makes right after the folder. Anything else under
+	// the folder of the labs (an empty folder, .hidden) is no lab to list
+	// or take down.
 	var names []string
 	for _, e := range entries {
 		if !e.IsDir() || checkLabName(e.Name()) != nil {
 			continue
 		}
-		if _, err := os.Lstat(filepath.Join(paths.Labs, e.Name(), "journal")); err == nil {
-			names = append(names, e.Name())
+		for _, f := range []string{"journal", "lock"} {
+			if _, err := os.Lstat(filepath.Join(paths.Labs, e.Name(), f)); err == nil {
+				names = append(names, e.Name())
+				break
+			}
 		}
 	}
 	return names, nil

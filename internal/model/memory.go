@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"path/filepath"
 	"slices"
@@ -908,6 +909,9 @@ func (m *Memory) addrDel(l *memLink, cidr string) error {
 	if len(l.v4) == 0 {
 		v4 := false
 		l.ns.dropRoutes(l, &v4)
+		// With its last IPv4 address, the kernel drops the link's ARP
+		// entries, the permanent ones too.
+		maps.DeleteFunc(l.neigh, func(ip, _ string) bool { return net.ParseIP(ip).To4() != nil })
 	}
 	return nil
 }
