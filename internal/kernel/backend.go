@@ -607,6 +607,15 @@ func (b *Backend) Link(ref model.LinkRef) (model.LinkInfo, error) {
 	return b.info(ns, l, all)
 }
 
+func (b *Backend) LinkIndex(ref model.LinkRef) (int, error) {
+	ns, err := b.NS(ref.NS)
+	if err != nil {
+		return 0, err
+	}
+	l, err := ns.Link(ref.Name)
+	return l.Index, err
+}
+
 func (b *Backend) Links(ref model.NSRef) ([]model.LinkInfo, error) {
 	b.settlePending()
 	ns, err := b.NS(ref)

@@ -351,7 +351,7 @@ func (l *Lab) adoptLink(o model.LinkAdd) (Result, bool, error) {
 				err = model.ErrNotFound // its namespace is gone; this is another
 			}
 		}
-		if err == nil && e.replaced(info) {
+		if err == nil && e.replaced(info.Index) {
 			err = model.ErrNotFound // deleted, and another made in its place
 		}
 		switch {

@@ -346,18 +346,18 @@ func (l *Lab) noteIndex(e *entry) error {
 	if e.Index != 0 || l.OwnsNS(e.At.NS) {
 		return nil
 	}
-	info, err := l.B.Link(e.At)
+	index, err := l.B.LinkIndex(e.At)
 	if err != nil {
 		return err
 	}
-	e.Index = info.Index
+	e.Index = index
 	return l.journal.write(record{Rec: "index", ID: e.ID, Index: e.Index})
 }
 
-// replaced tells whether the link at a link entry's place, read as info,
-// is not the one the lab made there: its index is another.
-func (e *entry) replaced(info model.LinkInfo) bool {
-	return e.Index != 0 && info.Index != e.Index
+// replaced tells whether the link at a link entry's place, of that
+// index, is not the one the lab made there: its index is another.
+func (e *entry) replaced(index int) bool {
+	return e.Index != 0 && index != e.Index
 }
 
 // ownershipError says in full what the lab may not touch, and matches

@@ -270,7 +270,9 @@ func (l *Lab) remove(e *entry) (string, error) {
 		}
 	}
 	if _, ok := e.Do.(model.LinkAdd); ok && e.Index != 0 {
-		if info, err := l.B.Link(e.At); err == nil && e.replaced(info) {
+		// Read at once: the index is the link's, whatever deleted
+		// namespaces are taking along meanwhile.
+		if index, err := l.B.LinkIndex(e.At); err == nil && e.replaced(index) {
 			return fmt.Sprintf("leave link %s alone: it is not the one the lab made (that one was deleted, and another made in its place)", e.At), nil
 		}
 	}

@@ -29,6 +29,9 @@ type Backend interface {
 	// Link reads one link, with its master, veth peer, bridge STP state
 	// and ports.
 	Link(l LinkRef) (LinkInfo, error)
+	// LinkIndex is the link's index, read at once: Link may first wait
+	// for the links that deleted namespaces take along.
+	LinkIndex(l LinkRef) (int, error)
 	// Links lists a namespace's links, in index order.
 	Links(ns NSRef) ([]LinkInfo, error)
 	// Addrs lists a link's addresses; IPv6 link-local ones are left out.

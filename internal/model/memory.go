@@ -1268,6 +1268,14 @@ func (m *Memory) Link(ref LinkRef) (LinkInfo, error) {
 	return m.info(l), nil
 }
 
+func (m *Memory) LinkIndex(ref LinkRef) (int, error) {
+	l, err := m.link(ref)
+	if err != nil {
+		return 0, err
+	}
+	return l.index, nil
+}
+
 func (m *Memory) Links(ref NSRef) ([]LinkInfo, error) {
 	ns, err := m.space(ref)
 	if err != nil {
