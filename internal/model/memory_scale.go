@@ -88,13 +88,9 @@ func (m *Memory) quietMLD(o MLDQuiet) error {
 }
 
 func (m *Memory) quietMLDPort(o MLDQuietPort) error {
-	ns, err := m.space(o.Port.NS)
+	ns, ports, err := m.quietPorts(o.Port.NS, o.Table)
 	if err != nil {
 		return err
-	}
-	ports, ok := ns.quietMLD[o.Table]
-	if !ok {
-		return fmt.Errorf("there is no table bridge %s in %s: %w", o.Table, ns, ErrNotFound)
 	}
 	if i, found := slices.BinarySearch(ports, o.Port.Name); !found {
 		ns.quietMLD[o.Table] = slices.Insert(ports, i, o.Port.Name)
@@ -103,13 +99,9 @@ func (m *Memory) quietMLDPort(o MLDQuietPort) error {
 }
 
 func (m *Memory) quietMLDPortDel(o MLDQuietPortDel) error {
-	ns, err := m.space(o.Port.NS)
+	ns, ports, err := m.quietPorts(o.Port.NS, o.Table)
 	if err != nil {
 		return err
-	}
-	ports, ok := ns.quietMLD[o.Table]
-	if !ok {
-		return fmt.Errorf("there is no table bridge %s in %s: %w", o.Table, ns, ErrNotFound)
 	}
 	i, found := slices.BinarySearch(ports, o.Port.Name)
 	if !found {
@@ -117,6 +109,20 @@ func (m *Memory) quietMLDPortDel(o MLDQuietPortDel) error {
 	}
 	ns.quietMLD[o.Table] = slices.Delete(ports, i, i+1)
 	return nil
+}
+
+// quietPorts is the namespace of ref and the ports in the set of its
+// table of family bridge.
+func (m *Memory) quietPorts(ref NSRef, table string) (*memNS, []string, error) {
+	ns, err := m.space(ref)
+	if err != nil {
+		return nil, nil, err
+	}
+	ports, ok := ns.quietMLD[table]
+	if !ok {
+		return nil, nil, fmt.Errorf("there is no table bridge %s in %s: %w", table, ns, ErrNotFound)
+	}
+	return ns, ports, nil
 }
 
 func (m *Memory) delBridgeTable(o BridgeTableDel) error {
@@ -133,13 +139,6 @@ func (m *Memory) delBridgeTable(o BridgeTableDel) error {
 
 // QuietMLDPorts lists the ports in a table's set, sorted.
 func (m *Memory) QuietMLDPorts(ref NSRef, table string) ([]string, error) {
-	ns, err := m.space(ref)
-	if err != nil {
-		return nil, err
-	}
-	ports, ok := ns.quietMLD[table]
-	if !ok {
-		return nil, fmt.Errorf("there is no table bridge %s in %s: %w", table, ns, ErrNotFound)
-	}
-	return slices.Clone(ports), nil
+	_, ports, err := m.quietPorts(ref, table)
+	return slices.Clone(ports), err
 }
