@@ -77,7 +77,7 @@ func graphSnapshot(arg string, lib []string) (model.Snapshot, error) {
 	if err != nil {
 		return model.Snapshot{}, fmt.Errorf("%s is neither a playbook file nor a lab that is up: %w", arg, err)
 	}
-	return l.Snapshot(nil)
+	return snapshotHere(l, "graph")
 }
 
 // graphNode is a link to draw, and the edges that leave it.

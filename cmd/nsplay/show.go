@@ -44,7 +44,7 @@ func showCmd(asJSON bool, name string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	snap, err := l.Snapshot(nil)
+	snap, err := snapshotHere(l, "show")
 	if err != nil {
 		return err
 	}
@@ -55,6 +55,19 @@ func showCmd(asJSON bool, name string, stdout io.Writer) error {
 		return enc.Encode(snap)
 	}
 	return showTables(stdout, snap)
+}
+
+// snapshotHere is the snapshot of a lab that is up, for command cmd; from
+// another network namespace than the one the lab was built in, an error:
+// that one's host is not the lab's.
+func snapshotHere(l *lab.Lab, cmd string) (model.Snapshot, error) {
+	if elsewhere, err := l.BuiltElsewhere(); err != nil || elsewhere {
+		if err == nil {
+			err = fmt.Errorf("nsplay runs in another network namespace than the one lab %s was built in, whose host it would take for the lab's; run `nsplay %s %s` there", l.Name, cmd, l.Name)
+		}
+		return model.Snapshot{}, err
+	}
+	return l.Snapshot(nil)
 }
 
 // showTables prints links, routes, sysctls, permanent neighbour entries,

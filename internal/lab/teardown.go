@@ -26,14 +26,11 @@ import (
 // Teardown goes on past errors and returns them all; what is left stays in
 // the journal.
 func (l *Lab) Teardown(report func(string)) error {
-	hostIno, err := l.B.Identity(model.Host)
-	if err != nil {
-		return err
-	}
-	for _, e := range l.entries {
-		if _, isNetns := e.Do.(model.NetnsAdd); !isNetns && e.ns().IsHost() && e.NSIno != 0 && e.NSIno != hostIno {
-			return fmt.Errorf("nsplay runs in another network namespace than the one lab %s was built in, and removes nothing from here; run `nsplay down %s` there", l.Name, l.Name)
+	if elsewhere, err := l.BuiltElsewhere(); err != nil || elsewhere {
+		if err == nil {
+			err = fmt.Errorf("nsplay runs in another network namespace than the one lab %s was built in, and removes nothing from here; run `nsplay down %s` there", l.Name, l.Name)
 		}
+		return err
 	}
 	var errs []error
 	done := func(e *entry, what string, err error) {
@@ -246,6 +243,22 @@ func (l *Lab) holdsLeftovers(e *entry) bool {
 		}
 		return false
 	}) != nil
+}
+
+// BuiltElsewhere tells whether nsplay runs in another network namespace
+// than the one the lab was built in: what the lab made in its host is not
+// in this one's.
+func (l *Lab) BuiltElsewhere() (bool, error) {
+	hostIno, err := l.B.Identity(model.Host)
+	if err != nil {
+		return false, err
+	}
+	for _, e := range l.entries {
+		if _, isNetns := e.Do.(model.NetnsAdd); !isNetns && e.ns().IsHost() && e.NSIno != 0 && e.NSIno != hostIno {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // remove applies an entry's inverse and says what it did.

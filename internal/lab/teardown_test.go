@@ -314,6 +314,17 @@ func TestDownFromAnotherNamespaceRefuses(t *testing.T) {
 	if info, ok := labInfo(t, name); !ok || info.State != "kept" {
 		t.Errorf("List after the refused Down: %+v (listed %v), want kept", info, ok)
 	}
+	// nsplay show and graph ask the same before they read the lab.
+	for _, from := range []struct {
+		b    model.Backend
+		want bool
+	}{{backendIn(t, other), true}, {b, false}} {
+		seen, err := lab.Inspect(name, from.b, paths)
+		must(t, err)
+		if got, err := seen.BuiltElsewhere(); err != nil || got != from.want {
+			t.Errorf("BuiltElsewhere = %v, %v; want %v", got, err, from.want)
+		}
+	}
 	must(t, lab.Down(name, b, paths, func(string) {}))
 	if hasLink(t, "", br) {
 		t.Errorf("the bridge is still there after Down from the lab's host")
