@@ -31,7 +31,9 @@ func (l *Lab) Snapshot(only *model.NSRef) (model.Snapshot, error) {
 
 // spaces lists the namespaces the lab has things in: host first, then its
 // own by name, then attached ones by path. A namespace the lab created
-// and that is gone is left out.
+// and that is gone is left out, and so is one that is another now under
+// its name or path (the lab's ns1 deleted from outside and another made):
+// what is in it is not the lab's.
 func (l *Lab) spaces() []model.NSRef {
 	refs := []model.NSRef{model.Host}
 	for ns := range l.ix.byNS {
@@ -40,8 +42,16 @@ func (l *Lab) spaces() []model.NSRef {
 		}
 	}
 	refs = slices.DeleteFunc(refs, func(ns model.NSRef) bool {
-		_, err := l.B.Identity(ns)
-		return err != nil
+		ino, err := l.B.Identity(ns)
+		switch {
+		case err != nil:
+			return true
+		case ns.IsHost():
+			return false
+		case l.netnsEntry(ns) != nil:
+			return !l.MadeNS(ns, ino)
+		}
+		return slices.ContainsFunc(l.ix.byNS[ns], func(e *entry) bool { return e.NSIno != 0 && e.NSIno != ino })
 	})
 	attached := func(ns model.NSRef) int {
 		if ns.Name() != "" {

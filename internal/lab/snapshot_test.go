@@ -2,8 +2,10 @@ package lab_test
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -119,4 +121,25 @@ netns OUT
 		t.Errorf("Inspect's snapshot:\n%s\nthe running lab's:\n%s", inspected.Text(), snap.Text())
 	}
 	must(t, l.Teardown(func(string) {}))
+}
+
+// TestSnapshotLeavesOutANamespaceMadeAgain: the lab's namespace deleted
+// from outside and another made under its name is not the lab's: a
+// snapshot (nsplay show, graph) leaves it out.
+func TestSnapshotLeavesOutANamespaceMadeAgain(t *testing.T) {
+	l, name, b := newLab(t)
+	ns := uniq("sn")
+	do(t, l, model.NetnsAdd{Name: ns})
+	must(t, l.Keep())
+	testenv.IP(t, "netns", "del", ns)
+	testenv.IP(t, "netns", "add", ns) // someone else's
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
+	seen, err := lab.Inspect(name, b, paths)
+	must(t, err)
+	snap, err := seen.Snapshot(nil)
+	must(t, err)
+	if slices.ContainsFunc(snap.Namespaces, func(s model.NSState) bool { return s.Name == ns }) {
+		t.Errorf("the snapshot of lab %s lists %s, which someone else made after the lab's was deleted: %+v", name, ns, snap.Namespaces)
+	}
+	must(t, lab.Down(name, b, paths, func(string) {}))
 }
