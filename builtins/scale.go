@@ -46,6 +46,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 
 	"github.com/nsplay/nsplay/internal/model"
 	"go.starlark.net/starlark"
@@ -57,13 +58,11 @@ import (
 type scaleState struct {
 	noQuietIPv6, noStaticNeighbours bool
 	calledAt                        string // where scale() was called, if it was
-	// pinned are the MACs set, by link; neighs the entries made, by link
-	// and address. A link deleted, renamed or moved (also with its
-	// namespace) may take others along, a veth's other end, and a link of
-	// its name may be made again: then the entries are no longer known,
-	// and the MACs are looked at again before they are taken as set.
+	// pinned are the MACs set, by link. A link deleted, renamed or moved
+	// (also with its namespace) may take others along, a veth's other
+	// end, and a link of its name may be made again: then the MACs are
+	// looked at again before they are taken as set.
 	pinned map[linkID]pinnedMAC
-	neighs map[neighKey]string
 	// ports are the lab's bridge ports that the settings changed or made
 	// neighbour entries for, in the order they joined; byPort finds them
 	// by the port, byHost by the other end of a veth port (a host) with
@@ -87,18 +86,17 @@ type scalePort struct {
 	host             bool // peer is a host the lab made neighbour entries for
 	quietMLD         bool // the port is in the lab's set quiet_mld
 	noLinkLocal      bool // the port was given addrgenmode none
-	made             []model.NeighAdd
+	// made are the entries made for the port, one per link and address;
+	// flushed tells that its host or bridge went down, and the kernel
+	// dropped those on it.
+	made    []model.NeighAdd
+	flushed bool
 }
 
 // linkID is a link by the identity of its namespace and its name.
 type linkID struct {
 	ns   uint64
 	name string
-}
-
-type neighKey struct {
-	link linkID
-	ip   string
 }
 
 func scaleFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
@@ -383,25 +381,22 @@ func (env *Env) pin(thread *starlark.Thread, b *starlark.Builtin, link model.Lin
 	return mac, nil
 }
 
-// neigh makes a permanent neighbour entry for sp, unless this run made it
-// as it is already.
+// neigh makes a permanent neighbour entry for sp, unless it made it as it
+// is already; one it made for the link and address with another MAC is
+// replaced.
 func (env *Env) neigh(thread *starlark.Thread, b *starlark.Builtin, sp *scalePort, op model.NeighAdd) error {
-	id, err := env.linkID(op.Link)
-	if err != nil {
-		return wrap(b, err)
-	}
-	key := neighKey{id, op.IP}
-	if env.scale.neighs[key] == op.MAC {
+	i := slices.IndexFunc(sp.made, func(n model.NeighAdd) bool { return n.Link == op.Link && n.IP == op.IP })
+	if i >= 0 && sp.made[i] == op {
 		return nil
 	}
 	if err := do(thread, b, env.Lab, op); err != nil {
 		return err
 	}
-	if env.scale.neighs == nil {
-		env.scale.neighs = map[neighKey]string{}
+	if i >= 0 {
+		sp.made[i] = op
+	} else {
+		sp.made = append(sp.made, op)
 	}
-	env.scale.neighs[key] = op.MAC
-	sp.made = append(sp.made, op)
 	return nil
 }
 

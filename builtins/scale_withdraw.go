@@ -14,7 +14,6 @@ package builtins
 
 import (
 	"errors"
-	"maps"
 	"slices"
 
 	"github.com/nsplay/nsplay/internal/model"
@@ -123,13 +122,16 @@ func (env *Env) scaleAfter(thread *starlark.Thread, b *starlark.Builtin, op mode
 			err = env.resync(thread, b, sp)
 		case model.LinkSetUp:
 			if o.Up {
-				err = env.joined(thread, b, sp.port, sp.bridge)
+				if sp.flushed {
+					sp.flushed = false
+					err = env.joined(thread, b, sp.port, sp.bridge)
+				}
 				break
 			}
 			// The MAC stays: only the entries go; and its IPv6
 			// addresses, whose entries on the other side go too.
 			sp.made = slices.DeleteFunc(sp.made, func(n model.NeighAdd) bool { return n.Link == link })
-			maps.DeleteFunc(env.scale.neighs, func(k neighKey, _ string) bool { return k.link == id })
+			sp.flushed = true
 			err = env.resync(thread, b, sp)
 		}
 		if err != nil {
@@ -158,7 +160,7 @@ func (env *Env) resync(thread *starlark.Thread, b *starlark.Builtin, sp *scalePo
 			kept = append(kept, op)
 			continue
 		}
-		if err := env.neighDel(thread, b, op); err != nil {
+		if err := env.undo(thread, b, model.NeighDel{Link: op.Link, IP: op.IP}); err != nil {
 			return err
 		}
 	}
@@ -174,19 +176,19 @@ func (env *Env) leave(thread *starlark.Thread, b *starlark.Builtin, sp *scalePor
 		if op.Link != sp.bridge && !portStays {
 			continue // on the host, which goes
 		}
-		if err := env.neighDel(thread, b, op); err != nil {
+		if err := env.undo(thread, b, model.NeighDel{Link: op.Link, IP: op.IP}); err != nil {
 			return err
 		}
 	}
 	if sp.quietMLD {
 		// The set keeps a name, not a link: a link of that name made later
 		// is not this port.
-		if err := undo(thread, b, env, model.MLDQuietPortDel{Port: sp.port, Table: model.LabTable(env.Lab.Name)}); err != nil {
+		if err := env.undo(thread, b, model.MLDQuietPortDel{Port: sp.port, Table: model.LabTable(env.Lab.Name)}); err != nil {
 			return err
 		}
 	}
 	if sp.noLinkLocal && portStays {
-		if err := undo(thread, b, env, model.LinkLinkLocal{Link: sp.port}); err != nil {
+		if err := env.undo(thread, b, model.LinkLinkLocal{Link: sp.port}); err != nil {
 			return err
 		}
 	}
@@ -194,20 +196,11 @@ func (env *Env) leave(thread *starlark.Thread, b *starlark.Builtin, sp *scalePor
 	return nil
 }
 
-// neighDel deletes an entry the settings made, and forgets it.
-func (env *Env) neighDel(thread *starlark.Thread, b *starlark.Builtin, op model.NeighAdd) error {
-	id, err := env.linkID(op.Link)
-	if err != nil {
-		return wrap(b, err)
-	}
-	delete(env.scale.neighs, neighKey{id, op.IP})
-	return undo(thread, b, env, model.NeighDel{Link: op.Link, IP: op.IP})
-}
-
 // undo makes a change that undoes one of the settings'. One the kernel
 // has undone already is done: it drops a link's neighbour entries, the
-// permanent ones too, when the link goes down or changes its MAC.
-func undo(thread *starlark.Thread, b *starlark.Builtin, env *Env, op model.Op) error {
+// permanent ones too, when the link goes down or changes its MAC, and its
+// ARP entries with its last IPv4 address.
+func (env *Env) undo(thread *starlark.Thread, b *starlark.Builtin, op model.Op) error {
 	if err := do(thread, b, env.Lab, op); err != nil && !errors.Is(err, model.ErrNotFound) {
 		return err
 	}
@@ -225,11 +218,10 @@ func (s *scaleState) untrack(sp *scalePort) {
 	}
 }
 
-// linksChange is called before links go or change their names: the
-// entries made are no longer known (a link of a name made again has none),
-// nor the MACs set (pin looks at them again).
+// linksChange is called before links go or change their names: the MACs
+// set are no longer known (pin looks at them again). The entries made are,
+// with the ports they were made for: what went took those along.
 func (s *scaleState) linksChange() {
-	s.neighs = nil
 	for id, p := range s.pinned {
 		s.pinned[id] = pinnedMAC{p.mac, false}
 	}
