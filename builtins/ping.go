@@ -30,21 +30,21 @@ func pingFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, k
 	}
 	step(thread, "ping -c %d %s in %s", count, ip, ns.ref)
 	res, err := env.Lab.B.Ping(env.Ctx, ns.ref, ip, count, wait)
-	if errors.Is(err, model.ErrUnknown) {
-		received := Unknown{what: "ping(...).received", thread: thread}
-		return starlarkstruct.FromStringDict(starlarkstruct.Default, starlark.StringDict{
-			"sent":     starlark.MakeInt(count),
-			"received": received,
-			"rtt_ms":   Unknown{what: "ping(...).rtt_ms", thread: thread},
-		}), nil
-	}
-	if err != nil {
+	// received is what came back; only the kernel knows it for an echo
+	// the model cannot decide (to a link-local address).
+	var received starlark.Value = starlark.MakeInt(res.Received)
+	switch {
+	case errors.Is(err, model.ErrUnknown):
+		res = model.PingResult{Sent: count, Received: count}
+		received = Unknown{what: "ping(...).received", thread: thread}
+	case err != nil:
 		return nil, wrap(b, err)
+	default:
+		if err := env.Ctx.Err(); err != nil {
+			return nil, fmt.Errorf("ping: %w", err)
+		}
+		result(thread, "%d of %d answered", res.Received, res.Sent)
 	}
-	if err := env.Ctx.Err(); err != nil {
-		return nil, fmt.Errorf("ping: %w", err)
-	}
-	result(thread, "%d of %d answered", res.Received, res.Sent)
 	var rtt starlark.Value = starlark.None
 	switch {
 	case !res.Known && res.Received > 0:
@@ -54,7 +54,7 @@ func pingFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, k
 	}
 	return starlarkstruct.FromStringDict(starlarkstruct.Default, starlark.StringDict{
 		"sent":     starlark.MakeInt(res.Sent),
-		"received": starlark.MakeInt(res.Received),
+		"received": received,
 		"rtt_ms":   rtt,
 	}), nil
 }

@@ -520,21 +520,21 @@ func (l *Lab) writeFile(o model.FileWrite) error {
 	if l.findIn(model.Host, mine) != nil {
 		return l.apply(o)
 	}
+	clash := func(path string) error {
+		return l.clash("file "+path, "the file system", "remove it", "write elsewhere", mine, 0)
+	}
 	if _, err := l.B.ReadFile(o.Path); !errors.Is(err, model.ErrNotFound) {
-		what := o.Path
 		if _, derr := l.B.ReadDir(filepath.Dir(o.Path)); derr != nil && !errors.Is(derr, model.ErrNotFound) {
-			what = filepath.Dir(o.Path) // a file where the folder would be
+			return clash(filepath.Dir(o.Path)) // a file where the folder would be
 		}
-		return l.clash("file "+what, "the file system", "remove it", "write elsewhere", mine, 0)
+		return clash(o.Path)
 	}
 	if err := l.makeDirs(filepath.Dir(o.Path)); err != nil {
 		return err
 	}
 	_, err := l.create(o, model.Host)
 	if errors.Is(err, model.ErrExists) {
-		// Something the read above could not see: a symbolic link that
-		// points nowhere, or a file made since.
-		return l.clash("file "+o.Path, "the file system", "remove it", "write elsewhere", mine, 0)
+		return clash(o.Path) // made since the read above
 	}
 	return err
 }

@@ -65,8 +65,7 @@ func (l *Lab) sysctlChangedSince(e *entry) (say string, skip bool) {
 	case sameSysctl(now, set.Old):
 		return "", true
 	case l.findIn(set.NS, func(x *entry) bool {
-		old, ok := x.Do.(model.SysctlSet)
-		return ok && x.ID < e.ID && old.Key == set.Key && sameSysctl(now, old.Value)
+		return x.ID < e.ID && sysctlOf(set.NS, set.Key)(x) && sameSysctl(now, x.Do.(model.SysctlSet).Value)
 	}) != nil:
 		return "", true
 	}
