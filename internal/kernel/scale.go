@@ -52,23 +52,25 @@ func (n *NS) SetAddrGenMode(name, mode string) error {
 // SetNeigh makes or replaces a permanent neighbour entry on the link, as
 // `ip neigh replace IP lladdr MAC dev NAME nud permanent` does.
 func (n *NS) SetNeigh(name, ip, mac string) error {
-	addr := net.ParseIP(ip)
 	hw, err := net.ParseMAC(mac)
-	if addr == nil || err != nil {
-		return fmt.Errorf("neighbour entry %s at %s on %s in %s: want an IP address and a MAC address", ip, mac, name, n)
+	if err != nil {
+		return fmt.Errorf("neighbour entry %s at %s on %s in %s: want a MAC address", ip, mac, name, n)
 	}
-	family := netlink.FAMILY_V6
-	if addr.To4() != nil {
-		family = netlink.FAMILY_V4
-	}
-	return n.onLink(name, "add neighbour "+ip+" to", func(l netlink.Link) error {
-		return n.nl.NeighSet(&netlink.Neigh{LinkIndex: l.Attrs().Index, Family: family, State: netlink.NUD_PERMANENT, IP: addr, HardwareAddr: hw})
+	return n.onNeigh(name, ip, "add neighbour "+ip+" to", func(e *netlink.Neigh) error {
+		e.State, e.HardwareAddr = netlink.NUD_PERMANENT, hw
+		return n.nl.NeighSet(e)
 	})
 }
 
 // DelNeigh deletes the neighbour entry for ip on the link, as `ip neigh
 // del IP dev NAME` does.
 func (n *NS) DelNeigh(name, ip string) error {
+	return n.onNeigh(name, ip, "delete neighbour "+ip+" from", n.nl.NeighDel)
+}
+
+// onNeigh runs fn on the neighbour entry for ip on the link, which it
+// fills in with the link's index and the address's family.
+func (n *NS) onNeigh(name, ip, what string, fn func(*netlink.Neigh) error) error {
 	addr := net.ParseIP(ip)
 	if addr == nil {
 		return fmt.Errorf("neighbour entry %s on %s in %s: %q is not an IP address", ip, name, n, ip)
@@ -77,8 +79,8 @@ func (n *NS) DelNeigh(name, ip string) error {
 	if addr.To4() != nil {
 		family = netlink.FAMILY_V4
 	}
-	return n.onLink(name, "delete neighbour "+ip+" from", func(l netlink.Link) error {
-		return n.nl.NeighDel(&netlink.Neigh{LinkIndex: l.Attrs().Index, Family: family, IP: addr})
+	return n.onLink(name, what, func(l netlink.Link) error {
+		return fn(&netlink.Neigh{LinkIndex: l.Attrs().Index, Family: family, IP: addr})
 	})
 }
 
