@@ -1,8 +1,6 @@
 package main
 
 import (
-	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -37,14 +35,11 @@ func TestPlanAgreesOnAllReachable(t *testing.T) {
 // TestPlanAllReachableUnknown: a pair whose address only the kernel knows
 // makes the check undecided in a plan, not an error.
 func TestPlanAllReachableUnknown(t *testing.T) {
-	playbook := filepath.Join(t.TempDir(), "unknown.star")
 	src := `n = netns("u1")
 n.link("lo").set_up()
 expect.all_reachable([(n, "127.0.0.1"), (n, exec_in(n, "echo 127.0.0.1").stdout.strip())])
 `
-	if err := os.WriteFile(playbook, []byte(src), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	playbook := writePlaybook(t, "unknown.star", src)
 	stdout, stderr, code := run(t, "plan", playbook)
 	wantExit(t, code, exitOK, stdout, stderr)
 	if want := "UNDECIDED " + playbook + ":3: expect.all_reachable: exec_in(...).stdout.strip() is known only to the kernel\n"; !strings.Contains(stdout, want) {

@@ -261,10 +261,7 @@ func TestKeepOfNothing(t *testing.T) {
 	testenv.RequireRoot(t)
 	before := testenv.TakeSnapshot(t)
 	cleanLabs(t)
-	playbook := filepath.Join(t.TempDir(), "nothing.star")
-	if err := os.WriteFile(playbook, []byte(`veth("a-veth-name-too-long", peer = "b")`+"\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	playbook := writePlaybook(t, "nothing.star", `veth("a-veth-name-too-long", peer = "b")`+"\n")
 	stdout, stderr, code := run(t, "run", "--keep", playbook)
 	wantExit(t, code, exitError, stdout, stderr)
 	if labsUp()["nothing"] || strings.Contains(stdout, "is up") {

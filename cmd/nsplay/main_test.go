@@ -36,6 +36,17 @@ func TestMain(m *testing.M) {
 
 const tutorial = "../../playbooks/lxcbr0.star"
 
+// writePlaybook writes src to a playbook file of that name in a folder of
+// the test's own, and returns its path.
+func writePlaybook(t *testing.T, name, src string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
 // run runs nsplay in this process and returns its output and exit status.
 func run(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	t.Helper()

@@ -62,8 +62,6 @@ func TestPlanCatchesTheTutorialsMistake(t *testing.T) {
 // branch on it is reported where it is, and the exit status counts only
 // decided checks.
 func TestPlanUnknowns(t *testing.T) {
-	dir := t.TempDir()
-	playbook := filepath.Join(dir, "unknowns.star")
 	src := `n = netns("u1")
 n.link("lo").set_up()
 r = exec_in(n, "echo hi")
@@ -77,9 +75,7 @@ expect.listening(n, 80, timeout = "10ms")
 expect.true(ping(n, "127.0.0.1").rtt_ms)
 expect.eq(n.link("lo").up, True)
 `
-	if err := os.WriteFile(playbook, []byte(src), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	playbook := writePlaybook(t, "unknowns.star", src)
 	stdout, stderr, code := run(t, "plan", playbook)
 	wantExit(t, code, exitOK, stdout, stderr)
 	for _, want := range []string{
@@ -101,7 +97,6 @@ expect.eq(n.link("lo").up, True)
 // an echo to one is undecided in a plan, where the run decides it; and a
 // pair only the kernel knows does not hide a bad pair after it.
 func TestPlanLinkLocalEchoes(t *testing.T) {
-	playbook := filepath.Join(t.TempDir(), "ll.star")
 	src := `a = netns("lla")
 b = netns("llb")
 e = veth("eth0", peer = "eth0", ns = a, peer_ns = b)
@@ -110,9 +105,7 @@ expect.all_reachable([(a, "10.0.0.1"), (a, "fe80::1")])
 expect.eq(ping(a, "fe80::1").received, 1)
 expect.all_reachable([(a, exec_in(a, "echo 10.0.0.1").stdout.strip()), (a, "not-an-ip")])
 `
-	if err := os.WriteFile(playbook, []byte(src), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	playbook := writePlaybook(t, "ll.star", src)
 	stdout, stderr, code := run(t, "plan", playbook)
 	wantExit(t, code, exitError, stdout, stderr)
 	for _, want := range []string{
