@@ -27,8 +27,12 @@ type InNamespace interface {
 	Namespace() NSRef
 }
 
-// ops maps each op's JSON name to its type; Register adds to it.
-var ops = map[string]reflect.Type{}
+// ops maps each op's JSON name to its type, and names each type's name;
+// register adds to both.
+var (
+	ops     = map[string]reflect.Type{}
+	opNames = map[reflect.Type]string{}
+)
 
 // register makes an op type known to Encode and Decode by name. Each op
 // file registers its types in a var block, so adding an op is one file.
@@ -37,20 +41,12 @@ func register(name string, op Op) bool {
 	if _, dup := ops[name]; dup {
 		panic("model: op " + name + " registered twice")
 	}
-	ops[name] = t
+	ops[name], opNames[t] = t, name
 	return true
 }
 
 // OpName is the name an op is journalled under ("link.add").
-func OpName(op Op) string {
-	t := reflect.TypeOf(op)
-	for name, ot := range ops {
-		if ot == t {
-			return name
-		}
-	}
-	return ""
-}
+func OpName(op Op) string { return opNames[reflect.TypeOf(op)] }
 
 // encoded is an op's JSON form: {"op": "link.add", "args": {...}}.
 type encoded struct {
@@ -68,7 +64,12 @@ func Encode(op Op) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return json.Marshal(encoded{Op: name, Args: args})
+	// What json.Marshal(encoded{name, args}) writes, without reading args
+	// again: an op is journalled before each change (registered names need
+	// no escaping).
+	out := make([]byte, 0, len(`{"op":"","args":}`)+len(name)+len(args))
+	out = append(append(append(out, `{"op":"`...), name...), `","args":`...)
+	return append(append(out, args...), '}'), nil
 }
 
 // Decode reads what Encode wrote.
