@@ -33,6 +33,7 @@ docs:
 # backend's hot paths, and the star lab of bench/star.star with nsplay, a
 # plain netlink program, ip -batch, one ip per step and Mininet, each in a
 # sandbox, interleaved, with the medians per namespace (docs/bench.md).
+# The Go benchmarks run with one processor (-cpu 1), as nsplay does.
 # BENCH_N: the numbers of hosts (5000 runs nsplay and the floor only);
 # BENCH_RUNS: runs of each; BENCH_SLOW=1: the ip scripts and Mininet at
 # 1000 hosts too (minutes a run).
@@ -40,8 +41,8 @@ BENCH_N ?= 10,100,1000
 BENCH_RUNS ?= 3
 BENCH_SLOW ?=
 bench:
-	$(GO) test -run '^$$' -bench . -benchtime 10x ./interp ./cmd/nsplay
-	$(GO) test -run '^$$' -bench . ./internal/kernel
+	$(GO) test -run '^$$' -bench . -benchtime 10x -cpu 1 ./interp ./cmd/nsplay
+	$(GO) test -run '^$$' -bench . -cpu 1 ./internal/kernel
 	$(GO) run ./bench -n $(BENCH_N) -runs $(BENCH_RUNS) -slow=$(if $(filter 1,$(BENCH_SLOW)),true,false)
 
 # Each fuzz target for FUZZTIME (its seeds run in every go test). As root

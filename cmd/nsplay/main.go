@@ -65,7 +65,6 @@ The playbook language is described in docs/language.md, and offline by
 `
 
 func main() {
-	oneProcessor()
 	// Commands a playbook runs start as this binary (see kernel.Start).
 	kernel.MaybeExecHelper()
 	os.Exit(process())
@@ -98,6 +97,7 @@ var sandboxEndsWithProcess bool
 // in its own sandbox looks at that sandbox afterwards, so only here is a
 // sandbox taken for one that ends with the process.
 func process() int {
+	oneProcessor()
 	sandboxEndsWithProcess = sandbox.Inside()
 	return nsplay(os.Args[1:], os.Stdout, os.Stderr)
 }
