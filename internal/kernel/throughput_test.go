@@ -37,8 +37,11 @@ func TestThroughput(t *testing.T) {
 	shaped, err := kernel.Throughput(t.Context(), p.A, p.B, to, 5201, time.Second)
 	must(t, err)
 	t.Logf("tbf 8mbit: %d bytes in %s: %.3f mbit/s", shaped.Bytes, shaped.Elapsed, mbps(shaped))
-	if mbps(shaped) > 8.5 || mbps(shaped) < 6 {
-		t.Errorf("through a tbf of 8mbit: %.3f mbit/s, want 6 to 8.5 (TCP's payload of 8)", mbps(shaped))
+	// The tbf caps the rate, however fast the machine: above its 8 (TCP's
+	// payload of it) is a failure. A machine busy with other tests may not
+	// fill it; a rate in bytes where bits are meant would be 1.
+	if mbps(shaped) > 8.5 || mbps(shaped) < 4 {
+		t.Errorf("through a tbf of 8mbit: %.3f mbit/s, want 4 to 8.5 (TCP's payload of 8, on a machine that may be busy)", mbps(shaped))
 	}
 }
 
