@@ -77,9 +77,8 @@ func main() {
 // a second processor idle, the runtime wakes a thread for each such
 // handoff and parks it again: on 2 cores star-1000 made 50,000 context
 // switches against 12,000 with one, and took 4.6 s against 3.7 s, most
-// of the difference the kernel's time for those switches. Echoes, spawned
-// processes and throughput runs do not need a second one: what runs on
-// it is in the kernel, which uses every CPU.
+// of the difference the kernel's time for those switches. A batch of a
+// thousand echoes loses a few tens of milliseconds by it (docs/scale.md).
 func oneProcessor() {
 	if os.Getenv("GOMAXPROCS") == "" {
 		runtime.GOMAXPROCS(1)
