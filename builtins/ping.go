@@ -30,21 +30,18 @@ func pingFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, k
 	}
 	step(thread, "ping -c %d %s in %s", count, ip, ns.ref)
 	res, err := env.Lab.B.Ping(env.Ctx, ns.ref, ip, count, wait)
-	// received is what came back; only the kernel knows it for an echo
-	// the model cannot decide (to a link-local address).
-	var received starlark.Value = starlark.MakeInt(res.Received)
-	switch {
-	case errors.Is(err, model.ErrUnknown):
-		res = model.PingResult{Sent: count, Received: count}
-		received = Unknown{what: "ping(...).received", thread: thread}
-	case err != nil:
-		return nil, wrap(b, err)
-	default:
-		if err := env.Ctx.Err(); err != nil {
-			return nil, fmt.Errorf("ping: %w", err)
-		}
-		result(thread, "%d of %d answered", res.Received, res.Sent)
+	if errors.Is(err, model.ErrUnknown) {
+		// Only the kernel knows an echo the model cannot decide (to a
+		// link-local address).
+		return pingResult(count, Unknown{what: "ping(...).received", thread: thread}, Unknown{what: "ping(...).rtt_ms", thread: thread}), nil
 	}
+	if err != nil {
+		return nil, wrap(b, err)
+	}
+	if err := env.Ctx.Err(); err != nil {
+		return nil, fmt.Errorf("ping: %w", err)
+	}
+	result(thread, "%d of %d answered", res.Received, res.Sent)
 	var rtt starlark.Value = starlark.None
 	switch {
 	case !res.Known && res.Received > 0:
@@ -52,11 +49,16 @@ func pingFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, k
 	case len(res.RTTs) > 0:
 		rtt = starlark.Float(msOf(res.RTTs))
 	}
+	return pingResult(res.Sent, starlark.MakeInt(res.Received), rtt), nil
+}
+
+// pingResult is what ping returns.
+func pingResult(sent int, received, rttMS starlark.Value) starlark.Value {
 	return starlarkstruct.FromStringDict(starlarkstruct.Default, starlark.StringDict{
-		"sent":     starlark.MakeInt(res.Sent),
+		"sent":     starlark.MakeInt(sent),
 		"received": received,
-		"rtt_ms":   rtt,
-	}), nil
+		"rtt_ms":   rttMS,
+	})
 }
 
 // echoArgs resolves what ping and expect.reachable/unreachable share: the

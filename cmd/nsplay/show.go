@@ -61,10 +61,7 @@ func showCmd(asJSON bool, name string, stdout io.Writer) error {
 // another network namespace than the one the lab was built in, an error:
 // that one's host is not the lab's.
 func snapshotHere(l *lab.Lab, cmd string) (model.Snapshot, error) {
-	if elsewhere, err := l.BuiltElsewhere(); err != nil || elsewhere {
-		if err == nil {
-			err = fmt.Errorf("nsplay runs in another network namespace than the one lab %s was built in, whose host it would take for the lab's; run `nsplay %s %s` there", l.Name, cmd, l.Name)
-		}
+	if err := l.BuiltHere(cmd, "would take its host for the lab's"); err != nil {
 		return model.Snapshot{}, err
 	}
 	return l.Snapshot(nil)

@@ -26,10 +26,7 @@ import (
 // Teardown goes on past errors and returns them all; what is left stays in
 // the journal.
 func (l *Lab) Teardown(report func(string)) error {
-	if elsewhere, err := l.BuiltElsewhere(); err != nil || elsewhere {
-		if err == nil {
-			err = fmt.Errorf("nsplay runs in another network namespace than the one lab %s was built in, and removes nothing from here; run `nsplay down %s` there", l.Name, l.Name)
-		}
+	if err := l.BuiltHere("down", "removes nothing from here"); err != nil {
 		return err
 	}
 	var errs []error
@@ -259,6 +256,17 @@ func (l *Lab) BuiltElsewhere() (bool, error) {
 		}
 	}
 	return false, nil
+}
+
+// BuiltHere is nil when nsplay runs in the network namespace the lab was
+// built in, and else an error that says so, what nsplay does not do (not)
+// and where to run `nsplay cmd LAB` instead.
+func (l *Lab) BuiltHere(cmd, not string) error {
+	elsewhere, err := l.BuiltElsewhere()
+	if err == nil && elsewhere {
+		err = fmt.Errorf("nsplay runs in another network namespace than the one lab %s was built in, and %s; run `nsplay %s %s` there", l.Name, not, cmd, l.Name)
+	}
+	return err
 }
 
 // remove applies an entry's inverse and says what it did.
